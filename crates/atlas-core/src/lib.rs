@@ -1,0 +1,25 @@
+//! The TenantAtlas domain, pure: no I/O, no async, no SQL.
+//!
+//! Everything that decides something lives here exactly once: the capability
+//! registry, the operation-type registry, the run state machine, the legitimacy
+//! gate, summary counts and the badge mapping. The store and the engine apply
+//! what these functions return.
+
+pub mod audit;
+pub mod badge;
+pub mod capability;
+pub mod error;
+pub mod gate;
+pub mod operation;
+pub mod run;
+pub mod summary;
+pub mod tenant;
+pub mod timestamp;
+
+pub use capability::{BuiltinRole, Capability, CapabilitySet, Role};
+pub use error::CoreError;
+pub use operation::{AuthorityKind, OperationSpec, OperationType};
+pub use run::{Run, RunEvent, RunOutcome, RunStatus};
+pub use summary::SummaryCounts;
+pub use tenant::{TenantScope, TenantStatus};
+pub use timestamp::Timestamp;

@@ -1,0 +1,189 @@
+//! Persistence for TenantAtlas: one `Store` over SQLite (the embedded default)
+//! and PostgreSQL (the shared store).
+//!
+//! Queries are written once where the dialects agree (integer-microsecond
+//! timestamps, UUIDs and JSON as text, `$n` placeholders) and compiled against
+//! both pools by the `on_db!`/`on_tx!` macros; the few dialect-specific
+//! statements (claiming, locking, sealing) say so where they live. Every write
+//! transaction on SQLite is `BEGIN IMMEDIATE`, so a read-then-write never fails
+//! on a stale snapshot.
+
+mod error;
+mod row;
+
+pub mod admin;
+pub mod audit;
+pub mod notification;
+pub mod run;
+pub mod testkit;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use error::{StoreError, StoreResult};
+
+/// Runs `$body` with `$p` bound to the concrete pool of either dialect.
+macro_rules! on_db {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($p) => $body,
+            $crate::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the connection of an open transaction.
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Executes a statement in a transaction; evaluates to the rows affected.
+macro_rules! exec {
+    ($tx:expr, $query:expr) => {
+        $crate::on_tx!($tx, |c| $query.execute(c).await.map(|r| r.rows_affected()))
+    };
+}
+
+pub(crate) use {exec, on_db, on_tx};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open write transaction.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The default database: a SQLite file under `./atlas-data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://atlas-data/atlas.db";
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` or `postgres://…`. A SQLite file and its
+    /// folder are created when missing.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            return Ok(Store { db: Db::Postgres(pool) });
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Invalid(format!(
+                "unsupported database URL `{url}` (expected sqlite://PATH or postgres://…)"
+            )));
+        }
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        if let Some(dir) = opts.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        Ok(Store { db: Db::Sqlite(pool) })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.db {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Creates or upgrades the schema (embedded migrations per dialect).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_db!(&self.db, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_db!(&self.db, |p| p.close().await)
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// The wall clock, in the stores' microsecond form.
+pub fn now() -> atlas_core::Timestamp {
+    atlas_core::Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc())
+}
+
+/// The SQL expression for the database's clock in microseconds: leases expire
+/// by it, so that nodes with skewed clocks agree.
+pub(crate) fn db_now_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+        Dialect::Postgres => "(extract(epoch from clock_timestamp()) * 1000000)::bigint",
+    }
+}

@@ -1,0 +1,1 @@
+//! Notifications: exactly one `operation_run_completed` per (user, run, kind).
