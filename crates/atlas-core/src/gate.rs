@@ -396,6 +396,7 @@ pub struct Decision {
 }
 
 impl Decision {
+    #[allow(clippy::too_many_arguments)]
     fn denied(
         authority_mode: Option<AuthorityKind>,
         mut checks: Vec<CheckResult>,

@@ -9,7 +9,10 @@
 //! on a stale snapshot.
 
 mod error;
+mod facts;
 mod row;
+
+pub mod claim;
 
 pub mod admin;
 pub mod audit;

@@ -1,1 +1,167 @@
-//! Notifications: exactly one `operation_run_completed` per (user, run, kind).
+//! Notifications: exactly one `operation_run_completed` per (user, run, kind),
+//! written in the transaction that completes the run — for blocked runs too.
+//! System runs have no initiator and notify nobody.
+
+use atlas_core::badge::outcome_badge;
+use atlas_core::run::{Run, RunOutcome};
+use atlas_core::Timestamp;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::row::{parse, uuid};
+use crate::{exec, on_db, on_tx, Store, StoreResult, Tx};
+
+pub const RUN_COMPLETED: &str = "operation_run_completed";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub workspace_id: Uuid,
+    pub run_id: Uuid,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub outcome: RunOutcome,
+    pub read: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct NotificationRow {
+    id: String,
+    user_id: String,
+    workspace_id: String,
+    run_id: String,
+    kind: String,
+    title: String,
+    body: String,
+    outcome: String,
+    read_at: Option<i64>,
+    created_at: i64,
+}
+
+impl NotificationRow {
+    fn into_domain(self) -> StoreResult<Notification> {
+        Ok(Notification {
+            id: uuid(&self.id)?,
+            user_id: uuid(&self.user_id)?,
+            workspace_id: uuid(&self.workspace_id)?,
+            run_id: uuid(&self.run_id)?,
+            kind: self.kind,
+            title: self.title,
+            body: self.body,
+            outcome: parse(&self.outcome, "outcome", RunOutcome::parse)?,
+            read: self.read_at.is_some(),
+            created_at: Timestamp(self.created_at),
+        })
+    }
+}
+
+const NOTIFICATION_COLUMNS: &str = "id, user_id, workspace_id, run_id, kind, title, body, outcome, read_at, created_at";
+
+/// "Restore on Contoso North was blocked" and the one sentence that says why.
+fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
+    let label = run.op_type.spec().label;
+    let subject = tenant_name.map_or_else(|| label.to_owned(), |t| format!("{label} on {t}"));
+    let verb = match run.outcome {
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::PartiallySucceeded => "partially succeeded",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Blocked => "was blocked",
+        RunOutcome::Cancelled => "was cancelled",
+        RunOutcome::Pending => "is pending",
+    };
+    let title = format!("{subject} {verb}");
+    let body = match run.outcome {
+        RunOutcome::Blocked => run.decision.as_ref().map_or_else(String::new, |d| d.message.clone()),
+        RunOutcome::Failed => run.failures.last().map_or_else(String::new, |f| f.message.clone()),
+        _ => {
+            let c = &run.summary_counts;
+            format!("{}: {} processed, {} succeeded, {} failed.", outcome_badge(run.outcome).label, c.processed, c.succeeded, c.failed)
+        }
+    };
+    (title, body)
+}
+
+pub(crate) async fn notify_completed(tx: &mut Tx, run: &Run, at: Timestamp) -> StoreResult<()> {
+    let Some(user_id) = run.initiator_user_id else { return Ok(()) };
+    let tenant_name: Option<(String,)> = match run.tenant_id {
+        Some(t) => on_tx!(tx, |c| sqlx::query_as("SELECT name FROM tenants WHERE id = $1")
+            .bind(t.to_string())
+            .fetch_optional(c)
+            .await)?,
+        None => None,
+    };
+    let (title, body) = message(run, tenant_name.as_ref().map(|(n,)| n.as_str()));
+    exec!(tx, sqlx::query(
+        "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, run_id, kind) DO NOTHING"
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(user_id.to_string())
+    .bind(run.workspace_id.to_string())
+    .bind(run.id.to_string())
+    .bind(RUN_COMPLETED)
+    .bind(title)
+    .bind(body)
+    .bind(run.outcome.as_str())
+    .bind(at.0))?;
+    Ok(())
+}
+
+impl Store {
+    /// A user's notifications, newest first.
+    pub async fn notifications_for(&self, user_id: Uuid, limit: u32) -> StoreResult<Vec<Notification>> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2");
+        let rows: Vec<NotificationRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
+            .bind(user_id.to_string())
+            .bind(i64::from(limit.clamp(1, 500)))
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(NotificationRow::into_domain).collect()
+    }
+
+    pub async fn notifications_for_run(&self, run_id: Uuid) -> StoreResult<Vec<Notification>> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE run_id = $1 ORDER BY id");
+        let rows: Vec<NotificationRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(run_id.to_string()).fetch_all(p).await)?;
+        rows.into_iter().map(NotificationRow::into_domain).collect()
+    }
+
+    pub async fn notifications_unread_count(&self, user_id: Uuid) -> StoreResult<i64> {
+        let (n,): (i64,) = on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL"
+        )
+        .bind(user_id.to_string())
+        .fetch_one(p)
+        .await)?;
+        Ok(n)
+    }
+
+    /// Marks one of the user's notifications read; `false` when it is not theirs.
+    pub async fn notification_mark_read(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let n = exec!(&mut tx, sqlx::query(
+            "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3"
+        )
+        .bind(crate::now().0)
+        .bind(id.to_string())
+        .bind(user_id.to_string()))?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Marks the user's notification about a run read (opening the run does this).
+    pub async fn notification_mark_run_read(&self, user_id: Uuid, run_id: Uuid) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        exec!(&mut tx, sqlx::query(
+            "UPDATE notifications SET read_at = $1 WHERE run_id = $2 AND user_id = $3 AND read_at IS NULL"
+        )
+        .bind(crate::now().0)
+        .bind(run_id.to_string())
+        .bind(user_id.to_string()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

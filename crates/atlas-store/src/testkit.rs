@@ -86,3 +86,26 @@ impl Store {
         Ok(crate::on_db!(self.db(), |p| sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()))?)
     }
 }
+
+/// Run ids whose next transition fails after the row is written and before its
+/// audit event: the transaction must then leave neither.
+static FAIL_AFTER_ROW: std::sync::Mutex<Vec<Uuid>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes the next transition of `run_id` fail between its row and its audit event.
+pub fn fail_next_transition_after_row(run_id: Uuid) {
+    if let Ok(mut ids) = FAIL_AFTER_ROW.lock() {
+        ids.push(run_id);
+    }
+}
+
+pub(crate) fn fail_point_after_row(run_id: Uuid) -> crate::StoreResult<()> {
+    let hit = FAIL_AFTER_ROW.lock().is_ok_and(|mut ids| {
+        let before = ids.len();
+        ids.retain(|id| *id != run_id);
+        ids.len() != before
+    });
+    if hit {
+        return Err(crate::StoreError::Invalid("injected failure between a run row and its audit event".into()));
+    }
+    Ok(())
+}

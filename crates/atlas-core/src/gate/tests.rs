@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::capability::BuiltinRole;
+use ReasonCode as R;
 
 const WS: Uuid = Uuid::from_u128(0x10);
 const TENANT: Uuid = Uuid::from_u128(0x20);
@@ -40,10 +41,18 @@ fn spec_role_grants(role: &Role, cap: Capability) -> bool {
     use Capability::*;
     let tier = match cap {
         WorkspaceView | OperationsView | TenantView => 0,
-        ProviderConnectionsVerify | TenantInventorySync | TenantPoliciesSync | TenantComplianceSnapshot
+        ProviderConnectionsVerify
+        | TenantInventorySync
+        | TenantPoliciesSync
+        | TenantComplianceSnapshot
         | TenantBackupRun => 1,
-        ProviderConnectionsManage | TenantManage | TenantBackupSchedulesManage | TenantRestoreExecute
-        | BulkExecute | OperationsCancel | AuditView => 2,
+        ProviderConnectionsManage
+        | TenantManage
+        | TenantBackupSchedulesManage
+        | TenantRestoreExecute
+        | BulkExecute
+        | OperationsCancel
+        | AuditView => 2,
         MembersManage => 3,
     };
     match role {
@@ -60,7 +69,10 @@ fn spec_writes(op: OperationType, params: &Value) -> bool {
         OperationType::RestoreExecute => params.get("dry_run") != Some(&json!(true)),
         OperationType::RestoreAssignments => true,
         OperationType::BulkOperation => {
-            matches!(params.get("operation").and_then(Value::as_str), Some("restore.execute" | "restore.assignments"))
+            matches!(
+                params.get("operation").and_then(Value::as_str),
+                Some("restore.execute" | "restore.assignments")
+            )
         }
         _ => false,
     }
@@ -69,7 +81,9 @@ fn spec_writes(op: OperationType, params: &Value) -> bool {
 fn spec_system_allowed(op: OperationType) -> bool {
     use OperationType::*;
     match op {
-        ProviderConnectionCheck | InventorySync | PoliciesSync | ComplianceSnapshot | BackupRun => true,
+        ProviderConnectionCheck | InventorySync | PoliciesSync | ComplianceSnapshot | BackupRun => {
+            true
+        }
         RestoreExecute | RestoreAssignments | BulkOperation => false,
         #[cfg(feature = "testkit")]
         TestkitNoop => true,
@@ -101,7 +115,7 @@ struct Case {
 /// Expected check names (all passed but the last when denied) and the reason.
 fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
     use CheckName as C;
-    use ReasonCode as R;
+    let fail = |failed: bool, reason: ReasonCode| failed.then_some(reason);
     let mut passed = Vec::new();
     let mut step = |check: CheckName, denial: Option<ReasonCode>| match denial {
         Some(r) => Err((check, r)),
@@ -111,50 +125,57 @@ fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
         }
     };
     let outcome = (|| {
-        step(C::Context, (!case.context_valid).then_some(R::ExecutionContextInvalid))?;
-        let cap = spec_capability(case.op);
+        step(C::Context, fail(!case.context_valid, R::ExecutionContextInvalid))?;
         if case.system {
-            step(C::SystemAllowlist, (!spec_system_allowed(case.op)).then_some(R::SystemAuthorityNotAllowlisted))?;
+            let allowlisted = spec_system_allowed(case.op);
+            step(C::SystemAllowlist, fail(!allowlisted, R::SystemAuthorityNotAllowlisted))?;
             let schedule = match &facts.schedule {
                 None => Some(R::ScheduleNotFound),
-                Some(s) if !s.enabled => Some(R::ScheduleDisabled),
-                Some(_) => None,
+                Some(s) => fail(!s.enabled, R::ScheduleDisabled),
             };
             step(C::Schedule, schedule)?;
         } else {
             let initiator = match &facts.initiator {
                 None => Some(R::InitiatorNotFound),
-                Some(i) if i.disabled => Some(R::InitiatorDisabled),
-                Some(_) => None,
+                Some(i) => fail(i.disabled, R::InitiatorDisabled),
             };
             step(C::Initiator, initiator)?;
-            step(C::Membership, facts.membership.is_none().then_some(R::WorkspaceMembershipRevoked))?;
-            let Some(m) = &facts.membership else { return Ok(()) };
+            let Some(m) = &facts.membership else {
+                return Err((C::Membership, R::WorkspaceMembershipRevoked));
+            };
+            step(C::Membership, None)?;
             if let Some(t) = case.tenant {
                 let entitled = match &m.scope {
                     TenantScope::All => true,
                     TenantScope::Tenants(ids) => ids.contains(&t),
                 };
-                step(C::TenantEntitlement, (!entitled).then_some(R::TenantEntitlementRevoked))?;
+                step(C::TenantEntitlement, fail(!entitled, R::TenantEntitlementRevoked))?;
             }
-            step(C::Capability, (!spec_role_grants(&m.role, cap)).then_some(R::CapabilityRevoked))?;
+            let granted = spec_role_grants(&m.role, spec_capability(case.op));
+            step(C::Capability, fail(!granted, R::CapabilityRevoked))?;
         }
         if let Some(t) = case.tenant {
-            let tenant = facts.tenant.as_ref().filter(|f| f.id == t);
-            step(C::Tenant, tenant.map_or(Some(R::TenantNotFound), |f| spec_tenant_reason(case.op, f.status)))?;
+            let Some(tenant) = facts.tenant.as_ref().filter(|f| f.id == t) else {
+                return Err((C::Tenant, R::TenantNotFound));
+            };
+            step(C::Tenant, spec_tenant_reason(case.op, tenant.status))?;
             if spec_writes(case.op, &case.params) {
-                step(C::WriteGate, (!tenant.is_some_and(|f| f.writes_enabled)).then_some(R::WriteGateClosed))?;
+                step(C::WriteGate, fail(!tenant.writes_enabled, R::WriteGateClosed))?;
             }
             let connection = match facts.connection.as_ref().map(|c| c.status) {
                 None => Some(R::ProviderConnectionMissing),
                 Some(ConnectionStatus::Enabled) => None,
-                Some(ConnectionStatus::PendingConsent) if case.op == OperationType::ProviderConnectionCheck => None,
-                Some(_) => Some(R::ProviderConnectionDisabled),
+                Some(ConnectionStatus::PendingConsent) => fail(
+                    case.op != OperationType::ProviderConnectionCheck,
+                    R::ProviderConnectionDisabled,
+                ),
+                Some(ConnectionStatus::Disabled) => Some(R::ProviderConnectionDisabled),
             };
             step(C::ProviderConnection, connection)?;
         }
-        if matches!(case.op, OperationType::RestoreExecute | OperationType::RestoreAssignments) {
-            step(C::BackupSet, (!facts.backup_set_exists).then_some(R::BackupSetMissing))?;
+        let restore = [OperationType::RestoreExecute, OperationType::RestoreAssignments];
+        if restore.contains(&case.op) {
+            step(C::BackupSet, fail(!facts.backup_set_exists, R::BackupSetMissing))?;
         }
         Ok(())
     })();
@@ -194,7 +215,10 @@ fn params_for(op: OperationType) -> BoxedStrategy<Value> {
                     p["dry_run"] = json!(d);
                 }
                 if items {
-                    p["item_ids"] = json!([Uuid::from_u128(0x61).to_string(), Uuid::from_u128(0x60).to_string()]);
+                    p["item_ids"] = json!([
+                        Uuid::from_u128(0x61).to_string(),
+                        Uuid::from_u128(0x60).to_string()
+                    ]);
                 }
                 p
             })
@@ -230,19 +254,36 @@ fn tamper(doc: &mut Value, op: OperationType, t: Tamper) {
         }
         Tamper::WrongCapability(i) => {
             let required = op.spec().capability;
-            let others: Vec<Capability> = Capability::ALL.iter().copied().filter(|c| *c != required).collect();
-            m.insert("required_capability".into(), json!(others[i % others.len()].as_str()));
+            let others: Vec<Capability> = Capability::ALL
+                .iter()
+                .copied()
+                .filter(|c| *c != required)
+                .collect();
+            m.insert(
+                "required_capability".into(),
+                json!(others[i % others.len()].as_str()),
+            );
         }
         Tamper::NotAnObject => *doc = json!(["not", "an", "object"]),
         Tamper::UnknownParam => {
-            let mut p = m.get("params").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+            let mut p = m
+                .get("params")
+                .cloned()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({}));
             p["bogus"] = json!(true);
             m.insert("params".into(), p);
         }
         Tamper::WrongParamType => {
-            let mut p = m.get("params").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+            let mut p = m
+                .get("params")
+                .cloned()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({}));
             match op {
-                OperationType::RestoreExecute | OperationType::RestoreAssignments => p["backup_set_id"] = json!(42),
+                OperationType::RestoreExecute | OperationType::RestoreAssignments => {
+                    p["backup_set_id"] = json!(42)
+                }
                 OperationType::BulkOperation => p["tenant_ids"] = json!("everything"),
                 _ => p["dry_run"] = json!("yes"),
             }
@@ -253,8 +294,8 @@ fn tamper(doc: &mut Value, op: OperationType, t: Tamper) {
 
 fn arb_tamper() -> impl Strategy<Value = Tamper> {
     prop_oneof![
-        6 => Just(Tamper::None),
-        1 => Just(Tamper::FlipWrites),
+        24 => Just(Tamper::None),
+        2 => Just(Tamper::FlipWrites),
         1 => Just(Tamper::DropAuthorityMode),
         1 => Just(Tamper::SwapAuthorityMode),
         1 => (0usize..64).prop_map(Tamper::WrongCapability),
@@ -267,69 +308,102 @@ fn arb_tamper() -> impl Strategy<Value = Tamper> {
 fn arb_case() -> impl Strategy<Value = Case> {
     let ops: Vec<OperationType> = OperationType::all().collect();
     prop::sample::select(ops).prop_flat_map(|op| {
-        (Just(op), any::<bool>(), any::<bool>(), params_for(op), arb_tamper()).prop_map(
-            |(op, system, no_tenant, params, t)| {
-                let tenant = if op == OperationType::BulkOperation && no_tenant { None } else { Some(TENANT) };
-                let authority = if system { Authority::schedule(SCHEDULE, AT) } else { Authority::Actor { user_id: USER } };
+        (
+            Just(op),
+            prop::bool::weighted(0.3),
+            any::<bool>(),
+            params_for(op),
+            arb_tamper(),
+        )
+            .prop_map(|(op, system, no_tenant, params, t)| {
+                let tenant = if op == OperationType::BulkOperation && no_tenant {
+                    None
+                } else {
+                    Some(TENANT)
+                };
+                let authority = if system {
+                    Authority::schedule(SCHEDULE, AT)
+                } else {
+                    Authority::Actor { user_id: USER }
+                };
                 let mut ctx = ExecutionContext::capture(op, &authority, WS, tenant, &params);
                 tamper(&mut ctx.doc, op, t);
                 let context_valid = matches!(t, Tamper::None | Tamper::FlipWrites);
-                Case { op, system, tenant, params, context_valid, ctx }
-            },
-        )
+                Case {
+                    op,
+                    system,
+                    tenant,
+                    params,
+                    context_valid,
+                    ctx,
+                }
+            })
     })
 }
 
 fn arb_role() -> impl Strategy<Value = Role> {
     prop_oneof![
-        prop::sample::select(BuiltinRole::ALL.to_vec()).prop_map(Role::Builtin),
-        prop::sample::subsequence(Capability::ALL.to_vec(), 0..=Capability::ALL.len())
+        3 => prop::sample::select(BuiltinRole::ALL.to_vec()).prop_map(Role::Builtin),
+        3 => Just(Role::Builtin(BuiltinRole::Owner)),
+        1 => prop::sample::subsequence(Capability::ALL.to_vec(), 0..=Capability::ALL.len())
             .prop_map(|caps| Role::Custom { name: "custom".into(), capabilities: caps.into_iter().collect() }),
     ]
 }
 
 fn arb_scope() -> impl Strategy<Value = TenantScope> {
     prop_oneof![
-        Just(TenantScope::All),
-        any::<bool>().prop_map(|includes| {
+        4 => Just(TenantScope::All),
+        2 => prop::bool::weighted(0.75).prop_map(|includes| {
             let mut ids = BTreeSet::from([OTHER_TENANT]);
             if includes {
                 ids.insert(TENANT);
             }
             TenantScope::Tenants(ids)
         }),
-        Just(TenantScope::Tenants(BTreeSet::new())),
+        1 => Just(TenantScope::Tenants(BTreeSet::new())),
     ]
 }
 
 fn arb_facts() -> impl Strategy<Value = Facts> {
-    let statuses = prop::sample::select(TenantStatus::ALL.to_vec());
-    let connections = prop::sample::select(vec![
-        ConnectionStatus::PendingConsent,
-        ConnectionStatus::Enabled,
-        ConnectionStatus::Disabled,
-    ]);
+    // Biased towards a working world so that the later checks are reached too.
+    let statuses = prop_oneof![
+        6 => Just(TenantStatus::Active),
+        1 => Just(TenantStatus::Onboarding),
+        1 => Just(TenantStatus::Suspended),
+        1 => Just(TenantStatus::Archived),
+    ];
+    let connections = prop_oneof![
+        6 => Just(ConnectionStatus::Enabled),
+        1 => Just(ConnectionStatus::PendingConsent),
+        1 => Just(ConnectionStatus::Disabled),
+    ];
+    let likely = || prop::bool::weighted(0.85);
     (
-        proptest::option::weighted(0.85, any::<bool>()),
-        proptest::option::weighted(0.85, (arb_role(), arb_scope())),
-        proptest::option::weighted(0.85, (any::<bool>(), statuses, any::<bool>())),
-        proptest::option::weighted(0.85, connections),
-        proptest::option::weighted(0.85, any::<bool>()),
-        any::<bool>(),
+        proptest::option::weighted(0.9, prop::bool::weighted(0.1)),
+        proptest::option::weighted(0.9, (arb_role(), arb_scope())),
+        proptest::option::weighted(0.95, (prop::bool::weighted(0.95), statuses, likely())),
+        proptest::option::weighted(0.9, connections),
+        proptest::option::weighted(0.9, likely()),
+        likely(),
     )
-        .prop_map(|(initiator, membership, tenant, connection, schedule, backup_set_exists)| Facts {
-            initiator: initiator.map(|disabled| InitiatorFact { display_name: "Jane Doe".into(), disabled }),
-            membership: membership.map(|(role, scope)| MembershipFact { role, scope }),
-            tenant: tenant.map(|(same_id, status, writes_enabled)| TenantFact {
-                id: if same_id { TENANT } else { OTHER_TENANT },
-                name: "Contoso".into(),
-                status,
-                writes_enabled,
-            }),
-            connection: connection.map(|status| ConnectionFact { status }),
-            schedule: schedule.map(|enabled| ScheduleFact { enabled }),
-            backup_set_exists,
-        })
+        .prop_map(
+            |(initiator, membership, tenant, connection, schedule, backup_set_exists)| Facts {
+                initiator: initiator.map(|disabled| InitiatorFact {
+                    display_name: "Jane Doe".into(),
+                    disabled,
+                }),
+                membership: membership.map(|(role, scope)| MembershipFact { role, scope }),
+                tenant: tenant.map(|(same_id, status, writes_enabled)| TenantFact {
+                    id: if same_id { TENANT } else { OTHER_TENANT },
+                    name: "Contoso".into(),
+                    status,
+                    writes_enabled,
+                }),
+                connection: connection.map(|status| ConnectionFact { status }),
+                schedule: schedule.map(|enabled| ScheduleFact { enabled }),
+                backup_set_exists,
+            },
+        )
 }
 
 proptest! {
@@ -392,7 +466,11 @@ fn context(op: OperationType, authority: &Authority, params: Value) -> Execution
 }
 
 fn restore(dry_run: bool) -> ExecutionContext {
-    context(OperationType::RestoreExecute, &actor(), json!({"backup_set_id": SET.to_string(), "dry_run": dry_run}))
+    context(
+        OperationType::RestoreExecute,
+        &actor(),
+        json!({"backup_set_id": SET.to_string(), "dry_run": dry_run}),
+    )
 }
 
 fn sync(authority: &Authority) -> ExecutionContext {
@@ -402,10 +480,23 @@ fn sync(authority: &Authority) -> ExecutionContext {
 /// A world in which everything is allowed.
 fn world() -> Facts {
     Facts {
-        initiator: Some(InitiatorFact { display_name: "Jane Doe".into(), disabled: false }),
-        membership: Some(MembershipFact { role: Role::Builtin(BuiltinRole::Owner), scope: TenantScope::All }),
-        tenant: Some(TenantFact { id: TENANT, name: "Contoso".into(), status: TenantStatus::Active, writes_enabled: true }),
-        connection: Some(ConnectionFact { status: ConnectionStatus::Enabled }),
+        initiator: Some(InitiatorFact {
+            display_name: "Jane Doe".into(),
+            disabled: false,
+        }),
+        membership: Some(MembershipFact {
+            role: Role::Builtin(BuiltinRole::Owner),
+            scope: TenantScope::All,
+        }),
+        tenant: Some(TenantFact {
+            id: TENANT,
+            name: "Contoso".into(),
+            status: TenantStatus::Active,
+            writes_enabled: true,
+        }),
+        connection: Some(ConnectionFact {
+            status: ConnectionStatus::Enabled,
+        }),
         schedule: Some(ScheduleFact { enabled: true }),
         backup_set_exists: true,
     }
@@ -432,8 +523,12 @@ fn set_tenant(f: &mut Facts, status: TenantStatus, writes_enabled: bool) {
 fn the_happy_world_allows_every_type() {
     for op in OperationType::all() {
         let params = match op {
-            OperationType::RestoreExecute | OperationType::RestoreAssignments => json!({"backup_set_id": SET.to_string()}),
-            OperationType::BulkOperation => json!({"operation": "inventory.sync", "tenant_ids": [TENANT.to_string()]}),
+            OperationType::RestoreExecute | OperationType::RestoreAssignments => {
+                json!({"backup_set_id": SET.to_string()})
+            }
+            OperationType::BulkOperation => {
+                json!({"operation": "inventory.sync", "tenant_ids": [TENANT.to_string()]})
+            }
             _ => json!({}),
         };
         let d = evaluate(&context(op, &actor(), params), &world(), AT, 1);
@@ -446,51 +541,118 @@ fn the_happy_world_allows_every_type() {
 #[test]
 fn initiator_and_scope_denials() {
     let ctx = restore(false);
-    let disabled = with(|f| f.initiator = Some(InitiatorFact { display_name: "Jane Doe".into(), disabled: true }));
+    let disabled = with(|f| {
+        f.initiator = Some(InitiatorFact {
+            display_name: "Jane Doe".into(),
+            disabled: true,
+        })
+    });
     assert_eq!(reason(&ctx, &disabled), Some(ReasonCode::InitiatorDisabled));
-    assert_eq!(reason(&ctx, &with(|f| f.initiator = None)), Some(ReasonCode::InitiatorNotFound));
-    assert_eq!(reason(&ctx, &with(|f| f.membership = None)), Some(ReasonCode::WorkspaceMembershipRevoked));
+    assert_eq!(
+        reason(&ctx, &with(|f| f.initiator = None)),
+        Some(ReasonCode::InitiatorNotFound)
+    );
+    assert_eq!(
+        reason(&ctx, &with(|f| f.membership = None)),
+        Some(ReasonCode::WorkspaceMembershipRevoked)
+    );
     let unentitled = with(|f| {
         f.membership = Some(MembershipFact {
             role: Role::Builtin(BuiltinRole::Owner),
             scope: TenantScope::Tenants(BTreeSet::from([OTHER_TENANT])),
         });
     });
-    assert_eq!(reason(&ctx, &unentitled), Some(ReasonCode::TenantEntitlementRevoked));
+    assert_eq!(
+        reason(&ctx, &unentitled),
+        Some(ReasonCode::TenantEntitlementRevoked)
+    );
 }
 
 #[test]
 fn capability_revoked_for_a_readonly_and_a_custom_role() {
     let ctx = restore(false);
     let readonly = with(|f| {
-        f.membership = Some(MembershipFact { role: Role::Builtin(BuiltinRole::Readonly), scope: TenantScope::All });
+        f.membership = Some(MembershipFact {
+            role: Role::Builtin(BuiltinRole::Readonly),
+            scope: TenantScope::All,
+        });
     });
     let d = evaluate(&ctx, &readonly, AT, 1);
     assert_eq!(d.reason_code, Some(ReasonCode::CapabilityRevoked));
     assert_eq!(d.denial_class, Some(DenialClass::CapabilityDenied));
-    assert_eq!(d.message, "Jane Doe no longer has the capability tenant.restore.execute.");
-    let caps = [Capability::AuditView, Capability::TenantBackupRun].into_iter().collect();
+    assert_eq!(
+        d.message,
+        "Jane Doe no longer has the capability tenant.restore.execute."
+    );
+    let caps = [Capability::AuditView, Capability::TenantBackupRun]
+        .into_iter()
+        .collect();
     let auditor = with(|f| {
         f.membership = Some(MembershipFact {
-            role: Role::Custom { name: "auditor".into(), capabilities: caps },
+            role: Role::Custom {
+                name: "auditor".into(),
+                capabilities: caps,
+            },
             scope: TenantScope::All,
         });
     });
     assert_eq!(reason(&ctx, &auditor), Some(ReasonCode::CapabilityRevoked));
-    assert!(evaluate(&context(OperationType::BackupRun, &actor(), json!({})), &auditor, AT, 1).allowed);
+    assert!(
+        evaluate(
+            &context(OperationType::BackupRun, &actor(), json!({})),
+            &auditor,
+            AT,
+            1
+        )
+        .allowed
+    );
 }
 
 #[test]
 fn system_authority_denials() {
-    let sys_restore = context(OperationType::RestoreExecute, &system(), json!({"backup_set_id": SET.to_string()}));
-    assert_eq!(reason(&sys_restore, &world()), Some(ReasonCode::SystemAuthorityNotAllowlisted));
-    let sys_dry = context(OperationType::RestoreExecute, &system(), json!({"backup_set_id": SET.to_string(), "dry_run": true}));
-    assert_eq!(reason(&sys_dry, &world()), Some(ReasonCode::SystemAuthorityNotAllowlisted));
+    let sys_restore = context(
+        OperationType::RestoreExecute,
+        &system(),
+        json!({"backup_set_id": SET.to_string()}),
+    );
+    assert_eq!(
+        reason(&sys_restore, &world()),
+        Some(ReasonCode::SystemAuthorityNotAllowlisted)
+    );
+    let sys_dry = context(
+        OperationType::RestoreExecute,
+        &system(),
+        json!({"backup_set_id": SET.to_string(), "dry_run": true}),
+    );
+    assert_eq!(
+        reason(&sys_dry, &world()),
+        Some(ReasonCode::SystemAuthorityNotAllowlisted)
+    );
     let ctx = sync(&system());
-    assert_eq!(reason(&ctx, &with(|f| f.schedule = Some(ScheduleFact { enabled: false }))), Some(ReasonCode::ScheduleDisabled));
-    assert_eq!(reason(&ctx, &with(|f| f.schedule = None)), Some(ReasonCode::ScheduleNotFound));
+    assert_eq!(
+        reason(
+            &ctx,
+            &with(|f| f.schedule = Some(ScheduleFact { enabled: false }))
+        ),
+        Some(ReasonCode::ScheduleDisabled)
+    );
+    assert_eq!(
+        reason(&ctx, &with(|f| f.schedule = None)),
+        Some(ReasonCode::ScheduleNotFound)
+    );
     // A system run does not depend on any person: the schedule outlives its creator.
-    assert!(evaluate(&ctx, &with(|f| { f.initiator = None; f.membership = None }), AT, 1).allowed);
+    assert!(
+        evaluate(
+            &ctx,
+            &with(|f| {
+                f.initiator = None;
+                f.membership = None
+            }),
+            AT,
+            1
+        )
+        .allowed
+    );
 }
 
 #[test]
@@ -505,9 +667,20 @@ fn tenant_status_denials() {
         assert_eq!(reason(&ctx, &facts), Some(code), "{status}");
         assert_eq!(code.class(), DenialClass::TenantNotOperable);
     }
-    assert_eq!(reason(&ctx, &with(|f| f.tenant = None)), Some(ReasonCode::TenantNotFound));
+    assert_eq!(
+        reason(&ctx, &with(|f| f.tenant = None)),
+        Some(ReasonCode::TenantNotFound)
+    );
     let check = context(OperationType::ProviderConnectionCheck, &actor(), json!({}));
-    assert!(evaluate(&check, &with(|f| set_tenant(f, TenantStatus::Onboarding, false)), AT, 1).allowed);
+    assert!(
+        evaluate(
+            &check,
+            &with(|f| set_tenant(f, TenantStatus::Onboarding, false)),
+            AT,
+            1
+        )
+        .allowed
+    );
 }
 
 #[test]
@@ -519,21 +692,43 @@ fn write_gate_closes_real_restores_but_not_dry_runs() {
     let dry = evaluate(&restore(true), &closed, AT, 1);
     assert!(dry.allowed, "{dry:?}");
     assert!(dry.checks.iter().all(|c| c.check != CheckName::WriteGate));
-    let assignments = context(OperationType::RestoreAssignments, &actor(), json!({"backup_set_id": SET.to_string()}));
-    assert_eq!(reason(&assignments, &closed), Some(ReasonCode::WriteGateClosed));
+    let assignments = context(
+        OperationType::RestoreAssignments,
+        &actor(),
+        json!({"backup_set_id": SET.to_string()}),
+    );
+    assert_eq!(
+        reason(&assignments, &closed),
+        Some(ReasonCode::WriteGateClosed)
+    );
 }
 
 #[test]
 fn prerequisite_denials() {
     let ctx = sync(&actor());
     let conn = |s| with(|f| f.connection = Some(ConnectionFact { status: s }));
-    assert_eq!(reason(&ctx, &with(|f| f.connection = None)), Some(ReasonCode::ProviderConnectionMissing));
-    assert_eq!(reason(&ctx, &conn(ConnectionStatus::Disabled)), Some(ReasonCode::ProviderConnectionDisabled));
-    assert_eq!(reason(&ctx, &conn(ConnectionStatus::PendingConsent)), Some(ReasonCode::ProviderConnectionDisabled));
+    assert_eq!(
+        reason(&ctx, &with(|f| f.connection = None)),
+        Some(ReasonCode::ProviderConnectionMissing)
+    );
+    assert_eq!(
+        reason(&ctx, &conn(ConnectionStatus::Disabled)),
+        Some(ReasonCode::ProviderConnectionDisabled)
+    );
+    assert_eq!(
+        reason(&ctx, &conn(ConnectionStatus::PendingConsent)),
+        Some(ReasonCode::ProviderConnectionDisabled)
+    );
     let check = context(OperationType::ProviderConnectionCheck, &actor(), json!({}));
     assert!(evaluate(&check, &conn(ConnectionStatus::PendingConsent), AT, 1).allowed);
-    assert_eq!(reason(&check, &conn(ConnectionStatus::Disabled)), Some(ReasonCode::ProviderConnectionDisabled));
-    assert_eq!(reason(&restore(true), &with(|f| f.backup_set_exists = false)), Some(ReasonCode::BackupSetMissing));
+    assert_eq!(
+        reason(&check, &conn(ConnectionStatus::Disabled)),
+        Some(ReasonCode::ProviderConnectionDisabled)
+    );
+    assert_eq!(
+        reason(&restore(true), &with(|f| f.backup_set_exists = false)),
+        Some(ReasonCode::BackupSetMissing)
+    );
 }
 
 #[test]
@@ -541,7 +736,10 @@ fn a_tampered_context_fails_closed_and_writes_is_never_trusted() {
     let mut weaker = restore(false);
     weaker.doc["required_capability"] = json!("tenant.backup.run");
     let operator = with(|f| {
-        f.membership = Some(MembershipFact { role: Role::Builtin(BuiltinRole::Operator), scope: TenantScope::All });
+        f.membership = Some(MembershipFact {
+            role: Role::Builtin(BuiltinRole::Operator),
+            scope: TenantScope::All,
+        });
     });
     let d = evaluate(&weaker, &operator, AT, 1);
     assert_eq!(d.reason_code, Some(ReasonCode::ExecutionContextInvalid));
@@ -551,11 +749,24 @@ fn a_tampered_context_fails_closed_and_writes_is_never_trusted() {
     let mut no_writes = restore(false);
     no_writes.doc["writes"] = json!(false);
     let closed = with(|f| set_tenant(f, TenantStatus::Active, false));
-    assert_eq!(reason(&no_writes, &closed), Some(ReasonCode::WriteGateClosed));
+    assert_eq!(
+        reason(&no_writes, &closed),
+        Some(ReasonCode::WriteGateClosed)
+    );
 
-    for broken in [json!(null), json!("restore"), json!({"required_capability": "tenant.restore.execute"})] {
-        let ctx = ExecutionContext { op_type: OperationType::RestoreExecute, doc: broken };
-        assert_eq!(reason(&ctx, &world()), Some(ReasonCode::ExecutionContextInvalid));
+    for broken in [
+        json!(null),
+        json!("restore"),
+        json!({"required_capability": "tenant.restore.execute"}),
+    ] {
+        let ctx = ExecutionContext {
+            op_type: OperationType::RestoreExecute,
+            doc: broken,
+        };
+        assert_eq!(
+            reason(&ctx, &world()),
+            Some(ReasonCode::ExecutionContextInvalid)
+        );
     }
 }
 
@@ -584,7 +795,10 @@ fn unavailable_is_retryable_and_serializes_as_the_spec_says() {
 fn a_capability_denial_serializes_like_the_spec_example() {
     let at = Timestamp::parse_rfc3339("2026-11-26T10:15:02Z").unwrap_or_default();
     let readonly = with(|f| {
-        f.membership = Some(MembershipFact { role: Role::Builtin(BuiltinRole::Readonly), scope: TenantScope::All });
+        f.membership = Some(MembershipFact {
+            role: Role::Builtin(BuiltinRole::Readonly),
+            scope: TenantScope::All,
+        });
     });
     let d = evaluate(&restore(false), &readonly, at, 1);
     let value = serde_json::to_value(&d).unwrap_or_default();
@@ -604,7 +818,13 @@ fn a_capability_denial_serializes_like_the_spec_example() {
 fn every_reason_code_has_one_class_and_only_unavailable_retries() {
     for r in ReasonCode::ALL {
         assert_eq!(r.retryable(), *r == ReasonCode::EvaluationUnavailable);
-        assert_eq!(serde_json::to_value(r).unwrap_or_default(), json!(r.as_str()));
-        assert_eq!(serde_json::to_value(r.class()).unwrap_or_default(), json!(r.class().as_str()));
+        assert_eq!(
+            serde_json::to_value(r).unwrap_or_default(),
+            json!(r.as_str())
+        );
+        assert_eq!(
+            serde_json::to_value(r.class()).unwrap_or_default(),
+            json!(r.class().as_str())
+        );
     }
 }
