@@ -125,10 +125,16 @@ fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
         }
     };
     let outcome = (|| {
-        step(C::Context, fail(!case.context_valid, R::ExecutionContextInvalid))?;
+        step(
+            C::Context,
+            fail(!case.context_valid, R::ExecutionContextInvalid),
+        )?;
         if case.system {
             let allowlisted = spec_system_allowed(case.op);
-            step(C::SystemAllowlist, fail(!allowlisted, R::SystemAuthorityNotAllowlisted))?;
+            step(
+                C::SystemAllowlist,
+                fail(!allowlisted, R::SystemAuthorityNotAllowlisted),
+            )?;
             let schedule = match &facts.schedule {
                 None => Some(R::ScheduleNotFound),
                 Some(s) => fail(!s.enabled, R::ScheduleDisabled),
@@ -149,7 +155,10 @@ fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
                     TenantScope::All => true,
                     TenantScope::Tenants(ids) => ids.contains(&t),
                 };
-                step(C::TenantEntitlement, fail(!entitled, R::TenantEntitlementRevoked))?;
+                step(
+                    C::TenantEntitlement,
+                    fail(!entitled, R::TenantEntitlementRevoked),
+                )?;
             }
             let granted = spec_role_grants(&m.role, spec_capability(case.op));
             step(C::Capability, fail(!granted, R::CapabilityRevoked))?;
@@ -160,7 +169,10 @@ fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
             };
             step(C::Tenant, spec_tenant_reason(case.op, tenant.status))?;
             if spec_writes(case.op, &case.params) {
-                step(C::WriteGate, fail(!tenant.writes_enabled, R::WriteGateClosed))?;
+                step(
+                    C::WriteGate,
+                    fail(!tenant.writes_enabled, R::WriteGateClosed),
+                )?;
             }
             let connection = match facts.connection.as_ref().map(|c| c.status) {
                 None => Some(R::ProviderConnectionMissing),
@@ -173,9 +185,15 @@ fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
             };
             step(C::ProviderConnection, connection)?;
         }
-        let restore = [OperationType::RestoreExecute, OperationType::RestoreAssignments];
+        let restore = [
+            OperationType::RestoreExecute,
+            OperationType::RestoreAssignments,
+        ];
         if restore.contains(&case.op) {
-            step(C::BackupSet, fail(!facts.backup_set_exists, R::BackupSetMissing))?;
+            step(
+                C::BackupSet,
+                fail(!facts.backup_set_exists, R::BackupSetMissing),
+            )?;
         }
         Ok(())
     })();
@@ -265,26 +283,15 @@ fn tamper(doc: &mut Value, op: OperationType, t: Tamper) {
             );
         }
         Tamper::NotAnObject => *doc = json!(["not", "an", "object"]),
-        Tamper::UnknownParam => {
-            let mut p = m
-                .get("params")
-                .cloned()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| json!({}));
-            p["bogus"] = json!(true);
-            m.insert("params".into(), p);
-        }
-        Tamper::WrongParamType => {
-            let mut p = m
-                .get("params")
-                .cloned()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| json!({}));
-            match op {
-                OperationType::RestoreExecute | OperationType::RestoreAssignments => {
+        Tamper::UnknownParam | Tamper::WrongParamType => {
+            let given = m.get("params").cloned().filter(Value::is_object);
+            let mut p = given.unwrap_or_else(|| json!({}));
+            match (t, op) {
+                (Tamper::UnknownParam, _) => p["bogus"] = json!(true),
+                (_, OperationType::RestoreExecute | OperationType::RestoreAssignments) => {
                     p["backup_set_id"] = json!(42)
                 }
-                OperationType::BulkOperation => p["tenant_ids"] = json!("everything"),
+                (_, OperationType::BulkOperation) => p["tenant_ids"] = json!("everything"),
                 _ => p["dry_run"] = json!("yes"),
             }
             m.insert("params".into(), p);
@@ -466,34 +473,41 @@ fn context(op: OperationType, authority: &Authority, params: Value) -> Execution
 }
 
 fn restore(dry_run: bool) -> ExecutionContext {
-    context(
-        OperationType::RestoreExecute,
-        &actor(),
-        json!({"backup_set_id": SET.to_string(), "dry_run": dry_run}),
-    )
+    let params = json!({"backup_set_id": SET.to_string(), "dry_run": dry_run});
+    context(OperationType::RestoreExecute, &actor(), params)
 }
 
 fn sync(authority: &Authority) -> ExecutionContext {
     context(OperationType::InventorySync, authority, json!({}))
 }
 
+fn jane(disabled: bool) -> Option<InitiatorFact> {
+    Some(InitiatorFact {
+        display_name: "Jane Doe".into(),
+        disabled,
+    })
+}
+
+fn member(role: Role, scope: TenantScope) -> Option<MembershipFact> {
+    Some(MembershipFact { role, scope })
+}
+
+fn tenant(status: TenantStatus, writes_enabled: bool) -> Option<TenantFact> {
+    let name = "Contoso".into();
+    Some(TenantFact {
+        id: TENANT,
+        name,
+        status,
+        writes_enabled,
+    })
+}
+
 /// A world in which everything is allowed.
 fn world() -> Facts {
     Facts {
-        initiator: Some(InitiatorFact {
-            display_name: "Jane Doe".into(),
-            disabled: false,
-        }),
-        membership: Some(MembershipFact {
-            role: Role::Builtin(BuiltinRole::Owner),
-            scope: TenantScope::All,
-        }),
-        tenant: Some(TenantFact {
-            id: TENANT,
-            name: "Contoso".into(),
-            status: TenantStatus::Active,
-            writes_enabled: true,
-        }),
+        initiator: jane(false),
+        membership: member(Role::Builtin(BuiltinRole::Owner), TenantScope::All),
+        tenant: tenant(TenantStatus::Active, true),
         connection: Some(ConnectionFact {
             status: ConnectionStatus::Enabled,
         }),
@@ -502,21 +516,26 @@ fn world() -> Facts {
     }
 }
 
-fn reason(ctx: &ExecutionContext, facts: &Facts) -> Option<ReasonCode> {
-    evaluate(ctx, facts, AT, 1).reason_code
-}
-
 fn with(change: impl FnOnce(&mut Facts)) -> Facts {
     let mut f = world();
     change(&mut f);
     f
 }
 
-fn set_tenant(f: &mut Facts, status: TenantStatus, writes_enabled: bool) {
-    if let Some(t) = &mut f.tenant {
-        t.status = status;
-        t.writes_enabled = writes_enabled;
-    }
+fn role(builtin: BuiltinRole) -> Facts {
+    with(|f| f.membership = member(Role::Builtin(builtin), TenantScope::All))
+}
+
+#[track_caller]
+fn assert_denied(ctx: &ExecutionContext, facts: &Facts, reason: ReasonCode) {
+    let d = evaluate(ctx, facts, AT, 1);
+    assert_eq!(d.reason_code, Some(reason), "{d:?}");
+    assert_eq!(d.denial_class, Some(reason.class()));
+    assert!(!d.allowed && !d.retryable);
+}
+
+fn allows(ctx: &ExecutionContext, facts: &Facts) -> bool {
+    evaluate(ctx, facts, AT, 1).allowed
 }
 
 #[test]
@@ -535,238 +554,163 @@ fn the_happy_world_allows_every_type() {
         assert!(d.allowed, "{op}: {d:?}");
         assert_eq!(d.message, "Allowed.");
     }
-    assert!(evaluate(&sync(&system()), &world(), AT, 1).allowed);
+    assert!(allows(&sync(&system()), &world()));
 }
 
 #[test]
 fn initiator_and_scope_denials() {
     let ctx = restore(false);
-    let disabled = with(|f| {
-        f.initiator = Some(InitiatorFact {
-            display_name: "Jane Doe".into(),
-            disabled: true,
-        })
-    });
-    assert_eq!(reason(&ctx, &disabled), Some(ReasonCode::InitiatorDisabled));
-    assert_eq!(
-        reason(&ctx, &with(|f| f.initiator = None)),
-        Some(ReasonCode::InitiatorNotFound)
+    assert_denied(
+        &ctx,
+        &with(|f| f.initiator = jane(true)),
+        R::InitiatorDisabled,
     );
-    assert_eq!(
-        reason(&ctx, &with(|f| f.membership = None)),
-        Some(ReasonCode::WorkspaceMembershipRevoked)
+    assert_denied(&ctx, &with(|f| f.initiator = None), R::InitiatorNotFound);
+    assert_denied(
+        &ctx,
+        &with(|f| f.membership = None),
+        R::WorkspaceMembershipRevoked,
     );
-    let unentitled = with(|f| {
-        f.membership = Some(MembershipFact {
-            role: Role::Builtin(BuiltinRole::Owner),
-            scope: TenantScope::Tenants(BTreeSet::from([OTHER_TENANT])),
-        });
-    });
-    assert_eq!(
-        reason(&ctx, &unentitled),
-        Some(ReasonCode::TenantEntitlementRevoked)
-    );
+    let other = TenantScope::Tenants(BTreeSet::from([OTHER_TENANT]));
+    let unentitled = with(|f| f.membership = member(Role::Builtin(BuiltinRole::Owner), other));
+    assert_denied(&ctx, &unentitled, R::TenantEntitlementRevoked);
 }
 
 #[test]
 fn capability_revoked_for_a_readonly_and_a_custom_role() {
     let ctx = restore(false);
-    let readonly = with(|f| {
-        f.membership = Some(MembershipFact {
-            role: Role::Builtin(BuiltinRole::Readonly),
-            scope: TenantScope::All,
-        });
-    });
-    let d = evaluate(&ctx, &readonly, AT, 1);
-    assert_eq!(d.reason_code, Some(ReasonCode::CapabilityRevoked));
-    assert_eq!(d.denial_class, Some(DenialClass::CapabilityDenied));
+    assert_denied(&ctx, &role(BuiltinRole::Readonly), R::CapabilityRevoked);
+    let d = evaluate(&ctx, &role(BuiltinRole::Readonly), AT, 1);
     assert_eq!(
         d.message,
         "Jane Doe no longer has the capability tenant.restore.execute."
     );
-    let caps = [Capability::AuditView, Capability::TenantBackupRun]
-        .into_iter()
-        .collect();
-    let auditor = with(|f| {
-        f.membership = Some(MembershipFact {
-            role: Role::Custom {
-                name: "auditor".into(),
-                capabilities: caps,
-            },
-            scope: TenantScope::All,
-        });
-    });
-    assert_eq!(reason(&ctx, &auditor), Some(ReasonCode::CapabilityRevoked));
-    assert!(
-        evaluate(
-            &context(OperationType::BackupRun, &actor(), json!({})),
-            &auditor,
-            AT,
-            1
-        )
-        .allowed
-    );
+    let capabilities = [Capability::AuditView, Capability::TenantBackupRun].into();
+    let auditor = Role::Custom {
+        name: "auditor".into(),
+        capabilities,
+    };
+    let auditor = with(|f| f.membership = member(auditor, TenantScope::All));
+    assert_denied(&ctx, &auditor, R::CapabilityRevoked);
+    assert!(allows(
+        &context(OperationType::BackupRun, &actor(), json!({})),
+        &auditor
+    ));
 }
 
 #[test]
 fn system_authority_denials() {
-    let sys_restore = context(
-        OperationType::RestoreExecute,
-        &system(),
-        json!({"backup_set_id": SET.to_string()}),
-    );
-    assert_eq!(
-        reason(&sys_restore, &world()),
-        Some(ReasonCode::SystemAuthorityNotAllowlisted)
-    );
-    let sys_dry = context(
-        OperationType::RestoreExecute,
-        &system(),
-        json!({"backup_set_id": SET.to_string(), "dry_run": true}),
-    );
-    assert_eq!(
-        reason(&sys_dry, &world()),
-        Some(ReasonCode::SystemAuthorityNotAllowlisted)
-    );
+    for dry_run in [false, true] {
+        let params = json!({"backup_set_id": SET.to_string(), "dry_run": dry_run});
+        let ctx = context(OperationType::RestoreExecute, &system(), params);
+        assert_denied(&ctx, &world(), R::SystemAuthorityNotAllowlisted);
+    }
     let ctx = sync(&system());
-    assert_eq!(
-        reason(
-            &ctx,
-            &with(|f| f.schedule = Some(ScheduleFact { enabled: false }))
-        ),
-        Some(ReasonCode::ScheduleDisabled)
-    );
-    assert_eq!(
-        reason(&ctx, &with(|f| f.schedule = None)),
-        Some(ReasonCode::ScheduleNotFound)
-    );
+    let disabled = with(|f| f.schedule = Some(ScheduleFact { enabled: false }));
+    assert_denied(&ctx, &disabled, R::ScheduleDisabled);
+    assert_denied(&ctx, &with(|f| f.schedule = None), R::ScheduleNotFound);
     // A system run does not depend on any person: the schedule outlives its creator.
-    assert!(
-        evaluate(
-            &ctx,
-            &with(|f| {
-                f.initiator = None;
-                f.membership = None
-            }),
-            AT,
-            1
-        )
-        .allowed
-    );
+    let nobody = with(|f| {
+        f.initiator = None;
+        f.membership = None;
+    });
+    assert!(allows(&ctx, &nobody));
 }
 
 #[test]
 fn tenant_status_denials() {
     let ctx = sync(&actor());
     for (status, code) in [
-        (TenantStatus::Onboarding, ReasonCode::TenantOnboarding),
-        (TenantStatus::Suspended, ReasonCode::TenantSuspended),
-        (TenantStatus::Archived, ReasonCode::TenantArchived),
+        (TenantStatus::Onboarding, R::TenantOnboarding),
+        (TenantStatus::Suspended, R::TenantSuspended),
+        (TenantStatus::Archived, R::TenantArchived),
     ] {
-        let facts = with(|f| set_tenant(f, status, true));
-        assert_eq!(reason(&ctx, &facts), Some(code), "{status}");
+        assert_denied(&ctx, &with(|f| f.tenant = tenant(status, true)), code);
         assert_eq!(code.class(), DenialClass::TenantNotOperable);
     }
-    assert_eq!(
-        reason(&ctx, &with(|f| f.tenant = None)),
-        Some(ReasonCode::TenantNotFound)
-    );
+    assert_denied(&ctx, &with(|f| f.tenant = None), R::TenantNotFound);
     let check = context(OperationType::ProviderConnectionCheck, &actor(), json!({}));
-    assert!(
-        evaluate(
-            &check,
-            &with(|f| set_tenant(f, TenantStatus::Onboarding, false)),
-            AT,
-            1
-        )
-        .allowed
-    );
+    assert!(allows(
+        &check,
+        &with(|f| f.tenant = tenant(TenantStatus::Onboarding, false))
+    ));
 }
 
 #[test]
 fn write_gate_closes_real_restores_but_not_dry_runs() {
-    let closed = with(|f| set_tenant(f, TenantStatus::Active, false));
+    let closed = with(|f| f.tenant = tenant(TenantStatus::Active, false));
+    assert_denied(&restore(false), &closed, R::WriteGateClosed);
     let d = evaluate(&restore(false), &closed, AT, 1);
-    assert_eq!(d.reason_code, Some(ReasonCode::WriteGateClosed));
     assert_eq!(d.checks.last().map(|c| c.check), Some(CheckName::WriteGate));
     let dry = evaluate(&restore(true), &closed, AT, 1);
     assert!(dry.allowed, "{dry:?}");
     assert!(dry.checks.iter().all(|c| c.check != CheckName::WriteGate));
-    let assignments = context(
-        OperationType::RestoreAssignments,
-        &actor(),
-        json!({"backup_set_id": SET.to_string()}),
-    );
-    assert_eq!(
-        reason(&assignments, &closed),
-        Some(ReasonCode::WriteGateClosed)
-    );
+    let params = json!({"backup_set_id": SET.to_string()});
+    let assignments = context(OperationType::RestoreAssignments, &actor(), params);
+    assert_denied(&assignments, &closed, R::WriteGateClosed);
 }
 
 #[test]
 fn prerequisite_denials() {
     let ctx = sync(&actor());
-    let conn = |s| with(|f| f.connection = Some(ConnectionFact { status: s }));
-    assert_eq!(
-        reason(&ctx, &with(|f| f.connection = None)),
-        Some(ReasonCode::ProviderConnectionMissing)
+    let conn = |status| with(|f| f.connection = Some(ConnectionFact { status }));
+    assert_denied(
+        &ctx,
+        &with(|f| f.connection = None),
+        R::ProviderConnectionMissing,
     );
-    assert_eq!(
-        reason(&ctx, &conn(ConnectionStatus::Disabled)),
-        Some(ReasonCode::ProviderConnectionDisabled)
+    assert_denied(
+        &ctx,
+        &conn(ConnectionStatus::Disabled),
+        R::ProviderConnectionDisabled,
     );
-    assert_eq!(
-        reason(&ctx, &conn(ConnectionStatus::PendingConsent)),
-        Some(ReasonCode::ProviderConnectionDisabled)
-    );
+    let pending = conn(ConnectionStatus::PendingConsent);
+    assert_denied(&ctx, &pending, R::ProviderConnectionDisabled);
     let check = context(OperationType::ProviderConnectionCheck, &actor(), json!({}));
-    assert!(evaluate(&check, &conn(ConnectionStatus::PendingConsent), AT, 1).allowed);
-    assert_eq!(
-        reason(&check, &conn(ConnectionStatus::Disabled)),
-        Some(ReasonCode::ProviderConnectionDisabled)
+    assert!(
+        allows(&check, &pending),
+        "a check is what ends pending consent"
     );
-    assert_eq!(
-        reason(&restore(true), &with(|f| f.backup_set_exists = false)),
-        Some(ReasonCode::BackupSetMissing)
+    assert_denied(
+        &check,
+        &conn(ConnectionStatus::Disabled),
+        R::ProviderConnectionDisabled,
     );
+    let no_set = with(|f| f.backup_set_exists = false);
+    assert_denied(&restore(true), &no_set, R::BackupSetMissing);
 }
 
 #[test]
 fn a_tampered_context_fails_closed_and_writes_is_never_trusted() {
     let mut weaker = restore(false);
     weaker.doc["required_capability"] = json!("tenant.backup.run");
-    let operator = with(|f| {
-        f.membership = Some(MembershipFact {
-            role: Role::Builtin(BuiltinRole::Operator),
-            scope: TenantScope::All,
-        });
-    });
-    let d = evaluate(&weaker, &operator, AT, 1);
-    assert_eq!(d.reason_code, Some(ReasonCode::ExecutionContextInvalid));
-    assert_eq!(d.authority_mode, None);
-    assert_eq!(d.checks.len(), 1);
+    assert_denied(
+        &weaker,
+        &role(BuiltinRole::Operator),
+        R::ExecutionContextInvalid,
+    );
+    let d = evaluate(&weaker, &role(BuiltinRole::Operator), AT, 1);
+    assert_eq!((d.authority_mode, d.checks.len()), (None, 1));
 
     let mut no_writes = restore(false);
     no_writes.doc["writes"] = json!(false);
-    let closed = with(|f| set_tenant(f, TenantStatus::Active, false));
-    assert_eq!(
-        reason(&no_writes, &closed),
-        Some(ReasonCode::WriteGateClosed)
-    );
+    let closed = with(|f| f.tenant = tenant(TenantStatus::Active, false));
+    assert_denied(&no_writes, &closed, R::WriteGateClosed);
 
-    for broken in [
+    let mut system_restore = restore(false);
+    system_restore.doc["authority_mode"] = json!("system_authority");
+    assert_denied(&system_restore, &world(), R::ExecutionContextInvalid);
+
+    for doc in [
         json!(null),
         json!("restore"),
-        json!({"required_capability": "tenant.restore.execute"}),
+        json!({"required_capability": "bulk.execute"}),
     ] {
         let ctx = ExecutionContext {
             op_type: OperationType::RestoreExecute,
-            doc: broken,
+            doc,
         };
-        assert_eq!(
-            reason(&ctx, &world()),
-            Some(ReasonCode::ExecutionContextInvalid)
-        );
+        assert_denied(&ctx, &world(), R::ExecutionContextInvalid);
     }
 }
 
@@ -775,56 +719,48 @@ fn unavailable_is_retryable_and_serializes_as_the_spec_says() {
     let at = Timestamp::parse_rfc3339("2026-11-26T10:15:02Z").unwrap_or_default();
     let d = Decision::unavailable(&restore(false), "database is locked", at, 2);
     assert!(!d.allowed && d.retryable);
-    assert_eq!(d.reason_code, Some(ReasonCode::EvaluationUnavailable));
+    assert_eq!(d.reason_code, Some(R::EvaluationUnavailable));
     assert_eq!(d.denial_class, Some(DenialClass::EvaluationUnavailable));
     let value = serde_json::to_value(&d).unwrap_or_default();
-    assert_eq!(
-        value,
-        json!({
-            "allowed": false, "authority_mode": "actor_bound", "denial_class": "evaluation_unavailable",
-            "reason_code": "evaluation_unavailable", "retryable": true,
-            "message": "The facts needed to authorize this run could not be read.",
-            "checks": [{"check": "context", "result": "fail", "detail": "database is locked"}],
-            "evaluated_at": "2026-11-26T10:15:02Z", "attempt": 2
-        })
-    );
+    let expected = json!({
+        "allowed": false, "authority_mode": "actor_bound",
+        "denial_class": "evaluation_unavailable", "reason_code": "evaluation_unavailable",
+        "retryable": true, "message": "The facts needed to authorize this run could not be read.",
+        "checks": [{"check": "context", "result": "fail", "detail": "database is locked"}],
+        "evaluated_at": "2026-11-26T10:15:02Z", "attempt": 2
+    });
+    assert_eq!(value, expected);
     assert_eq!(serde_json::from_value::<Decision>(value).ok(), Some(d));
 }
 
 #[test]
 fn a_capability_denial_serializes_like_the_spec_example() {
     let at = Timestamp::parse_rfc3339("2026-11-26T10:15:02Z").unwrap_or_default();
-    let readonly = with(|f| {
-        f.membership = Some(MembershipFact {
-            role: Role::Builtin(BuiltinRole::Readonly),
-            scope: TenantScope::All,
-        });
+    let d = evaluate(&restore(false), &role(BuiltinRole::Readonly), at, 1);
+    let expected = json!({
+        "allowed": false, "authority_mode": "actor_bound", "denial_class": "capability_denied",
+        "reason_code": "capability_revoked", "retryable": false,
+        "message": "Jane Doe no longer has the capability tenant.restore.execute.",
+        "checks": [
+            {"check": "context", "result": "pass"}, {"check": "initiator", "result": "pass"},
+            {"check": "membership", "result": "pass"},
+            {"check": "tenant_entitlement", "result": "pass"},
+            {"check": "capability", "result": "fail", "detail": "tenant.restore.execute"}
+        ],
+        "evaluated_at": "2026-11-26T10:15:02Z", "attempt": 1
     });
-    let d = evaluate(&restore(false), &readonly, at, 1);
-    let value = serde_json::to_value(&d).unwrap_or_default();
-    assert_eq!(
-        value,
-        json!({ "allowed": false, "authority_mode": "actor_bound", "denial_class": "capability_denied",
-          "reason_code": "capability_revoked", "retryable": false,
-          "message": "Jane Doe no longer has the capability tenant.restore.execute.",
-          "checks": [ {"check": "context", "result": "pass"}, {"check": "initiator", "result": "pass"},
-                      {"check": "membership", "result": "pass"}, {"check": "tenant_entitlement", "result": "pass"},
-                      {"check": "capability", "result": "fail", "detail": "tenant.restore.execute"} ],
-          "evaluated_at": "2026-11-26T10:15:02Z", "attempt": 1 })
-    );
+    assert_eq!(serde_json::to_value(&d).unwrap_or_default(), expected);
 }
 
 #[test]
 fn every_reason_code_has_one_class_and_only_unavailable_retries() {
     for r in ReasonCode::ALL {
-        assert_eq!(r.retryable(), *r == ReasonCode::EvaluationUnavailable);
+        assert_eq!(r.retryable(), *r == R::EvaluationUnavailable);
         assert_eq!(
             serde_json::to_value(r).unwrap_or_default(),
             json!(r.as_str())
         );
-        assert_eq!(
-            serde_json::to_value(r.class()).unwrap_or_default(),
-            json!(r.class().as_str())
-        );
+        let class = serde_json::to_value(r.class()).unwrap_or_default();
+        assert_eq!(class, json!(r.class().as_str()));
     }
 }
