@@ -1,1 +1,69 @@
-fn main(){}
+//! `atlas`: the TenantAtlas command line. Parsing lives in `cli`, one module
+//! per command group in `commands`, and every error becomes an exit code in
+//! `error` — this file only wires them.
+
+mod cli;
+mod commands;
+mod context;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output::Output;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    init_tracing();
+    let out = Output::new(cli.json);
+    match run(cli, out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.exit)
+        }
+    }
+}
+
+async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
+    let ctx = Context::open(&cli.database_url, out).await?;
+    let result = commands::run(&ctx, cli.command).await;
+    ctx.store.close().await;
+    result
+}
+
+/// Help and version print as clap does; usage errors exit 2 with one line
+/// (as JSON when `--json` was asked for, even though parsing failed).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::EXIT_BAD_INPUT));
+    }
+    let json = std::env::args_os().take_while(|a| a != "--").any(|a| a == "--json");
+    let err = error::from_usage(e);
+    Output::new(json).error(&err);
+    ExitCode::from(err.exit)
+}
+
+/// Logs go to stderr (`RUST_LOG`), quiet by default so output stays parseable.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

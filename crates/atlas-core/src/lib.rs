@@ -5,6 +5,7 @@
 //! gate, summary counts and the badge mapping. The store and the engine apply
 //! what these functions return.
 
+pub mod access;
 pub mod audit;
 pub mod badge;
 pub mod capability;

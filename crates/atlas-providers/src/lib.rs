@@ -52,9 +52,23 @@ impl ObjectKind {
 
     /// Whether objects of this kind carry assignments.
     pub fn assignable(self) -> bool {
-        !matches!(self, ObjectKind::AssignmentFilter | ObjectKind::RoleScopeTag)
+        !matches!(
+            self,
+            ObjectKind::AssignmentFilter | ObjectKind::RoleScopeTag
+        )
     }
 }
+
+/// Members of an object's payload that the service sets itself: read-only,
+/// ignored in create and update bodies, and not content (leave them out when
+/// comparing or hashing payloads).
+pub const SERVER_MANAGED_MEMBERS: &[&str] = &[
+    "@odata.context",
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "version",
+];
 
 /// One object as the provider returns it; `payload` is the full content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,7 +131,10 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn retryable(&self) -> bool {
-        matches!(self, ProviderError::Throttled { .. } | ProviderError::Transient(_))
+        matches!(
+            self,
+            ProviderError::Throttled { .. } | ProviderError::Transient(_)
+        )
     }
 
     /// A stable code for the run's `failures`.
@@ -145,8 +162,17 @@ pub enum UpdateOutcome {
 pub trait Provider: Send + Sync {
     async fn check_health(&self) -> Result<Health, ProviderError>;
     async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError>;
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError>;
-    async fn create_object(&self, fence: WriteFence, kind: ObjectKind, payload: &Value) -> Result<RemoteObject, ProviderError>;
+    async fn get_object(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<Option<RemoteObject>, ProviderError>;
+    async fn create_object(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        payload: &Value,
+    ) -> Result<RemoteObject, ProviderError>;
     async fn update_object(
         &self,
         fence: WriteFence,
@@ -154,7 +180,11 @@ pub trait Provider: Send + Sync {
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError>;
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError>;
+    async fn list_assignments(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<Vec<Value>, ProviderError>;
     /// Replaces the object's assignment set (Graph's `/assign` semantics).
     async fn set_assignments(
         &self,

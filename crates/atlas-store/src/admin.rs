@@ -20,15 +20,14 @@ use atlas_core::audit::{Actor, AuditDraft};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::row::{opt_uuid, typed};
-use crate::{on_db, Dialect, Store, StoreError, StoreResult};
+use crate::{Dialect, Store, StoreError, StoreResult};
 
 pub use connection::ProviderConnection;
 pub use member::Membership;
 #[allow(unused_imports)] // for the fact loaders and the run queue
 pub(crate) use member::{MembershipRow, MEMBERSHIP_SELECT};
-pub use role::{CustomRole, RoleRef};
 pub(crate) use role::parse_caps;
+pub use role::{CustomRole, RoleRef};
 pub use tenant::Tenant;
 #[allow(unused_imports)] // for the fact loaders and the run queue
 pub(crate) use tenant::{TenantRow, TENANT_SELECT};
@@ -58,7 +57,7 @@ impl ChangeBy {
         }
     }
 
-    fn draft(
+    pub(crate) fn draft(
         &self,
         action: &str,
         workspace_id: Option<Uuid>,
@@ -104,31 +103,5 @@ impl Store {
             Dialect::Sqlite => "",
             Dialect::Postgres => clause,
         }
-    }
-
-    /// The audit events with `action` (all when `None`), oldest first: a test
-    /// aid until the audit module grows a public reader.
-    #[doc(hidden)]
-    pub async fn audit_drafts_for_tests(&self, action: Option<&str>) -> StoreResult<Vec<AuditDraft>> {
-        type EventRow = (String, String, Option<String>, Option<String>, String, String);
-        let rows: Vec<EventRow> = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT action, actor, workspace_id, tenant_id, subject, data FROM audit_events \
-             WHERE $1 IS NULL OR action = $1 ORDER BY seq"
-        )
-        .bind(action)
-        .fetch_all(p)
-        .await)?;
-        rows.into_iter()
-            .map(|(action, actor, workspace_id, tenant_id, subject, data)| {
-                Ok(AuditDraft {
-                    action,
-                    actor: Actor::from_db(&actor),
-                    workspace_id: opt_uuid(workspace_id.as_deref())?,
-                    tenant_id: opt_uuid(tenant_id.as_deref())?,
-                    subject,
-                    data: typed(&data)?,
-                })
-            })
-            .collect()
     }
 }

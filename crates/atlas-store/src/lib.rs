@@ -13,11 +13,14 @@ mod facts;
 mod row;
 
 pub mod claim;
+pub mod inventory;
 
 pub mod admin;
 pub mod audit;
 pub mod notification;
 pub mod run;
+pub mod sandbox;
+pub mod schedule;
 pub mod testkit;
 
 use std::str::FromStr;

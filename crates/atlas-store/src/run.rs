@@ -184,46 +184,10 @@ impl Store {
         // A conflicting run can complete between our insert and our read; try again then.
         for _ in 0..3 {
             let mut tx = self.begin().await?;
-            let inserted = exec!(&mut tx, sqlx::query(
-                "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, status, outcome, initiator_user_id, \
-                 authority_mode, source, params, context, dedupe_key, attempt, max_attempts, run_after, created_at, \
-                 failures, retry_of_run_id, summary_counts, result) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-                 ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING"
-            )
-            .bind(run.id.to_string())
-            .bind(run.workspace_id.to_string())
-            .bind(run.tenant_id.map(|t| t.to_string()))
-            .bind(run.op_type.as_str())
-            .bind(run.status.as_str())
-            .bind(run.outcome.as_str())
-            .bind(run.initiator_user_id.map(|u| u.to_string()))
-            .bind(run.authority_mode.as_str())
-            .bind(run.source.as_ref().map(to_text))
-            .bind(to_text(&run.params))
-            .bind(to_text(&run.context))
-            .bind(&run.dedupe_key)
-            .bind(i64::from(run.attempt))
-            .bind(i64::from(run.max_attempts))
-            .bind(run.run_after.0)
-            .bind(run.created_at.0)
-            .bind(to_text(&run.failures))
-            .bind(run.retry_of_run_id.map(|r| r.to_string()))
-            .bind(to_text(&run.summary_counts))
-            .bind(to_text(&run.result)))?;
-            if inserted == 1 {
-                append(&mut tx, audit, run.created_at).await?;
-                tx.commit().await?;
-                return Ok(Inserted { run: run.clone(), deduplicated: false });
-            }
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM operation_runs WHERE dedupe_key = $1 AND status IN ('queued', 'running')"
-            );
-            let existing: Option<RunRow> =
-                on_tx!(&mut tx, |c| sqlx::query_as(&sql).bind(&run.dedupe_key).fetch_optional(c).await)?;
+            let inserted = insert_in_tx(&mut tx, run, audit).await?;
             tx.commit().await?;
-            if let Some(row) = existing {
-                return Ok(Inserted { run: row.into_domain()?, deduplicated: true });
+            if let Some(inserted) = inserted {
+                return Ok(inserted);
             }
         }
         Err(StoreError::Conflict("the run's target is changing too fast; try again".into()))
@@ -347,6 +311,45 @@ impl Store {
         .await)?;
         Ok(n.is_some())
     }
+}
+
+/// Inserts `run` or finds the active run it duplicates, inside `tx`; `None`
+/// when the duplicate completed in between (the caller tries again).
+pub(crate) async fn insert_in_tx(tx: &mut Tx, run: &Run, audit: &AuditDraft) -> StoreResult<Option<Inserted>> {
+    let inserted = exec!(tx, sqlx::query(
+        "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, status, outcome, initiator_user_id, \
+         authority_mode, source, params, context, dedupe_key, attempt, max_attempts, run_after, created_at, \
+         failures, retry_of_run_id, summary_counts, result) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING"
+    )
+    .bind(run.id.to_string())
+    .bind(run.workspace_id.to_string())
+    .bind(run.tenant_id.map(|t| t.to_string()))
+    .bind(run.op_type.as_str())
+    .bind(run.status.as_str())
+    .bind(run.outcome.as_str())
+    .bind(run.initiator_user_id.map(|u| u.to_string()))
+    .bind(run.authority_mode.as_str())
+    .bind(run.source.as_ref().map(to_text))
+    .bind(to_text(&run.params))
+    .bind(to_text(&run.context))
+    .bind(&run.dedupe_key)
+    .bind(i64::from(run.attempt))
+    .bind(i64::from(run.max_attempts))
+    .bind(run.run_after.0)
+    .bind(run.created_at.0)
+    .bind(to_text(&run.failures))
+    .bind(run.retry_of_run_id.map(|r| r.to_string()))
+    .bind(to_text(&run.summary_counts))
+    .bind(to_text(&run.result)))?;
+    if inserted == 1 {
+        append(tx, audit, run.created_at).await?;
+        return Ok(Some(Inserted { run: run.clone(), deduplicated: false }));
+    }
+    let sql = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE dedupe_key = $1 AND status IN ('queued', 'running')");
+    let existing: Option<RunRow> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(&run.dedupe_key).fetch_optional(c).await)?;
+    existing.map(|row| row.into_domain().map(|run| Inserted { run, deduplicated: true })).transpose()
 }
 
 /// Reads a run inside a write transaction, locking it on PostgreSQL (lock order: run → facts).

@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::*;
 use crate::capability::BuiltinRole;
+use CheckName as C;
+use OperationType as Op;
 use ReasonCode as R;
 
 const WS: Uuid = Uuid::from_u128(0x10);
@@ -21,89 +23,77 @@ const AT: Timestamp = Timestamp(1_795_000_000_000_000);
 // ---------------------------------------------------------------------------
 // The oracle: SPEC §2 and §3.2 written out again, without the registry.
 
-fn spec_capability(op: OperationType) -> Capability {
-    use OperationType::*;
+fn spec_capability(op: Op) -> Capability {
     match op {
-        ProviderConnectionCheck => Capability::ProviderConnectionsVerify,
-        InventorySync => Capability::TenantInventorySync,
-        PoliciesSync => Capability::TenantPoliciesSync,
-        ComplianceSnapshot => Capability::TenantComplianceSnapshot,
-        BackupRun => Capability::TenantBackupRun,
-        RestoreExecute | RestoreAssignments => Capability::TenantRestoreExecute,
-        BulkOperation => Capability::BulkExecute,
+        Op::ProviderConnectionCheck => Capability::ProviderConnectionsVerify,
+        Op::InventorySync => Capability::TenantInventorySync,
+        Op::PoliciesSync => Capability::TenantPoliciesSync,
+        Op::ComplianceSnapshot => Capability::TenantComplianceSnapshot,
+        Op::BackupRun => Capability::TenantBackupRun,
+        Op::RestoreExecute | Op::RestoreAssignments => Capability::TenantRestoreExecute,
+        Op::BulkOperation => Capability::BulkExecute,
         #[cfg(feature = "testkit")]
-        TestkitNoop => Capability::TenantInventorySync,
+        Op::TestkitNoop => Capability::TenantInventorySync,
     }
 }
 
-/// The SPEC §2 role table, one row per capability.
+/// The SPEC §2 role table: each built-in tier adds to the one below.
+#[rustfmt::skip]
 fn spec_role_grants(role: &Role, cap: Capability) -> bool {
     use Capability::*;
-    let tier = match cap {
-        WorkspaceView | OperationsView | TenantView => 0,
-        ProviderConnectionsVerify
-        | TenantInventorySync
-        | TenantPoliciesSync
-        | TenantComplianceSnapshot
-        | TenantBackupRun => 1,
-        ProviderConnectionsManage
-        | TenantManage
-        | TenantBackupSchedulesManage
-        | TenantRestoreExecute
-        | BulkExecute
-        | OperationsCancel
-        | AuditView => 2,
-        MembersManage => 3,
+    const READ: &[Capability] = &[WorkspaceView, OperationsView, TenantView];
+    const OPERATE: &[Capability] = &[ProviderConnectionsVerify, TenantInventorySync,
+        TenantPoliciesSync, TenantComplianceSnapshot, TenantBackupRun];
+    const MANAGE: &[Capability] = &[ProviderConnectionsManage, TenantManage,
+        TenantBackupSchedulesManage, TenantRestoreExecute, BulkExecute, OperationsCancel, AuditView];
+    let tiers: &[&[Capability]] = match role {
+        Role::Builtin(BuiltinRole::Readonly) => &[READ],
+        Role::Builtin(BuiltinRole::Operator) => &[READ, OPERATE],
+        Role::Builtin(BuiltinRole::Manager) => &[READ, OPERATE, MANAGE],
+        Role::Builtin(BuiltinRole::Owner) => &[READ, OPERATE, MANAGE, &[MembersManage]],
+        Role::Custom { capabilities, .. } => return capabilities.contains(&cap),
     };
-    match role {
-        Role::Builtin(BuiltinRole::Readonly) => tier == 0,
-        Role::Builtin(BuiltinRole::Operator) => tier <= 1,
-        Role::Builtin(BuiltinRole::Manager) => tier <= 2,
-        Role::Builtin(BuiltinRole::Owner) => true,
-        Role::Custom { capabilities, .. } => capabilities.contains(&cap),
-    }
+    tiers.iter().any(|t| t.contains(&cap))
 }
 
-fn spec_writes(op: OperationType, params: &Value) -> bool {
+fn spec_writes(op: Op, params: &Value) -> bool {
+    let item = params.get("operation").and_then(Value::as_str);
     match op {
-        OperationType::RestoreExecute => params.get("dry_run") != Some(&json!(true)),
-        OperationType::RestoreAssignments => true,
-        OperationType::BulkOperation => {
-            matches!(
-                params.get("operation").and_then(Value::as_str),
-                Some("restore.execute" | "restore.assignments")
-            )
-        }
+        Op::RestoreExecute => params.get("dry_run") != Some(&json!(true)),
+        Op::RestoreAssignments => true,
+        Op::BulkOperation => matches!(item, Some("restore.execute" | "restore.assignments")),
         _ => false,
     }
 }
 
-fn spec_system_allowed(op: OperationType) -> bool {
-    use OperationType::*;
-    match op {
-        ProviderConnectionCheck | InventorySync | PoliciesSync | ComplianceSnapshot | BackupRun => {
-            true
-        }
-        RestoreExecute | RestoreAssignments | BulkOperation => false,
-        #[cfg(feature = "testkit")]
-        TestkitNoop => true,
+/// The non-writing types, the only ones a schedule may run.
+fn spec_system_allowed(op: Op) -> bool {
+    #[cfg(feature = "testkit")]
+    if op == Op::TestkitNoop {
+        return true;
     }
+    let reads = [
+        Op::ProviderConnectionCheck,
+        Op::InventorySync,
+        Op::PoliciesSync,
+    ];
+    reads.contains(&op) || [Op::ComplianceSnapshot, Op::BackupRun].contains(&op)
 }
 
-fn spec_tenant_reason(op: OperationType, status: TenantStatus) -> Option<ReasonCode> {
+fn spec_tenant_reason(op: Op, status: TenantStatus) -> Option<ReasonCode> {
     match (status, op) {
         (TenantStatus::Active, _) => None,
-        (TenantStatus::Onboarding, OperationType::ProviderConnectionCheck) => None,
-        (TenantStatus::Onboarding, _) => Some(ReasonCode::TenantOnboarding),
-        (TenantStatus::Suspended, _) => Some(ReasonCode::TenantSuspended),
-        (TenantStatus::Archived, _) => Some(ReasonCode::TenantArchived),
+        (TenantStatus::Onboarding, Op::ProviderConnectionCheck) => None,
+        (TenantStatus::Onboarding, _) => Some(R::TenantOnboarding),
+        (TenantStatus::Suspended, _) => Some(R::TenantSuspended),
+        (TenantStatus::Archived, _) => Some(R::TenantArchived),
     }
 }
 
-/// A generated run context: the facts of how it was built, and its document.
+/// A generated run context: how it was built, and its (maybe tampered) document.
 #[derive(Clone, Debug)]
 struct Case {
-    op: OperationType,
+    op: Op,
     system: bool,
     tenant: Option<Uuid>,
     params: Value,
@@ -113,97 +103,64 @@ struct Case {
 }
 
 /// Expected check names (all passed but the last when denied) and the reason.
+/// Every applicable check is listed with its verdict; the first failure ends it.
 fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
-    use CheckName as C;
     let fail = |failed: bool, reason: ReasonCode| failed.then_some(reason);
-    let mut passed = Vec::new();
-    let mut step = |check: CheckName, denial: Option<ReasonCode>| match denial {
-        Some(r) => Err((check, r)),
-        None => {
-            passed.push(check);
-            Ok(())
-        }
-    };
-    let outcome = (|| {
-        step(
-            C::Context,
-            fail(!case.context_valid, R::ExecutionContextInvalid),
-        )?;
-        if case.system {
-            let allowlisted = spec_system_allowed(case.op);
-            step(
-                C::SystemAllowlist,
-                fail(!allowlisted, R::SystemAuthorityNotAllowlisted),
-            )?;
-            let schedule = match &facts.schedule {
-                None => Some(R::ScheduleNotFound),
-                Some(s) => fail(!s.enabled, R::ScheduleDisabled),
-            };
-            step(C::Schedule, schedule)?;
-        } else {
-            let initiator = match &facts.initiator {
-                None => Some(R::InitiatorNotFound),
-                Some(i) => fail(i.disabled, R::InitiatorDisabled),
-            };
-            step(C::Initiator, initiator)?;
-            let Some(m) = &facts.membership else {
-                return Err((C::Membership, R::WorkspaceMembershipRevoked));
-            };
-            step(C::Membership, None)?;
-            if let Some(t) = case.tenant {
-                let entitled = match &m.scope {
-                    TenantScope::All => true,
-                    TenantScope::Tenants(ids) => ids.contains(&t),
-                };
-                step(
-                    C::TenantEntitlement,
-                    fail(!entitled, R::TenantEntitlementRevoked),
-                )?;
-            }
-            let granted = spec_role_grants(&m.role, spec_capability(case.op));
-            step(C::Capability, fail(!granted, R::CapabilityRevoked))?;
-        }
+    let op = case.op;
+    let member = facts.membership.as_ref();
+    let tenant = facts.tenant.as_ref().filter(|t| Some(t.id) == case.tenant);
+    let context = fail(!case.context_valid, R::ExecutionContextInvalid);
+    let mut steps = vec![(C::Context, context)];
+    if case.system {
+        let allowlist = fail(!spec_system_allowed(op), R::SystemAuthorityNotAllowlisted);
+        let schedule = match &facts.schedule {
+            None => Some(R::ScheduleNotFound),
+            Some(s) => fail(!s.enabled, R::ScheduleDisabled),
+        };
+        steps.push((C::SystemAllowlist, allowlist));
+        steps.push((C::Schedule, schedule));
+    } else {
+        let initiator = match &facts.initiator {
+            None => Some(R::InitiatorNotFound),
+            Some(i) => fail(i.disabled, R::InitiatorDisabled),
+        };
+        let membership = fail(member.is_none(), R::WorkspaceMembershipRevoked);
+        steps.push((C::Initiator, initiator));
+        steps.push((C::Membership, membership));
         if let Some(t) = case.tenant {
-            let Some(tenant) = facts.tenant.as_ref().filter(|f| f.id == t) else {
-                return Err((C::Tenant, R::TenantNotFound));
-            };
-            step(C::Tenant, spec_tenant_reason(case.op, tenant.status))?;
-            if spec_writes(case.op, &case.params) {
-                step(
-                    C::WriteGate,
-                    fail(!tenant.writes_enabled, R::WriteGateClosed),
-                )?;
-            }
-            let connection = match facts.connection.as_ref().map(|c| c.status) {
-                None => Some(R::ProviderConnectionMissing),
-                Some(ConnectionStatus::Enabled) => None,
-                Some(ConnectionStatus::PendingConsent) => fail(
-                    case.op != OperationType::ProviderConnectionCheck,
-                    R::ProviderConnectionDisabled,
-                ),
-                Some(ConnectionStatus::Disabled) => Some(R::ProviderConnectionDisabled),
-            };
-            step(C::ProviderConnection, connection)?;
+            let entitled = member.is_some_and(|m| match &m.scope {
+                TenantScope::All => true,
+                TenantScope::Tenants(ids) => ids.contains(&t),
+            });
+            let entitlement = fail(!entitled, R::TenantEntitlementRevoked);
+            steps.push((C::TenantEntitlement, entitlement));
         }
-        let restore = [
-            OperationType::RestoreExecute,
-            OperationType::RestoreAssignments,
-        ];
-        if restore.contains(&case.op) {
-            step(
-                C::BackupSet,
-                fail(!facts.backup_set_exists, R::BackupSetMissing),
-            )?;
-        }
-        Ok(())
-    })();
-    match outcome {
-        Ok(()) => (passed, None),
-        Err((check, reason)) => {
-            passed.push(check);
-            (passed, Some(reason))
-        }
+        let granted = member.is_some_and(|m| spec_role_grants(&m.role, spec_capability(op)));
+        steps.push((C::Capability, fail(!granted, R::CapabilityRevoked)));
     }
+    if case.tenant.is_some() {
+        let status = tenant.map(|t| spec_tenant_reason(op, t.status));
+        steps.push((C::Tenant, status.unwrap_or(Some(R::TenantNotFound))));
+        if spec_writes(op, &case.params) {
+            let open = tenant.is_some_and(|t| t.writes_enabled);
+            steps.push((C::WriteGate, fail(!open, R::WriteGateClosed)));
+        }
+        let connection = match facts.connection.as_ref().map(|c| c.status) {
+            None => Some(R::ProviderConnectionMissing),
+            Some(ConnectionStatus::Enabled) => None,
+            Some(ConnectionStatus::PendingConsent) if op == Op::ProviderConnectionCheck => None,
+            Some(_) => Some(R::ProviderConnectionDisabled),
+        };
+        steps.push((C::ProviderConnection, connection));
+    }
+    if [Op::RestoreExecute, Op::RestoreAssignments].contains(&op) {
+        let set = fail(!facts.backup_set_exists, R::BackupSetMissing);
+        steps.push((C::BackupSet, set));
+    }
+    let end = steps.iter().position(|(_, r)| r.is_some());
+    steps.truncate(end.map_or(steps.len(), |i| i + 1));
+    let reason = steps.last().and_then(|(_, r)| *r);
+    (steps.into_iter().map(|(c, _)| c).collect(), reason)
 }
 
 // ---------------------------------------------------------------------------
@@ -223,36 +180,34 @@ enum Tamper {
     WrongParamType,
 }
 
-fn params_for(op: OperationType) -> BoxedStrategy<Value> {
-    let set = SET.to_string();
+fn params_for(op: Op) -> BoxedStrategy<Value> {
+    let set = json!({"backup_set_id": SET});
     match op {
-        OperationType::RestoreExecute => (proptest::option::of(any::<bool>()), any::<bool>())
+        Op::RestoreExecute => (proptest::option::of(any::<bool>()), any::<bool>())
             .prop_map(move |(dry_run, items)| {
-                let mut p = json!({"backup_set_id": set});
+                let mut p = set.clone();
                 if let Some(d) = dry_run {
                     p["dry_run"] = json!(d);
                 }
                 if items {
-                    p["item_ids"] = json!([
-                        Uuid::from_u128(0x61).to_string(),
-                        Uuid::from_u128(0x60).to_string()
-                    ]);
+                    p["item_ids"] = json!([OTHER_TENANT, SET]); // any uuids, unsorted
                 }
                 p
             })
             .boxed(),
-        OperationType::RestoreAssignments => Just(json!({"backup_set_id": set})).boxed(),
-        OperationType::BulkOperation => {
-            let items: Vec<OperationType> = OperationType::all().filter(|t| *t != op).collect();
+        Op::RestoreAssignments => Just(set).boxed(),
+        Op::BulkOperation => {
+            let items: Vec<Op> = Op::all().filter(|t| *t != op).collect();
+            let tenants = json!([OTHER_TENANT, TENANT]);
             prop::sample::select(items)
-                .prop_map(|t| json!({"operation": t.as_str(), "tenant_ids": [TENANT.to_string(), OTHER_TENANT.to_string()]}))
+                .prop_map(move |t| json!({"operation": t, "tenant_ids": tenants}))
                 .boxed()
         }
         _ => prop_oneof![Just(json!({})), Just(Value::Null)].boxed(),
     }
 }
 
-fn tamper(doc: &mut Value, op: OperationType, t: Tamper) {
+fn tamper(doc: &mut Value, op: Op, t: Tamper) {
     let Value::Object(m) = doc else { return };
     match t {
         Tamper::None => {}
@@ -264,23 +219,21 @@ fn tamper(doc: &mut Value, op: OperationType, t: Tamper) {
             m.remove("authority_mode");
         }
         Tamper::SwapAuthorityMode => {
-            let swapped = match m.get("authority_mode").and_then(Value::as_str) {
-                Some("actor_bound") => "system_authority",
-                _ => "actor_bound",
+            let actor = m.get("authority_mode") == Some(&json!("actor_bound"));
+            let swapped = if actor {
+                "system_authority"
+            } else {
+                "actor_bound"
             };
             m.insert("authority_mode".into(), json!(swapped));
         }
         Tamper::WrongCapability(i) => {
-            let required = op.spec().capability;
-            let others: Vec<Capability> = Capability::ALL
-                .iter()
-                .copied()
-                .filter(|c| *c != required)
-                .collect();
-            m.insert(
-                "required_capability".into(),
-                json!(others[i % others.len()].as_str()),
-            );
+            let all = Capability::ALL;
+            let mut wrong = all[i % all.len()];
+            if wrong == op.spec().capability {
+                wrong = all[(i + 1) % all.len()];
+            }
+            m.insert("required_capability".into(), json!(wrong));
         }
         Tamper::NotAnObject => *doc = json!(["not", "an", "object"]),
         Tamper::UnknownParam | Tamper::WrongParamType => {
@@ -288,10 +241,8 @@ fn tamper(doc: &mut Value, op: OperationType, t: Tamper) {
             let mut p = given.unwrap_or_else(|| json!({}));
             match (t, op) {
                 (Tamper::UnknownParam, _) => p["bogus"] = json!(true),
-                (_, OperationType::RestoreExecute | OperationType::RestoreAssignments) => {
-                    p["backup_set_id"] = json!(42)
-                }
-                (_, OperationType::BulkOperation) => p["tenant_ids"] = json!("everything"),
+                (_, Op::RestoreExecute | Op::RestoreAssignments) => p["backup_set_id"] = json!(42),
+                (_, Op::BulkOperation) => p["tenant_ids"] = json!("everything"),
                 _ => p["dry_run"] = json!("yes"),
             }
             m.insert("params".into(), p);
@@ -312,67 +263,53 @@ fn arb_tamper() -> impl Strategy<Value = Tamper> {
     ]
 }
 
+/// `many`: a bulk run over several tenants has no tenant of its own.
+fn build_case(op: Op, system: bool, many: bool, params: Value, t: Tamper) -> Case {
+    let tenant = (op != Op::BulkOperation || !many).then_some(TENANT);
+    let authority = if system { system_authority() } else { actor() };
+    let mut ctx = ExecutionContext::capture(op, &authority, WS, tenant, &params);
+    tamper(&mut ctx.doc, op, t);
+    let context_valid = matches!(t, Tamper::None | Tamper::FlipWrites);
+    #[rustfmt::skip]
+    let case = Case { op, system, tenant, params, context_valid, ctx };
+    case
+}
+
 fn arb_case() -> impl Strategy<Value = Case> {
-    let ops: Vec<OperationType> = OperationType::all().collect();
-    prop::sample::select(ops).prop_flat_map(|op| {
-        (
-            Just(op),
-            prop::bool::weighted(0.3),
-            any::<bool>(),
-            params_for(op),
-            arb_tamper(),
-        )
-            .prop_map(|(op, system, no_tenant, params, t)| {
-                let tenant = if op == OperationType::BulkOperation && no_tenant {
-                    None
-                } else {
-                    Some(TENANT)
-                };
-                let authority = if system {
-                    Authority::schedule(SCHEDULE, AT)
-                } else {
-                    Authority::Actor { user_id: USER }
-                };
-                let mut ctx = ExecutionContext::capture(op, &authority, WS, tenant, &params);
-                tamper(&mut ctx.doc, op, t);
-                let context_valid = matches!(t, Tamper::None | Tamper::FlipWrites);
-                Case {
-                    op,
-                    system,
-                    tenant,
-                    params,
-                    context_valid,
-                    ctx,
-                }
-            })
+    prop::sample::select(Op::all().collect::<Vec<_>>()).prop_flat_map(|op| {
+        let system = prop::bool::weighted(0.3);
+        (system, any::<bool>(), params_for(op), arb_tamper())
+            .prop_map(move |(system, many, params, t)| build_case(op, system, many, params, t))
     })
 }
 
 fn arb_role() -> impl Strategy<Value = Role> {
+    let all = Capability::ALL.to_vec();
+    let custom = prop::sample::subsequence(all, 0..=Capability::ALL.len()).prop_map(|caps| {
+        let (name, capabilities) = ("custom".to_owned(), caps.into_iter().collect());
+        Role::Custom { name, capabilities }
+    });
     prop_oneof![
         3 => prop::sample::select(BuiltinRole::ALL.to_vec()).prop_map(Role::Builtin),
         3 => Just(Role::Builtin(BuiltinRole::Owner)),
-        1 => prop::sample::subsequence(Capability::ALL.to_vec(), 0..=Capability::ALL.len())
-            .prop_map(|caps| Role::Custom { name: "custom".into(), capabilities: caps.into_iter().collect() }),
+        1 => custom,
     ]
 }
 
 fn arb_scope() -> impl Strategy<Value = TenantScope> {
+    let list = prop::bool::weighted(0.75).prop_map(|includes| {
+        let ids = [OTHER_TENANT].into_iter().chain(includes.then_some(TENANT));
+        TenantScope::Tenants(ids.collect())
+    });
     prop_oneof![
         4 => Just(TenantScope::All),
-        2 => prop::bool::weighted(0.75).prop_map(|includes| {
-            let mut ids = BTreeSet::from([OTHER_TENANT]);
-            if includes {
-                ids.insert(TENANT);
-            }
-            TenantScope::Tenants(ids)
-        }),
+        2 => list,
         1 => Just(TenantScope::Tenants(BTreeSet::new())),
     ]
 }
 
+/// Biased towards a working world so that the later checks are reached too.
 fn arb_facts() -> impl Strategy<Value = Facts> {
-    // Biased towards a working world so that the later checks are reached too.
     let statuses = prop_oneof![
         6 => Just(TenantStatus::Active),
         1 => Just(TenantStatus::Onboarding),
@@ -385,70 +322,63 @@ fn arb_facts() -> impl Strategy<Value = Facts> {
         1 => Just(ConnectionStatus::Disabled),
     ];
     let likely = || prop::bool::weighted(0.85);
-    (
+    let present = || prop::bool::weighted(0.95);
+    let tenant = (present(), present(), statuses, likely()).prop_map(|(some, same, status, w)| {
+        let id = if same { TENANT } else { OTHER_TENANT };
+        tenant(status, w)
+            .filter(|_| some)
+            .map(|t| TenantFact { id, ..t })
+    });
+    let facts = (
         proptest::option::weighted(0.9, prop::bool::weighted(0.1)),
         proptest::option::weighted(0.9, (arb_role(), arb_scope())),
-        proptest::option::weighted(0.95, (prop::bool::weighted(0.95), statuses, likely())),
+        tenant,
         proptest::option::weighted(0.9, connections),
         proptest::option::weighted(0.9, likely()),
         likely(),
+    );
+    facts.prop_map(
+        |(initiator, membership, tenant, connection, schedule, set)| Facts {
+            initiator: initiator.and_then(jane),
+            membership: membership.and_then(|(role, scope)| member(role, scope)),
+            tenant,
+            connection: connection.map(|status| ConnectionFact { status }),
+            schedule: schedule.map(|enabled| ScheduleFact { enabled }),
+            backup_set_exists: set,
+        },
     )
-        .prop_map(
-            |(initiator, membership, tenant, connection, schedule, backup_set_exists)| Facts {
-                initiator: initiator.map(|disabled| InitiatorFact {
-                    display_name: "Jane Doe".into(),
-                    disabled,
-                }),
-                membership: membership.map(|(role, scope)| MembershipFact { role, scope }),
-                tenant: tenant.map(|(same_id, status, writes_enabled)| TenantFact {
-                    id: if same_id { TENANT } else { OTHER_TENANT },
-                    name: "Contoso".into(),
-                    status,
-                    writes_enabled,
-                }),
-                connection: connection.map(|status| ConnectionFact { status }),
-                schedule: schedule.map(|enabled| ScheduleFact { enabled }),
-                backup_set_exists,
-            },
-        )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
-    fn gate_matches_the_spec_oracle(case in arb_case(), facts in arb_facts(), at in 0i64..4_000_000_000_000_000, attempt: u32) {
+    fn gate_matches_the_spec_oracle(
+        case in arb_case(), facts in arb_facts(), at in 0i64..4_000_000_000_000_000, attempt: u32,
+    ) {
         let at = Timestamp(at);
         let d = evaluate(&case.ctx, &facts, at, attempt);
         prop_assert_eq!(&d, &evaluate(&case.ctx, &facts, at, attempt), "not deterministic");
-        prop_assert_eq!(d.attempt, attempt);
-        prop_assert_eq!(d.evaluated_at, at);
+        prop_assert_eq!((d.attempt, d.evaluated_at), (attempt, at));
 
-        let all_pass = d.checks.iter().all(|c| c.result == CheckResultKind::Pass);
-        prop_assert_eq!(d.allowed, all_pass);
         prop_assert!(!d.checks.is_empty());
-        if !d.allowed {
-            let (last, before) = d.checks.split_last().ok_or_else(|| TestCaseError::fail("no checks"))?;
+        prop_assert_eq!(d.allowed, d.checks.iter().all(|c| c.result == CheckResultKind::Pass));
+        if let Some((last, before)) = d.checks.split_last().filter(|_| !d.allowed) {
             prop_assert_eq!(last.result, CheckResultKind::Fail);
             prop_assert!(before.iter().all(|c| c.result == CheckResultKind::Pass));
         }
-        let positions: Vec<usize> = d
-            .checks
-            .iter()
-            .map(|c| CheckName::ORDER.iter().position(|o| *o == c.check).unwrap_or(usize::MAX))
+        let order: Vec<usize> = d.checks.iter()
+            .filter_map(|c| CheckName::ORDER.iter().position(|o| *o == c.check))
             .collect();
-        prop_assert!(positions.windows(2).all(|w| w[0] < w[1]), "checks out of order: {:?}", d.checks);
+        prop_assert_eq!(order.len(), d.checks.len());
+        prop_assert!(order.windows(2).all(|w| w[0] < w[1]), "out of order: {:?}", d.checks);
 
         prop_assert_eq!(d.reason_code.is_some(), !d.allowed);
         prop_assert_eq!(d.denial_class, d.reason_code.map(ReasonCode::class));
-        prop_assert_eq!(d.retryable, d.reason_code == Some(ReasonCode::EvaluationUnavailable));
+        prop_assert_eq!(d.retryable, d.reason_code == Some(R::EvaluationUnavailable));
         prop_assert!(!d.retryable, "evaluate never guesses an unreadable world");
-        let mode = case.context_valid.then_some(if case.system {
-            AuthorityKind::SystemAuthority
-        } else {
-            AuthorityKind::ActorBound
-        });
-        prop_assert_eq!(d.authority_mode, mode);
+        let kind = if case.system { AuthorityKind::SystemAuthority } else { AuthorityKind::ActorBound };
+        prop_assert_eq!(d.authority_mode, case.context_valid.then_some(kind));
 
         let (expected_checks, expected_reason) = oracle(&case, &facts);
         prop_assert_eq!(d.reason_code, expected_reason, "checks: {:?}", d.checks);
@@ -464,26 +394,27 @@ fn actor() -> Authority {
     Authority::Actor { user_id: USER }
 }
 
-fn system() -> Authority {
+fn system_authority() -> Authority {
     Authority::schedule(SCHEDULE, AT)
 }
 
-fn context(op: OperationType, authority: &Authority, params: Value) -> ExecutionContext {
+fn context(op: Op, authority: &Authority, params: Value) -> ExecutionContext {
     ExecutionContext::capture(op, authority, WS, Some(TENANT), &params)
 }
 
 fn restore(dry_run: bool) -> ExecutionContext {
-    let params = json!({"backup_set_id": SET.to_string(), "dry_run": dry_run});
-    context(OperationType::RestoreExecute, &actor(), params)
+    let params = json!({"backup_set_id": SET, "dry_run": dry_run});
+    context(Op::RestoreExecute, &actor(), params)
 }
 
 fn sync(authority: &Authority) -> ExecutionContext {
-    context(OperationType::InventorySync, authority, json!({}))
+    context(Op::InventorySync, authority, json!({}))
 }
 
 fn jane(disabled: bool) -> Option<InitiatorFact> {
+    let display_name = "Jane Doe".to_owned();
     Some(InitiatorFact {
-        display_name: "Jane Doe".into(),
+        display_name,
         disabled,
     })
 }
@@ -493,7 +424,7 @@ fn member(role: Role, scope: TenantScope) -> Option<MembershipFact> {
 }
 
 fn tenant(status: TenantStatus, writes_enabled: bool) -> Option<TenantFact> {
-    let name = "Contoso".into();
+    let name = "Contoso".to_owned();
     Some(TenantFact {
         id: TENANT,
         name,
@@ -540,37 +471,27 @@ fn allows(ctx: &ExecutionContext, facts: &Facts) -> bool {
 
 #[test]
 fn the_happy_world_allows_every_type() {
-    for op in OperationType::all() {
+    for op in Op::all() {
         let params = match op {
-            OperationType::RestoreExecute | OperationType::RestoreAssignments => {
-                json!({"backup_set_id": SET.to_string()})
-            }
-            OperationType::BulkOperation => {
-                json!({"operation": "inventory.sync", "tenant_ids": [TENANT.to_string()]})
-            }
+            Op::RestoreExecute | Op::RestoreAssignments => json!({"backup_set_id": SET}),
+            Op::BulkOperation => json!({"operation": "inventory.sync", "tenant_ids": [TENANT]}),
             _ => json!({}),
         };
         let d = evaluate(&context(op, &actor(), params), &world(), AT, 1);
         assert!(d.allowed, "{op}: {d:?}");
         assert_eq!(d.message, "Allowed.");
     }
-    assert!(allows(&sync(&system()), &world()));
+    assert!(allows(&sync(&system_authority()), &world()));
 }
 
 #[test]
 fn initiator_and_scope_denials() {
     let ctx = restore(false);
-    assert_denied(
-        &ctx,
-        &with(|f| f.initiator = jane(true)),
-        R::InitiatorDisabled,
-    );
+    let disabled = with(|f| f.initiator = jane(true));
+    assert_denied(&ctx, &disabled, R::InitiatorDisabled);
     assert_denied(&ctx, &with(|f| f.initiator = None), R::InitiatorNotFound);
-    assert_denied(
-        &ctx,
-        &with(|f| f.membership = None),
-        R::WorkspaceMembershipRevoked,
-    );
+    let gone = with(|f| f.membership = None);
+    assert_denied(&ctx, &gone, R::WorkspaceMembershipRevoked);
     let other = TenantScope::Tenants(BTreeSet::from([OTHER_TENANT]));
     let unentitled = with(|f| f.membership = member(Role::Builtin(BuiltinRole::Owner), other));
     assert_denied(&ctx, &unentitled, R::TenantEntitlementRevoked);
@@ -581,10 +502,8 @@ fn capability_revoked_for_a_readonly_and_a_custom_role() {
     let ctx = restore(false);
     assert_denied(&ctx, &role(BuiltinRole::Readonly), R::CapabilityRevoked);
     let d = evaluate(&ctx, &role(BuiltinRole::Readonly), AT, 1);
-    assert_eq!(
-        d.message,
-        "Jane Doe no longer has the capability tenant.restore.execute."
-    );
+    let expected = "Jane Doe no longer has the capability tenant.restore.execute.";
+    assert_eq!(d.message, expected);
     let capabilities = [Capability::AuditView, Capability::TenantBackupRun].into();
     let auditor = Role::Custom {
         name: "auditor".into(),
@@ -592,24 +511,22 @@ fn capability_revoked_for_a_readonly_and_a_custom_role() {
     };
     let auditor = with(|f| f.membership = member(auditor, TenantScope::All));
     assert_denied(&ctx, &auditor, R::CapabilityRevoked);
-    assert!(allows(
-        &context(OperationType::BackupRun, &actor(), json!({})),
-        &auditor
-    ));
+    let backup = context(Op::BackupRun, &actor(), json!({}));
+    assert!(allows(&backup, &auditor));
 }
 
 #[test]
 fn system_authority_denials() {
     for dry_run in [false, true] {
-        let params = json!({"backup_set_id": SET.to_string(), "dry_run": dry_run});
-        let ctx = context(OperationType::RestoreExecute, &system(), params);
+        let params = json!({"backup_set_id": SET, "dry_run": dry_run});
+        let ctx = context(Op::RestoreExecute, &system_authority(), params);
         assert_denied(&ctx, &world(), R::SystemAuthorityNotAllowlisted);
     }
-    let ctx = sync(&system());
+    let ctx = sync(&system_authority());
     let disabled = with(|f| f.schedule = Some(ScheduleFact { enabled: false }));
     assert_denied(&ctx, &disabled, R::ScheduleDisabled);
     assert_denied(&ctx, &with(|f| f.schedule = None), R::ScheduleNotFound);
-    // A system run does not depend on any person: the schedule outlives its creator.
+    // A system run depends on no person: the schedule outlives its creator.
     let nobody = with(|f| {
         f.initiator = None;
         f.membership = None;
@@ -629,11 +546,9 @@ fn tenant_status_denials() {
         assert_eq!(code.class(), DenialClass::TenantNotOperable);
     }
     assert_denied(&ctx, &with(|f| f.tenant = None), R::TenantNotFound);
-    let check = context(OperationType::ProviderConnectionCheck, &actor(), json!({}));
-    assert!(allows(
-        &check,
-        &with(|f| f.tenant = tenant(TenantStatus::Onboarding, false))
-    ));
+    let check = context(Op::ProviderConnectionCheck, &actor(), json!({}));
+    let onboarding = with(|f| f.tenant = tenant(TenantStatus::Onboarding, false));
+    assert!(allows(&check, &onboarding));
 }
 
 #[test]
@@ -641,12 +556,12 @@ fn write_gate_closes_real_restores_but_not_dry_runs() {
     let closed = with(|f| f.tenant = tenant(TenantStatus::Active, false));
     assert_denied(&restore(false), &closed, R::WriteGateClosed);
     let d = evaluate(&restore(false), &closed, AT, 1);
-    assert_eq!(d.checks.last().map(|c| c.check), Some(CheckName::WriteGate));
+    assert_eq!(d.checks.last().map(|c| c.check), Some(C::WriteGate));
     let dry = evaluate(&restore(true), &closed, AT, 1);
     assert!(dry.allowed, "{dry:?}");
-    assert!(dry.checks.iter().all(|c| c.check != CheckName::WriteGate));
-    let params = json!({"backup_set_id": SET.to_string()});
-    let assignments = context(OperationType::RestoreAssignments, &actor(), params);
+    assert!(dry.checks.iter().all(|c| c.check != C::WriteGate));
+    let params = json!({"backup_set_id": SET});
+    let assignments = context(Op::RestoreAssignments, &actor(), params);
     assert_denied(&assignments, &closed, R::WriteGateClosed);
 }
 
@@ -654,28 +569,15 @@ fn write_gate_closes_real_restores_but_not_dry_runs() {
 fn prerequisite_denials() {
     let ctx = sync(&actor());
     let conn = |status| with(|f| f.connection = Some(ConnectionFact { status }));
-    assert_denied(
-        &ctx,
-        &with(|f| f.connection = None),
-        R::ProviderConnectionMissing,
-    );
-    assert_denied(
-        &ctx,
-        &conn(ConnectionStatus::Disabled),
-        R::ProviderConnectionDisabled,
-    );
     let pending = conn(ConnectionStatus::PendingConsent);
+    let disabled = conn(ConnectionStatus::Disabled);
+    let missing = with(|f| f.connection = None);
+    assert_denied(&ctx, &missing, R::ProviderConnectionMissing);
+    assert_denied(&ctx, &disabled, R::ProviderConnectionDisabled);
     assert_denied(&ctx, &pending, R::ProviderConnectionDisabled);
-    let check = context(OperationType::ProviderConnectionCheck, &actor(), json!({}));
-    assert!(
-        allows(&check, &pending),
-        "a check is what ends pending consent"
-    );
-    assert_denied(
-        &check,
-        &conn(ConnectionStatus::Disabled),
-        R::ProviderConnectionDisabled,
-    );
+    let check = context(Op::ProviderConnectionCheck, &actor(), json!({}));
+    assert!(allows(&check, &pending), "a check ends pending consent");
+    assert_denied(&check, &disabled, R::ProviderConnectionDisabled);
     let no_set = with(|f| f.backup_set_exists = false);
     assert_denied(&restore(true), &no_set, R::BackupSetMissing);
 }
@@ -684,12 +586,9 @@ fn prerequisite_denials() {
 fn a_tampered_context_fails_closed_and_writes_is_never_trusted() {
     let mut weaker = restore(false);
     weaker.doc["required_capability"] = json!("tenant.backup.run");
-    assert_denied(
-        &weaker,
-        &role(BuiltinRole::Operator),
-        R::ExecutionContextInvalid,
-    );
-    let d = evaluate(&weaker, &role(BuiltinRole::Operator), AT, 1);
+    let operator = role(BuiltinRole::Operator);
+    assert_denied(&weaker, &operator, R::ExecutionContextInvalid);
+    let d = evaluate(&weaker, &operator, AT, 1);
     assert_eq!((d.authority_mode, d.checks.len()), (None, 1));
 
     let mut no_writes = restore(false);
@@ -697,19 +596,13 @@ fn a_tampered_context_fails_closed_and_writes_is_never_trusted() {
     let closed = with(|f| f.tenant = tenant(TenantStatus::Active, false));
     assert_denied(&no_writes, &closed, R::WriteGateClosed);
 
-    let mut system_restore = restore(false);
-    system_restore.doc["authority_mode"] = json!("system_authority");
-    assert_denied(&system_restore, &world(), R::ExecutionContextInvalid);
+    let mut relabelled = restore(false);
+    relabelled.doc["authority_mode"] = json!("system_authority");
+    assert_denied(&relabelled, &world(), R::ExecutionContextInvalid);
 
-    for doc in [
-        json!(null),
-        json!("restore"),
-        json!({"required_capability": "bulk.execute"}),
-    ] {
-        let ctx = ExecutionContext {
-            op_type: OperationType::RestoreExecute,
-            doc,
-        };
+    for doc in [json!(null), json!("restore"), json!({"writes": true})] {
+        let mut ctx = restore(false);
+        ctx.doc = doc;
         assert_denied(&ctx, &world(), R::ExecutionContextInvalid);
     }
 }
@@ -756,10 +649,8 @@ fn a_capability_denial_serializes_like_the_spec_example() {
 fn every_reason_code_has_one_class_and_only_unavailable_retries() {
     for r in ReasonCode::ALL {
         assert_eq!(r.retryable(), *r == R::EvaluationUnavailable);
-        assert_eq!(
-            serde_json::to_value(r).unwrap_or_default(),
-            json!(r.as_str())
-        );
+        let code = serde_json::to_value(r).unwrap_or_default();
+        assert_eq!(code, json!(r.as_str()));
         let class = serde_json::to_value(r.class()).unwrap_or_default();
         assert_eq!(class, json!(r.class().as_str()));
     }

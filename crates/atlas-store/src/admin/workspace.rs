@@ -40,9 +40,17 @@ impl WorkspaceRow {
 const WORKSPACE_SELECT: &str = "SELECT id, slug, name, created_at FROM workspaces";
 
 impl Store {
-    pub async fn workspace_create(&self, slug: &str, name: &str, by: &ChangeBy) -> StoreResult<Workspace> {
+    pub async fn workspace_create(
+        &self,
+        slug: &str,
+        name: &str,
+        by: &ChangeBy,
+    ) -> StoreResult<Workspace> {
         let slug = non_empty("slug", slug)?;
-        if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        if !slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
             return Err(StoreError::Invalid(format!(
                 "slug `{slug}` may only contain lower-case letters, digits and dashes"
             )));
@@ -57,11 +65,13 @@ impl Store {
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
-            sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(ws.id.to_string())
-                .bind(&ws.slug)
-                .bind(&ws.name)
-                .bind(ws.created_at.0)
+            sqlx::query(
+                "INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4)"
+            )
+            .bind(ws.id.to_string())
+            .bind(&ws.slug)
+            .bind(&ws.name)
+            .bind(ws.created_at.0)
         )?;
         let draft = by.draft(
             "workspace.created",
@@ -77,8 +87,10 @@ impl Store {
 
     pub async fn workspace_by_slug(&self, slug: &str) -> StoreResult<Workspace> {
         let sql = format!("{WORKSPACE_SELECT} WHERE slug = $1");
-        let row: Option<WorkspaceRow> =
-            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(slug).fetch_optional(p).await)?;
+        let row: Option<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
+            .bind(slug)
+            .fetch_optional(p)
+            .await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("workspace `{slug}`")))?
             .into_domain()
     }
@@ -95,7 +107,8 @@ impl Store {
 
     pub async fn workspace_list(&self) -> StoreResult<Vec<Workspace>> {
         let sql = format!("{WORKSPACE_SELECT} ORDER BY slug");
-        let rows: Vec<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql).fetch_all(p).await)?;
+        let rows: Vec<WorkspaceRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).fetch_all(p).await)?;
         rows.into_iter().map(WorkspaceRow::into_domain).collect()
     }
 }

@@ -29,5 +29,7 @@ macro_rules! conformance {
     };
 }
 
+mod admin;
+mod audit;
 mod fixture;
 mod run;

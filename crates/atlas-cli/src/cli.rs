@@ -1,0 +1,61 @@
+//! The command tree (SPEC §7). Each group's subcommands live beside their
+//! code in `commands/<group>.rs`; this file only names the groups.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{audit, connections, members, roles, tenants, tokens, users, workspaces};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "atlas",
+    version,
+    about = "TenantAtlas: operations on many tenants, authorized when started and again when executed."
+)]
+pub struct Cli {
+    /// Print machine-readable JSON (the same shapes as the API)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The database: sqlite://PATH or postgres://…
+    #[arg(
+        long,
+        global = true,
+        env = "ATLAS_DATABASE_URL",
+        default_value = atlas_store::DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the schema (every command also does this first)
+    Migrate,
+    /// Users: add, disable, list
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Workspaces: add, list
+    #[command(subcommand)]
+    Workspaces(workspaces::WorkspacesCommand),
+    /// Custom roles of a workspace: add, set, list
+    #[command(subcommand)]
+    Roles(roles::RolesCommand),
+    /// Memberships: grant, set-role, set-scope, revoke, list
+    #[command(subcommand)]
+    Members(members::MembersCommand),
+    /// Tenants: add, set-status, write-gate, show, list
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
+    /// A tenant's provider connection: add, enable, disable, show
+    #[command(subcommand)]
+    Connections(connections::ConnectionsCommand),
+    /// API tokens: create
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    /// The audit log: verify, export
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}

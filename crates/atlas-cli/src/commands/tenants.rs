@@ -1,0 +1,106 @@
+//! `atlas tenants add|set-status|write-gate|show|list`.
+
+use atlas_core::tenant::TenantStatus;
+use atlas_store::admin::Tenant;
+use clap::{Subcommand, ValueEnum};
+
+use crate::context::Context;
+use crate::error::CliError;
+
+/// A write gate position, as typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Gate {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant (prints the tenant)
+    Add {
+        /// Workspace slug
+        #[arg(long)]
+        workspace: String,
+        /// Unique in the workspace
+        #[arg(long)]
+        name: String,
+        /// onboarding, active, suspended or archived
+        #[arg(long, default_value = "active", value_parser = parse_status)]
+        status: TenantStatus,
+        /// The write gate: writing operations need it open
+        #[arg(long, value_enum, default_value = "closed")]
+        writes: Gate,
+        /// The tenant's id at the provider (the Entra tenant id)
+        #[arg(long)]
+        external_tenant_id: Option<String>,
+    },
+    /// Change a tenant's status
+    SetStatus {
+        /// Tenant id, or name with --workspace
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = parse_status)]
+        status: TenantStatus,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Open or close a tenant's write gate
+    WriteGate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(value_enum)]
+        gate: Gate,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Show one tenant
+    Show {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// List a workspace's tenants
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
+pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
+    let by = ctx.by();
+    let tenant = match cmd {
+        TenantsCommand::Add { workspace, name, status, writes, external_tenant_id } => {
+            let ws = ctx.workspace(&workspace).await?;
+            let open = writes == Gate::Open;
+            ctx.store.tenant_create(ws.id, &name, status, open, external_tenant_id.as_deref(), &by).await?
+        }
+        TenantsCommand::SetStatus { tenant, status, workspace } => {
+            let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            ctx.store.tenant_set_status(t.id, status, &by).await?
+        }
+        TenantsCommand::WriteGate { tenant, gate, workspace } => {
+            let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            ctx.store.tenant_set_write_gate(t.id, gate == Gate::Open, &by).await?
+        }
+        TenantsCommand::Show { tenant, workspace } => ctx.tenant(workspace.as_deref(), &tenant).await?,
+        TenantsCommand::List { workspace } => {
+            let ws = ctx.workspace(&workspace).await?;
+            let all = ctx.store.tenant_list(ws.id).await?;
+            return ctx.out.print_list(&all, "no tenants", describe);
+        }
+    };
+    ctx.out.print(&tenant, || describe(&tenant))
+}
+
+fn parse_status(s: &str) -> Result<TenantStatus, String> {
+    TenantStatus::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = TenantStatus::ALL.iter().map(|t| t.as_str()).collect();
+        format!("unknown tenant status (expected one of {})", known.join(", "))
+    })
+}
+
+pub fn describe(t: &Tenant) -> String {
+    let gate = if t.writes_enabled { "open" } else { "closed" };
+    format!("tenant {} (id {}) {}, writes {gate}", t.name, t.id, t.status)
+}

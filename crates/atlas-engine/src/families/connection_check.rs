@@ -1,0 +1,44 @@
+//! `provider.connection.check`: asks the provider for its health and records it
+//! on the connection; a passing check takes a connection out of pending consent.
+
+use async_trait::async_trait;
+use atlas_core::tenant::ConnectionStatus;
+use atlas_core::SummaryCounts;
+use serde_json::json;
+
+use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
+
+pub struct ConnectionCheck;
+
+#[async_trait]
+impl Handler for ConnectionCheck {
+    async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
+        let Some(tenant_id) = ctx.run.tenant_id else {
+            return Err(HandlerError::permanent("no_tenant", "a connection check needs a tenant".into()));
+        };
+        let health = ctx.provider.check_health().await?;
+        let report = json!({
+            "ok": health.ok,
+            "message": health.message,
+            "missing_permissions": health.missing_permissions,
+            "details": health.details,
+            "run_id": ctx.run.id,
+        });
+        let promote = health.ok.then_some(ConnectionStatus::Enabled);
+        ctx.store
+            .connection_record_health(tenant_id, report.clone(), promote)
+            .await
+            .map_err(|e| HandlerError::from_store(&e))?;
+        let counts = SummaryCounts { total: 1, succeeded: u64::from(health.ok), failed: u64::from(!health.ok), ..Default::default() }.recount();
+        if health.ok {
+            Ok(HandlerOutput::succeeded(counts, json!({ "health": report })))
+        } else {
+            Ok(HandlerOutput {
+                outcome: atlas_core::RunOutcome::Failed,
+                counts,
+                result: json!({ "health": report }),
+                failures: vec![atlas_core::run::Failure { code: "connection_unhealthy".into(), message: health.message }],
+            })
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `inventory.sync`: lists every object kind and refreshes the tenant's
+//! inventory, reporting created / updated / unchanged / removed.
+
+use async_trait::async_trait;
+use atlas_core::SummaryCounts;
+use atlas_providers::ObjectKind;
+use atlas_store::inventory::InventoryEntry;
+use serde_json::{json, Map, Value};
+
+use super::content_hash;
+use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
+
+pub struct InventorySync;
+
+#[async_trait]
+impl Handler for InventorySync {
+    async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
+        let Some(tenant_id) = ctx.run.tenant_id else {
+            return Err(HandlerError::permanent("no_tenant", "an inventory sync needs a tenant".into()));
+        };
+        let mut seen = Vec::new();
+        let mut by_kind = Map::new();
+        for kind in ObjectKind::ALL {
+            let objects = ctx.provider.list_objects(*kind).await?;
+            by_kind.insert(kind.as_str().into(), Value::from(objects.len()));
+            seen.extend(objects.into_iter().map(|o| InventoryEntry {
+                kind: kind.as_str().into(),
+                content_hash: content_hash(&o.payload),
+                object_id: o.id,
+                display_name: o.display_name,
+            }));
+        }
+        let delta = ctx
+            .store
+            .inventory_replace(tenant_id, ctx.run.id, &seen)
+            .await
+            .map_err(|e| HandlerError::from_store(&e))?;
+        let n = seen.len() as u64;
+        let counts = SummaryCounts {
+            total: n,
+            succeeded: n,
+            created: delta.created,
+            updated: delta.updated,
+            ..Default::default()
+        }
+        .recount();
+        Ok(HandlerOutput::succeeded(
+            counts,
+            json!({
+                "objects": n,
+                "by_kind": by_kind,
+                "created": delta.created,
+                "updated": delta.updated,
+                "unchanged": delta.unchanged,
+                "removed": delta.removed,
+            }),
+        ))
+    }
+}

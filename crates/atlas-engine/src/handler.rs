@@ -1,0 +1,114 @@
+//! The handler contract every family implements, and the registry that maps
+//! operation types to handlers (duplicates refused at startup).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use atlas_core::run::{Failure, Run, RunOutcome};
+use atlas_core::{OperationType, SummaryCounts};
+use atlas_providers::{Provider, ProviderError, WriteFence};
+use atlas_store::Store;
+use serde_json::Value;
+
+/// What a handler gets: the run (as claimed), its tenant's provider, the fence
+/// its writes must carry, and the store for the family's own results.
+pub struct HandlerContext {
+    pub run: Run,
+    pub provider: Arc<dyn Provider>,
+    pub fence: WriteFence,
+    pub store: Store,
+}
+
+impl HandlerContext {
+    /// Publishes progress counts while running (fenced by the lease).
+    pub async fn progress(&self, counts: &SummaryCounts) -> Result<(), HandlerError> {
+        self.store
+            .run_progress(self.run.id, self.fence.lease_token, counts)
+            .await
+            .map_err(|e| HandlerError::from_store(&e))
+    }
+}
+
+/// A finished handler's report; the executor turns it into the transition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HandlerOutput {
+    pub outcome: RunOutcome,
+    pub counts: SummaryCounts,
+    pub result: Value,
+    pub failures: Vec<Failure>,
+}
+
+impl HandlerOutput {
+    pub fn succeeded(counts: SummaryCounts, result: Value) -> HandlerOutput {
+        HandlerOutput { outcome: RunOutcome::Succeeded, counts, result, failures: Vec::new() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{failure_code}: {message}")]
+pub struct HandlerError {
+    pub failure_code: String,
+    pub message: String,
+    pub retryable: bool,
+    /// The provider's Retry-After, honored over the backoff when longer.
+    pub retry_after_ms: Option<u64>,
+}
+
+impl HandlerError {
+    pub fn failure(&self) -> Failure {
+        Failure { code: self.failure_code.clone(), message: self.message.clone() }
+    }
+
+    pub fn from_store(e: &atlas_store::StoreError) -> HandlerError {
+        match e {
+            atlas_store::StoreError::Fenced => {
+                HandlerError { failure_code: "lease_lost".into(), message: e.to_string(), retryable: false, retry_after_ms: None }
+            }
+            _ => HandlerError { failure_code: "store_error".into(), message: e.to_string(), retryable: true, retry_after_ms: None },
+        }
+    }
+}
+
+impl From<ProviderError> for HandlerError {
+    fn from(e: ProviderError) -> HandlerError {
+        let retry_after_ms = match e {
+            ProviderError::Throttled { retry_after_ms } => Some(retry_after_ms),
+            _ => None,
+        };
+        HandlerError { failure_code: e.code().into(), message: e.to_string(), retryable: e.retryable(), retry_after_ms }
+    }
+}
+
+#[async_trait]
+pub trait Handler: Send + Sync {
+    async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError>;
+}
+
+/// Operation type → handler. Built once at startup.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<OperationType, Arc<dyn Handler>>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Registers a handler; a second handler for the same type is a startup error.
+    pub fn register(&mut self, op_type: OperationType, handler: Arc<dyn Handler>) -> Result<(), String> {
+        if self.handlers.insert(op_type, handler).is_some() {
+            return Err(format!("two handlers registered for {op_type}"));
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, op_type: OperationType) -> Option<Arc<dyn Handler>> {
+        self.handlers.get(&op_type).cloned()
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = OperationType> + '_ {
+        self.handlers.keys().copied()
+    }
+}

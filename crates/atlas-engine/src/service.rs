@@ -1,0 +1,164 @@
+//! The application functions behind every surface (CLI, console, API): start,
+//! retry and cancel. Starting is authorized by the same gate the worker uses,
+//! against the facts now; a denial stores nothing.
+
+use atlas_core::access::{self, Access, Viewer};
+use atlas_core::audit::Actor;
+use atlas_core::gate::{Authority, Decision};
+use atlas_core::operation::{validate_params, OperationType};
+use atlas_core::run::{NewRun, Run, RunOutcome, RunStatus};
+use atlas_core::Capability;
+use atlas_store::run::Inserted;
+use atlas_store::{Store, StoreError};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// Parsed but invalid: unknown type or parameter, wrong value (422 / exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// The gate refused the start.
+    #[error("{}", .0.message)]
+    Denied(Box<Decision>),
+    /// Missing, or hidden from this user (404 / exit 2 or 3).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// In scope but not allowed (403 / exit 4).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> ServiceError {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::Invalid(m) => ServiceError::Invalid(m),
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// A user's request to start an operation.
+#[derive(Clone, Debug)]
+pub struct StartRequest {
+    pub user_id: Uuid,
+    pub workspace_id: Uuid,
+    /// The tenant; `None` for a bulk run (its tenants are in `params`).
+    pub tenant_id: Option<Uuid>,
+    pub op_type: OperationType,
+    pub params: Value,
+    pub retry_of_run_id: Option<Uuid>,
+    pub max_attempts: u32,
+}
+
+/// Validates, authorizes through the gate, and inserts (or deduplicates) a run.
+pub async fn start(store: &Store, req: StartRequest) -> Result<Inserted, ServiceError> {
+    let params = validate_params(req.op_type, &req.params).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    match (req.op_type, req.tenant_id) {
+        (OperationType::BulkOperation, Some(_)) => {
+            return Err(ServiceError::Invalid("a bulk operation names its tenants in params, not a tenant".into()))
+        }
+        (OperationType::BulkOperation, None) => {}
+        (_, None) => return Err(ServiceError::Invalid(format!("{} needs a tenant", req.op_type))),
+        (_, Some(_)) => {}
+    }
+    let new = NewRun {
+        op_type: req.op_type,
+        workspace_id: req.workspace_id,
+        tenant_id: req.tenant_id,
+        authority: Authority::Actor { user_id: req.user_id },
+        params,
+        retry_of_run_id: req.retry_of_run_id,
+        max_attempts: req.max_attempts,
+    };
+    insert_authorized(store, new).await
+}
+
+/// Creates a system-authority run (a schedule's slot) through the same gate.
+pub async fn start_system(store: &Store, new: NewRun) -> Result<Inserted, ServiceError> {
+    insert_authorized(store, new).await
+}
+
+async fn insert_authorized(store: &Store, new: NewRun) -> Result<Inserted, ServiceError> {
+    let (run, audit) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
+    let decision = store.run_decide_now(&run, 0).await?;
+    if !decision.allowed {
+        return Err(ServiceError::Denied(Box::new(decision)));
+    }
+    Ok(store.run_insert(&run, &audit).await?)
+}
+
+/// The viewer a user is in a workspace (`None`: not a member).
+pub async fn viewer(store: &Store, workspace_id: Uuid, user_id: Uuid) -> Result<Option<Viewer>, ServiceError> {
+    let m = store.membership_get(workspace_id, user_id).await?;
+    Ok(m.map(|m| Viewer { user_id, role: m.role, scope: m.tenant_scope }))
+}
+
+/// A run as a user may see it: hidden runs are `NotFound`, like missing ones.
+pub async fn run_for(store: &Store, run_id: Uuid, user_id: Uuid) -> Result<(Run, Option<Viewer>), ServiceError> {
+    let run = store.run_get(run_id).await?;
+    let v = viewer(store, run.workspace_id, user_id).await?;
+    match access::view_run(v.as_ref(), &run) {
+        Access::Allowed => Ok((run, v)),
+        Access::Forbidden => Err(ServiceError::Forbidden("you may not view operations in this workspace".into())),
+        Access::NotFound => Err(ServiceError::NotFound(format!("run {run_id}"))),
+    }
+}
+
+/// Cancels a run as a user: needs `operations.cancel`, or being its initiator.
+pub async fn cancel(store: &Store, run_id: Uuid, user_id: Uuid) -> Result<Run, ServiceError> {
+    let run = store.run_get(run_id).await?;
+    let v = viewer(store, run.workspace_id, user_id).await?;
+    if access::check(v.as_ref(), &access::run_tenants(&run), Capability::WorkspaceView) == Access::NotFound {
+        return Err(ServiceError::NotFound(format!("run {run_id}")));
+    }
+    if run.status == RunStatus::Completed {
+        return Err(ServiceError::Conflict(format!("run {run_id} has already completed")));
+    }
+    if !access::run_actions(v.as_ref(), &run).cancel {
+        return Err(ServiceError::Forbidden("you need operations.cancel or to be the run's initiator".into()));
+    }
+    Ok(store.run_cancel(run_id, Actor::User { user_id }).await?)
+}
+
+/// Retries a completed run that did not fully succeed: a new run of the same
+/// type and parameters, started by this user and authorized afresh.
+pub async fn retry(store: &Store, run_id: Uuid, user_id: Uuid, max_attempts: u32) -> Result<Inserted, ServiceError> {
+    let run = store.run_get(run_id).await?;
+    let v = viewer(store, run.workspace_id, user_id).await?;
+    if access::check(v.as_ref(), &access::run_tenants(&run), Capability::WorkspaceView) == Access::NotFound {
+        return Err(ServiceError::NotFound(format!("run {run_id}")));
+    }
+    let retryable = run.status == RunStatus::Completed
+        && matches!(
+            run.outcome,
+            RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::Cancelled | RunOutcome::PartiallySucceeded
+        );
+    if !retryable {
+        return Err(ServiceError::Conflict(format!(
+            "only a failed, blocked, cancelled or partially succeeded run can be retried (run {run_id} is {}/{})",
+            run.status.as_str(),
+            run.outcome.as_str()
+        )));
+    }
+    start(
+        store,
+        StartRequest {
+            user_id,
+            workspace_id: run.workspace_id,
+            tenant_id: run.tenant_id,
+            op_type: run.op_type,
+            params: run.params.clone(),
+            retry_of_run_id: Some(run.id),
+            max_attempts,
+        },
+    )
+    .await
+}

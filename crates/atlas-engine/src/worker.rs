@@ -1,0 +1,255 @@
+//! The worker: claim-and-authorize (in the store, one transaction), then the
+//! handler in its own task under a lease heartbeat, then a fenced finish.
+//! A rescuer returns runs whose lease expired by the database clock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use atlas_core::run::{failure_event, Run, RunEvent};
+use atlas_providers::WriteFence;
+use atlas_store::claim::{backoff_ms, ClaimParams, Claimed};
+use atlas_store::{Store, StoreError};
+use tokio::task::JoinSet;
+use tracing::{info_span, warn, Instrument};
+
+use crate::config::EngineConfig;
+use crate::families::provider_for;
+use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry};
+
+static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// What a worker did, for `--until-idle` reports and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub started: u64,
+    pub blocked: u64,
+    pub retried_at_claim: u64,
+    pub finished: u64,
+    pub fenced: u64,
+    pub rescued: u64,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    config: EngineConfig,
+    registry: Registry,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(store: Store, config: EngineConfig, registry: Registry) -> Worker {
+        let n = WORKER_SEQ.fetch_add(1, Ordering::Relaxed);
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "atlas".into());
+        let id = format!("{host}:{}:{n}", std::process::id());
+        Worker { store, config, registry, id }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn claim_params(&self, batch: u32) -> ClaimParams {
+        ClaimParams {
+            worker: self.id.clone(),
+            lease_ms: self.config.lease_ms(),
+            batch,
+            backoff_base_ms: self.config.backoff_ms(),
+        }
+    }
+
+    /// Runs until `stop` resolves, or — with `until_idle` — until no run is
+    /// queued or running (waiting out backoffs and live leases).
+    pub async fn run(&self, until_idle: bool, stop: impl std::future::Future<Output = ()>) -> Result<WorkerStats, StoreError> {
+        tokio::pin!(stop);
+        let mut stats = WorkerStats::default();
+        let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let mut last_seal = tokio::time::Instant::now();
+        loop {
+            stats.rescued += self.store.run_rescue_expired(self.config.backoff_ms(), 100).await.unwrap_or_else(|e| {
+                warn!(error = %e, "rescuer failed");
+                0
+            });
+            if last_seal.elapsed() >= std::time::Duration::from_secs(1) {
+                last_seal = tokio::time::Instant::now();
+                if let Err(e) = self.store.audit_seal().await {
+                    warn!(error = %e, "audit sealer failed");
+                }
+            }
+            let room = self.config.concurrency.saturating_sub(tasks.len());
+            let mut claimed_any = false;
+            if room > 0 {
+                let batch = u32::try_from(room).unwrap_or(1).min(self.config.claim_batch);
+                match self.store.run_claim_and_authorize(&self.claim_params(batch)).await {
+                    Ok(claimed) => {
+                        claimed_any = !claimed.is_empty();
+                        for c in claimed {
+                            match c {
+                                Claimed::Started(run) => {
+                                    stats.started += 1;
+                                    let w = self.clone();
+                                    tasks.spawn(async move { w.execute(run).await });
+                                }
+                                Claimed::Blocked(_) => stats.blocked += 1,
+                                Claimed::Retrying(_) => stats.retried_at_claim += 1,
+                            }
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "claim failed"),
+                }
+            }
+            while let Some(done) = tasks.try_join_next() {
+                record(&mut stats, done);
+            }
+            if claimed_any {
+                continue;
+            }
+            if until_idle && tasks.is_empty() {
+                let (queued, running) = self.store.runs_active_counts().await?;
+                if queued == 0 && running == 0 {
+                    break;
+                }
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => record(&mut stats, done),
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            record(&mut stats, done);
+        }
+        if let Err(e) = self.store.audit_seal().await {
+            warn!(error = %e, "audit sealer failed");
+        }
+        Ok(stats)
+    }
+
+    /// One deterministic step for tests: rescue, claim one batch, and execute
+    /// every started run to its end.
+    pub async fn tick(&self) -> Result<WorkerStats, StoreError> {
+        let mut stats = WorkerStats {
+            rescued: self.store.run_rescue_expired(self.config.backoff_ms(), 100).await?,
+            ..WorkerStats::default()
+        };
+        let claimed = self.store.run_claim_and_authorize(&self.claim_params(self.config.claim_batch)).await?;
+        let mut tasks = JoinSet::new();
+        for c in claimed {
+            match c {
+                Claimed::Started(run) => {
+                    stats.started += 1;
+                    let w = self.clone();
+                    tasks.spawn(async move { w.execute(run).await });
+                }
+                Claimed::Blocked(_) => stats.blocked += 1,
+                Claimed::Retrying(_) => stats.retried_at_claim += 1,
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            record(&mut stats, done);
+        }
+        Ok(stats)
+    }
+
+    /// Executes one started run: handler under a heartbeat, then a fenced finish.
+    pub async fn execute(&self, run: Run) -> Outcome {
+        let Some(lease) = run.lease.clone() else { return Outcome::Fenced };
+        let span = info_span!("run", run_id = %run.id, r#type = %run.op_type, tenant = ?run.tenant_id, attempt = run.attempt);
+        let token = lease.token;
+        let result = self.run_handler(&run, token).instrument(span.clone()).await;
+        let event = match result {
+            HandlerRun::LeaseLost => return Outcome::Fenced,
+            HandlerRun::Done(Ok(out)) => {
+                let HandlerOutput { outcome, counts, result, failures } = out;
+                RunEvent::Complete { outcome, counts, result, failures }
+            }
+            HandlerRun::Done(Err(e)) => {
+                let now = atlas_store::now();
+                let wait = backoff_ms(self.config.backoff_ms(), run.attempt)
+                    .max(i64::try_from(e.retry_after_ms.unwrap_or(0)).unwrap_or(0));
+                failure_event(&run, e.failure(), e.retryable, run.summary_counts, now.plus_millis(wait))
+            }
+        };
+        match self.store.run_finish(run.id, token, event).await {
+            Ok(_) => Outcome::Finished,
+            Err(StoreError::Fenced) => {
+                span.in_scope(|| warn!("finish refused: the lease was lost"));
+                Outcome::Fenced
+            }
+            Err(e) => {
+                // The lease will expire and the rescuer will try again.
+                span.in_scope(|| warn!(error = %e, "finish failed"));
+                Outcome::Fenced
+            }
+        }
+    }
+
+    async fn run_handler(&self, run: &Run, token: uuid::Uuid) -> HandlerRun {
+        let Some(handler) = self.registry.get(run.op_type) else {
+            return HandlerRun::Done(Err(HandlerError::permanent(
+                "no_handler",
+                format!("this node has no handler for {}", run.op_type),
+            )));
+        };
+        let provider = match provider_for(&self.store, run).await {
+            Ok(p) => p,
+            Err(e) => return HandlerRun::Done(Err(e)),
+        };
+        let ctx = HandlerContext {
+            run: run.clone(),
+            provider,
+            fence: WriteFence { run_id: run.id, lease_token: token },
+            store: self.store.clone(),
+        };
+        // Its own task, so that a panic becomes a recorded failure.
+        let mut task = tokio::spawn(async move { handler.execute(&ctx).await });
+        let period = (self.config.lease / 3).max(std::time::Duration::from_millis(10));
+        let mut beat = tokio::time::interval(period);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                joined = &mut task => {
+                    return HandlerRun::Done(joined.unwrap_or_else(|e| Err(HandlerError::permanent(
+                        "handler_panicked",
+                        format!("the handler stopped unexpectedly: {e}"),
+                    ))));
+                }
+                _ = beat.tick() => {
+                    match self.store.run_heartbeat(run.id, token, self.config.lease_ms()).await {
+                        Ok(()) => {}
+                        Err(StoreError::Fenced) => {
+                            task.abort();
+                            warn!(run_id = %run.id, "lease lost; handler cancelled");
+                            return HandlerRun::LeaseLost;
+                        }
+                        Err(e) => warn!(run_id = %run.id, error = %e, "heartbeat failed; will retry"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum HandlerRun {
+    Done(Result<HandlerOutput, HandlerError>),
+    LeaseLost,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    Fenced,
+}
+
+fn record(stats: &mut WorkerStats, done: Result<Outcome, tokio::task::JoinError>) {
+    match done {
+        Ok(Outcome::Finished) => stats.finished += 1,
+        Ok(Outcome::Fenced) | Err(_) => stats.fenced += 1,
+    }
+}
+
+impl HandlerError {
+    pub fn permanent(code: &str, message: String) -> HandlerError {
+        HandlerError { failure_code: code.into(), message, retryable: false, retry_after_ms: None }
+    }
+}
+

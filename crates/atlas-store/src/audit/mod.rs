@@ -1,0 +1,193 @@
+//! The append-only audit log and its hash chains.
+//!
+//! Transactions only append (`append`), with hash NULL: no lock that a run
+//! transition waits on. The sealer (`Store::audit_seal`, in `seal.rs`) links
+//! events into one chain per workspace plus `global`, in (transaction id,
+//! sequence) order, sealing on PostgreSQL only below the oldest transaction
+//! still in flight so that no later commit can land before a sealed event. A
+//! head row per chain, written only by the sealer, catches a deleted tail.
+//! `verify.rs` walks the chains; `export.rs` reads the log back.
+//!
+//! An event's hash is the SHA-256 (lower-case hex) of the compact JSON array
+//! `["atlas-audit-v1", chain, chain_index, seq, id, workspace_id, tenant_id,
+//! actor, action, subject, data, created_at, prev_hash]`, every value exactly as
+//! stored (ids and `data` as their stored text, `null` for a missing workspace
+//! or tenant, integers for the numbers); the first event of a chain has
+//! `prev_hash` = 64 zeros. JSON's string escaping makes the encoding
+//! unambiguous, and hashing the stored text means any byte changed is caught.
+
+mod export;
+mod seal;
+mod verify;
+
+use std::time::Duration;
+
+use atlas_core::audit::{Actor, AuditDraft};
+use atlas_core::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::row::{json, opt_uuid, uuid};
+use crate::{exec, now, on_db, Store, StoreResult, Tx};
+
+pub use export::AuditFilter;
+pub use seal::SealReport;
+pub use verify::{BreakReason, BrokenEvent, VerifyReport};
+
+pub const GLOBAL_CHAIN: &str = "global";
+
+/// The `prev_hash` of a chain's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Versions the canonical encoding, so that a future change cannot collide with it.
+const HASH_DOMAIN: &str = "atlas-audit-v1";
+
+/// The chain an event belongs to.
+pub(crate) fn chain_of(workspace_id: Option<Uuid>) -> String {
+    workspace_id.map_or_else(|| GLOBAL_CHAIN.to_owned(), |w| w.to_string())
+}
+
+/// A stored audit event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub id: Uuid,
+    pub chain: String,
+    pub workspace_id: Option<Uuid>,
+    pub tenant_id: Option<Uuid>,
+    pub actor: Actor,
+    pub action: String,
+    pub subject: String,
+    pub data: Value,
+    pub created_at: Timestamp,
+    pub chain_index: Option<i64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+/// Appends an event inside the caller's transaction.
+pub(crate) async fn append(tx: &mut Tx, draft: &AuditDraft, at: Timestamp) -> StoreResult<()> {
+    let data = serde_json::to_string(&draft.data).unwrap_or_else(|_| "{}".into());
+    exec!(tx, sqlx::query(
+        "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(chain_of(draft.workspace_id))
+    .bind(draft.workspace_id.map(|w| w.to_string()))
+    .bind(draft.tenant_id.map(|t| t.to_string()))
+    .bind(draft.actor.to_db())
+    .bind(&draft.action)
+    .bind(&draft.subject)
+    .bind(data)
+    .bind(at.0))?;
+    Ok(())
+}
+
+/// The stored columns of an event, as text: hashing reads them untouched.
+const EVENT_COLUMNS: &str =
+    "seq, id, chain, workspace_id, tenant_id, actor, action, subject, data, \
+     created_at, chain_index, prev_hash, hash";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    seq: i64,
+    id: String,
+    chain: String,
+    workspace_id: Option<String>,
+    tenant_id: Option<String>,
+    actor: String,
+    action: String,
+    subject: String,
+    data: String,
+    created_at: i64,
+    chain_index: Option<i64>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+impl EventRow {
+    /// The hash this event has at `chain_index` after `prev_hash` (module doc).
+    fn chain_hash(&self, chain_index: i64, prev_hash: &str) -> String {
+        let canonical = serde_json::json!([
+            HASH_DOMAIN,
+            self.chain,
+            chain_index,
+            self.seq,
+            self.id,
+            self.workspace_id,
+            self.tenant_id,
+            self.actor,
+            self.action,
+            self.subject,
+            self.data,
+            self.created_at,
+            prev_hash,
+        ]);
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    fn into_domain(self) -> StoreResult<AuditEvent> {
+        Ok(AuditEvent {
+            seq: self.seq,
+            id: uuid(&self.id)?,
+            chain: self.chain,
+            workspace_id: opt_uuid(self.workspace_id.as_deref())?,
+            tenant_id: opt_uuid(self.tenant_id.as_deref())?,
+            actor: Actor::from_db(&self.actor),
+            action: self.action,
+            subject: self.subject,
+            data: json(&self.data)?,
+            created_at: Timestamp(self.created_at),
+            chain_index: self.chain_index,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+/// A snapshot-consistent read transaction: verify and export page through
+/// many statements and must not see a sealer's round half-applied.
+async fn begin_read(store: &Store) -> StoreResult<Tx> {
+    Ok(match store.db() {
+        crate::Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        crate::Db::Postgres(p) => Tx::Postgres(
+            p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?,
+        ),
+    })
+}
+
+impl Store {
+    /// Appends `drafts` in one transaction held open for `hold` before it
+    /// commits, so tests can make commit order differ from transaction order.
+    #[doc(hidden)]
+    pub async fn audit_append_for_tests(
+        &self,
+        drafts: &[AuditDraft],
+        hold: Duration,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for draft in drafts {
+            append(&mut tx, draft, now()).await?;
+        }
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
+        tx.commit().await
+    }
+
+    /// Every sealed event as (chain, chain_index, xact, seq), in chain order:
+    /// lets tests check that chains follow (xact, seq) order.
+    #[doc(hidden)]
+    pub async fn audit_seal_order_for_tests(&self) -> StoreResult<Vec<(String, i64, i64, i64)>> {
+        Ok(on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT chain, chain_index, xact, seq FROM audit_events \
+             WHERE chain_index IS NOT NULL ORDER BY chain, chain_index"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+}
