@@ -72,7 +72,9 @@ impl Context {
 
     /// Tenant names for readable output of a scope (ids of vanished tenants stay ids).
     pub async fn scope_names(&self, workspace_id: Uuid, scope: &TenantScope) -> Result<String, CliError> {
-        let TenantScope::Tenants(ids) = scope else { return Ok("all".into()) };
+        let TenantScope::Tenants(ids) = scope else {
+            return Ok("all".into());
+        };
         if ids.is_empty() {
             return Ok("none".into());
         }

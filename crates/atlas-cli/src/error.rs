@@ -27,13 +27,7 @@ pub struct CliError {
 
 impl CliError {
     fn new(exit: u8, code: &'static str, message: impl Into<String>) -> CliError {
-        CliError {
-            exit,
-            code,
-            message: message.into(),
-            denial_class: None,
-            reason_code: None,
-        }
+        CliError { exit, code, message: message.into(), denial_class: None, reason_code: None }
     }
 
     /// Malformed or unknown input.

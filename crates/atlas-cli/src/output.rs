@@ -31,7 +31,12 @@ impl Output {
     }
 
     /// Prints a list: a JSON array, or one line per item (`empty` when none).
-    pub fn print_list<T: Serialize>(self, items: &[T], empty: &str, line: impl Fn(&T) -> String) -> Result<(), CliError> {
+    pub fn print_list<T: Serialize>(
+        self,
+        items: &[T],
+        empty: &str,
+        line: impl Fn(&T) -> String,
+    ) -> Result<(), CliError> {
         self.print(items, || {
             if items.is_empty() {
                 empty.to_owned()
@@ -54,7 +59,5 @@ impl Output {
 
 /// Writes without panicking when the reader went away (`atlas … | head`).
 fn write_line(w: &mut impl Write, text: &str) -> Result<(), CliError> {
-    writeln!(w, "{text}")
-        .and_then(|()| w.flush())
-        .map_err(|e| CliError::internal(format!("cannot write output: {e}")))
+    writeln!(w, "{text}").and_then(|()| w.flush()).map_err(|e| CliError::internal(format!("cannot write output: {e}")))
 }

@@ -280,7 +280,9 @@ pub fn transition(run: &Run, event: RunEvent, at: Timestamp) -> Result<(Run, Aud
             };
             next.audit("operation.blocked", Actor::System, json!({"decision": decision}))
         }
-        (RunStatus::Running, RunEvent::Block { decision, counts: Some(counts) }) if !decision.allowed => {
+        (RunStatus::Running, RunEvent::Block { decision, counts: Some(counts) })
+            if !decision.allowed && counts.blocked > 0 =>
+        {
             let counts = counts.recount();
             next.status = RunStatus::Completed;
             next.outcome = item_outcome(&counts, false);

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use atlas_core::audit::Actor;
+use atlas_core::gate::Decision;
 use atlas_core::run::{Failure, Run, RunOutcome};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_providers::{Provider, ProviderError, WriteFence};
@@ -18,6 +20,52 @@ pub struct HandlerContext {
     pub provider: Arc<dyn Provider>,
     pub fence: WriteFence,
     pub store: Store,
+    /// How often item-processing handlers re-ask the gate (SPEC §3.6).
+    pub reevaluate_interval: std::time::Duration,
+}
+
+/// Why an item-processing run stopped before its last item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stop {
+    /// The gate denied between items.
+    Blocked(Decision),
+    /// Someone cancelled the running run.
+    Cancelled(Actor),
+}
+
+/// The between-items checkpoint of a long run: the cancel flag before every
+/// item, the gate at least every `reevaluate_interval`.
+pub struct Checkpoint {
+    last_gate: Option<std::time::Instant>,
+}
+
+impl Checkpoint {
+    pub fn new() -> Checkpoint {
+        Checkpoint { last_gate: None }
+    }
+
+    /// `Some(stop)` when the run must not process another item.
+    pub async fn check(&mut self, ctx: &HandlerContext) -> Result<Option<Stop>, HandlerError> {
+        let store_err = |e: atlas_store::StoreError| HandlerError::from_store(&e);
+        if let Some(by) = ctx.store.run_cancel_requested(ctx.run.id).await.map_err(store_err)? {
+            return Ok(Some(Stop::Cancelled(by)));
+        }
+        let due = self.last_gate.is_none_or(|t| t.elapsed() >= ctx.reevaluate_interval);
+        if due {
+            self.last_gate = Some(std::time::Instant::now());
+            let decision = ctx.store.run_decide_now(&ctx.run, ctx.run.attempt).await.map_err(store_err)?;
+            if !decision.allowed && !decision.retryable {
+                return Ok(Some(Stop::Blocked(decision)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Default for Checkpoint {
+    fn default() -> Checkpoint {
+        Checkpoint::new()
+    }
 }
 
 impl HandlerContext {
@@ -37,11 +85,19 @@ pub struct HandlerOutput {
     pub counts: SummaryCounts,
     pub result: Value,
     pub failures: Vec<Failure>,
+    /// Set when the run stopped between items; the rest are counted in `counts.blocked`.
+    pub stopped: Option<Stop>,
 }
 
 impl HandlerOutput {
     pub fn succeeded(counts: SummaryCounts, result: Value) -> HandlerOutput {
-        HandlerOutput { outcome: RunOutcome::Succeeded, counts, result, failures: Vec::new() }
+        HandlerOutput { outcome: RunOutcome::Succeeded, counts, result, failures: Vec::new(), stopped: None }
+    }
+
+    /// The outcome of an item-processing run from its counts (SPEC §4's table).
+    pub fn from_items(counts: SummaryCounts, result: Value, failures: Vec<Failure>) -> HandlerOutput {
+        let outcome = atlas_core::summary::item_outcome(&counts, false);
+        HandlerOutput { outcome, counts, result, failures, stopped: None }
     }
 }
 

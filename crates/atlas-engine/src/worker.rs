@@ -13,7 +13,7 @@ use tracing::{info_span, warn, Instrument};
 
 use crate::config::EngineConfig;
 use crate::families::provider_for;
-use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry};
+use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry, Stop};
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -159,8 +159,14 @@ impl Worker {
         let event = match result {
             HandlerRun::LeaseLost => return Outcome::Fenced,
             HandlerRun::Done(Ok(out)) => {
-                let HandlerOutput { outcome, counts, result, failures } = out;
-                RunEvent::Complete { outcome, counts, result, failures }
+                let HandlerOutput { outcome, counts, result, failures, stopped } = out;
+                match stopped {
+                    Some(Stop::Blocked(decision)) if counts.blocked > 0 => {
+                        RunEvent::Block { decision, counts: Some(counts) }
+                    }
+                    Some(Stop::Cancelled(by)) => RunEvent::Cancel { by, counts: Some(counts) },
+                    _ => RunEvent::Complete { outcome, counts, result, failures },
+                }
             }
             HandlerRun::Done(Err(e)) => {
                 let now = atlas_store::now();
@@ -199,6 +205,7 @@ impl Worker {
             provider,
             fence: WriteFence { run_id: run.id, lease_token: token },
             store: self.store.clone(),
+            reevaluate_interval: self.config.reevaluate_interval,
         };
         // Its own task, so that a panic becomes a recorded failure.
         let mut task = tokio::spawn(async move { handler.execute(&ctx).await });

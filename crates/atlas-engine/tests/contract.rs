@@ -49,10 +49,85 @@ async fn assert_blocked(w: &World, run_id: Uuid, reason: ReasonCode, notified: O
 /// Queue an inventory sync as the initiator, apply `change`, drain, and check.
 async fn blocked_after(store: atlas_store::Store, reason: ReasonCode, change: impl AsyncFnOnce(&World)) {
     let w = World::new(store).await;
-    let run = w.start(OperationType::InventorySync, json!({})).await;
-    change(&w).await;
+    blocked_in(&w, OperationType::InventorySync, json!({}), reason, change).await;
+}
+
+/// The same for any family in an existing world.
+async fn blocked_in(w: &World, op: OperationType, params: serde_json::Value, reason: ReasonCode, change: impl AsyncFnOnce(&World)) {
+    let run = w.start(op, params).await;
+    change(w).await;
     w.drain().await;
-    assert_blocked(&w, run.id, reason, Some(w.initiator.id)).await;
+    assert_blocked(w, run.id, reason, Some(w.initiator.id)).await;
+}
+
+/// A world with one backup set, for the restore cases.
+async fn world_with_backup(store: atlas_store::Store) -> (World, Uuid) {
+    let w = World::new(store).await;
+    let backup = w.start(OperationType::BackupRun, json!({})).await;
+    w.drain().await;
+    let backup = w.run(backup.id).await;
+    assert_eq!(backup.outcome, RunOutcome::Succeeded, "{backup:?}");
+    let set = backup.result.get("backup_set_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
+    (w, set.expect("result.backup_set_id"))
+}
+
+/// The matrix over the read, backup and restore families: each refusal that a
+/// change of the world can cause, through the same observable checks.
+async fn every_family_is_blocked_by_each_drift(store: atlas_store::Store) {
+    let url_store = store;
+    let (seed, set) = world_with_backup(url_store.clone()).await;
+    let restore = |dry: bool| json!({"backup_set_id": set.to_string(), "dry_run": dry});
+    let families = [
+        (OperationType::PoliciesSync, json!({})),
+        (OperationType::ComplianceSnapshot, json!({})),
+        (OperationType::BackupRun, json!({})),
+        (OperationType::RestoreExecute, restore(false)),
+        (OperationType::RestoreExecute, restore(true)),
+    ];
+    let readonly = RoleRef::Builtin(BuiltinRole::Readonly);
+    for (op, params) in families {
+        // Each case in a fresh tenant of the same store, so journals start empty.
+        for reason in [ReasonCode::CapabilityRevoked, ReasonCode::TenantArchived, ReasonCode::ProviderConnectionDisabled] {
+            let (w, set) = world_with_backup(url_store.clone()).await;
+            let params = if op == OperationType::RestoreExecute {
+                json!({"backup_set_id": set.to_string(), "dry_run": params["dry_run"]})
+            } else {
+                params.clone()
+            };
+            let readonly = readonly.clone();
+            blocked_in(&w, op, params, reason, async move |w| match reason {
+                ReasonCode::CapabilityRevoked => {
+                    w.store.member_set_role(w.workspace.id, w.initiator.id, &readonly, &cli()).await.unwrap();
+                }
+                ReasonCode::TenantArchived => {
+                    w.store.tenant_set_status(w.tenant.id, TenantStatus::Archived, &cli()).await.unwrap();
+                }
+                _ => {
+                    w.store.connection_set_status(w.tenant.id, false, &cli()).await.unwrap();
+                }
+            })
+            .await;
+        }
+    }
+    drop(seed);
+}
+
+async fn restore_blocked_when_the_write_gate_closes(store: atlas_store::Store) {
+    let (w, set) = world_with_backup(store).await;
+    blocked_in(&w, OperationType::RestoreExecute, json!({"backup_set_id": set.to_string()}), ReasonCode::WriteGateClosed, async |w| {
+        w.store.tenant_set_write_gate(w.tenant.id, false, &cli()).await.unwrap();
+    })
+    .await;
+}
+
+async fn restore_blocked_when_the_backup_set_is_gone(store: atlas_store::Store) {
+    let (w, set) = world_with_backup(store).await;
+    blocked_in(&w, OperationType::RestoreExecute, json!({"backup_set_id": set.to_string()}), ReasonCode::BackupSetMissing, async |w| {
+        // Retention purged the set between start and execution.
+        w.store.execute_raw(&format!("DELETE FROM backup_items WHERE backup_set_id = '{set}'")).await.unwrap();
+        w.store.execute_raw(&format!("DELETE FROM backup_sets WHERE id = '{set}'")).await.unwrap();
+    })
+    .await;
 }
 
 async fn initiator_disabled(store: atlas_store::Store) {
@@ -227,6 +302,9 @@ async fn scheduled_run_succeeds_and_notifies_nobody(store: atlas_store::Store) {
 }
 
 both_stores!(
+    every_family_is_blocked_by_each_drift,
+    restore_blocked_when_the_write_gate_closes,
+    restore_blocked_when_the_backup_set_is_gone,
     initiator_disabled,
     membership_revoked,
     entitlement_revoked,

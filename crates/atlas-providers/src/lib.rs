@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod graph;
 pub mod sandbox;
 
 /// The kinds of tenant objects the product reads, backs up and restores.
@@ -52,23 +53,15 @@ impl ObjectKind {
 
     /// Whether objects of this kind carry assignments.
     pub fn assignable(self) -> bool {
-        !matches!(
-            self,
-            ObjectKind::AssignmentFilter | ObjectKind::RoleScopeTag
-        )
+        !matches!(self, ObjectKind::AssignmentFilter | ObjectKind::RoleScopeTag)
     }
 }
 
 /// Members of an object's payload that the service sets itself: read-only,
 /// ignored in create and update bodies, and not content (leave them out when
 /// comparing or hashing payloads).
-pub const SERVER_MANAGED_MEMBERS: &[&str] = &[
-    "@odata.context",
-    "id",
-    "createdDateTime",
-    "lastModifiedDateTime",
-    "version",
-];
+pub const SERVER_MANAGED_MEMBERS: &[&str] =
+    &["@odata.context", "id", "createdDateTime", "lastModifiedDateTime", "version"];
 
 /// One object as the provider returns it; `payload` is the full content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,10 +124,7 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            ProviderError::Throttled { .. } | ProviderError::Transient(_)
-        )
+        matches!(self, ProviderError::Throttled { .. } | ProviderError::Transient(_))
     }
 
     /// A stable code for the run's `failures`.
@@ -162,11 +152,7 @@ pub enum UpdateOutcome {
 pub trait Provider: Send + Sync {
     async fn check_health(&self) -> Result<Health, ProviderError>;
     async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError>;
-    async fn get_object(
-        &self,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<Option<RemoteObject>, ProviderError>;
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError>;
     async fn create_object(
         &self,
         fence: WriteFence,
@@ -180,11 +166,7 @@ pub trait Provider: Send + Sync {
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError>;
-    async fn list_assignments(
-        &self,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<Vec<Value>, ProviderError>;
+    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError>;
     /// Replaces the object's assignment set (Graph's `/assign` semantics).
     async fn set_assignments(
         &self,

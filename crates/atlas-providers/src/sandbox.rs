@@ -24,8 +24,8 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome,
-    WriteFence, SERVER_MANAGED_MEMBERS,
+    ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
+    SERVER_MANAGED_MEMBERS,
 };
 
 pub use seed::seed_data;
@@ -39,18 +39,12 @@ const DEFAULT_RETRY_AFTER_MS: u64 = 1000;
 
 /// Seeds the tenant's sandbox once; `false` when it was seeded before.
 pub async fn seed(store: &Store, tenant_id: Uuid) -> Result<bool, ProviderError> {
-    store
-        .sandbox_seed(tenant_id, &seed_data()?)
-        .await
-        .map_err(store_error)
+    store.sandbox_seed(tenant_id, &seed_data()?).await.map_err(store_error)
 }
 
 /// Puts the tenant's sandbox back to the seed (its journal is kept).
 pub async fn reset(store: &Store, tenant_id: Uuid) -> Result<(), ProviderError> {
-    store
-        .sandbox_reset(tenant_id, &seed_data()?)
-        .await
-        .map_err(store_error)
+    store.sandbox_reset(tenant_id, &seed_data()?).await.map_err(store_error)
 }
 
 /// The sandbox tenant of one product tenant.
@@ -71,12 +65,7 @@ impl SandboxProvider {
 
     /// Applies the next injected fault, if any, to this call.
     async fn fault(&self) -> Result<(), ProviderError> {
-        let Some(fault) = self
-            .store
-            .sandbox_fault_take(self.tenant_id)
-            .await
-            .map_err(store_error)?
-        else {
+        let Some(fault) = self.store.sandbox_fault_take(self.tenant_id).await.map_err(store_error)? else {
             return Ok(());
         };
         match fault.kind {
@@ -85,15 +74,9 @@ impl SandboxProvider {
                 Ok(())
             }
             SandboxFaultKind::Throttle => Err(ProviderError::Throttled {
-                retry_after_ms: if fault.ms == 0 {
-                    DEFAULT_RETRY_AFTER_MS
-                } else {
-                    fault.ms
-                },
+                retry_after_ms: if fault.ms == 0 { DEFAULT_RETRY_AFTER_MS } else { fault.ms },
             }),
-            SandboxFaultKind::Error => Err(ProviderError::Transient(
-                "503 Service Unavailable (sandbox fault)".into(),
-            )),
+            SandboxFaultKind::Error => Err(ProviderError::Transient("503 Service Unavailable (sandbox fault)".into())),
         }
     }
 }
@@ -104,35 +87,23 @@ fn store_error(e: StoreError) -> ProviderError {
     match e {
         StoreError::Fenced => ProviderError::Fenced,
         StoreError::NotFound(what) => ProviderError::NotFound(what),
-        StoreError::Database(source) => {
-            ProviderError::Transient(format!("sandbox database: {source}"))
-        }
+        StoreError::Database(source) => ProviderError::Transient(format!("sandbox database: {source}")),
         other => ProviderError::Other(other.to_string()),
     }
 }
 
 fn sandbox_fence(f: WriteFence) -> SandboxFence {
-    SandboxFence {
-        run_id: f.run_id,
-        lease_token: f.lease_token,
-    }
+    SandboxFence { run_id: f.run_id, lease_token: f.lease_token }
 }
 
 fn remote(kind: ObjectKind, o: SandboxObject) -> RemoteObject {
-    RemoteObject {
-        kind,
-        id: o.object_id,
-        display_name: o.display_name,
-        payload: o.payload,
-    }
+    RemoteObject { kind, id: o.object_id, display_name: o.display_name, payload: o.payload }
 }
 
 fn members(payload: &Value) -> Result<Map<String, Value>, ProviderError> {
     match payload {
         Value::Object(m) => Ok(m.clone()),
-        _ => Err(ProviderError::Other(
-            "400 Bad Request: the body must be a JSON object".into(),
-        )),
+        _ => Err(ProviderError::Other("400 Bad Request: the body must be a JSON object".into())),
     }
 }
 
@@ -143,10 +114,7 @@ fn now_text() -> String {
 /// The id Intune gives an assignment: `{objectId}_{groupId}`, or the fixed ids
 /// of All devices / All users; else by position.
 fn assignment_id(object_id: &str, target: &Value, index: usize) -> String {
-    let odata_type = target
-        .get("@odata.type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let odata_type = target.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
     let key = match target.get("groupId").and_then(Value::as_str) {
         Some(group) => group.to_owned(),
         None if odata_type.ends_with("allDevicesAssignmentTarget") => ALL_DEVICES_ID.to_owned(),
@@ -161,28 +129,14 @@ impl Provider for SandboxProvider {
     /// A sandbox needs no consent or permissions: healthy, with its contents.
     async fn check_health(&self) -> Result<Health, ProviderError> {
         self.fault().await?;
-        let counts = self
-            .store
-            .sandbox_counts(self.tenant_id)
-            .await
-            .map_err(store_error)?;
-        let groups = self
-            .store
-            .sandbox_groups(self.tenant_id)
-            .await
-            .map_err(store_error)?;
+        let counts = self.store.sandbox_counts(self.tenant_id).await.map_err(store_error)?;
+        let groups = self.store.sandbox_groups(self.tenant_id).await.map_err(store_error)?;
         let total: i64 = counts.iter().map(|(_, n)| n).sum();
-        let objects: Map<String, Value> = counts
-            .into_iter()
-            .map(|(kind, n)| (kind, json!(n)))
-            .collect();
+        let objects: Map<String, Value> = counts.into_iter().map(|(kind, n)| (kind, json!(n))).collect();
         let message = if total == 0 {
             "Sandbox tenant reachable; it holds no objects (not seeded).".to_owned()
         } else {
-            format!(
-                "Sandbox tenant reachable: {total} objects, {} groups.",
-                groups.len()
-            )
+            format!("Sandbox tenant reachable: {total} objects, {} groups.", groups.len())
         };
         Ok(Health {
             ok: true,
@@ -199,25 +153,13 @@ impl Provider for SandboxProvider {
 
     async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
         self.fault().await?;
-        let objects = self
-            .store
-            .sandbox_objects(self.tenant_id, kind.as_str())
-            .await
-            .map_err(store_error)?;
+        let objects = self.store.sandbox_objects(self.tenant_id, kind.as_str()).await.map_err(store_error)?;
         Ok(objects.into_iter().map(|o| remote(kind, o)).collect())
     }
 
-    async fn get_object(
-        &self,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<Option<RemoteObject>, ProviderError> {
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
         self.fault().await?;
-        let object = self
-            .store
-            .sandbox_object(self.tenant_id, kind.as_str(), id)
-            .await
-            .map_err(store_error)?;
+        let object = self.store.sandbox_object(self.tenant_id, kind.as_str(), id).await.map_err(store_error)?;
         Ok(object.map(|o| remote(kind, o)))
     }
 
@@ -239,13 +181,7 @@ impl Provider for SandboxProvider {
         body.insert("lastModifiedDateTime".into(), json!(now));
         let created = self
             .store
-            .sandbox_write_create(
-                self.tenant_id,
-                sandbox_fence(fence),
-                kind.as_str(),
-                &id,
-                &Value::Object(body),
-            )
+            .sandbox_write_create(self.tenant_id, sandbox_fence(fence), kind.as_str(), &id, &Value::Object(body))
             .await
             .map_err(store_error)?;
         Ok(remote(kind, created))
@@ -267,13 +203,7 @@ impl Provider for SandboxProvider {
         patch.insert("lastModifiedDateTime".into(), json!(now_text()));
         let updated = self
             .store
-            .sandbox_write_update(
-                self.tenant_id,
-                sandbox_fence(fence),
-                kind.as_str(),
-                id,
-                &Value::Object(patch),
-            )
+            .sandbox_write_update(self.tenant_id, sandbox_fence(fence), kind.as_str(), id, &Value::Object(patch))
             .await
             .map_err(store_error)?;
         Ok(match updated {
@@ -282,18 +212,9 @@ impl Provider for SandboxProvider {
         })
     }
 
-    async fn list_assignments(
-        &self,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
         self.fault().await?;
-        match self
-            .store
-            .sandbox_object(self.tenant_id, kind.as_str(), id)
-            .await
-            .map_err(store_error)?
-        {
+        match self.store.sandbox_object(self.tenant_id, kind.as_str(), id).await.map_err(store_error)? {
             Some(o) => Ok(o.assignments),
             None => Err(ProviderError::NotFound(format!("{} {id}", kind.as_str()))),
         }
@@ -318,22 +239,17 @@ impl Provider for SandboxProvider {
             .enumerate()
             .map(|(i, a)| {
                 let mut a = members(a)?;
-                let target = a.get("target").filter(|t| t.is_object()).ok_or_else(|| {
-                    ProviderError::Other("400 Bad Request: an assignment has no target".into())
-                })?;
+                let target = a
+                    .get("target")
+                    .filter(|t| t.is_object())
+                    .ok_or_else(|| ProviderError::Other("400 Bad Request: an assignment has no target".into()))?;
                 let assignment_id = assignment_id(id, target, i);
                 a.insert("id".into(), json!(assignment_id));
                 Ok(Value::Object(a))
             })
             .collect::<Result<Vec<_>, ProviderError>>()?;
         self.store
-            .sandbox_write_assignments(
-                self.tenant_id,
-                sandbox_fence(fence),
-                kind.as_str(),
-                id,
-                &stored,
-            )
+            .sandbox_write_assignments(self.tenant_id, sandbox_fence(fence), kind.as_str(), id, &stored)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -341,19 +257,12 @@ impl Provider for SandboxProvider {
 
     async fn group_exists(&self, group_id: &str) -> Result<bool, ProviderError> {
         self.fault().await?;
-        self.store
-            .sandbox_group_exists(self.tenant_id, group_id)
-            .await
-            .map_err(store_error)
+        self.store.sandbox_group_exists(self.tenant_id, group_id).await.map_err(store_error)
     }
 
     async fn compliance_summaries(&self) -> Result<Vec<ComplianceSummary>, ProviderError> {
         self.fault().await?;
-        let rows = self
-            .store
-            .sandbox_compliance(self.tenant_id)
-            .await
-            .map_err(store_error)?;
+        let rows = self.store.sandbox_compliance(self.tenant_id).await.map_err(store_error)?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(rows
             .into_iter()

@@ -24,13 +24,9 @@ use crate::{Dialect, Store, StoreError, StoreResult};
 
 pub use connection::ProviderConnection;
 pub use member::Membership;
-#[allow(unused_imports)] // for the fact loaders and the run queue
-pub(crate) use member::{MembershipRow, MEMBERSHIP_SELECT};
 pub(crate) use role::parse_caps;
 pub use role::{CustomRole, RoleRef};
 pub use tenant::Tenant;
-#[allow(unused_imports)] // for the fact loaders and the run queue
-pub(crate) use tenant::{TenantRow, TENANT_SELECT};
 pub use token::{hash_token, ApiToken};
 pub use user::{normalize_email, User};
 pub use workspace::Workspace;
@@ -44,17 +40,11 @@ pub struct ChangeBy {
 
 impl ChangeBy {
     pub fn cli() -> ChangeBy {
-        ChangeBy {
-            actor: Actor::System,
-            via: Some("cli"),
-        }
+        ChangeBy { actor: Actor::System, via: Some("cli") }
     }
 
     pub fn user(user_id: Uuid) -> ChangeBy {
-        ChangeBy {
-            actor: Actor::User { user_id },
-            via: None,
-        }
+        ChangeBy { actor: Actor::User { user_id }, via: None }
     }
 
     pub(crate) fn draft(
@@ -68,14 +58,7 @@ impl ChangeBy {
         if let (Some(via), Value::Object(m)) = (self.via, &mut data) {
             m.insert("via".into(), json!(via));
         }
-        AuditDraft {
-            action: action.into(),
-            actor: self.actor.clone(),
-            workspace_id,
-            tenant_id,
-            subject,
-            data,
-        }
+        AuditDraft { action: action.into(), actor: self.actor.clone(), workspace_id, tenant_id, subject, data }
     }
 
     /// The stored form of the actor (`writes_changed_by`).

@@ -21,8 +21,8 @@ pub enum StoreError {
     Fenced,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -73,7 +73,7 @@ pub(crate) async fn load(tx: &mut Tx, ctx: &CheckedContext, lock: bool) -> Store
         load_tenant(tx, &mut facts, ctx.workspace_id, tenant_id, share).await?;
     }
     if let Some(set) = ctx.params.get("backup_set_id").and_then(|v| v.as_str()) {
-        let sql = format!("SELECT 1 FROM backup_sets WHERE id = $1 AND tenant_id = $2{share}");
+        let sql = format!("SELECT CAST(1 AS BIGINT) FROM backup_sets WHERE id = $1 AND tenant_id = $2{share}");
         let tenant = ctx.tenant_id.map(|t| t.to_string()).unwrap_or_default();
         let found: Option<(i64,)> =
             on_tx!(tx, |c| sqlx::query_as(&sql).bind(set).bind(&tenant).fetch_optional(c).await)?;

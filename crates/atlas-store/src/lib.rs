@@ -10,17 +10,24 @@
 
 mod error;
 mod facts;
+mod lease;
 mod row;
 
 pub mod claim;
+pub mod compliance;
 pub mod inventory;
+pub mod monitoring;
 
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod notification;
+pub mod policy;
 pub mod run;
+pub mod run_item;
 pub mod sandbox;
 pub mod schedule;
+pub mod session;
 pub mod testkit;
 
 use std::str::FromStr;

@@ -58,6 +58,7 @@ pub enum MembersCommand {
 
 pub async fn run(ctx: &Context, cmd: MembersCommand) -> Result<(), CliError> {
     let by = ctx.by();
+    let mut revoked = false;
     let (ws, user, m) = match cmd {
         MembersCommand::Grant { workspace, email, role, tenants } => {
             let (ws, user) = (ctx.workspace(&workspace).await?, ctx.user(&email).await?);
@@ -79,13 +80,14 @@ pub async fn run(ctx: &Context, cmd: MembersCommand) -> Result<(), CliError> {
         MembersCommand::Revoke { workspace, email } => {
             let (ws, user) = member(ctx, &workspace, &email).await?;
             let m = ctx.store.member_revoke(ws.id, user.id, &by).await?;
-            let line = format!("revoked {}", describe(&ws, &user.email, &m, &ctx.scope_names(ws.id, &m.tenant_scope).await?));
-            return ctx.out.print(&m, || line);
+            revoked = true;
+            (ws, user, m)
         }
         MembersCommand::List { workspace } => return list(ctx, &workspace).await,
     };
-    let line = describe(&ws, &user.email, &m, &ctx.scope_names(ws.id, &m.tenant_scope).await?);
-    ctx.out.print(&m, || line)
+    let scope = ctx.scope_names(ws.id, &m.tenant_scope).await?;
+    let line = describe(&ws, &user.email, &m, &scope);
+    ctx.out.print(&m, || if revoked { format!("revoked {line}") } else { line })
 }
 
 /// The workspace and user of an existing membership, refused with names the

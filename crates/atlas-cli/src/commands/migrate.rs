@@ -11,7 +11,5 @@ pub fn run(ctx: &Context) -> Result<(), CliError> {
         Dialect::Sqlite => "sqlite",
         Dialect::Postgres => "postgres",
     };
-    ctx.out.print(&json!({"migrated": true, "dialect": dialect}), || {
-        format!("schema up to date ({dialect})")
-    })
+    ctx.out.print(&json!({"migrated": true, "dialect": dialect}), || format!("schema up to date ({dialect})"))
 }

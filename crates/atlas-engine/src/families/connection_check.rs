@@ -38,6 +38,7 @@ impl Handler for ConnectionCheck {
                 counts,
                 result: json!({ "health": report }),
                 failures: vec![atlas_core::run::Failure { code: "connection_unhealthy".into(), message: health.message }],
+                stopped: None,
             })
         }
     }

@@ -13,8 +13,12 @@ use sha2::{Digest, Sha256};
 
 use crate::handler::{HandlerError, Registry};
 
+pub mod backup_run;
+pub mod compliance_snapshot;
 pub mod connection_check;
 pub mod inventory_sync;
+pub mod policies_sync;
+pub mod restore_execute;
 #[cfg(feature = "testkit")]
 pub mod noop;
 
@@ -22,6 +26,10 @@ pub mod noop;
 pub fn register_all(registry: &mut Registry) -> Result<(), String> {
     registry.register(OperationType::ProviderConnectionCheck, Arc::new(connection_check::ConnectionCheck))?;
     registry.register(OperationType::InventorySync, Arc::new(inventory_sync::InventorySync))?;
+    registry.register(OperationType::PoliciesSync, Arc::new(policies_sync::PoliciesSync))?;
+    registry.register(OperationType::ComplianceSnapshot, Arc::new(compliance_snapshot::ComplianceSnapshot))?;
+    registry.register(OperationType::BackupRun, Arc::new(backup_run::BackupRun))?;
+    registry.register(OperationType::RestoreExecute, Arc::new(restore_execute::RestoreExecute))?;
     #[cfg(feature = "testkit")]
     registry.register(OperationType::TestkitNoop, Arc::new(noop::Noop))?;
     Ok(())
@@ -60,4 +68,24 @@ pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>,
 pub fn content_hash(v: &Value) -> String {
     let canonical = serde_json::to_string(v).unwrap_or_default();
     hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Fields the provider manages itself: never compared, never written back.
+const SERVER_MANAGED: &[&str] =
+    &["id", "createdDateTime", "lastModifiedDateTime", "version", "@odata.context", "@odata.etag"];
+
+/// An object's payload without server-managed fields: what a backup restores
+/// and what two versions are compared on.
+pub fn comparable(payload: &Value) -> Value {
+    match payload {
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(k, _)| !SERVER_MANAGED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The run's tenant, which every tenant family needs.
+pub fn tenant_of(run: &Run) -> Result<uuid::Uuid, HandlerError> {
+    run.tenant_id.ok_or_else(|| HandlerError::permanent("no_tenant", "this operation needs a tenant".into()))
 }

@@ -40,19 +40,15 @@ const CONFIGURATION_POLICY_SETTINGS: [(&str, File); 2] = [
     ),
 ];
 const APP_PROTECTION_POLICIES: [(&str, File); 2] = [
-    (
-        "#microsoft.graph.iosManagedAppProtection",
-        seed_file!("v1.0_deviceAppManagement_iosManagedAppProtections.json"),
-    ),
+    ("#microsoft.graph.iosManagedAppProtection", seed_file!("v1.0_deviceAppManagement_iosManagedAppProtections.json")),
     (
         "#microsoft.graph.androidManagedAppProtection",
         seed_file!("v1.0_deviceAppManagement_androidManagedAppProtections.json"),
     ),
 ];
 const SCRIPTS: File = seed_file!("beta_deviceManagement_deviceManagementScripts.json");
-const SCRIPT_SINGLE_GETS: [File; 1] = [seed_file!(
-    "beta_deviceManagement_deviceManagementScripts_c98d5944-9f97-4362-8e97-b27d3cd9d890.json"
-)];
+const SCRIPT_SINGLE_GETS: [File; 1] =
+    [seed_file!("beta_deviceManagement_deviceManagementScripts_c98d5944-9f97-4362-8e97-b27d3cd9d890.json")];
 const ASSIGNMENT_FILTERS: File = seed_file!("beta_deviceManagement_assignmentFilters.json");
 const ROLE_SCOPE_TAGS: File = seed_file!("beta_deviceManagement_roleScopeTags.json");
 const FIXTURE_ASSIGNMENTS: [(&str, File); 1] = [(
@@ -63,8 +59,9 @@ const SANDBOX_ASSIGNMENTS: File = seed_file!("sandbox_assignments.json");
 const GROUPS: File = seed_file!("v1.0_groups_select_id_displayName.json");
 const SETTING_STATE_SUMMARIES: File =
     seed_file!("v1.0_deviceManagement_deviceCompliancePolicySettingStateSummaries.json");
-const DEVICE_STATUS_OVERVIEWS: [File; 1] =
-    [seed_file!("v1.0_deviceManagement_deviceCompliancePolicies_fbabfd63-cc3a-4bd6-85b7-4005ca855dc8_deviceStatusOverview.json")];
+const DEVICE_STATUS_OVERVIEWS: [File; 1] = [seed_file!(
+    "v1.0_deviceManagement_deviceCompliancePolicies_fbabfd63-cc3a-4bd6-85b7-4005ca855dc8_deviceStatusOverview.json"
+)];
 
 fn bad(file: File, what: impl std::fmt::Display) -> ProviderError {
     ProviderError::Other(format!("sandbox seed {}: {what}", file.0))
@@ -86,9 +83,7 @@ fn items(file: File) -> Result<Vec<Value>, ProviderError> {
 }
 
 fn str_member<'a>(file: File, item: &'a Value, key: &str) -> Result<&'a str, ProviderError> {
-    item.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad(file, format!("an item has no `{key}`")))
+    item.get(key).and_then(Value::as_str).ok_or_else(|| bad(file, format!("an item has no `{key}`")))
 }
 
 fn count(item: &Value, key: &str) -> i64 {
@@ -99,19 +94,10 @@ fn count(item: &Value, key: &str) -> i64 {
 pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
     let mut objects: Vec<(ObjectKind, Value)> = Vec::new();
     for file in DEVICE_CONFIGURATIONS {
-        objects.extend(
-            items(file)?
-                .into_iter()
-                .map(|v| (ObjectKind::DeviceConfiguration, v)),
-        );
+        objects.extend(items(file)?.into_iter().map(|v| (ObjectKind::DeviceConfiguration, v)));
     }
     let compliance_policies = items(COMPLIANCE_POLICIES)?;
-    objects.extend(
-        compliance_policies
-            .iter()
-            .cloned()
-            .map(|v| (ObjectKind::CompliancePolicy, v)),
-    );
+    objects.extend(compliance_policies.iter().cloned().map(|v| (ObjectKind::CompliancePolicy, v)));
 
     let mut settings = BTreeMap::new();
     for (id, file) in CONFIGURATION_POLICY_SETTINGS {
@@ -121,9 +107,7 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
         let id = str_member(CONFIGURATION_POLICIES, &policy, "id")?.to_owned();
         // Policies without a settings fixture get an empty list, so every
         // settings-catalog payload has the same shape.
-        let merged = settings
-            .remove(id.as_str())
-            .unwrap_or_else(|| Value::Array(Vec::new()));
+        let merged = settings.remove(id.as_str()).unwrap_or_else(|| Value::Array(Vec::new()));
         if let Value::Object(m) = &mut policy {
             m.insert("settings".into(), merged);
         }
@@ -153,16 +137,8 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
         objects.push((ObjectKind::DeviceManagementScript, script));
     }
 
-    objects.extend(
-        items(ASSIGNMENT_FILTERS)?
-            .into_iter()
-            .map(|v| (ObjectKind::AssignmentFilter, v)),
-    );
-    objects.extend(
-        items(ROLE_SCOPE_TAGS)?
-            .into_iter()
-            .map(|v| (ObjectKind::RoleScopeTag, v)),
-    );
+    objects.extend(items(ASSIGNMENT_FILTERS)?.into_iter().map(|v| (ObjectKind::AssignmentFilter, v)));
+    objects.extend(items(ROLE_SCOPE_TAGS)?.into_iter().map(|v| (ObjectKind::RoleScopeTag, v)));
 
     let mut assignments = assignments()?;
     let objects = objects
@@ -170,19 +146,11 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
         .map(|(kind, payload)| {
             let object_id = str_member(("seed objects", ""), &payload, "id")?.to_owned();
             let assignments = assignments.remove(&object_id).unwrap_or_default();
-            Ok(SandboxSeedObject {
-                kind: kind.as_str().to_owned(),
-                object_id,
-                payload,
-                assignments,
-            })
+            Ok(SandboxSeedObject { kind: kind.as_str().to_owned(), object_id, payload, assignments })
         })
         .collect::<Result<Vec<_>, ProviderError>>()?;
     if let Some(orphan) = assignments.keys().next() {
-        return Err(bad(
-            SANDBOX_ASSIGNMENTS,
-            format!("assignments for unknown object {orphan}"),
-        ));
+        return Err(bad(SANDBOX_ASSIGNMENTS, format!("assignments for unknown object {orphan}")));
     }
 
     let groups = items(GROUPS)?
@@ -195,11 +163,7 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
         })
         .collect::<Result<Vec<_>, ProviderError>>()?;
 
-    Ok(SandboxSeed {
-        objects,
-        groups,
-        compliance: compliance(&compliance_policies)?,
-    })
+    Ok(SandboxSeed { objects, groups, compliance: compliance(&compliance_policies)? })
 }
 
 /// Assignments by object id: the fixture's, then the sandbox's own.
@@ -250,15 +214,9 @@ fn compliance(policies: &[Value]) -> Result<Vec<SandboxCompliance>, ProviderErro
                     not_applicable: count(o, "notApplicableCount"),
                 });
             }
-            let class = policy_class(
-                p.get("@odata.type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-            );
+            let class = policy_class(p.get("@odata.type").and_then(Value::as_str).unwrap_or_default());
             let setting = settings.iter().find(|s| {
-                s.get("setting")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.starts_with(&format!("{class}.")))
+                s.get("setting").and_then(Value::as_str).is_some_and(|n| n.starts_with(&format!("{class}.")))
             });
             let c = |key| setting.map_or(0, |s| count(s, key));
             Ok(SandboxCompliance {
@@ -289,10 +247,7 @@ mod tests {
 
     #[test]
     fn policy_class_capitalizes_the_type_name() {
-        assert_eq!(
-            policy_class("#microsoft.graph.iosCompliancePolicy"),
-            "IosCompliancePolicy"
-        );
+        assert_eq!(policy_class("#microsoft.graph.iosCompliancePolicy"), "IosCompliancePolicy");
         assert_eq!(policy_class(""), "");
     }
 }

@@ -86,9 +86,7 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<ProviderConnection> {
         if !config.is_object() {
-            return Err(StoreError::Invalid(
-                "connection config must be a JSON object".into(),
-            ));
+            return Err(StoreError::Invalid("connection config must be a JSON object".into()));
         }
         let tenant = self.tenant_get(tenant_id).await?;
         let at = now();
@@ -160,17 +158,14 @@ impl Store {
         if status == before.status {
             return Ok(before);
         }
-        self.connection_write_status(tx, &tenant, &before, status, by, json!({}))
-            .await
+        self.connection_write_status(tx, &tenant, &before, status, by, json!({})).await
     }
 
     /// The tenant's connection, if it has one (without its secret).
     pub async fn connection_get(&self, tenant_id: Uuid) -> StoreResult<Option<ProviderConnection>> {
         let sql = format!("{CONNECTION_SELECT} WHERE tenant_id = $1");
-        let row: Option<ConnectionRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(tenant_id.to_string())
-            .fetch_optional(p)
-            .await)?;
+        let row: Option<ConnectionRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(tenant_id.to_string()).fetch_optional(p).await)?;
         row.map(ConnectionRow::into_domain).transpose()
     }
 
@@ -194,21 +189,12 @@ impl Store {
                 .bind(at.0)
                 .bind(before.id.to_string())
         )?;
-        let checked = ProviderConnection {
-            health: Some(health),
-            checked_at: Some(at),
-            updated_at: at,
-            ..before
-        };
+        let checked = ProviderConnection { health: Some(health), checked_at: Some(at), updated_at: at, ..before };
         match status {
             Some(s) if s != checked.status => {
-                let by = ChangeBy {
-                    actor: atlas_core::audit::Actor::System,
-                    via: None,
-                };
+                let by = ChangeBy { actor: atlas_core::audit::Actor::System, via: None };
                 let extra = json!({"source": "connection_check"});
-                self.connection_write_status(tx, &tenant, &checked, s, &by, extra)
-                    .await
+                self.connection_write_status(tx, &tenant, &checked, s, &by, extra).await
             }
             _ => {
                 tx.commit().await?;
@@ -230,12 +216,10 @@ impl Store {
         let at = now();
         exec!(
             &mut tx,
-            sqlx::query(
-                "UPDATE provider_connections SET status = $1, updated_at = $2 WHERE id = $3"
-            )
-            .bind(status.as_str())
-            .bind(at.0)
-            .bind(before.id.to_string())
+            sqlx::query("UPDATE provider_connections SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(at.0)
+                .bind(before.id.to_string())
         )?;
         if let Value::Object(m) = &mut data {
             m.insert("kind".into(), json!(before.kind));
@@ -251,30 +235,14 @@ impl Store {
         );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
-        Ok(ProviderConnection {
-            status,
-            updated_at: at,
-            ..before.clone()
-        })
+        Ok(ProviderConnection { status, updated_at: at, ..before.clone() })
     }
 
     /// Reads the tenant's connection for change, locking its row (PostgreSQL).
-    async fn connection_locked(
-        &self,
-        tx: &mut Tx,
-        tenant_id: Uuid,
-    ) -> StoreResult<ProviderConnection> {
-        let sql = format!(
-            "{CONNECTION_SELECT} WHERE tenant_id = $1{}",
-            self.row_lock(" FOR UPDATE")
-        );
-        let row: Option<ConnectionRow> = on_tx!(tx, |c| sqlx::query_as(&sql)
-            .bind(tenant_id.to_string())
-            .fetch_optional(c)
-            .await)?;
-        row.ok_or_else(|| {
-            StoreError::NotFound(format!("provider connection of tenant {tenant_id}"))
-        })?
-        .into_domain()
+    async fn connection_locked(&self, tx: &mut Tx, tenant_id: Uuid) -> StoreResult<ProviderConnection> {
+        let sql = format!("{CONNECTION_SELECT} WHERE tenant_id = $1{}", self.row_lock(" FOR UPDATE"));
+        let row: Option<ConnectionRow> =
+            on_tx!(tx, |c| sqlx::query_as(&sql).bind(tenant_id.to_string()).fetch_optional(c).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("provider connection of tenant {tenant_id}")))?.into_domain()
     }
 }

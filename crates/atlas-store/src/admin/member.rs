@@ -49,16 +49,9 @@ pub(crate) struct MembershipRow {
 
 impl MembershipRow {
     pub(crate) fn into_domain(self) -> StoreResult<Membership> {
-        let role = match (
-            self.builtin_role,
-            self.custom_role_name,
-            self.custom_role_capabilities,
-        ) {
+        let role = match (self.builtin_role, self.custom_role_name, self.custom_role_capabilities) {
             (Some(b), _, _) => Role::Builtin(parse(&b, "role", BuiltinRole::parse)?),
-            (None, Some(name), Some(caps)) => Role::Custom {
-                capabilities: parse_caps(&caps)?,
-                name,
-            },
+            (None, Some(name), Some(caps)) => Role::Custom { capabilities: parse_caps(&caps)?, name },
             _ => return Err(StoreError::Corrupt("membership without a role".into())),
         };
         Ok(Membership {
@@ -73,8 +66,7 @@ impl MembershipRow {
     }
 }
 
-pub(crate) const MEMBERSHIP_SELECT: &str =
-    "SELECT m.id, m.workspace_id, m.user_id, m.builtin_role, \
+pub(crate) const MEMBERSHIP_SELECT: &str = "SELECT m.id, m.workspace_id, m.user_id, m.builtin_role, \
      r.name AS custom_role_name, r.capabilities AS custom_role_capabilities, m.tenant_scope, \
      m.created_at, m.updated_at \
      FROM memberships m LEFT JOIN custom_roles r ON r.id = m.custom_role_id";
@@ -95,17 +87,13 @@ async fn check_scope(tx: &mut Tx, workspace_id: Uuid, scope: &TenantScope) -> St
     if ids.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT id FROM tenants WHERE workspace_id = $1"
-    )
-    .bind(workspace_id.to_string())
-    .fetch_all(c)
-    .await)?;
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as("SELECT id FROM tenants WHERE workspace_id = $1")
+        .bind(workspace_id.to_string())
+        .fetch_all(c)
+        .await)?;
     let known: BTreeSet<String> = rows.into_iter().map(|(id,)| id).collect();
     match ids.iter().find(|id| !known.contains(&id.to_string())) {
-        Some(foreign) => Err(StoreError::Invalid(format!(
-            "tenant {foreign} does not belong to the workspace"
-        ))),
+        Some(foreign) => Err(StoreError::Invalid(format!("tenant {foreign} does not belong to the workspace"))),
         None => Ok(()),
     }
 }
@@ -172,9 +160,7 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<Membership> {
         let mut tx = self.begin().await?;
-        let before = self
-            .membership_locked(&mut tx, workspace_id, user_id)
-            .await?;
+        let before = self.membership_locked(&mut tx, workspace_id, user_id).await?;
         let resolved = resolve(&mut tx, workspace_id, role).await?;
         if resolved.role.name() == before.role.name() {
             return Ok(before);
@@ -182,13 +168,11 @@ impl Store {
         let at = now();
         exec!(
             &mut tx,
-            sqlx::query(
-                "UPDATE memberships SET builtin_role = $1, custom_role_id = $2, updated_at = $3 WHERE id = $4"
-            )
-            .bind(resolved.builtin)
-            .bind(resolved.custom_id)
-            .bind(at.0)
-            .bind(before.id.to_string())
+            sqlx::query("UPDATE memberships SET builtin_role = $1, custom_role_id = $2, updated_at = $3 WHERE id = $4")
+                .bind(resolved.builtin)
+                .bind(resolved.custom_id)
+                .bind(at.0)
+                .bind(before.id.to_string())
         )?;
         let draft = by.draft(
             "membership.role_changed",
@@ -203,11 +187,7 @@ impl Store {
         );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
-        Ok(Membership {
-            role: resolved.role,
-            updated_at: at,
-            ..before
-        })
+        Ok(Membership { role: resolved.role, updated_at: at, ..before })
     }
 
     /// Replaces a member's tenant entitlements.
@@ -219,9 +199,7 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<Membership> {
         let mut tx = self.begin().await?;
-        let before = self
-            .membership_locked(&mut tx, workspace_id, user_id)
-            .await?;
+        let before = self.membership_locked(&mut tx, workspace_id, user_id).await?;
         check_scope(&mut tx, workspace_id, scope).await?;
         if &before.tenant_scope == scope {
             return Ok(before);
@@ -247,28 +225,14 @@ impl Store {
         );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
-        Ok(Membership {
-            tenant_scope: scope.clone(),
-            updated_at: at,
-            ..before
-        })
+        Ok(Membership { tenant_scope: scope.clone(), updated_at: at, ..before })
     }
 
     /// Removes a membership (the row is deleted); returns what was removed.
-    pub async fn member_revoke(
-        &self,
-        workspace_id: Uuid,
-        user_id: Uuid,
-        by: &ChangeBy,
-    ) -> StoreResult<Membership> {
+    pub async fn member_revoke(&self, workspace_id: Uuid, user_id: Uuid, by: &ChangeBy) -> StoreResult<Membership> {
         let mut tx = self.begin().await?;
-        let before = self
-            .membership_locked(&mut tx, workspace_id, user_id)
-            .await?;
-        exec!(
-            &mut tx,
-            sqlx::query("DELETE FROM memberships WHERE id = $1").bind(before.id.to_string())
-        )?;
+        let before = self.membership_locked(&mut tx, workspace_id, user_id).await?;
+        exec!(&mut tx, sqlx::query("DELETE FROM memberships WHERE id = $1").bind(before.id.to_string()))?;
         let draft = by.draft(
             "membership.revoked",
             Some(workspace_id),
@@ -284,11 +248,7 @@ impl Store {
         Ok(before)
     }
 
-    pub async fn membership_get(
-        &self,
-        workspace_id: Uuid,
-        user_id: Uuid,
-    ) -> StoreResult<Option<Membership>> {
+    pub async fn membership_get(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Membership>> {
         let sql = format!("{MEMBERSHIP_SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2");
         let row: Option<MembershipRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
             .bind(workspace_id.to_string())
@@ -300,32 +260,22 @@ impl Store {
 
     /// The workspace's memberships, oldest first.
     pub async fn membership_list(&self, workspace_id: Uuid) -> StoreResult<Vec<Membership>> {
-        let sql =
-            format!("{MEMBERSHIP_SELECT} WHERE m.workspace_id = $1 ORDER BY m.created_at, m.id");
-        let rows: Vec<MembershipRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(workspace_id.to_string())
-            .fetch_all(p)
-            .await)?;
+        let sql = format!("{MEMBERSHIP_SELECT} WHERE m.workspace_id = $1 ORDER BY m.created_at, m.id");
+        let rows: Vec<MembershipRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(workspace_id.to_string()).fetch_all(p).await)?;
         rows.into_iter().map(MembershipRow::into_domain).collect()
     }
 
     /// Every membership of one user, across workspaces, oldest first.
     pub async fn memberships_of_user(&self, user_id: Uuid) -> StoreResult<Vec<Membership>> {
         let sql = format!("{MEMBERSHIP_SELECT} WHERE m.user_id = $1 ORDER BY m.created_at, m.id");
-        let rows: Vec<MembershipRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(user_id.to_string())
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<MembershipRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(user_id.to_string()).fetch_all(p).await)?;
         rows.into_iter().map(MembershipRow::into_domain).collect()
     }
 
     /// Reads a membership for change, locking its row (PostgreSQL).
-    async fn membership_locked(
-        &self,
-        tx: &mut Tx,
-        workspace_id: Uuid,
-        user_id: Uuid,
-    ) -> StoreResult<Membership> {
+    async fn membership_locked(&self, tx: &mut Tx, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Membership> {
         let sql = format!(
             "{MEMBERSHIP_SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2{}",
             self.row_lock(" FOR UPDATE OF m")
@@ -335,11 +285,7 @@ impl Store {
             .bind(user_id.to_string())
             .fetch_optional(c)
             .await)?;
-        row.ok_or_else(|| {
-            StoreError::NotFound(format!(
-                "membership of user {user_id} in workspace {workspace_id}"
-            ))
-        })?
-        .into_domain()
+        row.ok_or_else(|| StoreError::NotFound(format!("membership of user {user_id} in workspace {workspace_id}")))?
+            .into_domain()
     }
 }

@@ -68,18 +68,14 @@ impl CustomRoleRow {
     }
 }
 
-const ROLE_SELECT: &str =
-    "SELECT id, workspace_id, name, capabilities, created_at, updated_at FROM custom_roles";
+const ROLE_SELECT: &str = "SELECT id, workspace_id, name, capabilities, created_at, updated_at FROM custom_roles";
 
 pub(crate) fn parse_caps(s: &str) -> StoreResult<CapabilitySet> {
     atlas_core::capability::parse_capability_list(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn caps_to_db(caps: &CapabilitySet) -> String {
-    caps.iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    caps.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
 }
 
 fn role_name(name: &str) -> StoreResult<&str> {
@@ -90,9 +86,7 @@ fn role_name(name: &str) -> StoreResult<&str> {
         )));
     }
     if name.contains(',') {
-        return Err(StoreError::Invalid(format!(
-            "role name `{name}` must not contain a comma"
-        )));
+        return Err(StoreError::Invalid(format!("role name `{name}` must not contain a comma")));
     }
     Ok(name)
 }
@@ -151,18 +145,13 @@ impl Store {
     ) -> StoreResult<CustomRole> {
         let name = name.trim();
         let mut tx = self.begin().await?;
-        let sql = format!(
-            "{ROLE_SELECT} WHERE workspace_id = $1 AND name = $2{}",
-            self.row_lock(" FOR UPDATE")
-        );
+        let sql = format!("{ROLE_SELECT} WHERE workspace_id = $1 AND name = $2{}", self.row_lock(" FOR UPDATE"));
         let row: Option<CustomRoleRow> = on_tx!(&mut tx, |c| sqlx::query_as(&sql)
             .bind(workspace_id.to_string())
             .bind(name)
             .fetch_optional(c)
             .await)?;
-        let before = row
-            .ok_or_else(|| StoreError::NotFound(format!("custom role `{name}`")))?
-            .into_domain()?;
+        let before = row.ok_or_else(|| StoreError::NotFound(format!("custom role `{name}`")))?.into_domain()?;
         if &before.capabilities == capabilities {
             return Ok(before);
         }
@@ -187,11 +176,7 @@ impl Store {
         );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
-        Ok(CustomRole {
-            capabilities: capabilities.clone(),
-            updated_at: at,
-            ..before
-        })
+        Ok(CustomRole { capabilities: capabilities.clone(), updated_at: at, ..before })
     }
 
     pub async fn role_get(&self, workspace_id: Uuid, name: &str) -> StoreResult<CustomRole> {
@@ -201,52 +186,35 @@ impl Store {
             .bind(name.trim())
             .fetch_optional(p)
             .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("custom role `{}`", name.trim())))?
-            .into_domain()
+        row.ok_or_else(|| StoreError::NotFound(format!("custom role `{}`", name.trim())))?.into_domain()
     }
 
     /// The workspace's custom roles, by name.
     pub async fn role_list(&self, workspace_id: Uuid) -> StoreResult<Vec<CustomRole>> {
         let sql = format!("{ROLE_SELECT} WHERE workspace_id = $1 ORDER BY name");
-        let rows: Vec<CustomRoleRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(workspace_id.to_string())
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<CustomRoleRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(workspace_id.to_string()).fetch_all(p).await)?;
         rows.into_iter().map(CustomRoleRow::into_domain).collect()
     }
 }
 
 /// Resolves a role name in a workspace, inside the membership change's transaction.
-pub(super) async fn resolve(
-    tx: &mut Tx,
-    workspace_id: Uuid,
-    role: &RoleRef,
-) -> StoreResult<ResolvedRole> {
+pub(super) async fn resolve(tx: &mut Tx, workspace_id: Uuid, role: &RoleRef) -> StoreResult<ResolvedRole> {
     match role {
-        RoleRef::Builtin(b) => Ok(ResolvedRole {
-            builtin: Some(b.as_str()),
-            custom_id: None,
-            role: Role::Builtin(*b),
-        }),
+        RoleRef::Builtin(b) => Ok(ResolvedRole { builtin: Some(b.as_str()), custom_id: None, role: Role::Builtin(*b) }),
         RoleRef::Custom(name) => {
-            let row: Option<(String, String)> =
-                on_tx!(tx, |c| {
-                    sqlx::query_as(
-                "SELECT id, capabilities FROM custom_roles WHERE workspace_id = $1 AND name = $2"
-            )
-            .bind(workspace_id.to_string())
-            .bind(name)
-            .fetch_optional(c)
-            .await
-                })?;
+            let row: Option<(String, String)> = on_tx!(tx, |c| {
+                sqlx::query_as("SELECT id, capabilities FROM custom_roles WHERE workspace_id = $1 AND name = $2")
+                    .bind(workspace_id.to_string())
+                    .bind(name)
+                    .fetch_optional(c)
+                    .await
+            })?;
             let (id, caps) = row.ok_or_else(|| StoreError::NotFound(format!("role `{name}`")))?;
             Ok(ResolvedRole {
                 builtin: None,
                 custom_id: Some(id),
-                role: Role::Custom {
-                    name: name.clone(),
-                    capabilities: parse_caps(&caps)?,
-                },
+                role: Role::Custom { name: name.clone(), capabilities: parse_caps(&caps)? },
             })
         }
     }

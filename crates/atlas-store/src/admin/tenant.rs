@@ -53,8 +53,7 @@ impl TenantRow {
     }
 }
 
-pub(crate) const TENANT_SELECT: &str =
-    "SELECT id, workspace_id, name, external_tenant_id, status, writes_enabled, \
+pub(crate) const TENANT_SELECT: &str = "SELECT id, workspace_id, name, external_tenant_id, status, writes_enabled, \
      writes_changed_by, writes_changed_at, created_at FROM tenants";
 
 impl Store {
@@ -69,9 +68,8 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<Tenant> {
         let name = non_empty("tenant name", name)?;
-        let external_tenant_id = external_tenant_id
-            .map(|e| non_empty("external tenant id", e).map(str::to_owned))
-            .transpose()?;
+        let external_tenant_id =
+            external_tenant_id.map(|e| non_empty("external tenant id", e).map(str::to_owned)).transpose()?;
         self.workspace_get(workspace_id).await?;
         let at = now();
         let tenant = Tenant {
@@ -122,12 +120,7 @@ impl Store {
     }
 
     /// Moves a tenant to another status (onboarding, active, suspended, archived).
-    pub async fn tenant_set_status(
-        &self,
-        tenant_id: Uuid,
-        status: TenantStatus,
-        by: &ChangeBy,
-    ) -> StoreResult<Tenant> {
+    pub async fn tenant_set_status(&self, tenant_id: Uuid, status: TenantStatus, by: &ChangeBy) -> StoreResult<Tenant> {
         let mut tx = self.begin().await?;
         let before = self.tenant_locked(&mut tx, tenant_id).await?;
         if before.status == status {
@@ -154,12 +147,7 @@ impl Store {
     }
 
     /// Opens or closes the tenant's write gate, recording who changed it and when.
-    pub async fn tenant_set_write_gate(
-        &self,
-        tenant_id: Uuid,
-        open: bool,
-        by: &ChangeBy,
-    ) -> StoreResult<Tenant> {
+    pub async fn tenant_set_write_gate(&self, tenant_id: Uuid, open: bool, by: &ChangeBy) -> StoreResult<Tenant> {
         let mut tx = self.begin().await?;
         let before = self.tenant_locked(&mut tx, tenant_id).await?;
         if before.writes_enabled == open {
@@ -191,22 +179,14 @@ impl Store {
         );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
-        Ok(Tenant {
-            writes_enabled: open,
-            writes_changed_by: Some(changed_by),
-            writes_changed_at: Some(at),
-            ..before
-        })
+        Ok(Tenant { writes_enabled: open, writes_changed_by: Some(changed_by), writes_changed_at: Some(at), ..before })
     }
 
     pub async fn tenant_get(&self, id: Uuid) -> StoreResult<Tenant> {
         let sql = format!("{TENANT_SELECT} WHERE id = $1");
-        let row: Option<TenantRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(p)
-            .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))?
-            .into_domain()
+        let row: Option<TenantRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))?.into_domain()
     }
 
     pub async fn tenant_by_name(&self, workspace_id: Uuid, name: &str) -> StoreResult<Tenant> {
@@ -216,28 +196,21 @@ impl Store {
             .bind(name)
             .fetch_optional(p)
             .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("tenant `{name}`")))?
-            .into_domain()
+        row.ok_or_else(|| StoreError::NotFound(format!("tenant `{name}`")))?.into_domain()
     }
 
     /// The workspace's tenants, by name.
     pub async fn tenant_list(&self, workspace_id: Uuid) -> StoreResult<Vec<Tenant>> {
         let sql = format!("{TENANT_SELECT} WHERE workspace_id = $1 ORDER BY name");
-        let rows: Vec<TenantRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(workspace_id.to_string())
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<TenantRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(workspace_id.to_string()).fetch_all(p).await)?;
         rows.into_iter().map(TenantRow::into_domain).collect()
     }
 
     /// Finds a tenant by id or exact name. A name needs the workspace; with a
     /// workspace given, a tenant of another workspace is not found (nothing
     /// crosses workspaces).
-    pub async fn tenant_resolve(
-        &self,
-        workspace: Option<Uuid>,
-        id_or_name: &str,
-    ) -> StoreResult<Tenant> {
+    pub async fn tenant_resolve(&self, workspace: Option<Uuid>, id_or_name: &str) -> StoreResult<Tenant> {
         let key = id_or_name.trim();
         if let Ok(id) = Uuid::parse_str(key) {
             match (self.tenant_get(id).await, workspace) {
@@ -257,15 +230,9 @@ impl Store {
 
     /// Reads a tenant for change, locking its row (PostgreSQL).
     async fn tenant_locked(&self, tx: &mut Tx, tenant_id: Uuid) -> StoreResult<Tenant> {
-        let sql = format!(
-            "{TENANT_SELECT} WHERE id = $1{}",
-            self.row_lock(" FOR UPDATE")
-        );
-        let row: Option<TenantRow> = on_tx!(tx, |c| sqlx::query_as(&sql)
-            .bind(tenant_id.to_string())
-            .fetch_optional(c)
-            .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))?
-            .into_domain()
+        let sql = format!("{TENANT_SELECT} WHERE id = $1{}", self.row_lock(" FOR UPDATE"));
+        let row: Option<TenantRow> =
+            on_tx!(tx, |c| sqlx::query_as(&sql).bind(tenant_id.to_string()).fetch_optional(c).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))?.into_domain()
     }
 }

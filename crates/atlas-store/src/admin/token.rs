@@ -62,19 +62,11 @@ pub fn hash_token(token: &str) -> String {
 impl Store {
     /// Creates an API token for an enabled user; returns it with its plaintext,
     /// which is not stored and cannot be shown again.
-    pub async fn token_create(
-        &self,
-        user_id: Uuid,
-        name: &str,
-        by: &ChangeBy,
-    ) -> StoreResult<(ApiToken, String)> {
+    pub async fn token_create(&self, user_id: Uuid, name: &str, by: &ChangeBy) -> StoreResult<(ApiToken, String)> {
         let name = non_empty("token name", name)?;
         let user = self.user_get(user_id).await?;
         if user.disabled_at.is_some() {
-            return Err(StoreError::Invalid(format!(
-                "user `{}` is disabled and cannot get a token",
-                user.email
-            )));
+            return Err(StoreError::Invalid(format!("user `{}` is disabled and cannot get a token", user.email)));
         }
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -90,12 +82,14 @@ impl Store {
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
-            sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(token.id.to_string())
-                .bind(user_id.to_string())
-                .bind(&token.name)
-                .bind(hash_token(&plaintext))
-                .bind(token.created_at.0)
+            sqlx::query(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)"
+            )
+            .bind(token.id.to_string())
+            .bind(user_id.to_string())
+            .bind(&token.name)
+            .bind(hash_token(&plaintext))
+            .bind(token.created_at.0)
         )?;
         let draft = by.draft(
             "token.created",
@@ -128,14 +122,14 @@ impl Store {
         let at = now();
         on_db!(self.db(), |p| {
             sqlx::query(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)"
-        )
-        .bind(at.0)
-        .bind(&token_id)
-        .bind(at.0 - LAST_USED_GRANULARITY_MICROS)
-        .execute(p)
-        .await
-        .map(|_| ())
+                "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(at.0)
+            .bind(&token_id)
+            .bind(at.0 - LAST_USED_GRANULARITY_MICROS)
+            .execute(p)
+            .await
+            .map(|_| ())
         })?;
         let user: Option<UserRow> = on_db!(self.db(), |p| {
             sqlx::query_as(

@@ -1,9 +1,7 @@
 //! Users: identities with an optional argon2 password; disabling one revokes
 //! its tokens and, through the gate, its queued runs.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use atlas_core::Timestamp;
 use serde::Serialize;
@@ -64,9 +62,7 @@ pub fn normalize_email(email: &str) -> Result<String, StoreError> {
     if valid {
         Ok(e)
     } else {
-        Err(StoreError::Invalid(format!(
-            "`{email}` is not a valid email address"
-        )))
+        Err(StoreError::Invalid(format!("`{email}` is not a valid email address")))
     }
 }
 
@@ -92,13 +88,8 @@ impl Store {
         let email = normalize_email(email)?;
         let display_name = non_empty("name", display_name)?;
         let hash = password.map(hash_password).transpose()?;
-        let user = User {
-            id: Uuid::now_v7(),
-            email,
-            display_name: display_name.into(),
-            disabled_at: None,
-            created_at: now(),
-        };
+        let user =
+            User { id: Uuid::now_v7(), email, display_name: display_name.into(), disabled_at: None, created_at: now() };
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
@@ -126,22 +117,16 @@ impl Store {
     pub async fn user_by_email(&self, email: &str) -> StoreResult<User> {
         let email_norm = email.trim().to_lowercase();
         let sql = format!("{USER_SELECT} WHERE email = $1");
-        let row: Option<UserRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(&email_norm)
-            .fetch_optional(p)
-            .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("user `{email}`")))?
-            .into_domain()
+        let row: Option<UserRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(&email_norm).fetch_optional(p).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("user `{email}`")))?.into_domain()
     }
 
     pub async fn user_get(&self, id: Uuid) -> StoreResult<User> {
         let sql = format!("{USER_SELECT} WHERE id = $1");
-        let row: Option<UserRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(p)
-            .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("user {id}")))?
-            .into_domain()
+        let row: Option<UserRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("user {id}")))?.into_domain()
     }
 
     /// Every user, by email.
@@ -153,11 +138,7 @@ impl Store {
 
     /// Checks a password; `None` for an unknown, password-less or disabled user
     /// or a wrong password, so callers cannot tell which.
-    pub async fn user_verify_password(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> StoreResult<Option<User>> {
+    pub async fn user_verify_password(&self, email: &str, password: &str) -> StoreResult<Option<User>> {
         let email_norm = email.trim().to_lowercase();
         let row: Option<(String, Option<String>)> = on_db!(self.db(), |p| sqlx::query_as(
             "SELECT id, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL"
@@ -171,10 +152,7 @@ impl Store {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return Ok(None);
         };
-        if Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
             return Ok(None);
         }
         Ok(Some(self.user_get(uuid(&id)?).await?))
@@ -202,11 +180,9 @@ impl Store {
         }
         exec!(
             &mut tx,
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"
-            )
-            .bind(at.0)
-            .bind(user.id.to_string())
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(at.0)
+                .bind(user.id.to_string())
         )?;
         let draft = by.draft(
             "user.disabled",
@@ -217,9 +193,6 @@ impl Store {
         );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
-        Ok(User {
-            disabled_at: Some(at),
-            ..user
-        })
+        Ok(User { disabled_at: Some(at), ..user })
     }
 }

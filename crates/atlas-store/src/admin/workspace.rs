@@ -28,50 +28,30 @@ struct WorkspaceRow {
 
 impl WorkspaceRow {
     fn into_domain(self) -> StoreResult<Workspace> {
-        Ok(Workspace {
-            id: uuid(&self.id)?,
-            slug: self.slug,
-            name: self.name,
-            created_at: Timestamp(self.created_at),
-        })
+        Ok(Workspace { id: uuid(&self.id)?, slug: self.slug, name: self.name, created_at: Timestamp(self.created_at) })
     }
 }
 
 const WORKSPACE_SELECT: &str = "SELECT id, slug, name, created_at FROM workspaces";
 
 impl Store {
-    pub async fn workspace_create(
-        &self,
-        slug: &str,
-        name: &str,
-        by: &ChangeBy,
-    ) -> StoreResult<Workspace> {
+    pub async fn workspace_create(&self, slug: &str, name: &str, by: &ChangeBy) -> StoreResult<Workspace> {
         let slug = non_empty("slug", slug)?;
-        if !slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return Err(StoreError::Invalid(format!(
                 "slug `{slug}` may only contain lower-case letters, digits and dashes"
             )));
         }
         let name = non_empty("name", name)?;
-        let ws = Workspace {
-            id: Uuid::now_v7(),
-            slug: slug.into(),
-            name: name.into(),
-            created_at: now(),
-        };
+        let ws = Workspace { id: Uuid::now_v7(), slug: slug.into(), name: name.into(), created_at: now() };
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
-            sqlx::query(
-                "INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4)"
-            )
-            .bind(ws.id.to_string())
-            .bind(&ws.slug)
-            .bind(&ws.name)
-            .bind(ws.created_at.0)
+            sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(ws.id.to_string())
+                .bind(&ws.slug)
+                .bind(&ws.name)
+                .bind(ws.created_at.0)
         )?;
         let draft = by.draft(
             "workspace.created",
@@ -87,28 +67,20 @@ impl Store {
 
     pub async fn workspace_by_slug(&self, slug: &str) -> StoreResult<Workspace> {
         let sql = format!("{WORKSPACE_SELECT} WHERE slug = $1");
-        let row: Option<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(slug)
-            .fetch_optional(p)
-            .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("workspace `{slug}`")))?
-            .into_domain()
+        let row: Option<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql).bind(slug).fetch_optional(p).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("workspace `{slug}`")))?.into_domain()
     }
 
     pub async fn workspace_get(&self, id: Uuid) -> StoreResult<Workspace> {
         let sql = format!("{WORKSPACE_SELECT} WHERE id = $1");
-        let row: Option<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(p)
-            .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("workspace {id}")))?
-            .into_domain()
+        let row: Option<WorkspaceRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("workspace {id}")))?.into_domain()
     }
 
     pub async fn workspace_list(&self) -> StoreResult<Vec<Workspace>> {
         let sql = format!("{WORKSPACE_SELECT} ORDER BY slug");
-        let rows: Vec<WorkspaceRow> =
-            on_db!(self.db(), |p| sqlx::query_as(&sql).fetch_all(p).await)?;
+        let rows: Vec<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql).fetch_all(p).await)?;
         rows.into_iter().map(WorkspaceRow::into_domain).collect()
     }
 }

@@ -42,19 +42,13 @@ impl Store {
     /// `seq` order, from one snapshot. Returns the number written.
     pub async fn audit_export(&self, out: &mut impl Write) -> StoreResult<u64> {
         self.seal(true).await?;
-        let io =
-            |e: std::io::Error| StoreError::Invalid(format!("cannot write the audit export: {e}"));
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
+        let io = |e: std::io::Error| StoreError::Invalid(format!("cannot write the audit export: {e}"));
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
         let mut tx = begin_read(self).await?;
         let (mut after, mut written) = (i64::MIN, 0_u64);
         loop {
-            let page: Vec<EventRow> = on_tx!(&mut tx, |c| sqlx::query_as(&sql)
-                .bind(after)
-                .bind(PAGE)
-                .fetch_all(c)
-                .await)?;
+            let page: Vec<EventRow> =
+                on_tx!(&mut tx, |c| sqlx::query_as(&sql).bind(after).bind(PAGE).fetch_all(c).await)?;
             let full = i64::try_from(page.len()).is_ok_and(|n| n >= PAGE);
             for row in page {
                 after = row.seq;
@@ -104,15 +98,9 @@ impl Store {
             n => n.min(AuditFilter::MAX_LIMIT),
         };
         binds.push(Bind::Int(i64::from(limit)));
-        let filter_sql = if conds.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conds.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events{filter_sql} ORDER BY seq DESC LIMIT ${}",
-            binds.len()
-        );
+        let filter_sql = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM audit_events{filter_sql} ORDER BY seq DESC LIMIT ${}", binds.len());
         let rows: Vec<EventRow> = on_db!(self.db(), |p| {
             let mut query = sqlx::query_as(&sql);
             for bind in &binds {

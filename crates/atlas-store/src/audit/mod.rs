@@ -70,25 +70,27 @@ pub struct AuditEvent {
 /// Appends an event inside the caller's transaction.
 pub(crate) async fn append(tx: &mut Tx, draft: &AuditDraft, at: Timestamp) -> StoreResult<()> {
     let data = serde_json::to_string(&draft.data).unwrap_or_else(|_| "{}".into());
-    exec!(tx, sqlx::query(
-        "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
+    exec!(
+        tx,
+        sqlx::query(
+            "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    )
-    .bind(Uuid::now_v7().to_string())
-    .bind(chain_of(draft.workspace_id))
-    .bind(draft.workspace_id.map(|w| w.to_string()))
-    .bind(draft.tenant_id.map(|t| t.to_string()))
-    .bind(draft.actor.to_db())
-    .bind(&draft.action)
-    .bind(&draft.subject)
-    .bind(data)
-    .bind(at.0))?;
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(chain_of(draft.workspace_id))
+        .bind(draft.workspace_id.map(|w| w.to_string()))
+        .bind(draft.tenant_id.map(|t| t.to_string()))
+        .bind(draft.actor.to_db())
+        .bind(&draft.action)
+        .bind(&draft.subject)
+        .bind(data)
+        .bind(at.0)
+    )?;
     Ok(())
 }
 
 /// The stored columns of an event, as text: hashing reads them untouched.
-const EVENT_COLUMNS: &str =
-    "seq, id, chain, workspace_id, tenant_id, actor, action, subject, data, \
+const EVENT_COLUMNS: &str = "seq, id, chain, workspace_id, tenant_id, actor, action, subject, data, \
      created_at, chain_index, prev_hash, hash";
 
 #[derive(sqlx::FromRow)]
@@ -153,10 +155,7 @@ impl EventRow {
 async fn begin_read(store: &Store) -> StoreResult<Tx> {
     Ok(match store.db() {
         crate::Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-        crate::Db::Postgres(p) => Tx::Postgres(
-            p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await?,
-        ),
+        crate::Db::Postgres(p) => Tx::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?),
     })
 }
 
@@ -164,11 +163,7 @@ impl Store {
     /// Appends `drafts` in one transaction held open for `hold` before it
     /// commits, so tests can make commit order differ from transaction order.
     #[doc(hidden)]
-    pub async fn audit_append_for_tests(
-        &self,
-        drafts: &[AuditDraft],
-        hold: Duration,
-    ) -> StoreResult<()> {
+    pub async fn audit_append_for_tests(&self, drafts: &[AuditDraft], hold: Duration) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         for draft in drafts {
             append(&mut tx, draft, now()).await?;

@@ -82,11 +82,7 @@ impl Store {
                 break;
             };
             let full = i64::try_from(batch.len()).is_ok_and(|n| n >= BATCH);
-            tracing::debug!(
-                events = batch.len(),
-                last_seq = last.seq,
-                "sealing audit events"
-            );
+            tracing::debug!(events = batch.len(), last_seq = last.seq, "sealing audit events");
             let links = link(&mut tx, &batch).await?;
             tx.commit().await?;
             report.sealed += links.len() as u64;
@@ -112,7 +108,7 @@ async fn lock(tx: &mut Tx, wait: bool) -> StoreResult<bool> {
         }
         Tx::Postgres(t) => {
             let sql = format!("SELECT pg_try_advisory_xact_lock{SEAL_LOCK}");
-            let _got: bool = sqlx::query_scalar(&sql).fetch_one(&mut **t).await?; let got = true;
+            let got: bool = sqlx::query_scalar(&sql).fetch_one(&mut **t).await?;
             Ok(got)
         }
     }
@@ -123,9 +119,7 @@ async fn lock(tx: &mut Tx, wait: bool) -> StoreResult<bool> {
 async fn horizon(tx: &mut Tx) -> StoreResult<i64> {
     Ok(match tx {
         Tx::Sqlite(t) => {
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events")
-                .fetch_one(&mut **t)
-                .await?
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetch_one(&mut **t).await?
         }
         Tx::Postgres(t) => {
             sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
@@ -143,21 +137,13 @@ async fn unsealed(tx: &mut Tx, bound: i64) -> StoreResult<Vec<EventRow>> {
             let sql = format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE hash IS NULL AND seq <= $1 ORDER BY xact, seq LIMIT $2"
             );
-            sqlx::query_as(&sql)
-                .bind(bound)
-                .bind(BATCH)
-                .fetch_all(&mut **t)
-                .await?
+            sqlx::query_as(&sql).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
         }
         Tx::Postgres(t) => {
             let sql = format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE hash IS NULL AND xact < $1 ORDER BY xact, seq LIMIT $2"
             );
-            sqlx::query_as(&sql)
-                .bind(bound)
-                .bind(BATCH)
-                .fetch_all(&mut **t)
-                .await?
+            sqlx::query_as(&sql).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
         }
     };
     Ok(rows)
@@ -178,22 +164,14 @@ async fn link(tx: &mut Tx, batch: &[EventRow]) -> StoreResult<Vec<Link>> {
         });
         let index = head.index + 1;
         let hash = event.chain_hash(index, &head.hash);
-        links.push((
-            event.seq,
-            index,
-            std::mem::replace(&mut head.hash, hash.clone()),
-            hash,
-        ));
+        links.push((event.seq, index, std::mem::replace(&mut head.hash, hash.clone()), hash));
         head.index = index;
         head.seq = event.seq;
     }
     let updated = write_links(tx, &links).await?;
     if updated != links.len() as u64 {
         // Only possible if the one-sealer rule was broken; the round rolls back.
-        return Err(StoreError::Conflict(format!(
-            "audit sealing raced: {updated} of {} events updated",
-            links.len()
-        )));
+        return Err(StoreError::Conflict(format!("audit sealing raced: {updated} of {} events updated", links.len())));
     }
     // Only the batch's chains were loaded or added, so every head here moved.
     let moved: Vec<(String, Head)> = heads.into_iter().collect();
@@ -206,30 +184,21 @@ async fn load_heads(tx: &mut Tx, names: &[String]) -> StoreResult<HashMap<String
     let rows: Vec<(String, i64, i64, String)> = match tx {
         Tx::Sqlite(t) => {
             let sql = format!("{COLS} WHERE chain IN (SELECT value FROM json_each($1))");
-            sqlx::query_as(&sql)
-                .bind(json!(names).to_string())
-                .fetch_all(&mut **t)
-                .await?
+            sqlx::query_as(&sql).bind(json!(names).to_string()).fetch_all(&mut **t).await?
         }
         Tx::Postgres(t) => {
             let sql = format!("{COLS} WHERE chain = ANY($1)");
             sqlx::query_as(&sql).bind(names).fetch_all(&mut **t).await?
         }
     };
-    Ok(rows
-        .into_iter()
-        .map(|(chain, index, seq, hash)| (chain, Head { index, seq, hash }))
-        .collect())
+    Ok(rows.into_iter().map(|(chain, index, seq, hash)| (chain, Head { index, seq, hash })).collect())
 }
 
 /// Seals the events in one statement; `hash IS NULL` makes sealing twice impossible.
 async fn write_links(tx: &mut Tx, links: &[Link]) -> StoreResult<u64> {
     let done = match tx {
         Tx::Sqlite(t) => {
-            let rows: Vec<_> = links
-                .iter()
-                .map(|(s, i, p, h)| json!([s, i, p, h]))
-                .collect();
+            let rows: Vec<_> = links.iter().map(|(s, i, p, h)| json!([s, i, p, h])).collect();
             sqlx::query(
                 "UPDATE audit_events SET chain_index = v.ci, prev_hash = v.ph, hash = v.h \
                  FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS ci, \
@@ -270,21 +239,14 @@ async fn write_heads(tx: &mut Tx, heads: &[(String, Head)]) -> StoreResult<()> {
     let at = now().0;
     match tx {
         Tx::Sqlite(t) => {
-            let rows: Vec<_> = heads
-                .iter()
-                .map(|(c, h)| json!([c, h.index, h.seq, h.hash]))
-                .collect();
+            let rows: Vec<_> = heads.iter().map(|(c, h)| json!([c, h.index, h.seq, h.hash])).collect();
             // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
             let sql = format!(
                 "INSERT INTO audit_chain_heads (chain, last_index, last_seq, last_hash, sealed_at) \
                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
                         json_extract(value, '$[3]'), $2 FROM json_each($1) WHERE true {UPSERT}"
             );
-            sqlx::query(&sql)
-                .bind(json!(rows).to_string())
-                .bind(at)
-                .execute(&mut **t)
-                .await?;
+            sqlx::query(&sql).bind(json!(rows).to_string()).bind(at).execute(&mut **t).await?;
         }
         Tx::Postgres(t) => {
             let chains: Vec<&str> = heads.iter().map(|(c, _)| c.as_str()).collect();
@@ -297,14 +259,7 @@ async fn write_heads(tx: &mut Tx, heads: &[(String, Head)]) -> StoreResult<()> {
                  FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS v(chain, last_index, last_seq, last_hash) \
                  {UPSERT}"
             );
-            sqlx::query(&sql)
-                .bind(chains)
-                .bind(indexes)
-                .bind(seqs)
-                .bind(hashes)
-                .bind(at)
-                .execute(&mut **t)
-                .await?;
+            sqlx::query(&sql).bind(chains).bind(indexes).bind(seqs).bind(hashes).bind(at).execute(&mut **t).await?;
         }
     }
     Ok(())

@@ -38,6 +38,7 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    #[must_use]
     pub fn is_intact(&self) -> bool {
         self.broken.is_none()
     }
@@ -92,27 +93,17 @@ pub enum BreakReason {
 impl fmt::Display for BreakReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BreakReason::HashMismatch => {
-                f.write_str("contents do not match the sealed hash (edited)")
-            }
+            BreakReason::HashMismatch => f.write_str("contents do not match the sealed hash (edited)"),
             BreakReason::LinkMismatch => f.write_str("does not link to the previous event's hash"),
             BreakReason::Gap { expected_index } => {
-                write!(
-                    f,
-                    "preceded by a gap: event #{expected_index} is missing (deleted)"
-                )
+                write!(f, "preceded by a gap: event #{expected_index} is missing (deleted)")
             }
             BreakReason::DuplicateIndex => f.write_str("another event already holds this position"),
             BreakReason::OutOfOrder => f.write_str("sealed out of sequence order"),
             BreakReason::TailMissing { head_index } => {
-                write!(
-                    f,
-                    "missing: the chain head records events up to #{head_index} (deleted)"
-                )
+                write!(f, "missing: the chain head records events up to #{head_index} (deleted)")
             }
-            BreakReason::HeadMismatch => {
-                f.write_str("the chain head row disagrees with this event")
-            }
+            BreakReason::HeadMismatch => f.write_str("the chain head row disagrees with this event"),
             BreakReason::HeadMissing => f.write_str("the chain has no head row"),
         }
     }
@@ -143,10 +134,7 @@ impl Store {
     /// Reports the first broken event; `Err` only when the database fails.
     pub async fn audit_verify(&self, workspace: Option<Uuid>) -> StoreResult<VerifyReport> {
         let sealed = self.seal(true).await?.sealed;
-        let mut report = VerifyReport {
-            sealed,
-            ..VerifyReport::default()
-        };
+        let mut report = VerifyReport { sealed, ..VerifyReport::default() };
         let ordered_by_seq = self.dialect() == Dialect::Sqlite;
         let mut tx = begin_read(self).await?;
         let chains = match workspace {
@@ -187,12 +175,7 @@ impl Store {
 
 /// Walks one chain; sets `report.broken` at the first break. Returns whether
 /// the chain exists (has a head or sealed events).
-async fn walk(
-    tx: &mut Tx,
-    chain: &str,
-    ordered_by_seq: bool,
-    report: &mut VerifyReport,
-) -> StoreResult<bool> {
+async fn walk(tx: &mut Tx, chain: &str, ordered_by_seq: bool, report: &mut VerifyReport) -> StoreResult<bool> {
     let head: Option<(i64, i64, String)> = on_tx!(&mut *tx, |c| sqlx::query_as(
         "SELECT last_index, last_seq, last_hash FROM audit_chain_heads WHERE chain = $1"
     )
@@ -222,18 +205,11 @@ async fn walk(
             report.events_checked += 1;
             let index = row.chain_index.unwrap_or_default();
             let expected = last.as_ref().map_or(1, |l| l.index + 1);
-            let seen = Seen {
-                index,
-                seq: row.seq,
-                id: row.id.clone(),
-                hash: row.hash.clone(),
-            };
+            let seen = Seen { index, seq: row.seq, id: row.id.clone(), hash: row.hash.clone() };
             let reason = if index < expected {
                 Some(BreakReason::DuplicateIndex)
             } else if index > expected {
-                Some(BreakReason::Gap {
-                    expected_index: expected,
-                })
+                Some(BreakReason::Gap { expected_index: expected })
             } else if row.prev_hash.as_deref() != Some(prev_hash.as_str()) {
                 Some(BreakReason::LinkMismatch)
             } else if row.hash.as_deref() != Some(row.chain_hash(index, &prev_hash).as_str()) {
@@ -250,12 +226,7 @@ async fn walk(
             (after_index, after_seq) = (index, row.seq);
             prev_hash = row.hash.unwrap_or_default();
             if index == head_index + 1 {
-                past_head = Some(Seen {
-                    index,
-                    seq: row.seq,
-                    id: row.id,
-                    hash: None,
-                });
+                past_head = Some(Seen { index, seq: row.seq, id: row.id, hash: None });
             }
             last = Some(seen);
         }

@@ -55,10 +55,7 @@ async fn seal_all(store: &Store) -> VerifyReport {
             report.sealed = sealed;
             return report;
         }
-        assert!(
-            Instant::now() < deadline,
-            "events stay unsealed: {report:?}"
-        );
+        assert!(Instant::now() < deadline, "events stay unsealed: {report:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -69,10 +66,7 @@ async fn seal_all(store: &Store) -> VerifyReport {
 async fn sealed_log(store: &Store, n: usize) -> (Uuid, Vec<AuditEvent>) {
     let ws = fixture::workspace(store).await.id;
     for i in 0..n {
-        store
-            .audit_append_for_tests(&[draft(Some(ws), i), draft(None, i)], Duration::ZERO)
-            .await
-            .unwrap();
+        store.audit_append_for_tests(&[draft(Some(ws), i), draft(None, i)], Duration::ZERO).await.unwrap();
     }
     let report = seal_all(store).await;
     assert!(report.is_intact(), "{report:?}");
@@ -80,11 +74,7 @@ async fn sealed_log(store: &Store, n: usize) -> (Uuid, Vec<AuditEvent>) {
 }
 
 async fn chain(store: &Store, ws: Uuid) -> Vec<AuditEvent> {
-    let filter = AuditFilter {
-        workspace_id: Some(ws),
-        limit: AuditFilter::MAX_LIMIT,
-        ..AuditFilter::default()
-    };
+    let filter = AuditFilter { workspace_id: Some(ws), limit: AuditFilter::MAX_LIMIT, ..AuditFilter::default() };
     let mut events = store.audit_events(filter).await.unwrap();
     events.sort_by_key(|e| e.chain_index);
     events
@@ -93,32 +83,20 @@ async fn chain(store: &Store, ws: Uuid) -> Vec<AuditEvent> {
 /// Verifies and returns the break, which must be in `ws`'s chain.
 async fn broken(store: &Store, ws: Uuid) -> atlas_store::audit::BrokenEvent {
     let report = store.audit_verify(None).await.unwrap();
-    let Some(broken) = report.broken.clone() else {
-        panic!("tampering not detected: {report:?}")
-    };
+    let Some(broken) = report.broken.clone() else { panic!("tampering not detected: {report:?}") };
     assert_eq!(broken.chain, ws.to_string());
     let scoped = store.audit_verify(Some(ws)).await.unwrap();
-    assert_eq!(
-        scoped.broken.as_ref(),
-        Some(&broken),
-        "workspace-scoped verify disagrees"
-    );
+    assert_eq!(scoped.broken.as_ref(), Some(&broken), "workspace-scoped verify disagrees");
     broken
 }
 
 async fn raw(store: &Store, sql: &str) {
-    store
-        .execute_raw(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    store.execute_raw(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 async fn intact_log_verifies(store: Store) {
     let (ws, events) = sealed_log(&store, 5).await;
-    store
-        .user_create("a@example.com", "A", None, &ChangeBy::cli())
-        .await
-        .unwrap();
+    store.user_create("a@example.com", "A", None, &ChangeBy::cli()).await.unwrap();
     let report = seal_all(&store).await;
     assert_eq!(report.broken, None);
     assert_eq!(report.chains_checked, 2, "the workspace chain and global");
@@ -129,40 +107,21 @@ async fn intact_log_verifies(store: Store) {
     assert_eq!(events[0].prev_hash.as_deref(), Some(GENESIS_HASH));
     for (i, pair) in events.windows(2).enumerate() {
         assert_eq!(pair[1].chain_index, Some(i as i64 + 2));
-        assert_eq!(
-            pair[1].prev_hash,
-            pair[0].hash,
-            "event {} links to its predecessor",
-            i + 2
-        );
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "event {} links to its predecessor", i + 2);
     }
 
     let scoped = store.audit_verify(Some(ws)).await.unwrap();
-    assert_eq!(
-        (scoped.chains_checked, scoped.events_checked, scoped.broken),
-        (1, 6, None)
-    );
+    assert_eq!((scoped.chains_checked, scoped.events_checked, scoped.broken), (1, 6, None));
     let again = store.audit_seal().await.unwrap();
     assert_eq!(again.sealed, 0, "nothing is sealed twice");
 
     let mut out = Vec::new();
     assert_eq!(store.audit_export(&mut out).await.unwrap(), 12);
-    let lines: Vec<serde_json::Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 12);
-    assert!(
-        lines
-            .windows(2)
-            .all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()),
-        "seq order"
-    );
-    assert!(
-        lines.iter().all(|l| l["hash"].is_string()),
-        "export seals first"
-    );
+    assert!(lines.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()), "seq order");
+    assert!(lines.iter().all(|l| l["hash"].is_string()), "export seals first");
     assert_eq!(lines[0]["action"], "workspace.created");
 }
 
@@ -193,10 +152,7 @@ async fn hash_follows_the_documented_encoding(store: Store) {
 async fn large_backlog_seals_in_batches(store: Store) {
     let ws = fixture::workspace(&store).await.id;
     let drafts: Vec<AuditDraft> = (0..2500).map(|i| draft(Some(ws), i)).collect();
-    store
-        .audit_append_for_tests(&drafts, Duration::ZERO)
-        .await
-        .unwrap();
+    store.audit_append_for_tests(&drafts, Duration::ZERO).await.unwrap();
     let report = seal_all(&store).await;
     assert_eq!(report.sealed, 2501, "three rounds of up to 1000");
     assert_eq!((report.events_checked, report.broken), (2501, None));
@@ -204,32 +160,15 @@ async fn large_backlog_seals_in_batches(store: Store) {
     // A break on the third page of the walk is still found.
     let events = chain(&store, ws).await; // newest 1000: indexes 1502..=2501
     let victim = events.iter().find(|e| e.chain_index == Some(2100)).unwrap();
-    raw(
-        &store,
-        &format!(
-            "UPDATE audit_events SET subject = 'x' WHERE id = '{}'",
-            victim.id
-        ),
-    )
-    .await;
+    raw(&store, &format!("UPDATE audit_events SET subject = 'x' WHERE id = '{}'", victim.id)).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.event_id, b.reason),
-        (2100, Some(victim.id), BreakReason::HashMismatch)
-    );
+    assert_eq!((b.chain_index, b.event_id, b.reason), (2100, Some(victim.id), BreakReason::HashMismatch));
 }
 
 async fn edit_is_detected(store: Store) {
     let (ws, events) = sealed_log(&store, 5).await;
     let victim = &events[2];
-    raw(
-        &store,
-        &format!(
-            r#"UPDATE audit_events SET data = '{{"n": 99}}' WHERE id = '{}'"#,
-            victim.id
-        ),
-    )
-    .await;
+    raw(&store, &format!(r#"UPDATE audit_events SET data = '{{"n": 99}}' WHERE id = '{}'"#, victim.id)).await;
     let b = broken(&store, ws).await;
     assert_eq!(b.chain_index, 3);
     assert_eq!(b.seq, Some(victim.seq));
@@ -240,11 +179,7 @@ async fn edit_is_detected(store: Store) {
 
 async fn deleted_middle_event_is_detected(store: Store) {
     let (ws, events) = sealed_log(&store, 5).await;
-    raw(
-        &store,
-        &format!("DELETE FROM audit_events WHERE id = '{}'", events[2].id),
-    )
-    .await;
+    raw(&store, &format!("DELETE FROM audit_events WHERE id = '{}'", events[2].id)).await;
     let b = broken(&store, ws).await;
     // The chain breaks at the event after the hole, which names the missing position.
     assert_eq!((b.chain_index, b.event_id), (4, Some(events[3].id)));
@@ -255,29 +190,16 @@ async fn deleted_middle_event_is_detected(store: Store) {
 async fn deleted_newest_event_is_detected(store: Store) {
     let (ws, events) = sealed_log(&store, 5).await;
     let newest = events.last().unwrap();
-    raw(
-        &store,
-        &format!("DELETE FROM audit_events WHERE id = '{}'", newest.id),
-    )
-    .await;
+    raw(&store, &format!("DELETE FROM audit_events WHERE id = '{}'", newest.id)).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.seq, b.event_id),
-        (6, Some(newest.seq), None)
-    );
+    assert_eq!((b.chain_index, b.seq, b.event_id), (6, Some(newest.seq), None));
     assert_eq!(b.reason, BreakReason::TailMissing { head_index: 6 });
 
     // A later event sealed onto the truncated chain does not paper over it.
-    store
-        .audit_append_for_tests(&[draft(Some(ws), 9)], Duration::ZERO)
-        .await
-        .unwrap();
+    store.audit_append_for_tests(&[draft(Some(ws), 9)], Duration::ZERO).await.unwrap();
     seal_all(&store).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.reason),
-        (7, BreakReason::Gap { expected_index: 6 })
-    );
+    assert_eq!((b.chain_index, b.reason), (7, BreakReason::Gap { expected_index: 6 }));
 }
 
 async fn reordering_is_detected(store: Store) {
@@ -285,13 +207,7 @@ async fn reordering_is_detected(store: Store) {
     let (a, b) = (&events[1], &events[3]); // chain indexes 2 and 4
     let intact = |store: &Store| {
         let store = store.clone();
-        async move {
-            assert_eq!(
-                store.audit_verify(None).await.unwrap().broken,
-                None,
-                "restored"
-            )
-        }
+        async move { assert_eq!(store.audit_verify(None).await.unwrap().broken, None, "restored") }
     };
 
     let swap_index = format!(
@@ -301,11 +217,7 @@ async fn reordering_is_detected(store: Store) {
     );
     raw(&store, &swap_index).await;
     let found = broken(&store, ws).await;
-    assert_eq!(
-        (found.chain_index, found.event_id),
-        (2, Some(b.id)),
-        "the event now at #2"
-    );
+    assert_eq!((found.chain_index, found.event_id), (2, Some(b.id)), "the event now at #2");
     assert_eq!(found.reason, BreakReason::LinkMismatch);
     raw(&store, &swap_index).await;
     intact(&store).await;
@@ -319,37 +231,14 @@ async fn reordering_is_detected(store: Store) {
     );
     raw(&store, &swap_time).await;
     let found = broken(&store, ws).await;
-    assert_eq!(
-        (found.chain_index, found.event_id, found.reason),
-        (2, Some(a.id), BreakReason::HashMismatch)
-    );
-    raw(
-        &store,
-        &format!(
-            "UPDATE audit_events SET created_at = {} WHERE id = '{}'",
-            a.created_at.micros(),
-            a.id
-        ),
-    )
-    .await;
-    raw(
-        &store,
-        &format!(
-            "UPDATE audit_events SET created_at = {} WHERE id = '{}'",
-            b.created_at.micros(),
-            b.id
-        ),
-    )
-    .await;
+    assert_eq!((found.chain_index, found.event_id, found.reason), (2, Some(a.id), BreakReason::HashMismatch));
+    raw(&store, &format!("UPDATE audit_events SET created_at = {} WHERE id = '{}'", a.created_at.micros(), a.id)).await;
+    raw(&store, &format!("UPDATE audit_events SET created_at = {} WHERE id = '{}'", b.created_at.micros(), b.id)).await;
     intact(&store).await;
 
     // PostgreSQL refuses updates of an identity column: the tamperer must drop that first.
     if store.dialect() == Dialect::Postgres {
-        raw(
-            &store,
-            "ALTER TABLE audit_events ALTER COLUMN seq SET GENERATED BY DEFAULT",
-        )
-        .await;
+        raw(&store, "ALTER TABLE audit_events ALTER COLUMN seq SET GENERATED BY DEFAULT").await;
     }
     let swap_seq = format!(
         "UPDATE audit_events SET seq = -1 WHERE seq = {sa}; \
@@ -360,10 +249,7 @@ async fn reordering_is_detected(store: Store) {
     );
     raw(&store, &swap_seq).await;
     let found = broken(&store, ws).await;
-    assert_eq!(
-        (found.chain_index, found.seq, found.event_id),
-        (2, Some(b.seq), Some(a.id))
-    );
+    assert_eq!((found.chain_index, found.seq, found.event_id), (2, Some(b.seq), Some(a.id)));
     assert_eq!(found.reason, BreakReason::HashMismatch);
     raw(&store, &swap_seq).await;
     intact(&store).await;
@@ -394,107 +280,50 @@ async fn head_tampering_is_detected(store: Store) {
         last.hash.as_deref().unwrap()
     );
 
-    raw(
-        &store,
-        &format!(
-            "UPDATE audit_chain_heads SET last_hash = '{}' WHERE chain = '{ws}'",
-            "f".repeat(64)
-        ),
-    )
-    .await;
+    raw(&store, &format!("UPDATE audit_chain_heads SET last_hash = '{}' WHERE chain = '{ws}'", "f".repeat(64))).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.event_id, b.reason),
-        (4, Some(last.id), BreakReason::HeadMismatch)
-    );
+    assert_eq!((b.chain_index, b.event_id, b.reason), (4, Some(last.id), BreakReason::HeadMismatch));
     raw(&store, &restore).await;
 
-    raw(
-        &store,
-        &format!("UPDATE audit_chain_heads SET last_index = 3 WHERE chain = '{ws}'"),
-    )
-    .await;
+    raw(&store, &format!("UPDATE audit_chain_heads SET last_index = 3 WHERE chain = '{ws}'")).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.event_id, b.reason),
-        (4, Some(last.id), BreakReason::HeadMismatch)
-    );
+    assert_eq!((b.chain_index, b.event_id, b.reason), (4, Some(last.id), BreakReason::HeadMismatch));
     raw(&store, &restore).await;
 
-    raw(
-        &store,
-        &format!("UPDATE audit_chain_heads SET last_index = 5 WHERE chain = '{ws}'"),
-    )
-    .await;
+    raw(&store, &format!("UPDATE audit_chain_heads SET last_index = 5 WHERE chain = '{ws}'")).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.reason),
-        (5, BreakReason::TailMissing { head_index: 5 })
-    );
+    assert_eq!((b.chain_index, b.reason), (5, BreakReason::TailMissing { head_index: 5 }));
     raw(&store, &restore).await;
     assert!(store.audit_verify(None).await.unwrap().is_intact());
 
-    raw(
-        &store,
-        &format!("DELETE FROM audit_chain_heads WHERE chain = '{ws}'"),
-    )
-    .await;
+    raw(&store, &format!("DELETE FROM audit_chain_heads WHERE chain = '{ws}'")).await;
     let b = broken(&store, ws).await;
-    assert_eq!(
-        (b.chain_index, b.event_id, b.reason),
-        (4, Some(last.id), BreakReason::HeadMissing)
-    );
+    assert_eq!((b.chain_index, b.event_id, b.reason), (4, Some(last.id), BreakReason::HeadMissing));
 }
 
 async fn verify_scopes_to_one_workspace(store: Store) {
     let (a, a_events) = sealed_log(&store, 2).await;
     let (b, _) = sealed_log(&store, 2).await;
-    raw(
-        &store,
-        &format!(
-            "UPDATE audit_events SET actor = 'x' WHERE id = '{}'",
-            a_events[1].id
-        ),
-    )
-    .await;
+    raw(&store, &format!("UPDATE audit_events SET actor = 'x' WHERE id = '{}'", a_events[1].id)).await;
     let other = store.audit_verify(Some(b)).await.unwrap();
-    assert_eq!(
-        (other.chains_checked, other.events_checked, other.broken),
-        (1, 3, None)
-    );
+    assert_eq!((other.chains_checked, other.events_checked, other.broken), (1, 3, None));
     let found = broken(&store, a).await;
     assert_eq!(found.event_id, Some(a_events[1].id));
     let nothing = store.audit_verify(Some(Uuid::now_v7())).await.unwrap();
-    assert_eq!(
-        (
-            nothing.chains_checked,
-            nothing.events_checked,
-            nothing.broken
-        ),
-        (0, 0, None)
-    );
+    assert_eq!((nothing.chains_checked, nothing.events_checked, nothing.broken), (0, 0, None));
 }
 
 async fn reader_filters_newest_first(store: Store) {
     let (ws, _) = sealed_log(&store, 4).await;
-    let user = store
-        .user_create("b@example.com", "B", None, &ChangeBy::cli())
-        .await
-        .unwrap();
+    let user = store.user_create("b@example.com", "B", None, &ChangeBy::cli()).await.unwrap();
     let all = store.audit_events(AuditFilter::default()).await.unwrap();
     assert_eq!(all.len(), 1 + 4 + 4 + 1);
     assert!(all.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
     assert_eq!(all[0].action, "user.created");
     assert_eq!(all[0].chain, "global");
 
-    let page1 = store
-        .audit_events(AuditFilter {
-            workspace_id: Some(ws),
-            limit: 3,
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    let page1 =
+        store.audit_events(AuditFilter { workspace_id: Some(ws), limit: 3, ..AuditFilter::default() }).await.unwrap();
     let page2 = store
         .audit_events(AuditFilter {
             workspace_id: Some(ws),
@@ -505,28 +334,16 @@ async fn reader_filters_newest_first(store: Store) {
         .await
         .unwrap();
     assert_eq!((page1.len(), page2.len()), (3, 2));
-    assert!(page1
-        .iter()
-        .chain(&page2)
-        .all(|e| e.workspace_id == Some(ws)));
+    assert!(page1.iter().chain(&page2).all(|e| e.workspace_id == Some(ws)));
     assert!(page1[2].seq > page2[0].seq);
     assert_eq!(page2[1].action, "workspace.created");
 
-    let by_subject = AuditFilter {
-        subject: Some(format!("user:{}", user.id)),
-        ..AuditFilter::default()
-    };
+    let by_subject = AuditFilter { subject: Some(format!("user:{}", user.id)), ..AuditFilter::default() };
     assert_eq!(store.audit_events(by_subject).await.unwrap().len(), 1);
-    let by_action = AuditFilter {
-        action: Some("test.event".into()),
-        actor: Some("system".into()),
-        ..AuditFilter::default()
-    };
+    let by_action =
+        AuditFilter { action: Some("test.event".into()), actor: Some("system".into()), ..AuditFilter::default() };
     assert_eq!(store.audit_events(by_action).await.unwrap().len(), 8);
-    let by_tenant = AuditFilter {
-        tenant_id: Some(Uuid::now_v7()),
-        ..AuditFilter::default()
-    };
+    let by_tenant = AuditFilter { tenant_id: Some(Uuid::now_v7()), ..AuditFilter::default() };
     assert!(store.audit_events(by_tenant).await.unwrap().is_empty());
 }
 
@@ -565,10 +382,7 @@ async fn concurrent_writers_seal_into_valid_chains(store: Store) {
             for i in 0..TXS {
                 let n = w * TXS + i;
                 let hold = Duration::from_millis((n % 4) as u64);
-                store
-                    .audit_append_for_tests(&[draft(Some(ws), n), draft(None, n)], hold)
-                    .await
-                    .unwrap();
+                store.audit_append_for_tests(&[draft(Some(ws), n), draft(None, n)], hold).await.unwrap();
             }
         }));
     }
@@ -585,30 +399,19 @@ async fn concurrent_writers_seal_into_valid_chains(store: Store) {
     sealed.fetch_add(report.sealed, Ordering::Relaxed);
     assert_eq!((report.unsealed, report.broken), (0, None));
     assert_eq!((report.chains_checked, report.events_checked), (2, total));
-    assert_eq!(
-        sealed.load(Ordering::Relaxed),
-        total,
-        "every event sealed exactly once"
-    );
+    assert_eq!(sealed.load(Ordering::Relaxed), total, "every event sealed exactly once");
 
     let order = store.audit_seal_order_for_tests().await.unwrap();
     assert_eq!(order.len() as u64, total);
     for chain in [ws.to_string(), "global".to_owned()] {
         let links: Vec<_> = order.iter().filter(|l| l.0 == chain).collect();
-        let expected_len = if chain == "global" {
-            WRITERS * TXS
-        } else {
-            WRITERS * TXS + 1
-        };
+        let expected_len = if chain == "global" { WRITERS * TXS } else { WRITERS * TXS + 1 };
         assert_eq!(links.len(), expected_len, "chain {chain}");
         for (i, (_, index, xact, seq)) in links.iter().enumerate() {
             assert_eq!(*index, i as i64 + 1, "contiguous indexes in {chain}");
             if i > 0 {
                 let (_, _, px, ps) = links[i - 1];
-                assert!(
-                    (*px, *ps) < (*xact, *seq),
-                    "chain {chain} follows (xact, seq) at #{index}"
-                );
+                assert!((*px, *ps) < (*xact, *seq), "chain {chain} follows (xact, seq) at #{index}");
             }
         }
     }

@@ -1,0 +1,224 @@
+//! `restore.execute`: writes a backup set's objects back to the tenant, one run
+//! item per object (SPEC §5's restore rules): match by the stored object id (or
+//! the id a previous restore re-created it under), update in place when it
+//! exists, create it when it is gone, never a duplicate, no guessing by name.
+//! With `dry_run` it records the plan and writes nothing. Between items it
+//! honors cancels and re-asks the gate (SPEC §3.6).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use atlas_core::run::Failure;
+use atlas_core::SummaryCounts;
+use atlas_providers::{ObjectKind, ProviderError, RemoteObject, UpdateOutcome};
+use atlas_store::backup::BackupItem;
+use atlas_store::run_item::ItemResult;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{comparable, content_hash, tenant_of};
+use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput, Stop};
+
+pub struct RestoreExecute;
+
+/// What restoring one item does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Action {
+    Create,
+    Update { target_id: String },
+    Unchanged { target_id: String },
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update { .. } => "update",
+            Action::Unchanged { .. } => "unchanged",
+        }
+    }
+}
+
+fn store_err(e: atlas_store::StoreError) -> HandlerError {
+    HandlerError::from_store(&e)
+}
+
+/// Retries a throttled or unavailable provider call a few times within the item,
+/// honoring Retry-After; other errors return at once.
+async fn patiently<T, F, Fut>(mut call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(e) if e.retryable() && tries < 3 => {
+                let wait = match e {
+                    ProviderError::Throttled { retry_after_ms } => retry_after_ms,
+                    _ => 100 << tries,
+                };
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(wait.min(30_000))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn plan(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<Action, HandlerError> {
+    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await.map_err(store_err)?;
+    let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
+    for target_id in candidates {
+        let live = patiently(|| ctx.provider.get_object(kind, &target_id)).await?;
+        if let Some(live) = live {
+            let same = content_hash(&comparable(&live.payload)) == content_hash(&comparable(&item.payload));
+            return Ok(if same { Action::Unchanged { target_id } } else { Action::Update { target_id } });
+        }
+    }
+    Ok(Action::Create)
+}
+
+async fn create(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
+    let payload = comparable(&item.payload);
+    let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
+    ctx.store.restore_map_put(tenant_id, kind.as_str(), &item.object_id, &created.id).await.map_err(store_err)?;
+    Ok(created)
+}
+
+/// Applies an item's action; returns whether it created (else updated or unchanged).
+async fn apply(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem, action: &Action) -> Result<&'static str, HandlerError> {
+    match action {
+        Action::Unchanged { .. } => Ok("unchanged"),
+        Action::Create => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+        Action::Update { target_id } => {
+            let payload = comparable(&item.payload);
+            match patiently(|| ctx.provider.update_object(ctx.fence, kind, target_id, &payload)).await? {
+                UpdateOutcome::Updated(_) => Ok("updated"),
+                // Deleted since we looked: re-create it.
+                UpdateOutcome::Gone => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for RestoreExecute {
+    async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
+        let tenant_id = tenant_of(&ctx.run)?;
+        let params = &ctx.run.params;
+        let set_id = params
+            .get("backup_set_id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
+        let dry_run = params.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
+        let selected: Option<Vec<String>> = params
+            .get("item_ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect());
+        let mut items = ctx.store.backup_items(set_id).await.map_err(store_err)?;
+        if let Some(ids) = &selected {
+            items.retain(|i| ids.contains(&i.id.to_string()));
+        }
+        let keys: Vec<(String, Value)> = items
+            .iter()
+            .map(|i| (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name})))
+            .collect();
+        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await.map_err(store_err)?;
+
+        let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
+        let mut failures = Vec::new();
+        let mut plan_rows = Vec::new();
+        // Items a rescued earlier attempt finished stay finished.
+        for done in run_items.iter().filter(|i| i.status == "completed") {
+            tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
+        }
+        let mut checkpoint = Checkpoint::new();
+        for item in &items {
+            let key = item.id.to_string();
+            if run_items.iter().any(|r| r.item_key == key && r.status == "completed") {
+                continue;
+            }
+            if !dry_run {
+                if let Some(stop) = checkpoint.check(ctx).await? {
+                    return stopped(ctx, counts, stop, failures).await;
+                }
+            }
+            let Some(kind) = ObjectKind::parse(&item.kind) else {
+                let result = ItemResult { outcome: "failed", reason_code: None, error: Some(format!("unknown object kind {}", item.kind)), detail: json!({}) };
+                finish(ctx, &key, &result, &mut counts).await?;
+                continue;
+            };
+            let outcome = match plan(ctx, tenant_id, kind, item).await {
+                Ok(action) if dry_run => {
+                    plan_rows.push(json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
+                        "display_name": item.display_name, "action": action.name()}));
+                    ItemResult { outcome: "skipped", reason_code: Some("dry_run".into()), error: None, detail: json!({"action": action.name()}) }
+                }
+                Ok(action) => match apply(ctx, tenant_id, kind, item, &action).await {
+                    Ok("unchanged") => ItemResult { outcome: "skipped", reason_code: Some("unchanged".into()), error: None, detail: json!({"action": "unchanged", "result": "unchanged"}) },
+                    Ok(done) => ItemResult { outcome: "succeeded", reason_code: None, error: None, detail: json!({"action": action.name(), "result": done}) },
+                    Err(e) => item_failure(e, &mut failures, item)?,
+                },
+                Err(e) => item_failure(e, &mut failures, item)?,
+            };
+            finish(ctx, &key, &outcome, &mut counts).await?;
+            ctx.progress(&counts).await?;
+        }
+        let summary = |a: &str| plan_rows.iter().filter(|r| r.get("action").and_then(Value::as_str) == Some(a)).count();
+        let result = if dry_run {
+            json!({"dry_run": true, "backup_set_id": set_id, "plan": plan_rows,
+                   "plan_summary": {"create": summary("create"), "update": summary("update"), "unchanged": summary("unchanged")}})
+        } else {
+            json!({"dry_run": false, "backup_set_id": set_id, "created": counts.created, "updated": counts.updated})
+        };
+        Ok(HandlerOutput::from_items(counts.recount(), result, failures))
+    }
+}
+
+/// A lost lease ends the handler; any other error fails just this item.
+fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem) -> Result<ItemResult, HandlerError> {
+    if e.failure_code == "lease_lost" {
+        return Err(e);
+    }
+    failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
+    Ok(ItemResult { outcome: "failed", reason_code: Some(e.failure_code.clone()), error: Some(e.message), detail: json!({}) })
+}
+
+fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
+    match outcome {
+        "succeeded" => counts.succeeded += 1,
+        "failed" => counts.failed += 1,
+        "skipped" => counts.skipped += 1,
+        "blocked" => counts.blocked += 1,
+        _ => {}
+    }
+    match result {
+        Some("created") => counts.created += 1,
+        Some("updated") => counts.updated += 1,
+        _ => {}
+    }
+}
+
+async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts: &mut SummaryCounts) -> Result<(), HandlerError> {
+    ctx.store.run_item_finish(ctx.run.id, ctx.fence.lease_token, key, result).await.map_err(store_err)?;
+    tally(counts, result.outcome, result.detail.get("result").and_then(Value::as_str));
+    *counts = counts.recount();
+    Ok(())
+}
+
+/// Stops between items: the rest are blocked (or cancelled), items done stay done.
+async fn stopped(ctx: &HandlerContext, mut counts: SummaryCounts, stop: Stop, failures: Vec<Failure>) -> Result<HandlerOutput, HandlerError> {
+    let (outcome, reason) = match &stop {
+        Stop::Blocked(d) => ("blocked", d.reason_code.map(|r| r.as_str())),
+        Stop::Cancelled(_) => ("cancelled", Some("cancelled")),
+    };
+    let rest = ctx.store.run_items_close_pending(ctx.run.id, ctx.fence.lease_token, outcome, reason).await.map_err(store_err)?;
+    if outcome == "blocked" {
+        counts.blocked += rest;
+    }
+    let mut out = HandlerOutput::from_items(counts.recount(), json!({}), failures);
+    out.stopped = Some(stop);
+    Ok(out)
+}

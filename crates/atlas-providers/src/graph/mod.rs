@@ -1,0 +1,293 @@
+//! The Microsoft Graph provider (SPEC §5): Intune objects of one tenant,
+//! reached with an app-only token (OAuth 2.0 client credentials).
+//!
+//! Layers: [`client`] sends requests (retries, throttling, error mapping),
+//! [`token`] keeps the access token, [`paging`] follows `@odata.nextLink`,
+//! [`objects`] knows where each kind lives; this file wires them to the
+//! `Provider` trait and holds the health check and compliance summaries.
+//!
+//! The write fence is not Graph's business: the engine re-checks its lease
+//! between writes, so a Graph write only logs the run it belongs to.
+
+mod client;
+mod clock;
+mod objects;
+mod paging;
+pub mod secret;
+mod token;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+pub use self::client::REQUIRED_PERMISSIONS;
+use self::client::{segment, GraphClient};
+pub use self::clock::{Clock, SystemClock};
+use self::secret::SecretString;
+use crate::{ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
+
+/// Where a Graph connection goes and as whom. The secret is a
+/// [`SecretString`], so `Debug` of the config never shows it.
+#[derive(Clone, Debug)]
+pub struct GraphConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The customer's Entra tenant id (`tid`).
+    pub external_tenant_id: String,
+    /// Without a trailing slash, e.g. `https://graph.microsoft.com`.
+    pub graph_url: String,
+    /// Without a trailing slash, e.g. `https://login.microsoftonline.com`.
+    pub login_url: String,
+    /// Retries after the first attempt for 429, 5xx and timeouts.
+    pub max_retries: u32,
+    /// Per HTTP request (connect, send and read the answer).
+    pub request_timeout: Duration,
+}
+
+impl GraphConfig {
+    pub const DEFAULT_GRAPH_URL: &'static str = "https://graph.microsoft.com";
+    pub const DEFAULT_LOGIN_URL: &'static str = "https://login.microsoftonline.com";
+    pub const DEFAULT_MAX_RETRIES: u32 = 4;
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const GRAPH_URL_ENV: &'static str = "ATLAS_GRAPH_BASE_URL";
+    pub const LOGIN_URL_ENV: &'static str = "ATLAS_GRAPH_LOGIN_URL";
+
+    /// A connection to the public cloud with default retries and timeout.
+    pub fn new(
+        external_tenant_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+    ) -> GraphConfig {
+        GraphConfig {
+            client_id: client_id.into(),
+            client_secret,
+            external_tenant_id: external_tenant_id.into(),
+            graph_url: Self::DEFAULT_GRAPH_URL.to_owned(),
+            login_url: Self::DEFAULT_LOGIN_URL.to_owned(),
+            max_retries: Self::DEFAULT_MAX_RETRIES,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// [`GraphConfig::new`], with the base URLs from `ATLAS_GRAPH_LOGIN_URL`
+    /// and `ATLAS_GRAPH_BASE_URL` where set (tests point them at a fake).
+    pub fn from_env(
+        external_tenant_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+    ) -> GraphConfig {
+        Self::new(external_tenant_id, client_id, client_secret).with_env(|name| std::env::var(name).ok())
+    }
+
+    fn with_env(self, lookup: impl Fn(&str) -> Option<String>) -> GraphConfig {
+        let pick = |name, default: String| lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or(default);
+        let login_url = pick(Self::LOGIN_URL_ENV, self.login_url.clone());
+        let graph_url = pick(Self::GRAPH_URL_ENV, self.graph_url.clone());
+        self.with_urls(&login_url, &graph_url)
+    }
+
+    /// Sets both base URLs (a trailing slash is dropped).
+    #[must_use]
+    pub fn with_urls(mut self, login_url: &str, graph_url: &str) -> GraphConfig {
+        self.login_url = login_url.trim().trim_end_matches('/').to_owned();
+        self.graph_url = graph_url.trim().trim_end_matches('/').to_owned();
+        self
+    }
+}
+
+/// One tenant's Intune through Microsoft Graph.
+pub struct GraphProvider {
+    client: GraphClient,
+}
+
+impl GraphProvider {
+    pub fn new(config: GraphConfig) -> Result<GraphProvider, ProviderError> {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// With an injected clock: tests observe every wait the provider asks for.
+    pub fn with_clock(config: GraphConfig, clock: Arc<dyn Clock>) -> Result<GraphProvider, ProviderError> {
+        Ok(GraphProvider { client: GraphClient::new(config, clock)? })
+    }
+
+    pub fn config(&self) -> &GraphConfig {
+        &self.client.config
+    }
+}
+
+impl fmt::Debug for GraphProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphProvider").field("config", &self.client.config).finish_non_exhaustive()
+    }
+}
+
+fn log_write(fence: WriteFence, action: &str, kind: ObjectKind, id: &str) {
+    tracing::info!(run_id = %fence.run_id, action, kind = kind.as_str(), object_id = id, "Graph write");
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+#[async_trait]
+impl Provider for GraphProvider {
+    /// Acquires a token and compares the application roles granted in it with
+    /// [`REQUIRED_PERMISSIONS`]. A refused token request (wrong secret, no
+    /// consent) is an unhealthy connection, not an error; an unreachable
+    /// service is an error (retryable).
+    async fn check_health(&self) -> Result<Health, ProviderError> {
+        let config = &self.client.config;
+        let mut details = json!({
+            "provider": "microsoft_graph",
+            "external_tenant_id": config.external_tenant_id,
+            "client_id": config.client_id,
+            "required_permissions": REQUIRED_PERMISSIONS,
+        });
+        let token = match self.client.access_token().await {
+            Ok(token) => token,
+            Err(ProviderError::Unauthorized(why)) => {
+                return Ok(Health {
+                    ok: false,
+                    message: format!("Could not sign in to the tenant: {why}."),
+                    missing_permissions: Vec::new(),
+                    details,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(claims) = token::claims(token.expose()) else {
+            return Ok(Health {
+                ok: false,
+                message: "Signed in, but the access token's granted roles could not be read.".into(),
+                missing_permissions: REQUIRED_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect(),
+                details,
+            });
+        };
+        let granted = token::roles(&claims);
+        let missing: Vec<String> =
+            REQUIRED_PERMISSIONS.iter().filter(|p| !granted.iter().any(|g| g == *p)).map(|p| (*p).to_owned()).collect();
+        if let Value::Object(d) = &mut details {
+            d.insert("granted_roles".into(), json!(granted));
+            d.insert("token_tenant_id".into(), claims.get("tid").cloned().unwrap_or(Value::Null));
+            d.insert("app_id".into(), claims.get("appid").cloned().unwrap_or(Value::Null));
+            d.insert("app_display_name".into(), claims.get("app_displayname").cloned().unwrap_or(Value::Null));
+        }
+        let message = if missing.is_empty() {
+            format!("Connected to tenant {}; all required permissions are granted.", config.external_tenant_id)
+        } else {
+            format!(
+                "Missing application permissions: {}. Grant them to the app and give admin consent.",
+                missing.join(", ")
+            )
+        };
+        Ok(Health { ok: missing.is_empty(), message, missing_permissions: missing, details })
+    }
+
+    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+        self.client.list_objects(kind).await
+    }
+
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+        self.client.get_object(kind, id).await
+    }
+
+    async fn create_object(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        payload: &Value,
+    ) -> Result<RemoteObject, ProviderError> {
+        log_write(fence, "create", kind, "");
+        self.client.create_object(kind, payload).await
+    }
+
+    async fn update_object(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        id: &str,
+        payload: &Value,
+    ) -> Result<UpdateOutcome, ProviderError> {
+        log_write(fence, "update", kind, id);
+        self.client.update_object(kind, id, payload).await
+    }
+
+    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+        self.client.list_assignments(kind, id).await
+    }
+
+    async fn set_assignments(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        id: &str,
+        assignments: &[Value],
+    ) -> Result<(), ProviderError> {
+        log_write(fence, "assign", kind, id);
+        self.client.set_assignments(kind, id, assignments).await
+    }
+
+    async fn group_exists(&self, group_id: &str) -> Result<bool, ProviderError> {
+        let url = self.client.url("v1.0", &format!("groups/{}?$select=id", segment(group_id)));
+        match self.client.get(&url).await {
+            Ok(_) => Ok(true),
+            Err(ProviderError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One summary per compliance policy, from its `deviceStatusOverview`;
+    /// a policy without one (no device has reported) counts all zero.
+    async fn compliance_summaries(&self) -> Result<Vec<ComplianceSummary>, ProviderError> {
+        let list = self.client.url("v1.0", "deviceManagement/deviceCompliancePolicies?$select=id,displayName");
+        let mut summaries = Vec::new();
+        for policy in self.client.collect(&list).await? {
+            let Some(policy_id) = policy.get("id").and_then(Value::as_str) else { continue };
+            let display_name = policy.get("displayName").and_then(Value::as_str).unwrap_or(policy_id).to_owned();
+            let url = self.client.url(
+                "v1.0",
+                &format!("deviceManagement/deviceCompliancePolicies/{}/deviceStatusOverview", segment(policy_id)),
+            );
+            let overview = match self.client.get(&url).await {
+                Ok(overview) => overview,
+                Err(ProviderError::NotFound(_)) => Value::Null,
+                Err(e) => return Err(e),
+            };
+            summaries.push(ComplianceSummary {
+                policy_id: policy_id.to_owned(),
+                display_name,
+                compliant: count(&overview, "successCount"),
+                non_compliant: count(&overview, "failedCount"),
+                error: count(&overview, "errorCount"),
+                not_applicable: count(&overview, "notApplicableCount"),
+            });
+        }
+        Ok(summaries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_come_from_the_environment_or_default() {
+        let base = GraphConfig::new("tid", "app", SecretString::new("s3cret"));
+        let from = |login: Option<&str>, graph: Option<&str>| {
+            base.clone().with_env(|name| match name {
+                GraphConfig::LOGIN_URL_ENV => login.map(str::to_owned),
+                GraphConfig::GRAPH_URL_ENV => graph.map(str::to_owned),
+                _ => None,
+            })
+        };
+        let defaults = from(None, Some(" "));
+        assert_eq!(defaults.login_url, "https://login.microsoftonline.com");
+        assert_eq!(defaults.graph_url, "https://graph.microsoft.com");
+        let local = from(Some("http://127.0.0.1:9/"), Some("http://127.0.0.1:8"));
+        assert_eq!(local.login_url, "http://127.0.0.1:9");
+        assert_eq!(local.graph_url, "http://127.0.0.1:8");
+    }
+}

@@ -1,0 +1,43 @@
+//! Console settings, typed, with named defaults. `atlas-cli` builds one from
+//! its flags and `ATLAS_…` variables and passes it in.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Where to listen; port 0 picks a free port (tests).
+    pub bind: SocketAddr,
+    /// Marks cookies `Secure` (behind TLS).
+    pub secure_cookies: bool,
+    /// A session ends this long after it was last used.
+    pub session_idle: Duration,
+    /// The largest request body accepted (413 above it).
+    pub body_limit: usize,
+    /// Failed sign-ins allowed per email and address within `login_window`.
+    pub login_max_failures: i64,
+    /// Failed sign-ins allowed per email from all addresses within `login_window`.
+    pub login_max_failures_per_email: i64,
+    pub login_window: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: false,
+            session_idle: Duration::from_secs(12 * 3600),
+            body_limit: 64 * 1024,
+            login_max_failures: 5,
+            login_max_failures_per_email: 20,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl WebConfig {
+    /// The defaults, listening on `bind`.
+    pub fn new(bind: SocketAddr) -> WebConfig {
+        WebConfig { bind, ..WebConfig::default() }
+    }
+}
