@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{audit, connections, members, roles, tenants, tokens, users, workspaces};
+use crate::commands::{audit, backups, connections, members, roles, runs, sandbox, schedules, tenants, tokens, users, worker, workspaces};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,4 +58,18 @@ pub enum Command {
     /// The audit log: verify, export
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Operation runs: start, list, show, watch, cancel, retry
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Execute queued runs
+    Worker(worker::WorkerArgs),
+    /// Backup schedules: add, enable, disable, list, fire
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
+    /// The sandbox provider: inject faults
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+    /// Backup sets: list, show
+    #[command(subcommand)]
+    Backups(backups::BackupsCommand),
 }

@@ -40,8 +40,12 @@ impl CliError {
         CliError::new(EXIT_INTERNAL, "internal", message)
     }
 
+    /// In scope but not allowed (cancelling someone else's run without `operations.cancel`).
+    pub fn forbidden(message: impl Into<String>) -> CliError {
+        CliError::new(4, "forbidden", message)
+    }
+
     /// A refusal by the legitimacy gate, with its exit code from SPEC §3.2.
-    #[allow(dead_code)] // used once `runs start` lands
     pub fn denied(class: DenialClass, reason_code: &str, message: impl Into<String>) -> CliError {
         let exit = match class {
             DenialClass::ScopeDenied => 3,

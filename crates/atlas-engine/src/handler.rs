@@ -44,6 +44,12 @@ impl Checkpoint {
         Checkpoint { last_gate: None }
     }
 
+    /// Asks the gate now, whatever the interval: after a write was refused.
+    pub async fn force(&mut self, ctx: &HandlerContext) -> Result<Option<Stop>, HandlerError> {
+        self.last_gate = None;
+        self.check(ctx).await
+    }
+
     /// `Some(stop)` when the run must not process another item.
     pub async fn check(&mut self, ctx: &HandlerContext) -> Result<Option<Stop>, HandlerError> {
         let store_err = |e: atlas_store::StoreError| HandlerError::from_store(&e);
@@ -69,8 +75,12 @@ impl Default for Checkpoint {
 }
 
 impl HandlerContext {
-    /// Publishes progress counts while running (fenced by the lease).
+    /// Publishes progress counts while running (fenced by the lease). A bulk
+    /// item's handler runs under its bulk run's lease and reports nothing itself.
     pub async fn progress(&self, counts: &SummaryCounts) -> Result<(), HandlerError> {
+        if self.fence.run_id != self.run.id {
+            return Ok(());
+        }
         self.store
             .run_progress(self.run.id, self.fence.lease_token, counts)
             .await

@@ -65,7 +65,7 @@ pub async fn start(store: &Store, req: StartRequest) -> Result<Inserted, Service
         (OperationType::BulkOperation, Some(_)) => {
             return Err(ServiceError::Invalid("a bulk operation names its tenants in params, not a tenant".into()))
         }
-        (OperationType::BulkOperation, None) => {}
+        (OperationType::BulkOperation, None) => check_bulk_targets(store, req.workspace_id, &params).await?,
         (_, None) => return Err(ServiceError::Invalid(format!("{} needs a tenant", req.op_type))),
         (_, Some(_)) => {}
     }
@@ -79,6 +79,31 @@ pub async fn start(store: &Store, req: StartRequest) -> Result<Inserted, Service
         max_attempts: req.max_attempts,
     };
     insert_authorized(store, new).await
+}
+
+/// A bulk run names at least one tenant, all of this workspace, and an item
+/// operation that needs no parameters of its own.
+async fn check_bulk_targets(store: &Store, workspace_id: Uuid, params: &Value) -> Result<(), ServiceError> {
+    let op = params.get("operation").and_then(Value::as_str).and_then(OperationType::parse);
+    let Some(op) = op else { return Err(ServiceError::Invalid("operation must be a non-bulk operation type".into())) };
+    if validate_params(op, &Value::Null).is_err() {
+        return Err(ServiceError::Invalid(format!("{op} needs parameters and cannot run in bulk")));
+    }
+    let ids: Vec<&str> = params.get("tenant_ids").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    if ids.is_empty() {
+        return Err(ServiceError::Invalid("tenant_ids must name at least one tenant".into()));
+    }
+    for id in ids {
+        let tenant = Uuid::parse_str(id).ok();
+        let found = match tenant {
+            Some(t) => store.tenant_get(t).await.ok().filter(|t| t.workspace_id == workspace_id),
+            None => None,
+        };
+        if found.is_none() {
+            return Err(ServiceError::Invalid(format!("tenant {id} is not a tenant of this workspace")));
+        }
+    }
+    Ok(())
 }
 
 /// Creates a system-authority run (a schedule's slot) through the same gate.

@@ -118,6 +118,9 @@ pub enum ProviderError {
     /// The write's lease is no longer held.
     #[error("write refused: the run's lease is no longer held")]
     Fenced,
+    /// The write was refused because the run is no longer legitimate.
+    #[error("write refused: {0}")]
+    Refused(String),
     #[error("{0}")]
     Other(String),
 }
@@ -135,6 +138,7 @@ impl ProviderError {
             ProviderError::Unauthorized(_) => "provider_unauthorized",
             ProviderError::NotFound(_) => "provider_not_found",
             ProviderError::Fenced => "lease_lost",
+            ProviderError::Refused(_) => "write_refused",
             ProviderError::Other(_) => "provider_error",
         }
     }

@@ -8,10 +8,12 @@
 //! it in the write's own transaction and journals every accepted write, so a
 //! refused (stale, blocked, finished) run provably wrote nothing.
 //!
-//! Graph semantics kept: updates are PATCHes (members not sent stay), the
+//! Graph semantics kept: updates are PATCHes (members not sent stay); the
 //! service owns `SERVER_MANAGED_MEMBERS` (it stamps `id`, `createdDateTime`
-//! and `lastModifiedDateTime`, and ignores what a body says of them), and `set_assignments` replaces the whole set,
-//! giving each assignment Intune's `{objectId}_{groupId}` id.
+//! and `lastModifiedDateTime`, and ignores what a body says of them);
+//! `set_assignments` replaces the whole set, giving each assignment Intune's
+//! `{objectId}_{groupId}` id. Seeding is explicit (`seed`): whoever adds a
+//! sandbox connection seeds its tenant.
 
 mod seed;
 
@@ -86,6 +88,7 @@ impl SandboxProvider {
 fn store_error(e: StoreError) -> ProviderError {
     match e {
         StoreError::Fenced => ProviderError::Fenced,
+        StoreError::Denied(d) => ProviderError::Refused(d.message),
         StoreError::NotFound(what) => ProviderError::NotFound(what),
         StoreError::Database(source) => ProviderError::Transient(format!("sandbox database: {source}")),
         other => ProviderError::Other(other.to_string()),

@@ -67,6 +67,18 @@ impl SetRow {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: String,
+    backup_set_id: String,
+    kind: String,
+    object_id: String,
+    display_name: String,
+    content_hash: String,
+    payload: String,
+    assignments: String,
+}
+
 const SET_SELECT: &str = "SELECT id, workspace_id, tenant_id, run_id, item_count, created_at FROM backup_sets";
 
 /// The outcome of writing a set: the set and how many payloads were already stored.
@@ -155,7 +167,7 @@ impl Store {
 
     /// A set's items with their payloads, in a stable order.
     pub async fn backup_items(&self, backup_set_id: Uuid) -> StoreResult<Vec<BackupItem>> {
-        let rows: Vec<(String, String, String, String, String, String, String, String)> = on_db!(self.db(), |p| sqlx::query_as(
+        let rows: Vec<ItemRow> = on_db!(self.db(), |p| sqlx::query_as(
             "SELECT i.id, i.backup_set_id, i.kind, i.object_id, i.display_name, i.content_hash, b.payload, b.assignments \
              FROM backup_items i JOIN backup_blobs b ON b.content_hash = i.content_hash \
              WHERE i.backup_set_id = $1 ORDER BY i.kind, i.display_name, i.object_id"
@@ -164,16 +176,16 @@ impl Store {
         .fetch_all(p)
         .await)?;
         rows.into_iter()
-            .map(|(id, set, kind, object_id, display_name, content_hash, payload, assignments)| {
+            .map(|r| {
                 Ok(BackupItem {
-                    id: uuid(&id)?,
-                    backup_set_id: uuid(&set)?,
-                    kind,
-                    object_id,
-                    display_name,
-                    content_hash,
-                    payload: json(&payload)?,
-                    assignments: json(&assignments)?,
+                    id: uuid(&r.id)?,
+                    backup_set_id: uuid(&r.backup_set_id)?,
+                    kind: r.kind,
+                    object_id: r.object_id,
+                    display_name: r.display_name,
+                    content_hash: r.content_hash,
+                    payload: json(&r.payload)?,
+                    assignments: json(&r.assignments)?,
                 })
             })
             .collect()

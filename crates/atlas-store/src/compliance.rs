@@ -21,6 +21,18 @@ pub struct ComplianceSnapshot {
     pub created_at: Timestamp,
 }
 
+#[derive(sqlx::FromRow)]
+struct SnapshotRow {
+    id: String,
+    tenant_id: String,
+    compliant: i64,
+    non_compliant: i64,
+    error: i64,
+    not_applicable: i64,
+    policies: String,
+    created_at: i64,
+}
+
 impl Store {
     /// Records a snapshot; the totals are the sums over `policies`.
     pub async fn compliance_snapshot_record(&self, tenant_id: Uuid, run_id: Uuid, policies: &Value) -> StoreResult<ComplianceSnapshot> {
@@ -60,7 +72,7 @@ impl Store {
 
     /// A tenant's snapshots, newest first.
     pub async fn compliance_snapshots(&self, tenant_id: Uuid, limit: u32) -> StoreResult<Vec<ComplianceSnapshot>> {
-        let rows: Vec<(String, String, i64, i64, i64, i64, String, i64)> = on_db!(self.db(), |p| sqlx::query_as(
+        let rows: Vec<SnapshotRow> = on_db!(self.db(), |p| sqlx::query_as(
             "SELECT id, tenant_id, compliant, non_compliant, error, not_applicable, policies, created_at \
              FROM compliance_snapshots WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"
         )
@@ -69,16 +81,16 @@ impl Store {
         .fetch_all(p)
         .await)?;
         rows.into_iter()
-            .map(|(id, t, compliant, non_compliant, error, not_applicable, policies, created_at)| {
+            .map(|r| {
                 Ok(ComplianceSnapshot {
-                    id: uuid(&id)?,
-                    tenant_id: uuid(&t)?,
-                    compliant,
-                    non_compliant,
-                    error,
-                    not_applicable,
-                    policies: json(&policies)?,
-                    created_at: Timestamp(created_at),
+                    id: uuid(&r.id)?,
+                    tenant_id: uuid(&r.tenant_id)?,
+                    compliant: r.compliant,
+                    non_compliant: r.non_compliant,
+                    error: r.error,
+                    not_applicable: r.not_applicable,
+                    policies: json(&r.policies)?,
+                    created_at: Timestamp(r.created_at),
                 })
             })
             .collect()

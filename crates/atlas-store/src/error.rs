@@ -16,6 +16,10 @@ pub enum StoreError {
     Invalid(String),
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
+    /// A tenant write refused because the run is no longer legitimate (the gate,
+    /// evaluated in the writing transaction, denied it).
+    #[error("{}", .0.message)]
+    Denied(Box<atlas_core::gate::Decision>),
     /// A finishing write whose lease was lost: another worker owns the run now.
     #[error("the run's lease is no longer held by this worker")]
     Fenced,

@@ -67,7 +67,7 @@ const SCHEDULE_SELECT: &str = "SELECT id, workspace_id, tenant_id, cron, timezon
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fired {
     /// The slot's run (new, or the active backup it deduplicated to).
-    Run(Inserted),
+    Run(Box<Inserted>),
     /// The slot had already fired; its run id, if it made one.
     AlreadyFired(Option<Uuid>),
 }
@@ -188,7 +188,7 @@ impl Store {
                 .bind(schedule_id.to_string())
                 .bind(slot.0))?;
             tx.commit().await?;
-            return Ok(Fired::Run(inserted));
+            return Ok(Fired::Run(Box::new(inserted)));
         }
         Err(StoreError::Conflict("the schedule's tenant is changing too fast; try again".into()))
     }

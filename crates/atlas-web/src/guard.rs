@@ -20,7 +20,6 @@ use atlas_core::run::Run;
 use atlas_core::Capability;
 use atlas_engine::service;
 use atlas_store::admin::Workspace;
-use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::Next;
@@ -216,10 +215,4 @@ async fn current_workspace(app: &AppState, ctx: &Ctx, named: Option<&str>) -> Ap
         Some(id) => Ok(Some(app.store.workspace_get(id).await?)),
         None => Ok(None),
     }
-}
-
-/// Reads a request body within the configured limit (the guard's CSRF check
-/// may already have done so).
-pub fn empty_body() -> Body {
-    Body::empty()
 }

@@ -63,6 +63,10 @@ pub async fn run(ctx: &Context, cmd: ConnectionsCommand) -> Result<(), CliError>
             }
             let t = tenant(ctx, &target).await?;
             let conn = ctx.store.connection_add(t.id, kind, json!({}), None, &by).await?;
+            // A sandbox tenant starts with realistic objects to operate on.
+            atlas_providers::sandbox::seed(&ctx.store, t.id)
+                .await
+                .map_err(|e| CliError::internal(format!("cannot seed the sandbox tenant: {e}")))?;
             (t, conn)
         }
         ConnectionsCommand::Enable { target } => {

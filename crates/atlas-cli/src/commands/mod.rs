@@ -1,13 +1,18 @@
 //! One module per command group; `run` dispatches a parsed command to it.
 
 pub mod audit;
+pub mod backups;
 pub mod connections;
 pub mod members;
 pub mod migrate;
 pub mod roles;
+pub mod runs;
+pub mod sandbox;
+pub mod schedules;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod worker;
 pub mod workspaces;
 
 use crate::cli::Command;
@@ -25,5 +30,10 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Connections(c) => connections::run(ctx, c).await,
         Command::Tokens(c) => tokens::run(ctx, c).await,
         Command::Audit(c) => audit::run(ctx, c).await,
+        Command::Runs(c) => runs::run(ctx, c).await,
+        Command::Worker(a) => worker::run(ctx, a).await,
+        Command::Schedules(c) => schedules::run(ctx, c).await,
+        Command::Sandbox(c) => sandbox::run(ctx, c).await,
+        Command::Backups(c) => backups::run(ctx, c).await,
     }
 }

@@ -34,7 +34,7 @@ impl Handler for BackupRun {
         }
         let written = ctx
             .store
-            .backup_create(ctx.run.id, ctx.fence.lease_token, ctx.run.workspace_id, tenant_id, &items)
+            .backup_create(ctx.fence.run_id, ctx.fence.lease_token, ctx.run.workspace_id, tenant_id, &items)
             .await
             .map_err(|e| HandlerError::from_store(&e))?;
         let n = items.len() as u64;

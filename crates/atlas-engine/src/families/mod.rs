@@ -14,10 +14,12 @@ use sha2::{Digest, Sha256};
 use crate::handler::{HandlerError, Registry};
 
 pub mod backup_run;
+pub mod bulk;
 pub mod compliance_snapshot;
 pub mod connection_check;
 pub mod inventory_sync;
 pub mod policies_sync;
+pub mod restore_assignments;
 pub mod restore_execute;
 #[cfg(feature = "testkit")]
 pub mod noop;
@@ -30,8 +32,11 @@ pub fn register_all(registry: &mut Registry) -> Result<(), String> {
     registry.register(OperationType::ComplianceSnapshot, Arc::new(compliance_snapshot::ComplianceSnapshot))?;
     registry.register(OperationType::BackupRun, Arc::new(backup_run::BackupRun))?;
     registry.register(OperationType::RestoreExecute, Arc::new(restore_execute::RestoreExecute))?;
+    registry.register(OperationType::RestoreAssignments, Arc::new(restore_assignments::RestoreAssignments))?;
     #[cfg(feature = "testkit")]
     registry.register(OperationType::TestkitNoop, Arc::new(noop::Noop))?;
+    let items = registry.clone();
+    registry.register(OperationType::BulkOperation, bulk::bulk(&items))?;
     Ok(())
 }
 

@@ -159,6 +159,13 @@ impl Handler for RestoreExecute {
                 Ok(action) => match apply(ctx, tenant_id, kind, item, &action).await {
                     Ok("unchanged") => ItemResult { outcome: "skipped", reason_code: Some("unchanged".into()), error: None, detail: json!({"action": "unchanged", "result": "unchanged"}) },
                     Ok(done) => ItemResult { outcome: "succeeded", reason_code: None, error: None, detail: json!({"action": action.name(), "result": done}) },
+                    Err(e) if e.failure_code == "write_refused" => {
+                        // The tenant refused the write for legitimacy: stop here.
+                        if let Some(stop) = checkpoint.force(ctx).await? {
+                            return stopped(ctx, counts, stop, failures).await;
+                        }
+                        item_failure(e, &mut failures, item)?
+                    }
                     Err(e) => item_failure(e, &mut failures, item)?,
                 },
                 Err(e) => item_failure(e, &mut failures, item)?,
@@ -186,7 +193,7 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
     Ok(ItemResult { outcome: "failed", reason_code: Some(e.failure_code.clone()), error: Some(e.message), detail: json!({}) })
 }
 
-fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
+pub(super) fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
     match outcome {
         "succeeded" => counts.succeeded += 1,
         "failed" => counts.failed += 1,
@@ -201,7 +208,7 @@ fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
     }
 }
 
-async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts: &mut SummaryCounts) -> Result<(), HandlerError> {
+pub(super) async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts: &mut SummaryCounts) -> Result<(), HandlerError> {
     ctx.store.run_item_finish(ctx.run.id, ctx.fence.lease_token, key, result).await.map_err(store_err)?;
     tally(counts, result.outcome, result.detail.get("result").and_then(Value::as_str));
     *counts = counts.recount();
@@ -209,7 +216,7 @@ async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts: &m
 }
 
 /// Stops between items: the rest are blocked (or cancelled), items done stay done.
-async fn stopped(ctx: &HandlerContext, mut counts: SummaryCounts, stop: Stop, failures: Vec<Failure>) -> Result<HandlerOutput, HandlerError> {
+pub(super) async fn stopped(ctx: &HandlerContext, mut counts: SummaryCounts, stop: Stop, failures: Vec<Failure>) -> Result<HandlerOutput, HandlerError> {
     let (outcome, reason) = match &stop {
         Stop::Blocked(d) => ("blocked", d.reason_code.map(|r| r.as_str())),
         Stop::Cancelled(_) => ("cancelled", Some("cancelled")),

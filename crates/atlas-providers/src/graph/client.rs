@@ -72,6 +72,7 @@ impl GraphClient {
     pub(crate) async fn execute(
         &self,
         what: &str,
+        repeat: Repeat,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Raw, ProviderError> {
         let mut retries = 0u32;
@@ -83,7 +84,11 @@ impl GraphClient {
                 }
                 Ok(raw) if raw.status.is_server_error() => {
                     let wait = raw.retry_after.unwrap_or_else(|| backoff(retries));
-                    (wait, Failure::Unavailable(format!("{}: {}", raw.status, error_text(&raw.body))))
+                    let why = format!("{}: {}", raw.status, error_text(&raw.body));
+                    // A 503 is a refusal to take the request; 500/502/504 may
+                    // come after the work was done.
+                    let applied = raw.status != StatusCode::SERVICE_UNAVAILABLE;
+                    (wait, Failure::Unavailable { why, maybe_applied: applied })
                 }
                 Ok(raw) => return Ok(raw),
                 Err(e) if e.is_builder() => {
@@ -91,22 +96,35 @@ impl GraphClient {
                 }
                 Err(e) => {
                     let kind = if e.is_timeout() { "timed out" } else { "connection failed" };
-                    (backoff(retries), Failure::Unavailable(format!("{kind}: {}", e.without_url())))
+                    let maybe_applied = !e.is_connect();
+                    let why = format!("{kind}: {}", e.without_url());
+                    (backoff(retries), Failure::Unavailable { why, maybe_applied })
                 }
             };
+            if let (Repeat::OnlyIfUnapplied, Failure::Unavailable { why, maybe_applied: true }) = (repeat, &failure) {
+                return Err(ProviderError::Other(format!(
+                    "{what}: {why}; it may have been applied, so it is not repeated (check the tenant for the object)"
+                )));
+            }
             if retries >= self.config.max_retries || wait > MAX_INLINE_WAIT {
                 let attempts = retries + 1;
                 return Err(match failure {
-                    Failure::Throttled => ProviderError::Throttled {
-                        retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    },
-                    Failure::Unavailable(why) => {
+                    Failure::Throttled => {
+                        ProviderError::Throttled { retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) }
+                    }
+                    Failure::Unavailable { why, .. } => {
                         ProviderError::Transient(format!("{what}: {why} (after {attempts} attempts)"))
                     }
                 });
             }
             retries += 1;
-            tracing::warn!(request = what, retry = retries, wait_ms = wait.as_millis() as u64, reason = failure.label(), "Graph request will be retried");
+            tracing::warn!(
+                request = what,
+                retry = retries,
+                wait_ms = wait.as_millis() as u64,
+                reason = failure.label(),
+                "Graph request will be retried"
+            );
             self.clock.sleep(wait).await;
         }
     }
@@ -119,16 +137,32 @@ impl GraphClient {
         Ok(Raw { body, retry_after, status })
     }
 
-    /// A Graph call with the cached token; on a 401 the token is refreshed
-    /// once and the call repeated. 2xx answers give their JSON body (`Null`
-    /// when empty, as for a 204).
-    pub(crate) async fn request(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
+    /// A Graph call that is safe to repeat ([`Repeat::Safe`]).
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ProviderError> {
+        self.send(method, url, body, Repeat::Safe).await
+    }
+
+    /// A Graph call with the cached token; on a 401 (a refusal: nothing was
+    /// done) the token is refreshed once and the call repeated. 2xx answers
+    /// give their JSON body (`Null` when empty, as for a 204).
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        repeat: Repeat,
+    ) -> Result<Value, ProviderError> {
         let what = describe(&method, url);
         let mut refreshed = false;
         loop {
             let token = self.access_token().await?;
             let raw = self
-                .execute(&what, || {
+                .execute(&what, repeat, || {
                     let request = self.http.request(method.clone(), url).bearer_auth(token.expose());
                     match body {
                         Some(body) => request.json(body),
@@ -154,16 +188,29 @@ impl GraphClient {
     }
 }
 
+/// Whether a request may be sent again after a failure that leaves open
+/// whether it was carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Reads, PATCH/PUT, `/assign` (it replaces the set), the token: doing
+    /// them twice is the same as once.
+    Safe,
+    /// Creates: a second POST after a timeout or a 500 could make a
+    /// duplicate, which a restore must never do. Repeated only after answers
+    /// that say the request was not taken (429, 503, no connection).
+    OnlyIfUnapplied,
+}
+
 enum Failure {
     Throttled,
-    Unavailable(String),
+    Unavailable { why: String, maybe_applied: bool },
 }
 
 impl Failure {
     fn label(&self) -> &'static str {
         match self {
             Failure::Throttled => "throttled",
-            Failure::Unavailable(_) => "unavailable",
+            Failure::Unavailable { .. } => "unavailable",
         }
     }
 }

@@ -17,7 +17,7 @@
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use super::client::{segment, GraphClient};
+use super::client::{segment, GraphClient, Repeat};
 use crate::{ObjectKind, ProviderError, RemoteObject, UpdateOutcome, SERVER_MANAGED_MEMBERS};
 
 const ASSIGNMENTS_VERSION: &str = "beta";
@@ -76,7 +76,9 @@ pub(crate) fn collections(kind: ObjectKind) -> &'static [Collection] {
 fn assign_shape(kind: ObjectKind) -> (&'static str, &'static str) {
     match kind {
         ObjectKind::CompliancePolicy => ("#microsoft.graph.deviceCompliancePolicyAssignment", "assignments"),
-        ObjectKind::ConfigurationPolicy => ("#microsoft.graph.deviceManagementConfigurationPolicyAssignment", "assignments"),
+        ObjectKind::ConfigurationPolicy => {
+            ("#microsoft.graph.deviceManagementConfigurationPolicyAssignment", "assignments")
+        }
         ObjectKind::AppProtectionPolicy => ("#microsoft.graph.targetedManagedAppPolicyAssignment", "assignments"),
         ObjectKind::DeviceManagementScript => {
             ("#microsoft.graph.deviceManagementScriptAssignment", "deviceManagementScriptAssignments")
@@ -224,13 +226,17 @@ impl GraphClient {
                 kind.as_str()
             )));
         };
-        let mut created = self.request(Method::POST, &self.url(c.version, c.path), Some(&Value::Object(body.clone()))).await?;
+        let url = self.url(c.version, c.path);
+        let sent = Value::Object(body.clone());
+        let mut created = self.send(Method::POST, &url, Some(&sent), Repeat::OnlyIfUnapplied).await?;
         if !created.is_object() {
             return Err(ProviderError::Other(format!("creating a {} returned no object", kind.as_str())));
         }
         // Graph's answer to a settings-catalog create leaves the settings out.
         if kind == ObjectKind::ConfigurationPolicy {
-            insert_missing(&mut created, "settings", || body.get("settings").cloned().unwrap_or(Value::Array(Vec::new())));
+            insert_missing(&mut created, "settings", || {
+                body.get("settings").cloned().unwrap_or(Value::Array(Vec::new()))
+            });
         }
         if let Some(item_type) = c.item_type {
             insert_missing(&mut created, "@odata.type", || Value::String(item_type.into()));

@@ -115,9 +115,8 @@ pub fn seal(key: &[u8; 32], plaintext: &str) -> Result<String, SecretError> {
     let mut nonce = [0u8; NONCE_LEN];
     OsRng.fill_bytes(&mut nonce);
     // The AEAD refuses only plaintexts beyond its length limit (~256 GiB).
-    let ciphertext = cipher
-        .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
-        .map_err(|_| SecretError::TooLong)?;
+    let ciphertext =
+        cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).map_err(|_| SecretError::TooLong)?;
     let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
     sealed.extend_from_slice(&nonce);
     sealed.extend_from_slice(&ciphertext);
@@ -181,8 +180,8 @@ pub fn key_from_file(path: &Path) -> Result<SecretKey, SecretError> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(format!(".tmp-{}-{:016x}", std::process::id(), OsRng.next_u64()));
     let tmp = PathBuf::from(tmp_name);
-    let written = write_private(&tmp, format!("{}\n", hex::encode(key)).as_bytes())
-        .and_then(|()| std::fs::hard_link(&tmp, path));
+    let written =
+        write_private(&tmp, format!("{}\n", hex::encode(key)).as_bytes()).and_then(|()| std::fs::hard_link(&tmp, path));
     // Best effort: the temporary name is no longer needed either way.
     let _ = std::fs::remove_file(&tmp);
     match written {

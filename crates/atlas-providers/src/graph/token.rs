@@ -8,7 +8,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::client::{segment, GraphClient};
+use super::client::{segment, GraphClient, Repeat};
 use super::secret::SecretString;
 use crate::ProviderError;
 
@@ -57,7 +57,7 @@ impl GraphClient {
         ];
         let started = self.clock.now();
         let what = "POST token endpoint";
-        let raw = self.execute(what, || self.http.post(&url).form(&form)).await?;
+        let raw = self.execute(what, Repeat::Safe, || self.http.post(&url).form(&form)).await?;
         if !raw.status.is_success() {
             return Err(token_error(raw.status, &raw.body));
         }
@@ -90,11 +90,8 @@ impl GraphClient {
 fn token_error(status: StatusCode, body: &[u8]) -> ProviderError {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let error = v.get("error").and_then(Value::as_str).unwrap_or("unknown_error");
-    let description = v
-        .get("error_description")
-        .and_then(Value::as_str)
-        .and_then(|d| d.lines().next())
-        .unwrap_or_default();
+    let description =
+        v.get("error_description").and_then(Value::as_str).and_then(|d| d.lines().next()).unwrap_or_default();
     let detail = format!("token request refused ({status}): {error}: {description}");
     if matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
         ProviderError::Unauthorized(detail)

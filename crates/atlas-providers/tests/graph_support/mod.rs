@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use atlas_providers::graph::secret::SecretString;
 use atlas_providers::graph::{Clock, GraphConfig, GraphProvider};
-use atlas_providers::WriteFence;
+use atlas_providers::{WriteFence, SERVER_MANAGED_MEMBERS};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use uuid::Uuid;
-use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path, HeaderExactMatcher};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const TENANT: &str = "1e250c70-dff6-4e52-8690-a9c144e7cf0f";
@@ -155,4 +155,52 @@ pub fn token_request() -> (String, String) {
 
 pub fn request(m: &str, p: &str) -> (String, String) {
     (m.into(), p.into())
+}
+
+pub fn bearer(token: &str) -> HeaderExactMatcher {
+    header("authorization", format!("Bearer {token}").as_str())
+}
+
+/// `GET {path}` answering `body`, with the fixture token.
+pub async fn serve(fake: &Fake, p: &str, body: Value) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(bearer(&fixture_token()))
+        .respond_with(json_response(200, &body))
+        .mount(&fake.server)
+        .await;
+}
+
+/// A page of `n` device configurations shaped like page 1's, with new ids.
+pub fn generated_page(start: usize, n: usize, next: Option<String>) -> (Value, Vec<String>) {
+    let shapes = fixture!("v1.0_deviceManagement_deviceConfigurations_page1.json")["value"].as_array().unwrap().clone();
+    let mut ids = Vec::new();
+    let items: Vec<Value> = (start..start + n)
+        .map(|i| {
+            let mut item = shapes[i % shapes.len()].clone();
+            let id = format!("00000000-0000-4000-8000-{i:012}");
+            item["id"] = json!(id);
+            item["displayName"] = json!(format!("[Generated] Windows - Profile {i:03}"));
+            ids.push(id);
+            item
+        })
+        .collect();
+    let mut page = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/deviceConfigurations", "value": items});
+    if let Some(next) = next {
+        page["@odata.nextLink"] = json!(next);
+    }
+    (page, ids)
+}
+
+pub fn ids_of(page: &Value) -> Vec<String> {
+    page["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// The body a restore sends: the backed-up payload less server-managed members.
+pub fn writable(payload: &Value) -> Value {
+    let mut body = payload.clone();
+    for m in SERVER_MANAGED_MEMBERS {
+        body.as_object_mut().unwrap().remove(*m);
+    }
+    body
 }

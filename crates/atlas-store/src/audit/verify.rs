@@ -154,10 +154,10 @@ impl Store {
             report.chains_checked += u64::from(walked);
         }
         report.unsealed = match workspace {
-            Some(_) => on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+            Some(w) => on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
                 "SELECT COUNT(*) FROM audit_events WHERE hash IS NULL AND chain = $1"
             )
-            .bind(&chains[0])
+            .bind(w.to_string())
             .fetch_one(c)
             .await)?,
             None => on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
@@ -184,9 +184,11 @@ async fn walk(tx: &mut Tx, chain: &str, ordered_by_seq: bool, report: &mut Verif
     .await)?;
     let head_index = head.as_ref().map_or(0, |h| h.0);
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE chain = $1 AND chain_index IS NOT NULL \
-         AND (chain_index > $2 OR (chain_index = $2 AND seq > $3)) ORDER BY chain_index, seq LIMIT $4"
+        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE chain = $1 AND chain_index >= $2 \
+         AND (chain_index > $2 OR seq > $3) ORDER BY chain_index, seq LIMIT $4"
     );
+    // Keyset on (chain_index, seq), so that repeated indexes are not skipped at
+    // a page boundary; `chain_index >= $2` keeps it an index range scan.
     let mut last: Option<Seen> = None;
     // The first event past the head's index: sealed, yet the head does not know it.
     let mut past_head: Option<Seen> = None;

@@ -107,9 +107,20 @@ async fn check_fence(tx: &mut Tx, tenant_id: Uuid, fence: SandboxFence) -> Store
         .fetch_optional(c)
         .await)?;
     match row {
-        Some((None,)) => Ok(()),
-        Some((Some(t),)) if t == tenant_id.to_string() => Ok(()),
-        _ => Err(StoreError::Fenced),
+        Some((None,)) => {}
+        Some((Some(t),)) if t == tenant_id.to_string() => {}
+        _ => return Err(StoreError::Fenced),
+    }
+    // The gate again, inside the writing transaction and holding the facts it
+    // reads: a revocation commits either before this write (and refuses it) or
+    // after it — never a write after a revocation's commit.
+    let run = crate::run::lock_run(tx, fence.run_id).await?;
+    let now = crate::claim::db_now(tx).await?;
+    let decision = crate::claim::decide(tx, &run, now, run.attempt, true).await?;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(StoreError::Denied(Box::new(decision)))
     }
 }
 

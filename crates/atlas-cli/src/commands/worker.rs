@@ -1,0 +1,64 @@
+//! `atlas worker [--until-idle] [--concurrency N]`: executes runs.
+
+use atlas_engine::{families, EngineConfig, Worker};
+use clap::Args;
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::CliError;
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Exit once no run is queued or running (waits out backoffs and live leases)
+    #[arg(long)]
+    until_idle: bool,
+    /// Runs executed at once (default ATLAS_WORKER_CONCURRENCY or 4)
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    started: u64,
+    blocked: u64,
+    retried_at_claim: u64,
+    finished: u64,
+    lost_leases: u64,
+    rescued: u64,
+}
+
+/// Engine settings from the environment, with a malformed value as bad input.
+pub fn engine_config(concurrency: Option<usize>) -> Result<EngineConfig, CliError> {
+    let mut config = EngineConfig::from_env().map_err(CliError::invalid)?;
+    if let Some(n) = concurrency {
+        if n == 0 {
+            return Err(CliError::invalid("--concurrency must be at least 1"));
+        }
+        config.concurrency = n;
+    }
+    Ok(config)
+}
+
+pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
+    let config = engine_config(args.concurrency)?;
+    let worker = Worker::new(ctx.store.clone(), config, families::registry());
+    tracing::info!(worker = worker.id(), "worker started");
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let s = worker.run(args.until_idle, stop).await?;
+    let report = Report {
+        started: s.started,
+        blocked: s.blocked,
+        retried_at_claim: s.retried_at_claim,
+        finished: s.finished,
+        lost_leases: s.fenced,
+        rescued: s.rescued,
+    };
+    ctx.out.print(&report, || {
+        format!(
+            "worker done: {} started, {} blocked, {} retried at claim, {} finished, {} leases lost, {} rescued",
+            s.started, s.blocked, s.retried_at_claim, s.finished, s.fenced, s.rescued
+        )
+    })
+}

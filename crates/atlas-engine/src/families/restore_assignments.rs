@@ -1,0 +1,144 @@
+//! `restore.assignments`: restores a backup set's assignments onto the objects
+//! they belong to, after their configurations exist (SPEC §5). An object that
+//! is gone is skipped (restore it first); an assignment whose group no longer
+//! exists is dropped with a reason, never re-pointed by guessing.
+
+use async_trait::async_trait;
+use atlas_core::run::Failure;
+use atlas_core::SummaryCounts;
+use atlas_providers::ObjectKind;
+use atlas_store::backup::BackupItem;
+use atlas_store::run_item::ItemResult;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{content_hash, tenant_of};
+use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput};
+
+pub struct RestoreAssignments;
+
+fn store_err(e: atlas_store::StoreError) -> HandlerError {
+    HandlerError::from_store(&e)
+}
+
+/// The group an assignment targets, if it targets one.
+fn group_of(assignment: &Value) -> Option<&str> {
+    assignment.get("target").and_then(|t| t.get("groupId")).and_then(Value::as_str)
+}
+
+/// Assignments compared without their server-assigned ids.
+fn normalized(assignments: &[Value]) -> String {
+    let mut targets: Vec<String> = assignments
+        .iter()
+        .map(|a| content_hash(a.get("target").unwrap_or(a)))
+        .collect();
+    targets.sort();
+    targets.join(",")
+}
+
+async fn restore_one(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<ItemResult, HandlerError> {
+    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await.map_err(store_err)?;
+    let mut target = None;
+    for id in mapped.into_iter().chain(std::iter::once(item.object_id.clone())) {
+        if ctx.provider.get_object(kind, &id).await?.is_some() {
+            target = Some(id);
+            break;
+        }
+    }
+    let Some(target) = target else {
+        return Ok(ItemResult {
+            outcome: "skipped",
+            reason_code: Some("configuration_missing".into()),
+            error: None,
+            detail: json!({"reason": "the object does not exist; restore its configuration first"}),
+        });
+    };
+    let wanted: Vec<Value> = item.assignments.as_array().cloned().unwrap_or_default();
+    let mut keep = Vec::new();
+    let mut dropped = Vec::new();
+    for a in wanted {
+        match group_of(&a) {
+            Some(group) if !ctx.provider.group_exists(group).await? => {
+                dropped.push(json!({"group_id": group, "reason": "group_not_found"}));
+            }
+            _ => keep.push(a),
+        }
+    }
+    let current = ctx.provider.list_assignments(kind, &target).await?;
+    if normalized(&current) == normalized(&keep) {
+        return Ok(ItemResult {
+            outcome: "skipped",
+            reason_code: Some("unchanged".into()),
+            error: None,
+            detail: json!({"result": "unchanged", "dropped": dropped}),
+        });
+    }
+    ctx.provider.set_assignments(ctx.fence, kind, &target, &keep).await?;
+    Ok(ItemResult {
+        outcome: "succeeded",
+        reason_code: None,
+        error: None,
+        detail: json!({"result": "updated", "assigned": keep.len(), "dropped": dropped}),
+    })
+}
+
+#[async_trait]
+impl Handler for RestoreAssignments {
+    async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
+        let tenant_id = tenant_of(&ctx.run)?;
+        let set_id = ctx.run.params
+            .get("backup_set_id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
+        let items: Vec<BackupItem> = ctx
+            .store
+            .backup_items(set_id)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|i| ObjectKind::parse(&i.kind).is_some_and(ObjectKind::assignable))
+            .collect();
+        let keys: Vec<(String, Value)> = items
+            .iter()
+            .map(|i| (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name})))
+            .collect();
+        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await.map_err(store_err)?;
+        let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
+        let mut failures = Vec::new();
+        for done in run_items.iter().filter(|i| i.status == "completed") {
+            super::restore_execute::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
+        }
+        let mut checkpoint = Checkpoint::new();
+        for item in &items {
+            let key = item.id.to_string();
+            if run_items.iter().any(|r| r.item_key == key && r.status == "completed") {
+                continue;
+            }
+            if let Some(stop) = checkpoint.check(ctx).await? {
+                return super::restore_execute::stopped(ctx, counts, stop, failures).await;
+            }
+            let Some(kind) = ObjectKind::parse(&item.kind) else { continue };
+            let result = match restore_one(ctx, tenant_id, kind, item).await {
+                Ok(r) => r,
+                Err(e) if e.failure_code == "lease_lost" => return Err(e),
+                Err(e) if e.failure_code == "write_refused" => {
+                    if let Some(stop) = checkpoint.force(ctx).await? {
+                        return super::restore_execute::stopped(ctx, counts, stop, failures).await;
+                    }
+                    failures.push(Failure { code: e.failure_code.clone(), message: e.message.clone() });
+                    ItemResult { outcome: "failed", reason_code: Some(e.failure_code), error: Some(e.message), detail: json!({}) }
+                }
+                Err(e) => {
+                    failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
+                    ItemResult { outcome: "failed", reason_code: Some(e.failure_code), error: Some(e.message), detail: json!({}) }
+                }
+            };
+            super::restore_execute::finish(ctx, &key, &result, &mut counts).await?;
+            ctx.progress(&counts).await?;
+        }
+        let result = json!({"backup_set_id": set_id, "objects": counts.total, "updated": counts.succeeded});
+        Ok(HandlerOutput::from_items(counts.recount(), result, failures))
+    }
+}
+

@@ -1,0 +1,132 @@
+//! Operations: start (per tenant, and bulk per workspace), list, show,
+//! cancel, retry. Answers carry the run's JSON with `actions`; a start adds
+//! `url` and `deduplicated` (202 when new, 200 when deduplicated).
+
+use atlas_core::access::{self, Access};
+use atlas_core::operation::validate_params;
+use atlas_core::{Capability, OperationType};
+use atlas_engine::{service, StartRequest};
+use atlas_store::run::Inserted;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::json::ApiJson;
+use crate::ctx::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::query::{parse_query, run_json, run_page, run_url, RunListQuery};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    #[serde(rename = "type")]
+    op_type: String,
+    #[serde(default)]
+    params: Value,
+}
+
+fn parse_type(s: &str) -> ApiResult<OperationType> {
+    OperationType::parse(s.trim()).ok_or_else(|| ApiError::Invalid(format!("unknown operation type `{s}`")))
+}
+
+/// The answer to a start: 202 with the new run, or 200 with the active one.
+pub fn started(ctx: &Ctx, ins: &Inserted) -> Response {
+    let mut v = run_json(ctx, &ins.run);
+    if let Value::Object(m) = &mut v {
+        m.insert("url".into(), json!(run_url(ins.run.id)));
+        m.insert("deduplicated".into(), json!(ins.deduplicated));
+    }
+    let status = if ins.deduplicated { StatusCode::OK } else { StatusCode::ACCEPTED };
+    (status, Json(v)).into_response()
+}
+
+pub async fn start(State(state): State<AppState>, ctx: Ctx, ApiJson(body): ApiJson<StartBody>) -> ApiResult<Response> {
+    let tenant = ctx.tenant()?;
+    let op_type = parse_type(&body.op_type)?;
+    if op_type == OperationType::BulkOperation {
+        return Err(ApiError::Invalid(
+            "a bulk operation starts at /api/v1/workspaces/{workspace}/operations".into(),
+        ));
+    }
+    let req = StartRequest {
+        user_id: ctx.user.id,
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
+        op_type,
+        params: body.params,
+        retry_of_run_id: None,
+        max_attempts: state.engine.max_attempts,
+    };
+    let ins = service::start(&state.store, req).await?;
+    Ok(started(&ctx, &ins))
+}
+
+/// A bulk run over tenants of the workspace: every tenant must exist in it
+/// and be in the starter's scope (404 otherwise), like any object.
+pub async fn start_bulk(State(state): State<AppState>, ctx: Ctx, ApiJson(body): ApiJson<StartBody>) -> ApiResult<Response> {
+    let ws = ctx.workspace()?.clone();
+    let op_type = parse_type(&body.op_type)?;
+    if op_type != OperationType::BulkOperation {
+        return Err(ApiError::Invalid(format!(
+            "this endpoint starts bulk.operation runs; start {op_type} at /api/v1/tenants/{{tenant}}/operations"
+        )));
+    }
+    let params = validate_params(op_type, &body.params).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let ids: Vec<Uuid> = params
+        .get("tenant_ids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Err(ApiError::Invalid("tenant_ids must name at least one tenant".into()));
+    }
+    for id in &ids {
+        let t = state.store.tenant_get(*id).await?;
+        if t.workspace_id != ws.id {
+            return Err(ApiError::NotFound);
+        }
+    }
+    if access::check(ctx.viewer.as_ref(), &ids, Capability::BulkExecute) == Access::NotFound {
+        return Err(ApiError::NotFound);
+    }
+    if !state.bulk_supported {
+        return Err(ApiError::Invalid("bulk operations are not supported by this build yet".into()));
+    }
+    let req = StartRequest {
+        user_id: ctx.user.id,
+        workspace_id: ws.id,
+        tenant_id: None,
+        op_type,
+        params,
+        retry_of_run_id: None,
+        max_attempts: state.engine.max_attempts,
+    };
+    let ins = service::start(&state.store, req).await?;
+    Ok(started(&ctx, &ins))
+}
+
+pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let q: RunListQuery = parse_query(raw.as_deref())?;
+    let (runs, next) = run_page(&state, q.filter(&ctx, 50)?).await?;
+    let data: Vec<Value> = runs.iter().map(|r| run_json(&ctx, r)).collect();
+    Ok(Json(json!({"data": data, "next_cursor": next})))
+}
+
+pub async fn show(ctx: Ctx) -> ApiResult<Json<Value>> {
+    Ok(Json(run_json(&ctx, ctx.run()?)))
+}
+
+pub async fn cancel(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    let run = service::cancel(&state.store, ctx.run()?.id, ctx.user.id).await?;
+    Ok(Json(run_json(&ctx, &run)))
+}
+
+pub async fn retry(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Response> {
+    let ins = service::retry(&state.store, ctx.run()?.id, ctx.user.id, state.engine.max_attempts).await?;
+    Ok(started(&ctx, &ins))
+}

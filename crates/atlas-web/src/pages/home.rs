@@ -1,0 +1,32 @@
+//! The root, and switching workspaces.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::PageForm;
+use crate::ctx::Ctx;
+use crate::error::{ApiError, PageResult};
+use crate::state::AppState;
+
+pub async fn index() -> Response {
+    Redirect::to("/admin/operations").into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Switch {
+    workspace: String,
+}
+
+/// Remembers the chosen workspace in the session; a workspace the person is
+/// not a member of is not found.
+pub async fn switch_workspace(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<Switch>) -> PageResult<Response> {
+    let ws = state.store.workspace_by_slug(f.workspace.trim()).await?;
+    if state.store.membership_get(ws.id, ctx.user.id).await?.is_none() {
+        return Err(ApiError::NotFound.into());
+    }
+    if let Some(s) = &ctx.session {
+        state.store.session_set_workspace(&s.id_hash, ws.id).await?;
+    }
+    Ok(Redirect::to(&format!("/admin/operations?workspace={}", ws.slug)).into_response())
+}

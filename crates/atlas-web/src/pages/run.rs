@@ -1,0 +1,84 @@
+//! `/admin/operations/{run}`: the run viewer, and its Cancel and Retry.
+//! Opening a run marks the viewer's notification about it read.
+
+use atlas_core::access::run_actions;
+use atlas_core::audit::Actor;
+use atlas_engine::service;
+use atlas_store::audit::AuditFilter;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+
+use super::{back, started};
+use crate::ctx::Ctx;
+use crate::error::{ApiError, PageResult};
+use crate::flash::{self, Flash};
+use crate::query::{run_json, run_url, Names};
+use crate::state::AppState;
+use crate::view::layout::{page, Frame};
+use crate::view::run_detail::{body, RunView};
+
+pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let run = ctx.run()?.clone();
+    state.store.notification_mark_run_read(ctx.user.id, run.id).await?;
+    let mut events = state
+        .store
+        .audit_events(AuditFilter { subject: Some(format!("run:{}", run.id)), limit: 1000, ..AuditFilter::default() })
+        .await?;
+    events.reverse();
+    let items = state.store.run_items(run.id).await?;
+    let users = run.initiator_user_id.into_iter().chain(events.iter().filter_map(|e| match e.actor {
+        Actor::User { user_id } => Some(user_id),
+        Actor::System => None,
+    }));
+    let names = Names::load(&state, run.workspace_id, users).await?;
+    let schedule = match run.source.as_ref().and_then(|s| s.get("schedule_id")).and_then(|s| s.as_str()) {
+        Some(id) => match Uuid::parse_str(id).ok() {
+            Some(id) => match state.store.schedule_get(id).await {
+                Ok(s) => Some(format!("schedule `{}` {}", s.cron, s.timezone)),
+                Err(atlas_store::StoreError::NotFound(_)) => Some("a deleted schedule".into()),
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        },
+        None => None,
+    };
+    let json = serde_json::to_string_pretty(&run_json(&ctx, &run)).unwrap_or_default();
+    let view = RunView {
+        run: &run,
+        names: &names,
+        actions: run_actions(ctx.viewer.as_ref(), &run),
+        events: &events,
+        items: &items,
+        schedule,
+        json,
+        csrf: ctx.csrf(),
+        now: atlas_store::now(),
+    };
+    let title = format!("{} · {}", run.op_type.spec().label, names.tenant(run.tenant_id));
+    let frame = Frame::load(&state, &ctx, "operations").await?;
+    Ok(page(&frame, &title, body(&view)).into_response())
+}
+
+pub async fn cancel(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let run = ctx.run()?;
+    let here = run_url(run.id);
+    let flash = match service::cancel(&state.store, run.id, ctx.user.id).await {
+        Ok(r) if r.is_active() => Flash::success("Cancel requested: the run stops before its next item."),
+        Ok(_) => Flash::success("Operation cancelled."),
+        Err(e) => match ApiError::from(e) {
+            ApiError::Conflict(m) => Flash::error(m),
+            other => return Err(other.into()),
+        },
+    };
+    flash::set(&state, &ctx, &flash).await?;
+    Ok(back(&here))
+}
+
+pub async fn retry(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let run = ctx.run()?;
+    let here = run_url(run.id);
+    let result = service::retry(&state.store, run.id, ctx.user.id, state.engine.max_attempts).await;
+    let what = format!("a retry of this {}", run.op_type.spec().label.to_lowercase());
+    started(&state, &ctx, result, &here, &what).await
+}

@@ -1,0 +1,329 @@
+//! Tenants: the list, and the tenant page with one start button per
+//! operation type the viewer may start (UI.md "Tenant page"). A button the
+//! viewer has no capability for is not shown; one the gate would refuse now
+//! is shown disabled with the gate's reason beside it.
+
+use atlas_core::gate::{Authority, Decision, ReasonCode};
+use atlas_core::operation::validate_params;
+use atlas_core::run::{NewRun, Run};
+use atlas_core::{Capability, OperationType};
+use atlas_engine::{service, StartRequest};
+use atlas_store::admin::Tenant;
+use atlas_store::backup::BackupSet;
+use atlas_store::run::RunFilter;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{started, PageForm};
+use crate::ctx::Ctx;
+use crate::error::{ApiError, ApiResult, PageResult};
+use crate::query::Names;
+use crate::state::AppState;
+use crate::view::layout::{page, Frame};
+use crate::view::{form, icon, runs, time};
+
+pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let ws = ctx.workspace()?.clone();
+    let mut rows = Vec::new();
+    for t in state.store.tenant_list(ws.id).await? {
+        if ctx.allows(Capability::TenantView, &[t.id]) {
+            let conn = state.store.connection_get(t.id).await?;
+            rows.push((t, conn));
+        }
+    }
+    let body = html! {
+        h1 { "Tenants" }
+        p.sub { "Tenants of " (ws.name) " you are entitled to." }
+        table {
+            thead { tr { th { "Tenant" } th { "Status" } th { "Write gate" } th { "Connection" } } }
+            tbody {
+                @if rows.is_empty() { tr { td.empty colspan="4" { "No tenants." } } }
+                @for (t, conn) in &rows {
+                    @let href = format!("/admin/tenants/{}", t.id);
+                    tr.row-link data-href=(href) {
+                        td { a href=(href) { (t.name) } }
+                        td data-tenant-status=(t.status.as_str()) { (t.status.as_str()) }
+                        td { (gate(t.writes_enabled)) }
+                        td { (conn.as_ref().map_or("none".to_owned(), |c| format!("{} · {}", c.kind.as_str(), c.status.as_str()))) }
+                    }
+                }
+            }
+        }
+    };
+    let frame = Frame::load(&state, &ctx, "tenants").await?;
+    Ok(page(&frame, "Tenants", body).into_response())
+}
+
+fn gate(open: bool) -> Markup {
+    html! {
+        @if open {
+            span.lock data-write-gate="open" { (icon::svg("unlock")) "Writes open" }
+        } @else {
+            span.lock data-write-gate="closed" { (icon::svg("lock")) "Writes closed" }
+        }
+    }
+}
+
+/// The button text of each type on the tenant page.
+fn button_label(t: OperationType) -> &'static str {
+    match t {
+        OperationType::ProviderConnectionCheck => "Verify connection",
+        OperationType::InventorySync => "Sync inventory",
+        OperationType::PoliciesSync => "Sync policies",
+        OperationType::ComplianceSnapshot => "Snapshot compliance",
+        OperationType::BackupRun => "Back up now",
+        OperationType::RestoreExecute => "Restore…",
+        OperationType::RestoreAssignments => "Restore assignments…",
+        other => other.spec().label,
+    }
+}
+
+const GROUPS: &[(&str, &[OperationType])] = &[
+    (
+        "Read",
+        &[
+            OperationType::ProviderConnectionCheck,
+            OperationType::InventorySync,
+            OperationType::PoliciesSync,
+            OperationType::ComplianceSnapshot,
+        ],
+    ),
+    ("Protect", &[OperationType::BackupRun]),
+    ("Write", &[OperationType::RestoreExecute, OperationType::RestoreAssignments]),
+];
+
+/// What the gate would say to this viewer starting `t` now (nothing is stored).
+async fn preview(state: &AppState, ctx: &Ctx, tenant: &Tenant, t: OperationType, params: Value) -> ApiResult<Decision> {
+    let params = validate_params(t, &params).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let new = NewRun {
+        op_type: t,
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
+        authority: Authority::Actor { user_id: ctx.user.id },
+        params,
+        retry_of_run_id: None,
+        max_attempts: 1,
+    };
+    let (run, _) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
+    Ok(state.store.run_decide_now(&run, 0).await?)
+}
+
+/// One start control: hidden without the capability, disabled with the reason
+/// when the gate would refuse.
+struct Control {
+    op: OperationType,
+    refusal: Option<String>,
+    note: Option<String>,
+}
+
+async fn controls(state: &AppState, ctx: &Ctx, tenant: &Tenant, sets: &[BackupSet]) -> ApiResult<Vec<(&'static str, Vec<Control>)>> {
+    let latest_set = sets.first().map_or(Uuid::nil(), |s| s.id).to_string();
+    let mut out = Vec::new();
+    for (group, types) in GROUPS {
+        let mut group_controls = Vec::new();
+        for t in *types {
+            if !ctx.allows(t.spec().capability, &[tenant.id]) {
+                continue;
+            }
+            let params = match t {
+                OperationType::RestoreExecute => json!({"backup_set_id": latest_set, "dry_run": false}),
+                OperationType::RestoreAssignments => json!({"backup_set_id": latest_set}),
+                _ => json!({}),
+            };
+            let d = preview(state, ctx, tenant, *t, params).await?;
+            let mut control = Control { op: *t, refusal: None, note: None };
+            if !d.allowed {
+                let dry_run_ok = *t == OperationType::RestoreExecute
+                    && d.reason_code == Some(ReasonCode::WriteGateClosed)
+                    && preview(state, ctx, tenant, *t, json!({"backup_set_id": latest_set, "dry_run": true})).await?.allowed;
+                if dry_run_ok {
+                    control.note = Some(format!("{} Only a dry run is possible.", d.message));
+                } else if d.reason_code == Some(ReasonCode::BackupSetMissing) && sets.is_empty() {
+                    control.refusal = Some("No backup set yet: back up the tenant first.".into());
+                } else {
+                    control.refusal = Some(d.message);
+                }
+            }
+            group_controls.push(control);
+        }
+        if !group_controls.is_empty() {
+            out.push((*group, group_controls));
+        }
+    }
+    Ok(out)
+}
+
+fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str) -> Markup {
+    let action = format!("/admin/tenants/{}/operations", tenant.id);
+    let label = button_label(c.op);
+    let disabled = c.refusal.is_some();
+    let id = c.op.as_str().replace('.', "-");
+    let needs_set = matches!(c.op, OperationType::RestoreExecute | OperationType::RestoreAssignments);
+    html! {
+        form.op method="post" action=(action) data-op=(c.op.as_str()) {
+            (form::csrf(csrf))
+            input type="hidden" name="type" value=(c.op.as_str());
+            @if needs_set && !sets.is_empty() {
+                div.field {
+                    label for=(format!("{id}-set")) { "Backup set" }
+                    select id=(format!("{id}-set")) name="backup_set_id" disabled[disabled] {
+                        @for s in sets {
+                            option value=(s.id) { (s.created_at.to_rfc3339()) " · " (s.item_count) " items" }
+                        }
+                    }
+                }
+            }
+            @if c.op == OperationType::RestoreExecute && !sets.is_empty() {
+                div.field {
+                    input type="checkbox" id=(format!("{id}-dry")) name="dry_run" value="true" checked disabled[disabled];
+                    " "
+                    label for=(format!("{id}-dry")) { "Dry run (plan only, write nothing)" }
+                }
+            }
+            button type="submit" disabled[disabled] aria-describedby=[c.refusal.as_ref().map(|_| format!("{id}-why"))] { (label) }
+            @if let Some(why) = &c.refusal { span.reason id=(format!("{id}-why")) data-refusal { (why) } }
+            @if let Some(note) = &c.note { span.reason { (note) } }
+        }
+    }
+}
+
+pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let tenant = ctx.tenant()?.clone();
+    let conn = state.store.connection_get(tenant.id).await?;
+    let sets = state.store.backup_sets_for_tenant(tenant.id, 20).await?;
+    let groups = controls(&state, &ctx, &tenant, &sets).await?;
+    let changed_by = tenant.writes_changed_by.as_deref().and_then(|b| Uuid::parse_str(b).ok());
+    let filter = RunFilter {
+        workspace_id: Some(tenant.workspace_id),
+        tenant_id: Some(tenant.id),
+        tenant_scope: ctx.tenant_scope(),
+        limit: 10,
+        ..RunFilter::default()
+    };
+    let recent = if ctx.allows(Capability::OperationsView, &[tenant.id]) {
+        Some(state.store.run_list(&filter).await?)
+    } else {
+        None
+    };
+    let users = changed_by.into_iter().chain(recent.iter().flatten().filter_map(|r| r.initiator_user_id));
+    let names = Names::load(&state, tenant.workspace_id, users).await?;
+    let base = format!("/admin/tenants/{}", tenant.id);
+    let links: Vec<(String, &str)> = [
+        (Capability::TenantManage, "settings", "Settings"),
+        (Capability::ProviderConnectionsManage, "connection", "Connection"),
+        (Capability::TenantBackupSchedulesManage, "schedules", "Schedules"),
+    ]
+    .iter()
+    .filter(|(cap, _, _)| ctx.allows(*cap, &[tenant.id]))
+    .map(|(_, path, label)| (format!("{base}/{path}"), *label))
+    .collect();
+    let body = html! {
+        h1 { (tenant.name) }
+        div.card {
+            dl.meta {
+                dt { "Status" } dd data-tenant-status=(tenant.status.as_str()) { (tenant.status.as_str()) }
+                dt { "Write gate" }
+                dd {
+                    (gate(tenant.writes_enabled))
+                    @if let Some(at) = tenant.writes_changed_at {
+                        " — changed by "
+                        (match (changed_by, tenant.writes_changed_by.as_deref()) {
+                            (Some(u), _) => names.user(u),
+                            (None, Some(other)) => other.to_owned(),
+                            (None, None) => "unknown".to_owned(),
+                        })
+                        ", " (time::at(at))
+                    }
+                }
+                dt { "Connection" }
+                dd {
+                    @match &conn {
+                        Some(c) => {
+                            (c.kind.as_str()) " · " strong { (c.status.as_str().replace('_', " ")) }
+                            @if let Some(at) = c.checked_at {
+                                " · last checked " (time::at(at))
+                                @if let Some(h) = &c.health { " · " code { (crate::view::run_detail::summary(h)) } }
+                            }
+                        }
+                        None => { "No provider connection." }
+                    }
+                }
+            }
+            @if !links.is_empty() {
+                p { @for (href, label) in &links { a href=(href) { (label) } " · " } a href=(format!("/admin/operations?tenant_id={}", tenant.id)) { "Operations" } }
+            }
+        }
+        h2 { "Operations" }
+        @if groups.is_empty() { p.sub { "You cannot start operations on this tenant." } }
+        div.groups {
+            @for (group, controls) in &groups {
+                section.card.group aria-label=(group) {
+                    h3 { (group) }
+                    @for c in controls { (control_form(&tenant, c, &sets, ctx.csrf())) }
+                }
+            }
+        }
+        h2 { "Backups" }
+        @if sets.is_empty() { p.sub { "No backups yet." } } @else {
+            table {
+                thead { tr { th { "Backup set" } th { "Taken" } th.num { "Items" } th { "Run" } } }
+                tbody {
+                    @for s in &sets {
+                        tr {
+                            td { code { (s.id) } }
+                            td { (time::at(s.created_at)) }
+                            td.num { (s.item_count) }
+                            td { @if let Some(r) = s.run_id { a href=(crate::query::run_url(r)) { "View run" } } }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(recent) = &recent {
+            h2 { "Recent operations" }
+            (runs::table(recent, &names, atlas_store::now(), ""))
+        }
+    };
+    let frame = Frame::load(&state, &ctx, "tenants").await?;
+    Ok(page(&frame, &tenant.name, body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(rename = "type")]
+    op_type: String,
+    backup_set_id: Option<String>,
+    dry_run: Option<String>,
+}
+
+/// Starts an operation from its button; the gate authorizes it.
+pub async fn start(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<StartForm>) -> PageResult<Response> {
+    let tenant = ctx.tenant()?.clone();
+    let op_type = OperationType::parse(f.op_type.trim())
+        .filter(|t| *t != OperationType::BulkOperation)
+        .ok_or_else(|| ApiError::Invalid(format!("unknown operation type `{}`", f.op_type)))?;
+    let mut params = serde_json::Map::new();
+    if let Some(set) = f.backup_set_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        params.insert("backup_set_id".into(), json!(set));
+    }
+    if op_type == OperationType::RestoreExecute {
+        let dry = matches!(f.dry_run.as_deref(), Some("true" | "on" | "1"));
+        params.insert("dry_run".into(), json!(dry));
+    }
+    let req = StartRequest {
+        user_id: ctx.user.id,
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
+        op_type,
+        params: Value::Object(params),
+        retry_of_run_id: None,
+        max_attempts: state.engine.max_attempts,
+    };
+    let result = service::start(&state.store, req).await;
+    let what = format!("a {} on {}", op_type.spec().label.to_lowercase(), tenant.name);
+    started(&state, &ctx, result, &format!("/admin/tenants/{}", tenant.id), &what).await
+}

@@ -1,0 +1,284 @@
+//! The run viewer's sections (UI.md, top to bottom): header, refusal or
+//! failure panel, summary counts, timeline, items, audit events, raw JSON.
+
+use atlas_core::access::Actions;
+use atlas_core::audit::Actor;
+use atlas_core::gate::{CheckResultKind, Decision};
+use atlas_core::run::{Run, RunOutcome, RunStatus};
+use atlas_core::Timestamp;
+use atlas_store::audit::AuditEvent;
+use atlas_store::run_item::RunItem;
+use maud::{html, Markup};
+use serde_json::Value;
+
+use super::{badge, form, icon, runs, time};
+use crate::query::Names;
+
+/// Everything the viewer shows.
+pub struct RunView<'a> {
+    pub run: &'a Run,
+    pub names: &'a Names,
+    pub actions: Actions,
+    pub events: &'a [AuditEvent],
+    pub items: &'a [RunItem],
+    pub schedule: Option<String>,
+    pub json: String,
+    pub csrf: &'a str,
+    pub now: Timestamp,
+}
+
+pub fn body(v: &RunView<'_>) -> Markup {
+    let run = v.run;
+    let title = format!("{} · {}", run.op_type.spec().label, v.names.tenant(run.tenant_id));
+    html! {
+        div data-live-run=(if run.is_active() { "true" } else { "false" }) {
+            div.run-head {
+                h1 { (title) }
+                (badge::status(run.status))
+                (badge::outcome(run.outcome))
+            }
+            dl.meta {
+                dt { "Initiator" }
+                dd {
+                    (runs::initiator(run, v.names))
+                    @if let Some(s) = &v.schedule { " (" (s) ")" }
+                }
+                dt { "Queued" } dd { (time::at(run.created_at)) }
+                dt { "Started" } dd { (time::maybe(run.started_at)) }
+                dt { "Completed" } dd { (time::maybe(run.completed_at)) }
+                dt { "Duration" } dd { (runs::duration(run, v.now)) }
+                dt { "Attempt" } dd { (run.attempt) " of " (run.max_attempts) }
+                @if let Some(r) = run.retry_of_run_id {
+                    dt { "Retry of" } dd { a href=(crate::query::run_url(r)) { code { (r) } } }
+                }
+                dt { "Run id" } dd { code { (run.id) } }
+            }
+            @if v.actions.cancel || v.actions.retry {
+                div.actions {
+                    @if v.actions.cancel {
+                        (form::button(&format!("/admin/operations/{}/cancel", run.id), v.csrf, "Cancel", "danger", &[]))
+                    }
+                    @if v.actions.retry {
+                        (form::button(&format!("/admin/operations/{}/retry", run.id), v.csrf, "Retry", "", &[]))
+                    }
+                }
+            }
+            @if let Some(d) = refusal(run) { (refusal_panel(d)) }
+            @if run.outcome == RunOutcome::Failed || (run.status == RunStatus::Completed && !run.failures.is_empty() && refusal(run).is_none()) {
+                (failure_panel(run))
+            }
+            h2 { "Summary" }
+            (counts(run))
+            h2 { "Timeline" }
+            (timeline(v.events, v.names))
+            @if !v.items.is_empty() {
+                h2 { "Items" }
+                (items(v.items))
+            }
+            h2 { "Audit events" }
+            (audit(v.events, v.names))
+            details.raw {
+                summary { "Raw JSON" }
+                pre { code { (v.json) } }
+            }
+        }
+    }
+}
+
+/// The decision that stopped the run, if a refusal did.
+fn refusal(run: &Run) -> Option<&Decision> {
+    run.decision.as_ref().filter(|d| !d.allowed && run.status == RunStatus::Completed)
+}
+
+fn refusal_panel(d: &Decision) -> Markup {
+    html! {
+        section.panel.panel-refusal aria-labelledby="refusal-title" data-refusal {
+            h2 id="refusal-title" { (icon::svg("shield")) "Blocked — policy refusal" }
+            p.decision-message { (d.message) }
+            p {
+                "Reason: "
+                code.reason-code { (d.reason_code.map(|r| r.as_str()).unwrap_or("unknown")) }
+                @if let Some(c) = d.denial_class { " (" (c.as_str()) ")" }
+            }
+            ol.checks aria-label="Checks in gate order" {
+                @for c in &d.checks {
+                    @let failed = c.result == CheckResultKind::Fail;
+                    li class=(if failed { "fail" } else { "pass" }) data-check=(check_name(c.check)) {
+                        span.mark aria-hidden="true" { (if failed { "✗" } else { "✓" }) }
+                        (check_name(c.check))
+                        " — " (if failed { "fail" } else { "pass" })
+                        @if let Some(detail) = &c.detail { " (" code { (detail) } ")" }
+                    }
+                }
+            }
+            p { "Decided at attempt " (d.attempt) ", " (time::at(d.evaluated_at)) "." }
+            @if let Some(r) = d.reason_code {
+                p.remedy { "What to do next: " (r.remedy()) }
+            }
+        }
+    }
+}
+
+fn check_name(c: atlas_core::gate::CheckName) -> String {
+    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn failure_panel(run: &Run) -> Markup {
+    html! {
+        section.panel.panel-failure aria-labelledby="failure-title" {
+            h2 id="failure-title" { (icon::svg("cross")) "Failed" }
+            @if run.failures.is_empty() {
+                p { "The run failed without a recorded error." }
+            }
+            ul {
+                @for f in &run.failures {
+                    li { code { (f.code) } ": " (f.message) }
+                }
+            }
+        }
+    }
+}
+
+fn counts(run: &Run) -> Markup {
+    let c = run.summary_counts;
+    let figures = [
+        ("total", c.total),
+        ("processed", c.processed),
+        ("succeeded", c.succeeded),
+        ("failed", c.failed),
+        ("skipped", c.skipped),
+        ("blocked", c.blocked),
+        ("created", c.created),
+        ("updated", c.updated),
+    ];
+    html! {
+        div.figures {
+            @for (k, n) in figures {
+                div.figure data-count=(k) { b { (n) } span { (k) } }
+            }
+        }
+        @if run.status == RunStatus::Running && c.total > 0 {
+            label for="progress" { "Progress " (c.processed) " of " (c.total) }
+            progress id="progress" max=(c.total) value=(c.processed) {}
+        }
+    }
+}
+
+fn actor(a: &Actor, names: &Names) -> String {
+    match a {
+        Actor::User { user_id } => names.user(*user_id),
+        Actor::System => "System".into(),
+    }
+}
+
+fn decision_of(e: &AuditEvent) -> Option<Decision> {
+    e.data.get("decision").and_then(|d| serde_json::from_value(d.clone()).ok())
+}
+
+fn timeline(events: &[AuditEvent], names: &Names) -> Markup {
+    let attempt = |e: &AuditEvent| e.data.get("attempt").and_then(Value::as_u64).unwrap_or(0);
+    html! {
+        @if events.is_empty() { p.empty { "No events yet." } }
+        ol.timeline {
+            @for e in events {
+                @let (class, text) = match e.action.as_str() {
+                    "operation.queued" => ("", match e.data.get("initiator_user_id").and_then(Value::as_str) {
+                        Some(_) => format!("Queued by {}", actor(&e.actor, names)),
+                        None => "Queued by a schedule (system authority)".to_owned(),
+                    }),
+                    "operation.started" => ("ok", format!("Attempt {}: authorized and started", attempt(e))),
+                    "operation.blocked" => ("blocked", match decision_of(e) {
+                        Some(d) => format!(
+                            "Attempt {}: blocked — {} ({})",
+                            attempt(e),
+                            d.message,
+                            d.reason_code.map(|r| r.as_str()).unwrap_or("unknown")
+                        ),
+                        None => format!("Attempt {}: blocked", attempt(e)),
+                    }),
+                    "operation.retry_scheduled" => {
+                        let why = decision_of(e).map(|d| d.message).or_else(|| {
+                            e.data.get("failure").and_then(|f| f.get("message")).and_then(Value::as_str).map(str::to_owned)
+                        });
+                        ("", format!("Attempt {}: retry scheduled{}", attempt(e), why.map(|w| format!(" — {w}")).unwrap_or_default()))
+                    }
+                    "operation.completed" => {
+                        let outcome = e.data.get("outcome").and_then(Value::as_str).and_then(RunOutcome::parse);
+                        let class = if outcome == Some(RunOutcome::Failed) { "failed" } else { "ok" };
+                        (class, format!("Completed: {}", outcome.map(|o| atlas_core::badge::outcome_badge(o).label).unwrap_or("unknown")))
+                    }
+                    "operation.cancelled" => ("", format!("Cancelled by {}", actor(&e.actor, names))),
+                    other => ("", other.to_owned()),
+                };
+                li class=(class) data-action=(e.action) { (time::at(e.created_at)) " — " (text) }
+            }
+        }
+    }
+}
+
+fn items(items: &[RunItem]) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Item" } th { "Target" } th { "Outcome" } th { "Reason" } th.num { "Attempts" } } }
+            tbody {
+                @for i in items {
+                    tr {
+                        td { code { (i.item_key) } }
+                        td { (target(&i.target)) }
+                        td {
+                            @match RunOutcome::parse(&i.outcome) {
+                                Some(o) => { (badge::outcome(o)) }
+                                None => { span.badge.badge-slate data-outcome=(i.outcome) { (i.outcome) } }
+                            }
+                        }
+                        td {
+                            @if let Some(r) = &i.reason_code { code { (r) } " " }
+                            @if let Some(e) = &i.last_error { (e) }
+                        }
+                        td.num { (i.attempts) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn target(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => ["display_name", "name", "object_id", "tenant_id"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| v.to_string()),
+        other => other.to_string(),
+    }
+}
+
+fn audit(events: &[AuditEvent], names: &Names) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "When" } th { "Actor" } th { "Action" } th { "Data" } } }
+            tbody {
+                @for e in events.iter().rev() {
+                    tr {
+                        td { (time::at(e.created_at)) }
+                        td { (actor(&e.actor, names)) }
+                        td { code { (e.action) } }
+                        td { code.mono { (summary(&e.data)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first bytes of an event's data, for a table cell.
+pub fn summary(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 160 {
+        let cut = (0..=160).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        format!("{}…", &s[..cut])
+    } else {
+        s
+    }
+}

@@ -1,0 +1,82 @@
+//! The Monitoring table: one row per run, the whole row a link to the run.
+
+use atlas_core::operation::AuthorityKind;
+use atlas_core::run::Run;
+use atlas_core::Timestamp;
+use maud::{html, Markup};
+
+use super::{badge, icon, time};
+use crate::query::{run_url, Names};
+
+/// "Jane Doe", or "System · schedule" with a clock for a system run.
+pub fn initiator(run: &Run, names: &Names) -> Markup {
+    match (run.authority_mode, run.initiator_user_id) {
+        (AuthorityKind::ActorBound, Some(u)) => html! { (names.user(u)) },
+        _ => {
+            let source = run.source.as_ref().and_then(|s| s.get("kind")).and_then(|k| k.as_str()).unwrap_or("system");
+            html! { span.system { (icon::svg("clock")) " System · " (source) } }
+        }
+    }
+}
+
+pub fn duration(run: &Run, now: Timestamp) -> String {
+    match (run.started_at, run.completed_at) {
+        (Some(s), Some(c)) => time::duration(s, c),
+        (Some(s), None) => time::duration(s, now),
+        _ => "—".into(),
+    }
+}
+
+/// The rows of the table body (also served alone for live refresh).
+pub fn rows(runs: &[Run], names: &Names, now: Timestamp) -> Markup {
+    html! {
+        @if runs.is_empty() {
+            tr { td.empty colspan="8" { "No operations match." } }
+        }
+        @for run in runs {
+            @let href = run_url(run.id);
+            tr.row-link data-href=(href) data-run=(run.id) {
+                td { a href=(href) { (run.op_type.spec().label) } }
+                td { (names.tenant(run.tenant_id)) }
+                td { (initiator(run, names)) }
+                td { (badge::status(run.status)) }
+                td {
+                    (badge::outcome(run.outcome))
+                    @if let Some(d) = run.decision.as_ref().filter(|d| !d.allowed) {
+                        @if run.outcome == atlas_core::RunOutcome::Blocked {
+                            span.reason { (d.message) " " code { (d.reason_code.map(|r| r.as_str()).unwrap_or("")) } }
+                        }
+                    }
+                }
+                td { (time::ago(run.created_at, now)) }
+                td.num { (duration(run, now)) }
+                td.num { (run.attempt) "/" (run.max_attempts) }
+            }
+        }
+    }
+}
+
+/// The table; `live_src` makes the body refresh itself while runs are active.
+pub fn table(runs: &[Run], names: &Names, now: Timestamp, live_src: &str) -> Markup {
+    let active = runs.iter().any(Run::is_active);
+    html! {
+        table {
+            caption.skip { "Operations, newest first" }
+            thead {
+                tr {
+                    th scope="col" { "Operation" }
+                    th scope="col" { "Tenant" }
+                    th scope="col" { "Initiator" }
+                    th scope="col" { "Status" }
+                    th scope="col" { "Outcome" }
+                    th scope="col" { "Queued" }
+                    th.num scope="col" { "Duration" }
+                    th.num scope="col" { "Attempt" }
+                }
+            }
+            tbody data-live-src=[(!live_src.is_empty()).then_some(live_src)] data-active=(if active { "true" } else { "false" }) {
+                (rows(runs, names, now))
+            }
+        }
+    }
+}
