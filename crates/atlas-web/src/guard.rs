@@ -35,7 +35,6 @@ use crate::state::AppState;
 /// What the guard knows about a route.
 #[derive(Debug)]
 pub struct RouteMeta {
-    pub path: &'static str,
     pub surface: Surface,
     pub scope: Scope,
 }

@@ -121,7 +121,7 @@ pub struct Names {
 }
 
 impl Names {
-    pub async fn load(state: &AppState, workspace_id: Uuid, users: impl IntoIterator<Item = Uuid>) -> ApiResult<Names> {
+    pub async fn load(state: &AppState, workspace_id: Uuid, users: Vec<Uuid>) -> ApiResult<Names> {
         let tenants = state.store.tenant_list(workspace_id).await?.into_iter().map(|t| (t.id, t.name)).collect();
         let mut names = HashMap::new();
         for id in users {

@@ -167,7 +167,7 @@ pub fn routes() -> Vec<RouteSpec> {
         post("/admin/roles", Page, Workspace(C::MembersManage), pages::members::add_role),
         post("/admin/roles/{role}/capabilities", Page, Workspace(C::MembersManage), pages::members::set_role_caps),
         // JSON API.
-        get("/api/v1/openapi.json", Api, Public, api::openapi::document),
+        get("/api/v1/openapi.json", Api, Public, api::openapi::document_handler),
         get("/api/v1/me", Api, User, api::me::me),
         get("/api/v1/workspaces", Api, User, api::me::workspaces),
         post("/api/v1/tenants/{tenant}/operations", Api, Tenant(InScope), api::operations::start),
@@ -249,7 +249,7 @@ pub fn router(state: AppState) -> Router {
     for spec in routes() {
         let guard_state = GuardState {
             app: state.clone(),
-            route: Arc::new(guard::RouteMeta { path: spec.path, surface: spec.surface, scope: spec.scope }),
+            route: Arc::new(guard::RouteMeta { surface: spec.surface, scope: spec.scope }),
         };
         let handler = spec.handler.route_layer(from_fn_with_state(guard_state, guard::guard));
         router = router.route(spec.path, handler);

@@ -50,10 +50,11 @@ pub fn registry() -> Registry {
     r
 }
 
-/// The provider behind a run's tenant connection.
+/// The provider behind a run's tenant connection. A run over several tenants
+/// (bulk) has none of its own: its items get theirs.
 pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>, HandlerError> {
     let Some(tenant_id) = run.tenant_id else {
-        return Err(HandlerError::permanent("no_tenant", "this operation needs a tenant".into()));
+        return Ok(Arc::new(NoTenant));
     };
     let conn = store
         .connection_get(tenant_id)
@@ -93,4 +94,66 @@ pub fn comparable(payload: &Value) -> Value {
 /// The run's tenant, which every tenant family needs.
 pub fn tenant_of(run: &Run) -> Result<uuid::Uuid, HandlerError> {
     run.tenant_id.ok_or_else(|| HandlerError::permanent("no_tenant", "this operation needs a tenant".into()))
+}
+
+/// The provider of a run without a tenant: every call is an error.
+struct NoTenant;
+
+fn no_tenant<T>() -> Result<T, atlas_providers::ProviderError> {
+    Err(atlas_providers::ProviderError::Other("this run has no tenant of its own".into()))
+}
+
+#[async_trait::async_trait]
+impl Provider for NoTenant {
+    async fn check_health(&self) -> Result<atlas_providers::Health, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn list_objects(
+        &self,
+        _: atlas_providers::ObjectKind,
+    ) -> Result<Vec<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn get_object(
+        &self,
+        _: atlas_providers::ObjectKind,
+        _: &str,
+    ) -> Result<Option<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn create_object(
+        &self,
+        _: atlas_providers::WriteFence,
+        _: atlas_providers::ObjectKind,
+        _: &Value,
+    ) -> Result<atlas_providers::RemoteObject, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn update_object(
+        &self,
+        _: atlas_providers::WriteFence,
+        _: atlas_providers::ObjectKind,
+        _: &str,
+        _: &Value,
+    ) -> Result<atlas_providers::UpdateOutcome, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn list_assignments(&self, _: atlas_providers::ObjectKind, _: &str) -> Result<Vec<Value>, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn set_assignments(
+        &self,
+        _: atlas_providers::WriteFence,
+        _: atlas_providers::ObjectKind,
+        _: &str,
+        _: &[Value],
+    ) -> Result<(), atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn group_exists(&self, _: &str) -> Result<bool, atlas_providers::ProviderError> {
+        no_tenant()
+    }
+    async fn compliance_summaries(&self) -> Result<Vec<atlas_providers::ComplianceSummary>, atlas_providers::ProviderError> {
+        no_tenant()
+    }
 }

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json::ApiJson;
+use super::json::{ApiJson, OptionalJson};
 use super::operations::started;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -68,16 +68,9 @@ pub async fn fire(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
-    body: axum::body::Bytes,
+    OptionalJson(b): OptionalJson<FireBody>,
 ) -> ApiResult<Response> {
     let s = schedule_of(&state, &ctx, &params).await?;
-    let b: FireBody = if body.iter().all(u8::is_ascii_whitespace) {
-        FireBody::default()
-    } else {
-        let v: Value =
-            serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
-        serde_json::from_value(v).map_err(|e| ApiError::Invalid(e.to_string()))?
-    };
     let slot = match b.slot {
         Some(text) => Timestamp::parse_rfc3339(&text).ok_or_else(|| ApiError::Invalid(format!("`{text}` is not an RFC 3339 time")))?,
         None => current_slot(&s)?,

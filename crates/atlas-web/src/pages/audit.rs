@@ -20,7 +20,6 @@ use crate::view::time;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AuditQuery {
-    pub workspace: Option<String>,
     pub tenant_id: Option<String>,
     pub actor: Option<String>,
     pub action: Option<String>,
@@ -64,7 +63,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
         Actor::User { user_id } => Some(user_id),
         Actor::System => None,
     }));
-    let names = Names::load(&state, ws.id, users).await?;
+    let names = Names::load(&state, ws.id, users.collect()).await?;
     let tenants: Vec<_> = state
         .store
         .tenant_list(ws.id)

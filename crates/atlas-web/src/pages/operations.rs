@@ -41,7 +41,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
     let (list, next) = run_page(&state, filter.clone()).await?;
     let members = state.store.membership_list(ws.id).await?;
     let user_ids = list.iter().filter_map(|r| r.initiator_user_id).chain(members.iter().map(|m| m.user_id));
-    let names = Names::load(&state, ws.id, user_ids).await?;
+    let names = Names::load(&state, ws.id, user_ids.collect()).await?;
     let tenants: Vec<(uuid::Uuid, String)> = state
         .store
         .tenant_list(ws.id)
@@ -77,7 +77,7 @@ pub async fn rows(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
     let filter = q.filter(&ctx, PAGE_SIZE)?;
     let ws = ctx.workspace()?.clone();
     let (list, _) = run_page(&state, filter).await?;
-    let names = Names::load(&state, ws.id, list.iter().filter_map(|r| r.initiator_user_id)).await?;
+    let names = Names::load(&state, ws.id, list.iter().filter_map(|r| r.initiator_user_id).collect()).await?;
     let active = list.iter().any(atlas_core::run::Run::is_active);
     let mut resp = runs::rows(&list, &names, atlas_store::now()).into_response();
     resp.headers_mut().insert("x-atlas-active", HeaderValue::from_static(if active { "true" } else { "false" }));

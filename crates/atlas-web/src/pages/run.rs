@@ -31,7 +31,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         Actor::User { user_id } => Some(user_id),
         Actor::System => None,
     }));
-    let names = Names::load(&state, run.workspace_id, users).await?;
+    let names = Names::load(&state, run.workspace_id, users.collect()).await?;
     let schedule = match run.source.as_ref().and_then(|s| s.get("schedule_id")).and_then(|s| s.as_str()) {
         Some(id) => match Uuid::parse_str(id).ok() {
             Some(id) => match state.store.schedule_get(id).await {

@@ -39,7 +39,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         .iter()
         .flat_map(|s| [s.created_by.as_str(), s.last_changed_by.as_str()])
         .filter_map(|u| Uuid::parse_str(u).ok());
-    let names = Names::load(&state, t.workspace_id, users).await?;
+    let names = Names::load(&state, t.workspace_id, users.collect()).await?;
     let who = |s: &str| Uuid::parse_str(s).map_or_else(|_| s.to_owned(), |u| names.user(u));
     let base = format!("/admin/tenants/{}/schedules", t.id);
     let body = html! {
@@ -137,7 +137,7 @@ pub async fn run_now(
     let here = format!("/admin/tenants/{}/schedules", s.tenant_id);
     let slot = current_slot(&s)?;
     match atlas_engine::schedule::fire(&state.store, &s, slot, state.engine.max_attempts).await {
-        Ok(Fired::Run(inserted)) => started(&state, &ctx, Ok(inserted), &here, "this schedule").await,
+        Ok(Fired::Run(inserted)) => started(&state, &ctx, Ok(*inserted), &here, "this schedule").await,
         Ok(Fired::AlreadyFired(run)) => {
             let mut f = Flash::success("This slot has already run.");
             if let Some(r) = run {

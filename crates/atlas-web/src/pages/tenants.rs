@@ -210,7 +210,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         None
     };
     let users = changed_by.into_iter().chain(recent.iter().flatten().filter_map(|r| r.initiator_user_id));
-    let names = Names::load(&state, tenant.workspace_id, users).await?;
+    let names = Names::load(&state, tenant.workspace_id, users.collect()).await?;
     let base = format!("/admin/tenants/{}", tenant.id);
     let links: Vec<(String, &str)> = [
         (Capability::TenantManage, "settings", "Settings"),
