@@ -10,6 +10,7 @@ pub mod config;
 pub mod families;
 pub mod handler;
 pub mod schedule;
+pub mod scheduler;
 pub mod service;
 pub mod worker;
 

@@ -41,12 +41,22 @@ pub fn engine_config(concurrency: Option<usize>) -> Result<EngineConfig, CliErro
 
 pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
     let config = engine_config(args.concurrency)?;
+    let scheduler = atlas_engine::scheduler::Scheduler::new(ctx.store.clone(), config.max_attempts);
     let worker = Worker::new(ctx.store.clone(), config, families::registry());
     tracing::info!(worker = worker.id(), "worker started");
+    // The scheduler runs beside the worker on every node and stops with it.
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    let scheduling = tokio::spawn(async move {
+        let mut rx = stopped_rx;
+        scheduler.run(async move { let _ = rx.wait_for(|s| *s).await; }).await;
+    });
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let s = worker.run(args.until_idle, stop).await?;
+    let result = worker.run(args.until_idle, stop).await;
+    let _ = stopped_tx.send(true);
+    let _ = scheduling.await;
+    let s = result?;
     let report = Report {
         started: s.started,
         blocked: s.blocked,
