@@ -9,6 +9,7 @@
 pub mod config;
 pub mod families;
 pub mod handler;
+pub mod pacing;
 pub mod schedule;
 pub mod scheduler;
 pub mod service;

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod notification;
+pub mod pacing;
 pub mod policy;
 pub mod run;
 pub mod run_item;

@@ -61,13 +61,16 @@ pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>,
         .await
         .map_err(|e| HandlerError::from_store(&e))?
         .ok_or_else(|| HandlerError::permanent("provider_connection_missing", "the tenant has no provider connection".into()))?;
-    match conn.kind {
-        ConnectionKind::Sandbox => Ok(Arc::new(SandboxProvider::new(store.clone(), tenant_id))),
-        ConnectionKind::MicrosoftGraph => Err(HandlerError::permanent(
-            "provider_unsupported",
-            "Microsoft Graph connections are not supported by this build yet".into(),
-        )),
-    }
+    let inner: Arc<dyn Provider> = match conn.kind {
+        ConnectionKind::Sandbox => Arc::new(SandboxProvider::new(store.clone(), tenant_id)),
+        ConnectionKind::MicrosoftGraph => {
+            return Err(HandlerError::permanent(
+                "provider_unsupported",
+                "Microsoft Graph connections are not supported by this build yet".into(),
+            ))
+        }
+    };
+    Ok(Arc::new(crate::pacing::Paced::new(inner, store.clone(), tenant_id, crate::pacing::budget_from_env())))
 }
 
 /// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).

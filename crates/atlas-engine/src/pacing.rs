@@ -1,0 +1,95 @@
+//! Provider write pacing (SPEC §5): every write to a tenant first reserves a
+//! slot in the tenant's sliding-window budget, shared through the database by
+//! all workers; reads pass through. Graph allows about 100 writes per 20 s per
+//! app and tenant, hence the default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use atlas_providers::{ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
+use atlas_store::pacing::WriteBudget;
+use atlas_store::Store;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// `ATLAS_WRITE_BUDGET` writes (default 100) per `ATLAS_WRITE_WINDOW_MS` (default 20 000).
+pub fn budget_from_env() -> WriteBudget {
+    let num = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default);
+    WriteBudget {
+        limit: u32::try_from(num("ATLAS_WRITE_BUDGET", 100).max(1)).unwrap_or(100),
+        window_ms: num("ATLAS_WRITE_WINDOW_MS", 20_000).max(1),
+    }
+}
+
+/// Slack added to every wait, so that a write's own timestamp (taken a moment
+/// after its reservation) also stays inside the budget.
+const SLACK_MS: u64 = 50;
+
+pub struct Paced {
+    inner: Arc<dyn Provider>,
+    store: Store,
+    tenant_id: Uuid,
+    budget: WriteBudget,
+}
+
+impl Paced {
+    pub fn new(inner: Arc<dyn Provider>, store: Store, tenant_id: Uuid, budget: WriteBudget) -> Paced {
+        Paced { inner, store, tenant_id, budget }
+    }
+
+    async fn reserve(&self) -> Result<(), ProviderError> {
+        loop {
+            match self.store.write_budget_reserve(self.tenant_id, self.budget).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(wait_ms)) => {
+                    let wait = u64::try_from(wait_ms).unwrap_or(1) + SLACK_MS;
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                Err(e) => return Err(ProviderError::Transient(format!("write budget unavailable: {e}"))),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Paced {
+    async fn check_health(&self) -> Result<Health, ProviderError> {
+        self.inner.check_health().await
+    }
+
+    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+        self.inner.list_objects(kind).await
+    }
+
+    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+        self.inner.get_object(kind, id).await
+    }
+
+    async fn create_object(&self, fence: WriteFence, kind: ObjectKind, payload: &Value) -> Result<RemoteObject, ProviderError> {
+        self.reserve().await?;
+        self.inner.create_object(fence, kind, payload).await
+    }
+
+    async fn update_object(&self, fence: WriteFence, kind: ObjectKind, id: &str, payload: &Value) -> Result<UpdateOutcome, ProviderError> {
+        self.reserve().await?;
+        self.inner.update_object(fence, kind, id, payload).await
+    }
+
+    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+        self.inner.list_assignments(kind, id).await
+    }
+
+    async fn set_assignments(&self, fence: WriteFence, kind: ObjectKind, id: &str, assignments: &[Value]) -> Result<(), ProviderError> {
+        self.reserve().await?;
+        self.inner.set_assignments(fence, kind, id, assignments).await
+    }
+
+    async fn group_exists(&self, group_id: &str) -> Result<bool, ProviderError> {
+        self.inner.group_exists(group_id).await
+    }
+
+    async fn compliance_summaries(&self) -> Result<Vec<ComplianceSummary>, ProviderError> {
+        self.inner.compliance_summaries().await
+    }
+}

@@ -1,0 +1,137 @@
+//! Signing in and out, sessions, CSRF on the sign-in form, throttling, and
+//! disabling a user ending their sessions and tokens at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use atlas_web::WebConfig;
+use axum::http::{header, Method, StatusCode};
+
+use crate::support::{cli, form, get, send, Auth, Payload, World};
+
+fn cookie_value(a: &crate::support::Answer, name: &str) -> Option<String> {
+    a.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v[name.len() + 1..].split(';').next().unwrap_or("").to_owned())
+}
+
+fn raw_login(email: &str, password: &str, token: &str) -> String {
+    serde_urlencoded::to_string([("email", email), ("password", password), ("csrf", token), ("next", "/admin/tenants")])
+        .unwrap()
+}
+
+async fn login_request(w: &World, email: &str, password: &str) -> crate::support::Answer {
+    let page = get(&w.app, "/login", Auth::None).await;
+    let token = cookie_value(&page, "atlas_login_csrf").expect("a sign-in token cookie");
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("atlas_login_csrf={token}"))
+        .body(axum::body::Body::from(raw_login(email, password, &token)))
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(w.app.clone(), req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec();
+    crate::support::Answer { status, headers, body }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sign_out_and_throttling() {
+    let config = WebConfig { login_max_failures: 3, ..WebConfig::default() };
+    let w = World::with_config(atlas_store::testkit::sqlite().await, config).await;
+    let user = w.store.user_create("pat@example.com", "Pat Operator", Some("correct horse"), &cli()).await.unwrap();
+    w.store
+        .member_grant(
+            w.ws.id,
+            user.id,
+            &atlas_store::admin::RoleRef::parse("operator"),
+            &atlas_core::TenantScope::All,
+            &cli(),
+        )
+        .await
+        .unwrap();
+
+    let ok = login_request(&w, "Pat@Example.com", "correct horse").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    assert_eq!(ok.location(), "/admin/tenants");
+    let set = ok.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let session_cookie = set.iter().find(|c| c.starts_with("atlas_session=")).expect("a session cookie");
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
+    assert!(!session_cookie.contains("Secure"), "not behind TLS in this test");
+    let sid = cookie_value(&ok, "atlas_session").unwrap();
+    let page = send_cookie(&w, Method::GET, "/admin/tenants", &sid, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("Pat Operator"));
+
+    // Wrong passwords: 401 with the form again, then 429 once throttled —
+    // even for the right password.
+    for _ in 0..3 {
+        let bad = login_request(&w, "pat@example.com", "wrong").await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+        assert!(bad.text().contains("The email or password is wrong."));
+    }
+    let throttled = login_request(&w, "pat@example.com", "correct horse").await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.text().contains("Too many failed sign-ins"));
+
+    // A sign-in without the form's token is refused.
+    let forged = send(
+        &w.app,
+        Method::POST,
+        "/login",
+        Auth::None,
+        Payload::RawForm(raw_login("pat@example.com", "correct horse", "guess")),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // Logout ends the session.
+    let token = w.store.session_get(&sid, std::time::Duration::from_secs(60)).await.unwrap().unwrap().csrf_token;
+    let out = send_cookie(&w, Method::POST, "/logout", &sid, Some(format!("csrf={token}"))).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = send_cookie(&w, Method::GET, "/admin/tenants", &sid, None).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert!(after.location().starts_with("/login"));
+}
+
+async fn send_cookie(w: &World, method: Method, path: &str, sid: &str, form: Option<String>) -> crate::support::Answer {
+    let mut req = axum::http::Request::builder().method(method).uri(path).header(header::COOKIE, format!("atlas_session={sid}"));
+    if form.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let req = req.body(axum::body::Body::from(form.unwrap_or_default())).unwrap();
+    let resp = tower::ServiceExt::oneshot(w.app.clone(), req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec();
+    crate::support::Answer { status, headers, body }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_user_ends_sessions_and_tokens_at_once() {
+    let w = World::new(atlas_store::testkit::sqlite().await).await;
+    assert_eq!(get(&w.app, "/admin/operations", Auth::Cookie(&w.operator)).await.status, StatusCode::OK);
+    assert_eq!(get(&w.app, "/api/v1/operations", Auth::Bearer(&w.operator)).await.status, StatusCode::OK);
+    w.store.user_disable(&w.operator.user.email, &cli()).await.unwrap();
+    let page = get(&w.app, "/admin/operations", Auth::Cookie(&w.operator)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let api = get(&w.app, "/api/v1/operations", Auth::Bearer(&w.operator)).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    // A bearer header that does not authenticate is refused, not ignored.
+    let bogus = send(&w.app, Method::GET, "/api/v1/me", Auth::None, Payload::Empty).await;
+    assert_eq!(bogus.status, StatusCode::UNAUTHORIZED);
+    let _ = form(&[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_cookies_behind_tls() {
+    let config = WebConfig { secure_cookies: true, ..WebConfig::default() };
+    let w = World::with_config(atlas_store::testkit::sqlite().await, config).await;
+    let page = get(&w.app, "/login", Auth::None).await;
+    let set = page.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+}
