@@ -143,11 +143,49 @@ fn connections_refuse_graph_duplicates_and_missing_connections() {
     atlas.bad(&["connections", "show", "--tenant", id], "not_found");
     atlas.bad(&["connections", "enable", "--tenant", id], "not_found");
     let message = atlas.bad(&["connections", "add", "--tenant", id, "--kind", "microsoft_graph"], "invalid");
-    assert!(message.contains("not yet supported"), "{message}");
+    assert!(message.contains("--client-secret-file"), "{message}");
     atlas.bad(&["connections", "add", "--tenant", id, "--kind", "carrier_pigeon"], "invalid");
     atlas.bad(&["connections", "add", "--tenant", "Contoso North", "--kind", "sandbox"], "invalid");
     assert_eq!(atlas.audit_len(), events);
 
     atlas.ok(&["connections", "add", "--tenant", id, "--kind", "sandbox"]);
     atlas.bad(&["connections", "add", "--tenant", id, "--kind", "sandbox"], "conflict");
+}
+
+#[test]
+fn graph_connection_secret_is_sealed_and_never_shown() {
+    let atlas = Atlas::new().with_basics();
+    let t = north(&atlas);
+    let id = t["id"].as_str().unwrap();
+    let secret = "s3cr3t-Value~that-must-never-leak";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret.txt");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let file = file.to_str().unwrap();
+    let tenant_guid = "1e250c70-dff6-4e52-8690-a9c144e7cf0f";
+    atlas.bad(
+        &["connections", "add", "--tenant", id, "--kind", "microsoft_graph", "--external-tenant-id", "not-a-guid",
+          "--client-id", "app", "--client-secret-file", file],
+        "invalid",
+    );
+    let args = ["connections", "add", "--tenant", id, "--kind", "microsoft_graph", "--external-tenant-id", tenant_guid,
+                "--client-id", "8db8df93-edd5-4cd5-86b3-bc355166765c", "--client-secret-file", file];
+    let added = atlas.run(&[&args[..], &["--json"]].concat());
+    assert_eq!(added.code, 0, "{added:?}");
+    let conn: Value = serde_json::from_str(added.stdout.trim()).unwrap();
+    assert_eq!(conn["status"], "pending_consent");
+    assert_eq!(conn["has_secret"], true);
+    assert_eq!(conn["config"]["external_tenant_id"], tenant_guid);
+    let shown = atlas.run(&["connections", "show", "--tenant", id, "--json"]);
+    let human = atlas.run(&["connections", "show", "--tenant", id]);
+    let export = atlas.run(&["audit", "export"]);
+    for out in [&added, &shown, &human, &export] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "the secret leaked: {out:?}");
+    }
+    // The database holds it sealed, not in clear.
+    let sealed = support::world::block_on(async {
+        let store = atlas_store::Store::connect(atlas.url()).await.unwrap();
+        store.connection_sealed_secret(uuid::Uuid::parse_str(id).unwrap()).await.unwrap().unwrap()
+    });
+    assert!(!sealed.contains(secret));
 }

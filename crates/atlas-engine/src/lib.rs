@@ -12,6 +12,7 @@ pub mod handler;
 pub mod pacing;
 pub mod schedule;
 pub mod scheduler;
+pub mod secrets;
 pub mod service;
 pub mod worker;
 

@@ -1,10 +1,9 @@
 //! `atlas connections add|enable|disable|show`: a tenant's provider connection.
 //!
-//! Only sandbox connections can be added from the CLI for now: a Microsoft
-//! Graph connection needs its client secret encrypted at rest, and the
-//! secret-key handling (ATLAS_SECRET_KEY) does not exist yet, so
-//! `--kind microsoft_graph` is refused as bad input rather than storing a
-//! connection that could never authenticate.
+//! A Microsoft Graph connection names the customer's Entra tenant and the
+//! app registration; its client secret is read from a file (never from the
+//! command line, where it would land in shell history and `ps`), sealed with
+//! the product's secret key, and never printed back.
 
 use atlas_core::tenant::ConnectionKind;
 use atlas_store::admin::{ProviderConnection, Tenant};
@@ -34,6 +33,15 @@ pub enum ConnectionsCommand {
         /// sandbox or microsoft_graph
         #[arg(long, value_parser = parse_kind)]
         kind: ConnectionKind,
+        /// Graph: the customer's Entra tenant id (GUID)
+        #[arg(long)]
+        external_tenant_id: Option<String>,
+        /// Graph: the app registration's application (client) id
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Graph: a file holding the client secret
+        #[arg(long)]
+        client_secret_file: Option<std::path::PathBuf>,
     },
     /// Enable the tenant's connection
     Enable {
@@ -55,18 +63,25 @@ pub enum ConnectionsCommand {
 pub async fn run(ctx: &Context, cmd: ConnectionsCommand) -> Result<(), CliError> {
     let by = ctx.by();
     let (tenant, conn) = match cmd {
-        ConnectionsCommand::Add { target, kind } => {
-            if kind == ConnectionKind::MicrosoftGraph {
-                return Err(CliError::invalid(
-                    "microsoft_graph connections are not yet supported by the CLI (client secrets need encryption at rest)",
-                ));
-            }
+        ConnectionsCommand::Add { target, kind, external_tenant_id, client_id, client_secret_file } => {
             let t = tenant(ctx, &target).await?;
-            let conn = ctx.store.connection_add(t.id, kind, json!({}), None, &by).await?;
-            // A sandbox tenant starts with realistic objects to operate on.
-            atlas_providers::sandbox::seed(&ctx.store, t.id)
-                .await
-                .map_err(|e| CliError::internal(format!("cannot seed the sandbox tenant: {e}")))?;
+            let conn = match kind {
+                ConnectionKind::Sandbox => {
+                    if external_tenant_id.is_some() || client_id.is_some() || client_secret_file.is_some() {
+                        return Err(CliError::invalid("a sandbox connection takes no Graph settings"));
+                    }
+                    let conn = ctx.store.connection_add(t.id, kind, json!({}), None, &by).await?;
+                    // A sandbox tenant starts with realistic objects to operate on.
+                    atlas_providers::sandbox::seed(&ctx.store, t.id)
+                        .await
+                        .map_err(|e| CliError::internal(format!("cannot seed the sandbox tenant: {e}")))?;
+                    conn
+                }
+                ConnectionKind::MicrosoftGraph => {
+                    let (config, sealed) = graph_settings(external_tenant_id, client_id, client_secret_file)?;
+                    ctx.store.connection_add(t.id, kind, config, Some(sealed), &by).await?
+                }
+            };
             (t, conn)
         }
         ConnectionsCommand::Enable { target } => {
@@ -88,6 +103,33 @@ pub async fn run(ctx: &Context, cmd: ConnectionsCommand) -> Result<(), CliError>
         }
     };
     ctx.out.print(&conn, || describe(&tenant, &conn))
+}
+
+/// Validates a Graph connection's settings and seals its secret.
+fn graph_settings(
+    external_tenant_id: Option<String>,
+    client_id: Option<String>,
+    secret_file: Option<std::path::PathBuf>,
+) -> Result<(serde_json::Value, String), CliError> {
+    let (Some(external), Some(client), Some(file)) = (external_tenant_id, client_id, secret_file) else {
+        return Err(CliError::invalid(
+            "a microsoft_graph connection needs --external-tenant-id, --client-id and --client-secret-file",
+        ));
+    };
+    let external = uuid::Uuid::parse_str(external.trim())
+        .map_err(|_| CliError::invalid(format!("--external-tenant-id `{external}` is not a GUID")))?;
+    let client = client.trim().to_owned();
+    if client.is_empty() {
+        return Err(CliError::invalid("--client-id must not be empty"));
+    }
+    let secret = std::fs::read_to_string(&file)
+        .map_err(|e| CliError::invalid(format!("cannot read --client-secret-file {}: {e}", file.display())))?;
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(CliError::invalid(format!("{} is empty", file.display())));
+    }
+    let sealed = atlas_engine::secrets::seal(secret).map_err(CliError::internal)?;
+    Ok((json!({"external_tenant_id": external.to_string(), "client_id": client}), sealed))
 }
 
 async fn tenant(ctx: &Context, target: &TenantArg) -> Result<Tenant, CliError> {

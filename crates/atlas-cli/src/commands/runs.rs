@@ -188,8 +188,7 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
         RunsCommand::Show { run } => {
             let run = ctx.store.run_get(parse_run_id(&run)?).await?;
             let items = ctx.store.run_items(run.id).await?;
-            let doc = serde_json::json!({"run": run, "items": items});
-            ctx.out.print(&doc, || describe(&run, &items))
+            ctx.out.print(&run_doc(&run, &items), || describe(&run, &items))
         }
         RunsCommand::Watch { run } => watch(ctx, parse_run_id(&run)?).await,
     }
@@ -202,6 +201,15 @@ async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uu
         let what = if deduplicated { "already active" } else { "queued" };
         format!("{} {what}: run {} ({})", run.op_type.spec().label, run.id, run_url(run.id))
     })
+}
+
+/// `runs show|watch --json`: the run object itself (SPEC §7), with its items.
+fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem]) -> Value {
+    let mut doc = serde_json::to_value(run).unwrap_or_else(|_| Value::Object(Default::default()));
+    if let Value::Object(m) = &mut doc {
+        m.insert("items".into(), serde_json::json!(items));
+    }
+    doc
 }
 
 fn line(r: &Run) -> String {
@@ -301,8 +309,7 @@ async fn watch(ctx: &Context, id: Uuid) -> Result<(), CliError> {
                 eprintln!();
             }
             let items = ctx.store.run_items(run.id).await?;
-            let doc = serde_json::json!({"run": run, "items": items});
-            return ctx.out.print(&doc, || describe(&run, &items));
+            return ctx.out.print(&run_doc(&run, &items), || describe(&run, &items));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+pub mod world;
+
 pub struct Atlas {
     url: String,
 }
@@ -17,6 +19,9 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
 }
+
+/// A fixed key so that tests never write a key file into the source tree.
+pub const TEST_SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 impl Atlas {
     pub fn new() -> Atlas {
@@ -31,6 +36,7 @@ impl Atlas {
         let out = Command::new(env!("CARGO_BIN_EXE_atlas"))
             .args(args)
             .env("ATLAS_DATABASE_URL", &self.url)
+            .env("ATLAS_SECRET_KEY", TEST_SECRET_KEY)
             .env_remove("RUST_LOG")
             .output()
             .expect("run atlas");

@@ -31,7 +31,7 @@ macro_rules! cli_both_stores {
             $(
                 #[test]
                 fn $case() {
-                    super::$case(support::Atlas::new());
+                    super::$case($crate::support::Atlas::new());
                 }
             )+
         }
@@ -39,7 +39,7 @@ macro_rules! cli_both_stores {
             $(
                 #[test]
                 fn $case() {
-                    let Some(atlas) = support::Atlas::postgres() else { return };
+                    let Some(atlas) = $crate::support::Atlas::postgres() else { return };
                     super::$case(atlas);
                 }
             )+
@@ -68,6 +68,7 @@ impl Atlas {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_atlas"));
         cmd.args(args)
             .env("ATLAS_DATABASE_URL", &self.url)
+            .env("ATLAS_SECRET_KEY", super::TEST_SECRET_KEY)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

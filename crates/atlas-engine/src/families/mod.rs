@@ -9,6 +9,7 @@ use atlas_providers::sandbox::SandboxProvider;
 use atlas_providers::Provider;
 use atlas_store::Store;
 use serde_json::Value;
+use uuid::Uuid;
 use sha2::{Digest, Sha256};
 
 use crate::handler::{HandlerError, Registry};
@@ -64,13 +65,41 @@ pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>,
     let inner: Arc<dyn Provider> = match conn.kind {
         ConnectionKind::Sandbox => Arc::new(SandboxProvider::new(store.clone(), tenant_id)),
         ConnectionKind::MicrosoftGraph => {
-            return Err(HandlerError::permanent(
-                "provider_unsupported",
-                "Microsoft Graph connections are not supported by this build yet".into(),
-            ))
+            let sealed = store.connection_sealed_secret(tenant_id).await.map_err(|e| HandlerError::from_store(&e))?;
+            graph_provider(tenant_id, &conn, sealed)?
         }
     };
     Ok(Arc::new(crate::pacing::Paced::new(inner, store.clone(), tenant_id, crate::pacing::budget_from_env())))
+}
+
+/// Graph providers are kept per connection so that their token cache lives
+/// across runs; a changed connection (new secret, new settings) gets a new one.
+static GRAPH_PROVIDERS: std::sync::Mutex<Vec<(Uuid, String, Arc<dyn Provider>)>> = std::sync::Mutex::new(Vec::new());
+
+fn graph_provider(
+    tenant_id: Uuid,
+    conn: &atlas_store::admin::ProviderConnection,
+    sealed: Option<String>,
+) -> Result<Arc<dyn Provider>, HandlerError> {
+    use atlas_providers::graph::{GraphConfig, GraphProvider};
+    let setting = |key: &str| conn.config.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (Some(external), Some(client)) = (setting("external_tenant_id"), setting("client_id")) else {
+        return Err(HandlerError::permanent("provider_misconfigured", "the Graph connection lacks its tenant or client id".into()));
+    };
+    let sealed = sealed.ok_or_else(|| HandlerError::permanent("provider_misconfigured", "the Graph connection has no client secret".into()))?;
+    let identity = content_hash(&serde_json::json!([external, client, sealed]));
+    if let Ok(cache) = GRAPH_PROVIDERS.lock() {
+        if let Some((_, _, p)) = cache.iter().find(|(t, id, _)| *t == tenant_id && *id == identity) {
+            return Ok(p.clone());
+        }
+    }
+    let secret = crate::secrets::open(&sealed).map_err(|e| HandlerError::permanent("provider_misconfigured", e))?;
+    let provider: Arc<dyn Provider> = Arc::new(GraphProvider::new(GraphConfig::from_env(external, client, secret))?);
+    if let Ok(mut cache) = GRAPH_PROVIDERS.lock() {
+        cache.retain(|(t, _, _)| *t != tenant_id);
+        cache.push((tenant_id, identity, provider.clone()));
+    }
+    Ok(provider)
 }
 
 /// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).

@@ -161,6 +161,18 @@ impl Store {
         self.connection_write_status(tx, &tenant, &before, status, by, json!({})).await
     }
 
+    /// The sealed secret of a tenant's connection: only the engine reads it,
+    /// to open it into a provider. It never leaves the process.
+    pub async fn connection_sealed_secret(&self, tenant_id: Uuid) -> StoreResult<Option<String>> {
+        let row: Option<(Option<String>,)> = on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT secret_ciphertext FROM provider_connections WHERE tenant_id = $1"
+        )
+        .bind(tenant_id.to_string())
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.and_then(|(s,)| s))
+    }
+
     /// The tenant's connection, if it has one (without its secret).
     pub async fn connection_get(&self, tenant_id: Uuid) -> StoreResult<Option<ProviderConnection>> {
         let sql = format!("{CONNECTION_SELECT} WHERE tenant_id = $1");

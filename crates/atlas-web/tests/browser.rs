@@ -1,0 +1,304 @@
+//! The console in a real, headless Chromium (Debian's `chromium` and
+//! `chromium-driver`), driven over WebDriver: an operator starts an inventory
+//! sync and watches it succeed; a manager queues a restore, closes the write
+//! gate, and sees the restore Blocked with its reason in the viewer and in
+//! their notifications. Screenshots go to `target/test-artifacts/`.
+//!
+//! Without chromedriver or chromium the test is skipped loudly, unless
+//! `CI=true`, where it fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use atlas_core::capability::BuiltinRole;
+use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
+use atlas_core::OperationType;
+use atlas_engine::{families, EngineConfig, Worker};
+use atlas_store::admin::{ChangeBy, RoleRef};
+use atlas_store::Store;
+use atlas_web::{Application, WebConfig};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn tools_present() -> bool {
+    let present = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
+    if !present {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "CI=true but {CHROMEDRIVER} or {CHROMIUM} is missing (apt-get install chromium chromium-driver)");
+        eprintln!(
+            "\n!!! {CHROMEDRIVER} or {CHROMIUM} is missing: SKIPPING the browser test.\n\
+             !!! Install them with `apt-get install -y chromium chromium-driver`.\n"
+        );
+    }
+    present
+}
+
+fn engine_config() -> EngineConfig {
+    EngineConfig {
+        lease: Duration::from_secs(5),
+        retry_backoff: Duration::from_millis(50),
+        poll_interval: Duration::from_millis(50),
+        concurrency: 2,
+        claim_batch: 4,
+        reevaluate_interval: Duration::from_millis(100),
+        max_attempts: 3,
+    }
+}
+
+/// A worker running in this process until stopped.
+struct WorkerTask {
+    stop: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerTask {
+    fn start(store: &Store) -> WorkerTask {
+        let (stop, rx) = oneshot::channel::<()>();
+        let worker = Worker::new(store.clone(), engine_config(), families::registry());
+        let handle = tokio::spawn(async move {
+            let _ = worker
+                .run(false, async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        WorkerTask { stop, handle }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.await;
+    }
+}
+
+/// chromedriver, killed when dropped (we started it; we end it by its handle).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_driver() -> (Driver, String) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (driver, format!("http://127.0.0.1:{port}"))
+}
+
+async fn browser(webdriver: &str, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(webdriver)
+        .await
+        .expect("a browser session")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join(format!("browser-{name}.png")), png).unwrap();
+}
+
+async fn sign_in(c: &Client, base: &str, email: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Css("#email")).await.unwrap().send_keys(email).await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("header.topbar")).await.unwrap();
+}
+
+async fn sign_out(c: &Client) {
+    c.find(Locator::XPath("//header//button[normalize-space()='Log out']")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#email")).await.unwrap();
+}
+
+/// Clicks a start button on the tenant page and returns the run's address
+/// from the flash line's "View run →" link.
+async fn start_from_tenant_page(c: &Client, op: &str) -> String {
+    c.find(Locator::Css(&format!("form[data-op='{op}'] button[type=submit]"))).await.unwrap().click().await.unwrap();
+    let link = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash a")).await.unwrap();
+    let flash = c.find(Locator::Css("p.flash")).await.unwrap().text().await.unwrap();
+    assert!(flash.contains("Operation queued."), "{flash}");
+    let href = link.attr("href").await.unwrap().expect("View run links to the run");
+    assert!(href.starts_with("/admin/operations/"), "{href}");
+    href
+}
+
+/// Waits (reloading) until the run viewer shows `outcome`.
+async fn wait_for_outcome(c: &Client, url: &str, outcome: &str) {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        c.goto(url).await.unwrap();
+        let shown = c.find(Locator::Css(".run-head [data-outcome]")).await.unwrap().attr("data-outcome").await.unwrap();
+        if shown.as_deref() == Some(outcome) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the run at {url} did not reach {outcome} (shows {shown:?})");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_syncs_and_manager_sees_a_blocked_restore() {
+    if !tools_present() {
+        return;
+    }
+    let store = atlas_store::testkit::sqlite().await;
+    let cli = ChangeBy::cli();
+    let ws = store.workspace_create("contoso", "Contoso MSP", &cli).await.unwrap();
+    let tenant = store.tenant_create(ws.id, "Contoso North", TenantStatus::Active, true, None, &cli).await.unwrap();
+    store.connection_add(tenant.id, ConnectionKind::Sandbox, json!({}), None, &cli).await.unwrap();
+    atlas_providers::sandbox::seed(&store, tenant.id).await.unwrap();
+    for (email, name, role) in [
+        ("olga@example.com", "Olga Operator", BuiltinRole::Operator),
+        ("mona@example.com", "Mona Manager", BuiltinRole::Manager),
+    ] {
+        let u = store.user_create(email, name, Some("let me in please"), &cli).await.unwrap();
+        store.member_grant(ws.id, u.id, &RoleRef::Builtin(role), &TenantScope::All, &cli).await.unwrap();
+    }
+
+    let config = WebConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let app = Application::build(config, store.clone(), engine_config()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop_app, app_stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = app_stopped.await;
+    }));
+    let mut worker = Some(WorkerTask::start(&store));
+
+    let (_driver, webdriver) = start_driver().await;
+    let profile = std::env::temp_dir().join(format!("atlas-chromium-{}", Uuid::now_v7()));
+    let c = browser(&webdriver, &profile).await;
+    let tenant_page = format!("{base}/admin/tenants/{}", tenant.id);
+
+    // The operator syncs the inventory and follows "View run" to success.
+    sign_in(&c, &base, "olga@example.com", "let me in please").await;
+    assert!(c.current_url().await.unwrap().path().starts_with("/admin/operations"));
+    c.goto(&tenant_page).await.unwrap();
+    screenshot(&c, "1-tenant-page-operator").await;
+    assert!(c.find(Locator::Css("form[data-op='restore.execute']")).await.is_err(), "an operator sees no restore");
+    start_from_tenant_page(&c, "inventory.sync").await;
+    c.find(Locator::Css("p.flash a")).await.unwrap().click().await.unwrap();
+    let sync_url = c.current_url().await.unwrap().to_string();
+    wait_for_outcome(&c, &sync_url, "succeeded").await;
+    let head = c.find(Locator::Css(".run-head h1")).await.unwrap().text().await.unwrap();
+    assert_eq!(head, "Inventory sync · Contoso North");
+    screenshot(&c, "2-sync-succeeded").await;
+    sign_out(&c).await;
+
+    // The manager needs a backup set to restore: the backup family's when it
+    // exists in this build, else one recorded directly.
+    sign_in(&c, &base, "mona@example.com", "let me in please").await;
+    c.goto(&tenant_page).await.unwrap();
+    if families::registry().get(OperationType::BackupRun).is_some() {
+        let backup = start_from_tenant_page(&c, "backup.run").await;
+        wait_for_outcome(&c, &format!("{base}{backup}"), "succeeded").await;
+    } else {
+        let id = Uuid::now_v7();
+        store
+            .execute_raw(&format!(
+                "INSERT INTO backup_sets (id, workspace_id, tenant_id, run_id, item_count, created_at) \
+                 VALUES ('{id}', '{}', '{}', NULL, 0, {})",
+                ws.id,
+                tenant.id,
+                atlas_store::now().micros()
+            ))
+            .await
+            .unwrap();
+    }
+
+    // Queue a real restore (dry run unchecked) while no worker runs, then
+    // close the write gate before one does.
+    if let Some(w) = worker.take() {
+        w.stop().await;
+    }
+    c.goto(&tenant_page).await.unwrap();
+    let dry = c.find(Locator::Css("form[data-op='restore.execute'] input[name=dry_run]")).await.unwrap();
+    assert!(dry.is_selected().await.unwrap(), "Dry run is checked by default");
+    dry.click().await.unwrap();
+    let restore = start_from_tenant_page(&c, "restore.execute").await;
+    c.goto(&format!("{tenant_page}/settings")).await.unwrap();
+    c.find(Locator::XPath("//button[normalize-space()='Close write gate']")).await.unwrap().click().await.unwrap();
+    let flash = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash")).await.unwrap();
+    assert_eq!(flash.text().await.unwrap(), "Write gate closed.");
+    worker = Some(WorkerTask::start(&store));
+
+    // The viewer: Blocked, the decision's message, the reason code, the remedy.
+    let restore_url = format!("{base}{restore}");
+    wait_for_outcome(&c, &restore_url, "blocked").await;
+    let panel = c.find(Locator::Css("section.panel-refusal")).await.unwrap().text().await.unwrap();
+    assert!(panel.contains("Blocked — policy refusal"), "{panel}");
+    assert!(panel.contains("The write gate of Contoso North is closed."), "{panel}");
+    assert!(panel.contains("write_gate_closed"), "{panel}");
+    assert!(panel.contains("Open the write gate in tenant settings, then Retry."), "{panel}");
+    let badge = c.find(Locator::Css(".run-head [data-outcome]")).await.unwrap().text().await.unwrap();
+    assert_eq!(badge, "Blocked");
+    assert!(c.find(Locator::Css("section.panel-failure")).await.is_err(), "blocked never looks failed");
+    screenshot(&c, "3-restore-blocked").await;
+
+    // The manager's notification says so too.
+    c.goto(&format!("{base}/admin/notifications")).await.unwrap();
+    let item = c.find(Locator::Css("ul.notice li")).await.unwrap();
+    let text = item.text().await.unwrap();
+    assert!(text.contains("Restore on Contoso North was blocked: the write gate of Contoso North is closed."), "{text}");
+    assert!(c.find(Locator::Css("ul.notice li [data-outcome='blocked']")).await.is_ok());
+    screenshot(&c, "4-notifications").await;
+
+    // And the list shows it Blocked, with its reason.
+    c.goto(&format!("{base}/admin/operations")).await.unwrap();
+    let list = c.source().await.unwrap();
+    assert!(list.contains("data-outcome=\"blocked\"") && list.contains("write_gate_closed"));
+    screenshot(&c, "5-operations-list").await;
+
+    c.close().await.unwrap();
+    if let Some(w) = worker.take() {
+        w.stop().await;
+    }
+    let _ = stop_app.send(());
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&profile);
+}
