@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{audit, backups, connections, members, roles, runs, sandbox, schedules, tenants, tokens, users, worker, workspaces};
+use crate::commands::{
+    audit, backups, connections, members, roles, runs, sandbox, schedules, serve, tenants, tokens, users, worker, workspaces,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The console, the JSON API, and (unless --no-workers) workers and the scheduler
+    Serve(serve::ServeArgs),
     /// Create or upgrade the schema (every command also does this first)
     Migrate,
     /// Users: add, disable, list

@@ -1,17 +1,28 @@
 //! The claim-and-authorize step (ARCHITECTURE.md, "The one path every run
 //! takes"): in ONE transaction, pick runnable queued runs (PostgreSQL:
 //! `FOR UPDATE SKIP LOCKED`; SQLite: the `BEGIN IMMEDIATE` writer lock), load
-//! the facts each needs while holding them, evaluate the gate, and write the
-//! result — started with a lease, blocked, or scheduled for retry. A denied run
-//! is never `running`, not even inside the transaction.
+//! the facts they need while holding them (one query per fact table for the
+//! whole batch), evaluate the gate for each run on its own, and write the
+//! results — started with a lease, blocked, or scheduled for retry — with
+//! multi-row statements. A denied run is never `running`, not even inside the
+//! transaction.
+
+use std::collections::HashMap;
 
 use atlas_core::gate::{evaluate, Decision};
 use atlas_core::run::{claim_event, failure_event, Failure, Lease, Run, RunStatus};
+use atlas_core::tenant::ConnectionKind;
 use atlas_core::Timestamp;
 use uuid::Uuid;
 
 use crate::run::{apply, RunRow, RUN_COLUMNS};
 use crate::{db_now_sql, facts, on_tx, Store, StoreError, StoreResult, Tx};
+
+// Batched writes live next door; declared here so that this module exposes
+// the whole queue API (claim, finish) under `atlas_store::claim`.
+#[path = "complete.rs"]
+pub(crate) mod complete;
+pub use complete::{Finish, MAX_BATCH};
 
 /// How a worker claims.
 #[derive(Clone, Debug)]
@@ -84,28 +95,45 @@ pub(crate) async fn decide(tx: &mut Tx, run: &Run, now: Timestamp, attempt: u32,
     Ok(evaluate(&ctx, &facts, now, attempt))
 }
 
+/// What one claim transaction did, with what the worker needs next.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClaimBatch {
+    pub claimed: Vec<Claimed>,
+    /// The provider connection kind of the batch's tenants, as the claim read
+    /// (and on PostgreSQL share-locked) them: the worker builds each started
+    /// run's provider from it without another read.
+    pub connection_kinds: HashMap<Uuid, ConnectionKind>,
+}
+
 impl Store {
     /// Claims and authorizes up to `batch` runnable runs in one transaction.
     /// When the facts cannot be read, every picked run gets a retryable
     /// `evaluation_unavailable` denial instead (in a fresh transaction).
     pub async fn run_claim_and_authorize(&self, p: &ClaimParams) -> StoreResult<Vec<Claimed>> {
+        Ok(self.run_claim_batch(p).await?.claimed)
+    }
+
+    /// `run_claim_and_authorize`, also returning the connection kinds it read.
+    pub async fn run_claim_batch(&self, p: &ClaimParams) -> StoreResult<ClaimBatch> {
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         let runs = pick(&mut tx, now, p.batch).await?;
         if runs.is_empty() {
             tx.commit().await?;
-            return Ok(Vec::new());
+            return Ok(ClaimBatch::default());
         }
         match authorize_batch(&mut tx, &runs, now, p).await {
-            Ok(claimed) => {
+            Ok(batch) => {
                 tx.commit().await?;
-                Ok(claimed)
+                Ok(batch)
             }
             Err(e @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
                 drop(tx);
                 let detail = "facts could not be read";
                 tracing::warn!(error = %e_text(&e), "claim: {detail}; scheduling retries");
-                self.deny_unavailable(&runs.iter().map(|r| r.id).collect::<Vec<_>>(), detail, p).await
+                let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
+                let claimed = self.deny_unavailable(&ids, detail, p).await?;
+                Ok(ClaimBatch { claimed, connection_kinds: HashMap::new() })
             }
             Err(e) => Err(e),
         }
@@ -199,16 +227,35 @@ fn classify(run: Run) -> Claimed {
     }
 }
 
-async fn authorize_batch(tx: &mut Tx, runs: &[Run], now: Timestamp, p: &ClaimParams) -> StoreResult<Vec<Claimed>> {
-    let mut out = Vec::with_capacity(runs.len());
-    for run in runs {
+/// Authorizes every picked run: the batch's facts in one query per fact
+/// table, then each run's own decision and transition, written together.
+async fn authorize_batch(tx: &mut Tx, runs: &[Run], now: Timestamp, p: &ClaimParams) -> StoreResult<ClaimBatch> {
+    let contexts: Vec<_> = runs.iter().map(|r| r.execution_context()).collect();
+    let checked: Vec<_> = contexts.iter().map(|c| c.check().ok()).collect();
+    let facts = facts::load_many(tx, &checked.iter().flatten().collect::<Vec<_>>(), true).await?;
+    let mut writes = Vec::with_capacity(runs.len());
+    for ((run, ctx), checked) in runs.iter().zip(&contexts).zip(&checked) {
         let attempt = run.attempt + 1;
-        let decision = decide(tx, run, now, attempt, true).await?;
+        let decision = match checked.as_ref().map(|c| facts.facts(c)) {
+            Some(Ok(f)) => evaluate(ctx, &f, now, attempt),
+            Some(Err(e)) => {
+                tracing::warn!(run_id = %run.id, error = %e, "claim: a fact row could not be read");
+                Decision::unavailable(ctx, "facts could not be read", now, attempt)
+            }
+            // The gate refuses it on the context check; there is nothing to load.
+            None => evaluate(ctx, &Default::default(), now, attempt),
+        };
         let lease = Lease { owner: p.worker.clone(), token: Uuid::now_v7(), expires_at: now.plus_millis(p.lease_ms) };
         let retry_at = now.plus_millis(backoff_ms(p.backoff_base_ms, attempt));
         let event = claim_event(run, decision, lease, retry_at);
-        let after = apply(tx, run, event, now, None).await?;
-        out.push(classify(after));
+        writes.push(complete::Transition::new(run, event, now, None)?);
     }
-    Ok(out)
+    let written = complete::write_transitions(tx, &writes, now).await?;
+    if written.len() != writes.len() {
+        // The picked rows are locked (or the writer lock is held): only a
+        // broken invariant gets here, and the whole claim rolls back.
+        return Err(StoreError::Fenced);
+    }
+    let claimed = writes.into_iter().map(|t| classify(t.after)).collect();
+    Ok(ClaimBatch { claimed, connection_kinds: facts.connection_kinds() })
 }

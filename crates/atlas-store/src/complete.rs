@@ -46,6 +46,14 @@ pub(crate) fn text(s: impl Into<String>) -> Val {
     Val::Text(Some(s.into()))
 }
 
+fn opt_text(s: Option<impl Into<String>>) -> Val {
+    Val::Text(s.map(Into::into))
+}
+
+fn int(i: impl Into<i64>) -> Val {
+    Val::Int(Some(i.into()))
+}
+
 /// Rows for one multi-row statement, seen by its SQL as the CTE `v`.
 pub(crate) struct Rows {
     cols: &'static [(&'static str, Kind)],
@@ -69,56 +77,486 @@ impl Rows {
         self.vals.is_empty()
     }
 
-    fn len(&self) -> usize {
-        self.vals.len() / self.cols.len().max(1)
-    }
-
     fn sql(&self, postgres: bool, body: &str) -> String {
         let names: Vec<&str> = self.cols.iter().map(|(n, _)| *n).collect();
         let source = if postgres {
-            let arrays: Vec<String> = self
-                .cols
-                .iter()
-                .enumerate()
+            let arrays: Vec<String> = (self.cols.iter().enumerate())
                 .map(|(i, (_, k))| format!("${}::{}[]", i + 1, if matches!(k, Kind::Int) { "bigint" } else { "text" }))
                 .collect();
             format!("SELECT * FROM UNNEST({})", arrays.join(", "))
         } else {
             let row = format!("({})", vec!["?"; self.cols.len()].join(", "));
-            format!("VALUES {}", vec![row.as_str(); self.len()].join(", "))
+            let n = self.vals.len() / self.cols.len().max(1);
+            format!("VALUES {}", vec![row.as_str(); n].join(", "))
         };
         format!("WITH v({}) AS ({source}) {body}", names.join(", "))
     }
 
-    /// Column `c` as a PostgreSQL array value.
-    fn column(&mut self, c: usize) -> Val {
+    /// The rows as one array per column (PostgreSQL's binds).
+    fn into_columns(self) -> Vec<Val2> {
         let n = self.cols.len();
-        let cells = self.vals.iter_mut().skip(c).step_by(n);
-        match self.cols[c].1 {
-            Kind::Text => Val::Text(None).array_text(cells),
-            Kind::Int => Val::Int(None).array_int(cells),
+        let mut cols: Vec<Val2> = (self.cols.iter())
+            .map(|(_, k)| match k {
+                Kind::Text => Val2::Text(Vec::new()),
+                Kind::Int => Val2::Int(Vec::new()),
+            })
+            .collect();
+        for (i, v) in self.vals.into_iter().enumerate() {
+            match (&mut cols[i % n], v) {
+                (Val2::Text(c), Val::Text(s)) => c.push(s),
+                (Val2::Int(c), Val::Int(x)) => c.push(x),
+                (Val2::Text(c), Val::Int(x)) => c.push(x.map(|x| x.to_string())),
+                (Val2::Int(c), Val::Text(_)) => c.push(None),
+            }
         }
+        cols
     }
 }
 
-/// Column arrays for PostgreSQL (taken out of the rows, not copied).
-enum Array {
+/// One column's values as a PostgreSQL array.
+enum Val2 {
     Text(Vec<Option<String>>),
     Int(Vec<Option<i64>>),
 }
 
-impl Val {
-    fn array_text<'a>(self, cells: impl Iterator<Item = &'a mut Val>) -> Val {
-        let _ = self;
-        Val::Text(None).with_array(Array::Text(cells.map(|v| if let Val::Text(s) = v { s.take() } else { None }).collect()))
+/// Runs `body` (SQL after `WITH v(…) AS (…)`) over `rows`, returning its rows.
+pub(crate) async fn fetch<R>(tx: &mut Tx, rows: Rows, body: &str) -> StoreResult<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+{
+    match tx {
+        Tx::Postgres(t) => {
+            let sql = rows.sql(true, body);
+            let mut q = sqlx::query_as::<_, R>(&sql);
+            for col in rows.into_columns() {
+                q = match col {
+                    Val2::Text(c) => q.bind(c),
+                    Val2::Int(c) => q.bind(c),
+                };
+            }
+            Ok(q.fetch_all(&mut **t).await?)
+        }
+        Tx::Sqlite(t) => {
+            let sql = rows.sql(false, body);
+            let mut q = sqlx::query_as::<_, R>(&sql);
+            for v in rows.vals {
+                q = match v {
+                    Val::Text(s) => q.bind(s),
+                    Val::Int(i) => q.bind(i),
+                };
+            }
+            Ok(q.fetch_all(&mut **t).await?)
+        }
+    }
+}
+
+/// Like `fetch` for a statement without result rows; returns rows affected.
+pub(crate) async fn execute(tx: &mut Tx, rows: Rows, body: &str) -> StoreResult<u64> {
+    let done = match tx {
+        Tx::Postgres(t) => {
+            let sql = rows.sql(true, body);
+            let mut q = sqlx::query(&sql);
+            for col in rows.into_columns() {
+                q = match col {
+                    Val2::Text(c) => q.bind(c),
+                    Val2::Int(c) => q.bind(c),
+                };
+            }
+            q.execute(&mut **t).await?.rows_affected()
+        }
+        Tx::Sqlite(t) => {
+            let sql = rows.sql(false, body);
+            let mut q = sqlx::query(&sql);
+            for v in rows.vals {
+                q = match v {
+                    Val::Text(s) => q.bind(s),
+                    Val::Int(i) => q.bind(i),
+                };
+            }
+            q.execute(&mut **t).await?.rows_affected()
+        }
+    };
+    Ok(done)
+}
+
+/// Several runs' rows by id (locked on PostgreSQL, in id order so that two
+/// batches never wait on each other in a cycle).
+pub(crate) async fn lock_runs(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Run>> {
+    const COLS: &[(&str, Kind)] = &[("id", Kind::Text)];
+    let lock = if matches!(tx, Tx::Postgres(_)) { " FOR UPDATE" } else { "" };
+    let mut rows = Rows::new(COLS);
+    for id in ids.iter().collect::<HashSet<_>>() {
+        rows.push([text(id.to_string())]);
+    }
+    let body = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE id IN (SELECT id FROM v) ORDER BY id{lock}");
+    let found: Vec<RunRow> = fetch(tx, rows, &body).await?;
+    found.into_iter().map(|r| r.into_domain().map(|run| (run.id, run))).collect()
+}
+
+/// One run's transition, computed by the core, to be written in a batch.
+pub(crate) struct Transition {
+    pub(crate) before: Run,
+    pub(crate) after: Run,
+    pub(crate) audit: AuditDraft,
+    /// The lease the row must still hold (finishing writes); `None` at claim.
+    pub(crate) fence: Option<Uuid>,
+}
+
+impl Transition {
+    pub(crate) fn new(before: &Run, event: RunEvent, at: Timestamp, fence: Option<Uuid>) -> StoreResult<Transition> {
+        let (after, audit) = transition(before, event, at)?;
+        Ok(Transition { before: before.clone(), after, audit, fence })
+    }
+}
+
+const RUN_UPDATE_COLS: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("status", Kind::Text),
+    ("outcome", Kind::Text),
+    ("attempt", Kind::Int),
+    ("run_after", Kind::Int),
+    ("lease_owner", Kind::Text),
+    ("lease_token", Kind::Text),
+    ("lease_expires_at", Kind::Int),
+    ("started_at", Kind::Int),
+    ("completed_at", Kind::Int),
+    ("decision", Kind::Text),
+    ("failures", Kind::Text),
+    ("summary_counts", Kind::Text),
+    ("result", Kind::Text),
+    ("b_status", Kind::Text),
+    ("b_attempt", Kind::Int),
+    ("b_token", Kind::Text),
+];
+
+/// The same guard as `run::apply`: a run changed underneath, or whose lease
+/// was lost, matches no row.
+const RUN_UPDATE: &str = "UPDATE operation_runs SET status = v.status, outcome = v.outcome, attempt = v.attempt, \
+     run_after = v.run_after, lease_owner = v.lease_owner, lease_token = v.lease_token, \
+     lease_expires_at = v.lease_expires_at, started_at = v.started_at, completed_at = v.completed_at, \
+     decision = v.decision, failures = v.failures, summary_counts = v.summary_counts, result = v.result \
+     FROM v WHERE operation_runs.id = v.id AND operation_runs.status = v.b_status \
+     AND operation_runs.attempt = v.b_attempt AND COALESCE(operation_runs.lease_token, '') = v.b_token \
+     RETURNING operation_runs.id";
+
+/// Writes each transition's row (guarded), then the audit events and
+/// notifications of the rows that were written. Returns the ids written;
+/// a run missing from it wrote nothing (its guard failed: `Fenced`).
+/// Every run must appear at most once.
+pub(crate) async fn write_transitions(tx: &mut Tx, items: &[Transition], at: Timestamp) -> StoreResult<HashSet<Uuid>> {
+    if items.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut rows = Rows::new(RUN_UPDATE_COLS);
+    for t in items {
+        let (a, lease) = (&t.after, t.after.lease.as_ref());
+        rows.push([
+            text(a.id.to_string()),
+            text(a.status.as_str()),
+            text(a.outcome.as_str()),
+            int(a.attempt),
+            int(a.run_after.0),
+            opt_text(lease.map(|l| l.owner.clone())),
+            opt_text(lease.map(|l| l.token.to_string())),
+            Val::Int(lease.map(|l| l.expires_at.0)),
+            Val::Int(a.started_at.map(|t| t.0)),
+            Val::Int(a.completed_at.map(|t| t.0)),
+            opt_text(a.decision.as_ref().map(to_text)),
+            text(to_text(&a.failures)),
+            text(to_text(&a.summary_counts)),
+            text(to_text(&a.result)),
+            text(t.before.status.as_str()),
+            int(t.before.attempt),
+            text(t.fence.map(|f| f.to_string()).unwrap_or_default()),
+        ]);
+    }
+    let written: Vec<(String,)> = fetch(tx, rows, RUN_UPDATE).await?;
+    let written: HashSet<Uuid> = written.iter().filter_map(|(id,)| Uuid::parse_str(id).ok()).collect();
+    let done: Vec<&Transition> = items.iter().filter(|t| written.contains(&t.after.id)).collect();
+    for t in &done {
+        crate::testkit::fail_point_after_row(t.after.id)?;
+    }
+    append_many(tx, done.iter().map(|t| (&t.audit, at))).await?;
+    let completed: Vec<&Run> = done.iter().map(|t| &t.after).filter(|r| r.status == RunStatus::Completed).collect();
+    notify_many(tx, &completed, at).await?;
+    Ok(written)
+}
+
+fn to_text<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+const AUDIT_COLS: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("chain", Kind::Text),
+    ("workspace_id", Kind::Text),
+    ("tenant_id", Kind::Text),
+    ("actor", Kind::Text),
+    ("action", Kind::Text),
+    ("subject", Kind::Text),
+    ("data", Kind::Text),
+    ("created_at", Kind::Int),
+];
+
+/// `audit::append` for many events: the same columns, one statement.
+pub(crate) async fn append_many<'a>(
+    tx: &mut Tx,
+    drafts: impl IntoIterator<Item = (&'a AuditDraft, Timestamp)>,
+) -> StoreResult<()> {
+    let mut rows = Rows::new(AUDIT_COLS);
+    for (d, at) in drafts {
+        rows.push([
+            text(Uuid::now_v7().to_string()),
+            text(chain_of(d.workspace_id)),
+            opt_text(d.workspace_id.map(|w| w.to_string())),
+            opt_text(d.tenant_id.map(|t| t.to_string())),
+            text(d.actor.to_db()),
+            text(d.action.as_str()),
+            text(d.subject.as_str()),
+            text(serde_json::to_string(&d.data).unwrap_or_else(|_| "{}".into())),
+            int(at.0),
+        ]);
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let body = "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
+                SELECT id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at FROM v";
+    execute(tx, rows, body).await?;
+    Ok(())
+}
+
+const NOTIFICATION_COLS: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("user_id", Kind::Text),
+    ("workspace_id", Kind::Text),
+    ("run_id", Kind::Text),
+    ("kind", Kind::Text),
+    ("title", Kind::Text),
+    ("body", Kind::Text),
+    ("outcome", Kind::Text),
+    ("created_at", Kind::Int),
+];
+
+/// `notification::notify_completed` for many completed runs: one read of
+/// their tenants' names, one insert (at most one per user, run and kind).
+pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> StoreResult<()> {
+    let runs: Vec<&Run> = runs.iter().copied().filter(|r| r.initiator_user_id.is_some()).collect();
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let mut keys = Rows::new(&[("id", Kind::Text)]);
+    for t in runs.iter().filter_map(|r| r.tenant_id).collect::<HashSet<_>>() {
+        keys.push([text(t.to_string())]);
+    }
+    let names: HashMap<String, String> = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        let found: Vec<(String, String)> =
+            fetch(tx, keys, "SELECT id, name FROM tenants WHERE id IN (SELECT id FROM v)").await?;
+        found.into_iter().collect()
+    };
+    let mut rows = Rows::new(NOTIFICATION_COLS);
+    for run in runs {
+        let Some(user_id) = run.initiator_user_id else { continue };
+        let tenant_name = run.tenant_id.and_then(|t| names.get(&t.to_string())).map(String::as_str);
+        let (title, body) = message(run, tenant_name);
+        rows.push([
+            text(Uuid::now_v7().to_string()),
+            text(user_id.to_string()),
+            text(run.workspace_id.to_string()),
+            text(run.id.to_string()),
+            text(RUN_COMPLETED),
+            text(title),
+            text(body),
+            text(run.outcome.as_str()),
+            int(at.0),
+        ]);
+    }
+    let body = "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
+                SELECT id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at FROM v WHERE true \
+                ON CONFLICT (user_id, run_id, kind) DO NOTHING";
+    execute(tx, rows, body).await?;
+    Ok(())
+}
+
+/// The notification's title and body. Mirrors `notification::message` (kept
+/// private there); `batched_writes_match_single_writes` holds them equal.
+fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
+    let label = run.op_type.spec().label;
+    let subject = tenant_name.map_or_else(|| label.to_owned(), |t| format!("{label} on {t}"));
+    let verb = match run.outcome {
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::PartiallySucceeded => "partially succeeded",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Blocked => "was blocked",
+        RunOutcome::Cancelled => "was cancelled",
+        RunOutcome::Pending => "is pending",
+    };
+    let title = format!("{subject} {verb}");
+    let body = match run.outcome {
+        RunOutcome::Blocked => run.decision.as_ref().map_or_else(String::new, |d| d.message.clone()),
+        RunOutcome::Failed => run.failures.last().map_or_else(String::new, |f| f.message.clone()),
+        _ => {
+            let c = &run.summary_counts;
+            let label = outcome_badge(run.outcome).label;
+            format!("{label}: {} processed, {} succeeded, {} failed.", c.processed, c.succeeded, c.failed)
+        }
+    };
+    (title, body)
+}
+
+/// A fenced finishing write, as `Store::run_finish` takes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finish {
+    pub run_id: Uuid,
+    pub lease_token: Uuid,
+    pub event: RunEvent,
+}
+
+const RUN_INSERT_COLS: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("workspace_id", Kind::Text),
+    ("tenant_id", Kind::Text),
+    ("type", Kind::Text),
+    ("status", Kind::Text),
+    ("outcome", Kind::Text),
+    ("initiator_user_id", Kind::Text),
+    ("authority_mode", Kind::Text),
+    ("source", Kind::Text),
+    ("params", Kind::Text),
+    ("context", Kind::Text),
+    ("dedupe_key", Kind::Text),
+    ("attempt", Kind::Int),
+    ("max_attempts", Kind::Int),
+    ("run_after", Kind::Int),
+    ("created_at", Kind::Int),
+    ("failures", Kind::Text),
+    ("retry_of_run_id", Kind::Text),
+    ("summary_counts", Kind::Text),
+    ("result", Kind::Text),
+];
+
+impl Store {
+    /// `run_finish` for many runs in one transaction. Each item gets exactly
+    /// the answer `run_finish` would give it alone: its new row, `Fenced` when
+    /// its lease is lost, `Illegal` for an illegal transition, `NotFound`.
+    /// Should the batch itself fail (a database error), every item is retried
+    /// on its own, so one run's trouble never decides another's.
+    pub async fn run_finish_many(&self, items: Vec<Finish>) -> Vec<StoreResult<Run>> {
+        let mut out: Vec<Option<StoreResult<Run>>> = items.iter().map(|_| None).collect();
+        // A run twice in one batch would have both writes computed from the
+        // same row; the repeats go one at a time afterwards, as they would alone.
+        let mut seen = HashSet::new();
+        let (first, repeats): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| seen.insert(items[i].run_id));
+        for chunk in first.chunks(MAX_BATCH) {
+            let batch: Vec<&Finish> = chunk.iter().map(|&i| &items[i]).collect();
+            match self.finish_batch(&batch).await {
+                Ok(results) => {
+                    for (&i, r) in chunk.iter().zip(results) {
+                        out[i] = Some(r);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, runs = chunk.len(), "batched finish failed; finishing one at a time");
+                    for &i in chunk {
+                        let f = &items[i];
+                        out[i] = Some(self.run_finish(f.run_id, f.lease_token, f.event.clone()).await);
+                    }
+                }
+            }
+        }
+        for i in repeats {
+            let f = &items[i];
+            out[i] = Some(self.run_finish(f.run_id, f.lease_token, f.event.clone()).await);
+        }
+        out.into_iter().map(|r| r.unwrap_or(Err(StoreError::Fenced))).collect()
     }
 
-    fn array_int<'a>(self, cells: impl Iterator<Item = &'a mut Val>) -> Val {
-        let _ = self;
-        Val::Int(None).with_array(Array::Int(cells.map(|v| if let Val::Int(i) = v { *i } else { None }).collect()))
+    async fn finish_batch(&self, items: &[&Finish]) -> StoreResult<Vec<StoreResult<Run>>> {
+        let mut tx = self.begin().await?;
+        let at = crate::now();
+        let ids: Vec<Uuid> = items.iter().map(|f| f.run_id).collect();
+        let runs = lock_runs(&mut tx, &ids).await?;
+        let mut results: Vec<StoreResult<Run>> = Vec::with_capacity(items.len());
+        let mut writes = Vec::with_capacity(items.len());
+        for f in items {
+            let Some(run) = runs.get(&f.run_id) else {
+                results.push(Err(StoreError::NotFound(format!("run {}", f.run_id))));
+                continue;
+            };
+            let held = run.status == RunStatus::Running && run.lease.as_ref().is_some_and(|l| l.token == f.lease_token);
+            if !held {
+                results.push(Err(StoreError::Fenced));
+                continue;
+            }
+            match Transition::new(run, f.event.clone(), at, Some(f.lease_token)) {
+                Ok(t) => {
+                    results.push(Ok(t.after.clone()));
+                    writes.push(t);
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        let written = write_transitions(&mut tx, &writes, at).await?;
+        tx.commit().await?;
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(run) if !written.contains(&run.id) => Err(StoreError::Fenced),
+                other => other,
+            })
+            .collect())
     }
 
-    fn with_array(self, _a: Array) -> Val {
-        self
+    /// Queues many runs at once (tools: the throughput harness, imports): each
+    /// run with its own `operation.queued` event, in one transaction per
+    /// `MAX_BATCH` runs. A run whose dedupe key has an active run is skipped,
+    /// as `run_insert` would return that run. Returns the ids inserted. The
+    /// runs must already be authorized by the caller, as for `run_insert`.
+    pub async fn run_insert_many(&self, runs: &[(Run, AuditDraft)]) -> StoreResult<Vec<Uuid>> {
+        let mut inserted = Vec::with_capacity(runs.len());
+        for chunk in runs.chunks(MAX_BATCH) {
+            let mut rows = Rows::new(RUN_INSERT_COLS);
+            for (run, _) in chunk {
+                rows.push([
+                    text(run.id.to_string()),
+                    text(run.workspace_id.to_string()),
+                    opt_text(run.tenant_id.map(|t| t.to_string())),
+                    text(run.op_type.as_str()),
+                    text(run.status.as_str()),
+                    text(run.outcome.as_str()),
+                    opt_text(run.initiator_user_id.map(|u| u.to_string())),
+                    text(run.authority_mode.as_str()),
+                    opt_text(run.source.as_ref().map(to_text)),
+                    text(to_text(&run.params)),
+                    text(to_text(&run.context)),
+                    text(run.dedupe_key.as_str()),
+                    int(run.attempt),
+                    int(run.max_attempts),
+                    int(run.run_after.0),
+                    int(run.created_at.0),
+                    text(to_text(&run.failures)),
+                    opt_text(run.retry_of_run_id.map(|r| r.to_string())),
+                    text(to_text(&run.summary_counts)),
+                    text(to_text(&run.result)),
+                ]);
+            }
+            let names: Vec<&str> = RUN_INSERT_COLS.iter().map(|(n, _)| *n).collect();
+            let body = format!(
+                "INSERT INTO operation_runs ({0}) SELECT {0} FROM v WHERE true \
+                 ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
+                names.join(", ")
+            );
+            let mut tx = self.begin().await?;
+            let ids: Vec<(String,)> = fetch(&mut tx, rows, &body).await?;
+            let ids: HashSet<&str> = ids.iter().map(|(id,)| id.as_str()).collect();
+            let mine: Vec<&(Run, AuditDraft)> =
+                chunk.iter().filter(|(r, _)| ids.contains(r.id.to_string().as_str())).collect();
+            append_many(&mut tx, mine.iter().map(|(run, audit)| (audit, run.created_at))).await?;
+            tx.commit().await?;
+            inserted.extend(mine.iter().map(|(r, _)| r.id));
+        }
+        Ok(inserted)
     }
 }

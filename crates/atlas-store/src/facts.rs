@@ -1,106 +1,231 @@
 //! Loading the facts the legitimacy gate reads, inside the caller's
-//! transaction. At claim time (`lock = true`) PostgreSQL takes `FOR SHARE` on
-//! every fact row read, so a concurrent revocation waits for the claim's commit
-//! and is ordered before the start (seen here) or after it (caught between
-//! items). SQLite's single writer gives the same ordering.
+//! transaction, for a whole claimed batch at once: one query per fact table
+//! (users, memberships, custom roles, tenants, connections, schedules, backup
+//! sets — only those some run needs), whatever the number of runs, tenants or
+//! members. Each run's `Facts` are then picked out of the set on their own.
+//!
+//! At claim time (`lock = true`) PostgreSQL takes `FOR SHARE` on every fact
+//! row read, so a concurrent revocation waits for the claim's commit and is
+//! ordered before the start (seen here) or after it (caught between items).
+//! SQLite's single writer gives the same ordering. Rows are locked in key
+//! order, after the runs (lock order everywhere: run → facts).
+
+use std::collections::{HashMap, HashSet};
 
 use atlas_core::capability::{BuiltinRole, Role};
 use atlas_core::gate::{
     Authority, CheckedContext, ConnectionFact, Facts, InitiatorFact, MembershipFact, ScheduleFact, TenantFact,
 };
-use atlas_core::tenant::{ConnectionStatus, TenantScope, TenantStatus};
+use atlas_core::tenant::{ConnectionKind, ConnectionStatus, TenantScope, TenantStatus};
 use uuid::Uuid;
 
 use crate::admin::parse_caps;
+use crate::claim::complete::{fetch, text, Kind, Rows};
 use crate::row::parse;
-use crate::{on_tx, StoreResult, Tx};
+use crate::{StoreError, StoreResult, Tx};
 
-fn share(tx: &Tx, lock: bool) -> &'static str {
-    match (tx, lock) {
-        (Tx::Postgres(_), true) => " FOR SHARE",
-        _ => "",
-    }
+const ONE_KEY: &[(&str, Kind)] = &[("k", Kind::Text)];
+const TWO_KEYS: &[(&str, Kind)] = &[("k1", Kind::Text), ("k2", Kind::Text)];
+
+/// A fact row that exists but cannot be read: the runs that need it get a
+/// retryable `evaluation_unavailable`, the others are unaffected.
+type Readable<T> = Result<T, String>;
+
+/// The facts of a batch of contexts, by key.
+#[derive(Default)]
+pub(crate) struct FactSet {
+    users: HashMap<Uuid, InitiatorFact>,
+    memberships: HashMap<(Uuid, Uuid), Readable<MembershipFact>>,
+    /// Tenant id → (workspace id, fact).
+    tenants: HashMap<Uuid, (Uuid, Readable<TenantFact>)>,
+    /// Tenant id → (kind, if known; fact).
+    connections: HashMap<Uuid, (Option<ConnectionKind>, Readable<ConnectionFact>)>,
+    /// Schedule id → (workspace id, fact).
+    schedules: HashMap<Uuid, (Uuid, ScheduleFact)>,
+    /// (backup set id, tenant id as stored).
+    backup_sets: HashSet<(String, String)>,
 }
 
-/// Loads the facts for one checked context: at most six small indexed reads.
-pub(crate) async fn load(tx: &mut Tx, ctx: &CheckedContext, lock: bool) -> StoreResult<Facts> {
-    let share = share(tx, lock);
-    let mut facts = Facts::default();
-    match &ctx.authority {
-        Authority::Actor { user_id } => {
-            let uid = user_id.to_string();
-            let sql = format!("SELECT display_name, disabled_at FROM users WHERE id = $1{share}");
-            let user: Option<(String, Option<i64>)> =
-                on_tx!(tx, |c| sqlx::query_as(&sql).bind(&uid).fetch_optional(c).await)?;
-            facts.initiator = user.map(|(display_name, disabled_at)| InitiatorFact { display_name, disabled: disabled_at.is_some() });
-            let sql = format!(
-                "SELECT builtin_role, custom_role_id, tenant_scope FROM memberships \
-                 WHERE workspace_id = $1 AND user_id = $2{share}"
-            );
-            let m: Option<(Option<String>, Option<String>, String)> = on_tx!(tx, |c| sqlx::query_as(&sql)
-                .bind(ctx.workspace_id.to_string())
-                .bind(&uid)
-                .fetch_optional(c)
-                .await)?;
-            if let Some((builtin, custom_id, scope)) = m {
-                let role = match (builtin, custom_id) {
-                    (Some(b), _) => Some(Role::Builtin(parse(&b, "role", BuiltinRole::parse)?)),
-                    (None, Some(id)) => {
-                        let sql = format!("SELECT name, capabilities FROM custom_roles WHERE id = $1{share}");
-                        let r: Option<(String, String)> =
-                            on_tx!(tx, |c| sqlx::query_as(&sql).bind(&id).fetch_optional(c).await)?;
-                        r.map(|(name, caps)| parse_caps(&caps).map(|capabilities| Role::Custom { name, capabilities }))
-                            .transpose()?
-                    }
-                    (None, None) => None,
-                };
-                // A membership whose role cannot be read grants nothing.
-                let role = role.unwrap_or(Role::Custom { name: String::new(), capabilities: Default::default() });
-                facts.membership = Some(MembershipFact { role, scope: TenantScope::from_db(&scope) });
+impl FactSet {
+    /// One run's facts, exactly as if loaded for it alone; `Err` names a fact
+    /// row that could not be read.
+    pub(crate) fn facts(&self, ctx: &CheckedContext) -> Result<Facts, String> {
+        let mut facts = Facts::default();
+        match &ctx.authority {
+            Authority::Actor { user_id } => {
+                facts.initiator = self.users.get(user_id).cloned();
+                facts.membership = self.memberships.get(&(ctx.workspace_id, *user_id)).cloned().transpose()?;
+            }
+            Authority::System { schedule_id, .. } => {
+                facts.schedule =
+                    self.schedules.get(schedule_id).filter(|(ws, _)| *ws == ctx.workspace_id).map(|(_, s)| s.clone());
             }
         }
-        Authority::System { schedule_id, .. } => {
-            let sql = format!("SELECT enabled FROM backup_schedules WHERE id = $1 AND workspace_id = $2{share}");
-            let s: Option<(i64,)> = on_tx!(tx, |c| sqlx::query_as(&sql)
-                .bind(schedule_id.to_string())
-                .bind(ctx.workspace_id.to_string())
-                .fetch_optional(c)
-                .await)?;
-            facts.schedule = s.map(|(enabled,)| ScheduleFact { enabled: enabled != 0 });
+        if let Some(tenant_id) = ctx.tenant_id {
+            if let Some((_, tenant)) = self.tenants.get(&tenant_id).filter(|(ws, _)| *ws == ctx.workspace_id) {
+                facts.tenant = Some(tenant.clone()?);
+                facts.connection = self.connections.get(&tenant_id).map(|(_, c)| c.clone()).transpose()?;
+            }
         }
+        if let Some(set) = backup_set_key(ctx) {
+            facts.backup_set_exists = self.backup_sets.contains(&set);
+        }
+        Ok(facts)
     }
-    if let Some(tenant_id) = ctx.tenant_id {
-        load_tenant(tx, &mut facts, ctx.workspace_id, tenant_id, share).await?;
+
+    /// The kind of each loaded tenant's provider connection (the worker picks
+    /// the provider from it without reading it again).
+    pub(crate) fn connection_kinds(&self) -> HashMap<Uuid, ConnectionKind> {
+        self.connections.iter().filter_map(|(t, (kind, _))| kind.map(|k| (*t, k))).collect()
     }
-    if let Some(set) = ctx.params.get("backup_set_id").and_then(|v| v.as_str()) {
-        let sql = format!("SELECT CAST(1 AS BIGINT) FROM backup_sets WHERE id = $1 AND tenant_id = $2{share}");
-        let tenant = ctx.tenant_id.map(|t| t.to_string()).unwrap_or_default();
-        let found: Option<(i64,)> =
-            on_tx!(tx, |c| sqlx::query_as(&sql).bind(set).bind(&tenant).fetch_optional(c).await)?;
-        facts.backup_set_exists = found.is_some();
-    }
-    Ok(facts)
 }
 
-async fn load_tenant(tx: &mut Tx, facts: &mut Facts, workspace_id: Uuid, tenant_id: Uuid, share: &str) -> StoreResult<()> {
-    let tid = tenant_id.to_string();
-    let sql = format!("SELECT name, status, writes_enabled FROM tenants WHERE id = $1 AND workspace_id = $2{share}");
-    let t: Option<(String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(&sql)
-        .bind(&tid)
-        .bind(workspace_id.to_string())
-        .fetch_optional(c)
-        .await)?;
-    let Some((name, status, writes)) = t else { return Ok(()) };
-    facts.tenant = Some(TenantFact {
-        id: tenant_id,
-        name,
-        status: parse(&status, "tenant status", TenantStatus::parse)?,
-        writes_enabled: writes != 0,
-    });
-    let sql = format!("SELECT status FROM provider_connections WHERE tenant_id = $1{share}");
-    let conn: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(&tid).fetch_optional(c).await)?;
-    facts.connection = conn
-        .map(|(s,)| parse(&s, "connection status", ConnectionStatus::parse).map(|status| ConnectionFact { status }))
-        .transpose()?;
+fn backup_set_key(ctx: &CheckedContext) -> Option<(String, String)> {
+    let set = ctx.params.get("backup_set_id").and_then(|v| v.as_str())?;
+    Some((set.to_owned(), ctx.tenant_id.map(|t| t.to_string()).unwrap_or_default()))
+}
+
+fn keys<K: Eq + std::hash::Hash + Ord>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
+    let mut v: Vec<K> = keys.into_iter().collect::<HashSet<_>>().into_iter().collect();
+    v.sort();
+    v
+}
+
+fn one_key(ids: &[Uuid]) -> Rows {
+    let mut rows = Rows::new(ONE_KEY);
+    for id in ids {
+        rows.push([text(id.to_string())]);
+    }
+    rows
+}
+
+fn ids(s: &str) -> StoreResult<Uuid> {
+    crate::row::uuid(s)
+}
+
+/// Loads the facts for one checked context (the start path, between items).
+pub(crate) async fn load(tx: &mut Tx, ctx: &CheckedContext, lock: bool) -> StoreResult<Facts> {
+    load_many(tx, &[ctx], lock).await?.facts(ctx).map_err(StoreError::Corrupt)
+}
+
+/// Loads the facts for a batch of checked contexts: at most seven queries.
+pub(crate) async fn load_many(tx: &mut Tx, ctxs: &[&CheckedContext], lock: bool) -> StoreResult<FactSet> {
+    let share = if lock && matches!(tx, Tx::Postgres(_)) { " FOR SHARE" } else { "" };
+    let mut set = FactSet::default();
+    let actors = keys(ctxs.iter().filter_map(|c| match c.authority {
+        Authority::Actor { user_id } => Some((c.workspace_id, user_id)),
+        Authority::System { .. } => None,
+    }));
+    if !actors.is_empty() {
+        let users = keys(actors.iter().map(|(_, u)| *u));
+        let sql = format!("SELECT id, display_name, disabled_at FROM users WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
+        let found: Vec<(String, String, Option<i64>)> = fetch(tx, one_key(&users), &sql).await?;
+        for (id, display_name, disabled_at) in found {
+            set.users.insert(ids(&id)?, InitiatorFact { display_name, disabled: disabled_at.is_some() });
+        }
+        load_memberships(tx, &mut set, &actors, share).await?;
+    }
+    let schedules = keys(ctxs.iter().filter_map(|c| match c.authority {
+        Authority::System { schedule_id, .. } => Some(schedule_id),
+        Authority::Actor { .. } => None,
+    }));
+    if !schedules.is_empty() {
+        let sql = format!(
+            "SELECT id, workspace_id, enabled FROM backup_schedules WHERE id IN (SELECT k FROM v) ORDER BY id{share}"
+        );
+        let found: Vec<(String, String, i64)> = fetch(tx, one_key(&schedules), &sql).await?;
+        for (id, ws, enabled) in found {
+            set.schedules.insert(ids(&id)?, (ids(&ws)?, ScheduleFact { enabled: enabled != 0 }));
+        }
+    }
+    let tenants = keys(ctxs.iter().filter_map(|c| c.tenant_id));
+    if !tenants.is_empty() {
+        load_tenants(tx, &mut set, &tenants, share).await?;
+    }
+    let sets = keys(ctxs.iter().filter_map(|c| backup_set_key(c)));
+    if !sets.is_empty() {
+        let mut rows = Rows::new(TWO_KEYS);
+        for (s, t) in &sets {
+            rows.push([text(s.as_str()), text(t.as_str())]);
+        }
+        let sql = format!(
+            "SELECT id, tenant_id FROM backup_sets WHERE (id, tenant_id) IN (SELECT k1, k2 FROM v) ORDER BY id{share}"
+        );
+        let found: Vec<(String, String)> = fetch(tx, rows, &sql).await?;
+        set.backup_sets.extend(found);
+    }
+    Ok(set)
+}
+
+async fn load_memberships(tx: &mut Tx, set: &mut FactSet, actors: &[(Uuid, Uuid)], share: &str) -> StoreResult<()> {
+    let mut rows = Rows::new(TWO_KEYS);
+    for (ws, user) in actors {
+        rows.push([text(ws.to_string()), text(user.to_string())]);
+    }
+    let sql = format!(
+        "SELECT workspace_id, user_id, builtin_role, custom_role_id, tenant_scope FROM memberships \
+         WHERE (workspace_id, user_id) IN (SELECT k1, k2 FROM v) ORDER BY workspace_id, user_id{share}"
+    );
+    type Row = (String, String, Option<String>, Option<String>, String);
+    let found: Vec<Row> = fetch(tx, rows, &sql).await?;
+    let custom = keys(found.iter().filter(|r| r.2.is_none()).filter_map(|r| r.3.clone()));
+    let mut roles: HashMap<String, Readable<Role>> = HashMap::new();
+    if !custom.is_empty() {
+        let mut rows = Rows::new(ONE_KEY);
+        for id in &custom {
+            rows.push([text(id.as_str())]);
+        }
+        let sql = format!("SELECT id, name, capabilities FROM custom_roles WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
+        let found: Vec<(String, String, String)> = fetch(tx, rows, &sql).await?;
+        for (id, name, caps) in found {
+            let role = parse_caps(&caps).map(|capabilities| Role::Custom { name, capabilities });
+            roles.insert(id, role.map_err(|e| e.to_string()));
+        }
+    }
+    for (ws, user, builtin, custom_id, scope) in found {
+        let role: Readable<Option<Role>> = match (builtin, custom_id) {
+            (Some(b), _) => parse(&b, "role", BuiltinRole::parse).map(|r| Some(Role::Builtin(r))).map_err(|e| e.to_string()),
+            (None, Some(id)) => roles.get(&id).cloned().transpose(),
+            (None, None) => Ok(None),
+        };
+        // A membership whose role cannot be found grants nothing.
+        let fact = role.map(|role| MembershipFact {
+            role: role.unwrap_or(Role::Custom { name: String::new(), capabilities: Default::default() }),
+            scope: TenantScope::from_db(&scope),
+        });
+        set.memberships.insert((ids(&ws)?, ids(&user)?), fact);
+    }
+    Ok(())
+}
+
+async fn load_tenants(tx: &mut Tx, set: &mut FactSet, tenants: &[Uuid], share: &str) -> StoreResult<()> {
+    let sql = format!(
+        "SELECT id, workspace_id, name, status, writes_enabled FROM tenants WHERE id IN (SELECT k FROM v) ORDER BY id{share}"
+    );
+    let found: Vec<(String, String, String, String, i64)> = fetch(tx, one_key(tenants), &sql).await?;
+    let mut present = Vec::with_capacity(found.len());
+    for (id, ws, name, status, writes) in found {
+        let id = ids(&id)?;
+        let fact = parse(&status, "tenant status", TenantStatus::parse)
+            .map(|status| TenantFact { id, name, status, writes_enabled: writes != 0 })
+            .map_err(|e| e.to_string());
+        set.tenants.insert(id, (ids(&ws)?, fact));
+        present.push(id);
+    }
+    if present.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT tenant_id, kind, status FROM provider_connections WHERE tenant_id IN (SELECT k FROM v) \
+         ORDER BY tenant_id{share}"
+    );
+    let found: Vec<(String, String, String)> = fetch(tx, one_key(&present), &sql).await?;
+    for (tenant, kind, status) in found {
+        let fact = parse(&status, "connection status", ConnectionStatus::parse)
+            .map(|status| ConnectionFact { status })
+            .map_err(|e| e.to_string());
+        // An unknown kind is the provider's business (the worker reads it again).
+        set.connections.insert(ids(&tenant)?, (ConnectionKind::parse(&kind), fact));
+    }
     Ok(())
 }

@@ -66,8 +66,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Ctx, ApiError> {
-        parts.extensions.get::<Ctx>().cloned().ok_or_else(|| {
-            ApiError::Internal("a handler ran without the access guard".into())
-        })
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("a handler ran without the access guard".into()))
     }
 }

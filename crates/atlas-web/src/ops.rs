@@ -43,7 +43,8 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let _ = writeln!(out, "# HELP atlas_runs Operation runs by type, status and outcome.");
     let _ = writeln!(out, "# TYPE atlas_runs gauge");
     for (t, s, o, n) in &m.runs {
-        let _ = writeln!(out, "atlas_runs{{type=\"{}\",status=\"{}\",outcome=\"{}\"}} {n}", label(t), label(s), label(o));
+        let _ =
+            writeln!(out, "atlas_runs{{type=\"{}\",status=\"{}\",outcome=\"{}\"}} {n}", label(t), label(s), label(o));
     }
     let _ = writeln!(out, "# HELP atlas_gate_denials Blocked runs by the reason code of their gate decision.");
     let _ = writeln!(out, "# TYPE atlas_gate_denials gauge");

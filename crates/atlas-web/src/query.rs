@@ -51,12 +51,12 @@ impl RunListQuery {
         let initiator = given(&self.initiator)
             .map(|i| match i {
                 "system" => Ok(Initiator::System),
-                other => Uuid::parse_str(other).map(Initiator::User).map_err(|_| invalid("initiator (a user id or `system`)", other)),
+                other => Uuid::parse_str(other)
+                    .map(Initiator::User)
+                    .map_err(|_| invalid("initiator (a user id or `system`)", other)),
             })
             .transpose()?;
-        let before = given(&self.cursor)
-            .map(|c| Uuid::parse_str(c).map_err(|_| invalid("cursor", c)))
-            .transpose()?;
+        let before = given(&self.cursor).map(|c| Uuid::parse_str(c).map_err(|_| invalid("cursor", c))).transpose()?;
         let limit = given(&self.limit)
             .map(|l| l.parse::<u32>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| invalid("limit (1–200)", l)))
             .transpose()?

@@ -254,8 +254,5 @@ pub fn router(state: AppState) -> Router {
         let handler = spec.handler.route_layer(from_fn_with_state(guard_state, guard::guard));
         router = router.route(spec.path, handler);
     }
-    router
-        .fallback(guard::fallback)
-        .layer(DefaultBodyLimit::max(state.config.body_limit))
-        .with_state(state)
+    router.fallback(guard::fallback).layer(DefaultBodyLimit::max(state.config.body_limit)).with_state(state)
 }

@@ -284,7 +284,10 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     c.goto(&format!("{base}/admin/notifications")).await.unwrap();
     let item = c.find(Locator::Css("ul.notice li")).await.unwrap();
     let text = item.text().await.unwrap();
-    assert!(text.contains("Restore on Contoso North was blocked: the write gate of Contoso North is closed."), "{text}");
+    assert!(
+        text.contains("Restore on Contoso North was blocked: the write gate of Contoso North is closed."),
+        "{text}"
+    );
     assert!(c.find(Locator::Css("ul.notice li [data-outcome='blocked']")).await.is_ok());
     screenshot(&c, "4-notifications").await;
 

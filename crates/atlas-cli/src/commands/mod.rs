@@ -3,12 +3,14 @@
 pub mod audit;
 pub mod backups;
 pub mod connections;
+pub mod demo;
 pub mod members;
 pub mod migrate;
 pub mod roles;
 pub mod runs;
 pub mod sandbox;
 pub mod schedules;
+pub mod serve;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
@@ -31,6 +33,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Tokens(c) => tokens::run(ctx, c).await,
         Command::Audit(c) => audit::run(ctx, c).await,
         Command::Runs(c) => runs::run(ctx, c).await,
+        Command::Serve(a) => serve::run(ctx, a).await,
         Command::Worker(a) => worker::run(ctx, a).await,
         Command::Schedules(c) => schedules::run(ctx, c).await,
         Command::Sandbox(c) => sandbox::run(ctx, c).await,

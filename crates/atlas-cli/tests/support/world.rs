@@ -52,7 +52,35 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
 }
 
+/// The store in-process, on a runtime of its own, for sync tests that poll it
+/// while child processes work.
+pub struct Db {
+    rt: tokio::runtime::Runtime,
+    pub store: atlas_store::Store,
+}
+
+impl Db {
+    /// Runs one store call (or any future) to completion.
+    pub fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.rt.block_on(self.store.close());
+    }
+}
+
 impl Atlas {
+    /// A connection to this database for the duration of a test.
+    pub fn db(&self) -> Db {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let store = rt.block_on(atlas_store::Store::connect(&self.url)).expect("connect");
+        rt.block_on(store.migrate()).expect("migrate");
+        Db { rt, store }
+    }
+
     /// A fresh PostgreSQL schema, or `None` when PostgreSQL is absent and not required.
     pub fn postgres() -> Option<Atlas> {
         block_on(atlas_store::testkit::postgres_url()).map(|url| Atlas { url })

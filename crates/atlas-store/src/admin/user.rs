@@ -158,6 +158,23 @@ impl Store {
         Ok(Some(self.user_get(uuid(&id)?).await?))
     }
 
+    /// Sets a user's password (the first owner's one-time password, the demo
+    /// logins). Audited without the password, of course.
+    pub async fn user_set_password(&self, email: &str, password: &str, by: &ChangeBy) -> StoreResult<User> {
+        if password.chars().count() < 8 {
+            return Err(StoreError::Invalid("a password needs at least 8 characters".into()));
+        }
+        let user = self.user_by_email(email).await?;
+        let hash = hash_password(password)?;
+        let at = now();
+        let mut tx = self.begin().await?;
+        exec!(&mut tx, sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.id.to_string()))?;
+        let draft = by.draft("user.password_set", None, None, format!("user:{}", user.id), json!({"email": user.email}));
+        append(&mut tx, &draft, at).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
     /// Disables a user: from now on the gate refuses their queued runs, and their
     /// tokens stop working. Disabling twice is a no-op without a second event.
     pub async fn user_disable(&self, email: &str, by: &ChangeBy) -> StoreResult<User> {

@@ -32,7 +32,9 @@ impl ScopeBody {
     fn scope(self) -> ApiResult<TenantScope> {
         match self {
             ScopeBody::Named(s) if s == "all" => Ok(TenantScope::All),
-            ScopeBody::Named(s) => Err(ApiError::Invalid(format!("`{s}` is not a scope (\"all\" or a list of tenant ids)"))),
+            ScopeBody::Named(s) => {
+                Err(ApiError::Invalid(format!("`{s}` is not a scope (\"all\" or a list of tenant ids)")))
+            }
             ScopeBody::Tenants(ids) => Ok(TenantScope::Tenants(ids.into_iter().collect::<BTreeSet<_>>())),
         }
     }

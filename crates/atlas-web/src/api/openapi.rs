@@ -11,17 +11,33 @@ fn request_body(method: &str, path: &str) -> Option<Value> {
         ("post", "/api/v1/tenants/{tenant}/operations") | ("post", "/api/v1/workspaces/{workspace}/operations") => {
             json!({"$ref": "#/components/schemas/StartOperation"})
         }
-        ("post", p) if p.ends_with("/write-gate") => json!({"type": "object", "required": ["open"], "properties": {"open": {"type": "boolean"}}}),
-        ("post", p) if p.ends_with("/status") => json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["onboarding", "active", "suspended", "archived"]}}}),
+        ("post", p) if p.ends_with("/write-gate") => {
+            json!({"type": "object", "required": ["open"], "properties": {"open": {"type": "boolean"}}})
+        }
+        ("post", p) if p.ends_with("/status") => {
+            json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["onboarding", "active", "suspended", "archived"]}}})
+        }
         ("post", p) if p.ends_with("/connection") || p.ends_with("/enabled") => {
             json!({"type": "object", "properties": {"enabled": {"type": "boolean"}}})
         }
-        ("post", "/api/v1/tenants/{tenant}/schedules") => json!({"type": "object", "required": ["cron"], "properties": {"cron": {"type": "string"}, "timezone": {"type": "string"}}}),
-        ("post", p) if p.ends_with("/fire") => json!({"type": "object", "properties": {"slot": {"type": "string", "format": "date-time"}}}),
-        ("post", "/api/v1/workspaces/{workspace}/members") => json!({"type": "object", "required": ["email", "role"], "properties": {"email": {"type": "string"}, "role": {"type": "string"}, "tenants": {"$ref": "#/components/schemas/Scope"}}}),
-        ("post", p) if p.ends_with("/role") => json!({"type": "object", "required": ["role"], "properties": {"role": {"type": "string"}}}),
-        ("post", p) if p.ends_with("/scope") => json!({"type": "object", "required": ["tenants"], "properties": {"tenants": {"$ref": "#/components/schemas/Scope"}}}),
-        ("post", "/api/v1/workspaces/{workspace}/roles") => json!({"type": "object", "required": ["name", "capabilities"], "properties": {"name": {"type": "string"}, "capabilities": {"type": "array", "items": {"type": "string"}}}}),
+        ("post", "/api/v1/tenants/{tenant}/schedules") => {
+            json!({"type": "object", "required": ["cron"], "properties": {"cron": {"type": "string"}, "timezone": {"type": "string"}}})
+        }
+        ("post", p) if p.ends_with("/fire") => {
+            json!({"type": "object", "properties": {"slot": {"type": "string", "format": "date-time"}}})
+        }
+        ("post", "/api/v1/workspaces/{workspace}/members") => {
+            json!({"type": "object", "required": ["email", "role"], "properties": {"email": {"type": "string"}, "role": {"type": "string"}, "tenants": {"$ref": "#/components/schemas/Scope"}}})
+        }
+        ("post", p) if p.ends_with("/role") => {
+            json!({"type": "object", "required": ["role"], "properties": {"role": {"type": "string"}}})
+        }
+        ("post", p) if p.ends_with("/scope") => {
+            json!({"type": "object", "required": ["tenants"], "properties": {"tenants": {"$ref": "#/components/schemas/Scope"}}})
+        }
+        ("post", "/api/v1/workspaces/{workspace}/roles") => {
+            json!({"type": "object", "required": ["name", "capabilities"], "properties": {"name": {"type": "string"}, "capabilities": {"type": "array", "items": {"type": "string"}}}})
+        }
         _ => return None,
     };
     Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}))
@@ -40,7 +56,13 @@ fn query_params(path: &str) -> Vec<Value> {
             q("cursor", "next_cursor of the previous page"),
             q("limit", "1–200, default 50"),
         ],
-        "/api/v1/audit" => vec![q("workspace", ""), q("tenant_id", ""), q("actor", "a user id or `system`"), q("action", ""), q("before", "next_cursor of the previous page")],
+        "/api/v1/audit" => vec![
+            q("workspace", ""),
+            q("tenant_id", ""),
+            q("actor", "a user id or `system`"),
+            q("action", ""),
+            q("before", "next_cursor of the previous page"),
+        ],
         "/api/v1/tenants" => vec![q("workspace", ""), q("tenant_id", "")],
         _ => Vec::new(),
     }

@@ -49,9 +49,7 @@ pub async fn start(State(state): State<AppState>, ctx: Ctx, ApiJson(body): ApiJs
     let tenant = ctx.tenant()?;
     let op_type = parse_type(&body.op_type)?;
     if op_type == OperationType::BulkOperation {
-        return Err(ApiError::Invalid(
-            "a bulk operation starts at /api/v1/workspaces/{workspace}/operations".into(),
-        ));
+        return Err(ApiError::Invalid("a bulk operation starts at /api/v1/workspaces/{workspace}/operations".into()));
     }
     let req = StartRequest {
         user_id: ctx.user.id,
@@ -68,7 +66,11 @@ pub async fn start(State(state): State<AppState>, ctx: Ctx, ApiJson(body): ApiJs
 
 /// A bulk run over tenants of the workspace: every tenant must exist in it
 /// and be in the starter's scope (404 otherwise), like any object.
-pub async fn start_bulk(State(state): State<AppState>, ctx: Ctx, ApiJson(body): ApiJson<StartBody>) -> ApiResult<Response> {
+pub async fn start_bulk(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<StartBody>,
+) -> ApiResult<Response> {
     let ws = ctx.workspace()?.clone();
     let op_type = parse_type(&body.op_type)?;
     if op_type != OperationType::BulkOperation {

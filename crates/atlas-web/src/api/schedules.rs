@@ -72,7 +72,8 @@ pub async fn fire(
 ) -> ApiResult<Response> {
     let s = schedule_of(&state, &ctx, &params).await?;
     let slot = match b.slot {
-        Some(text) => Timestamp::parse_rfc3339(&text).ok_or_else(|| ApiError::Invalid(format!("`{text}` is not an RFC 3339 time")))?,
+        Some(text) => Timestamp::parse_rfc3339(&text)
+            .ok_or_else(|| ApiError::Invalid(format!("`{text}` is not an RFC 3339 time")))?,
         None => current_slot(&s)?,
     };
     match atlas_engine::schedule::fire(&state.store, &s, slot, state.engine.max_attempts).await? {

@@ -45,9 +45,13 @@ pub struct StatusBody {
     status: String,
 }
 
-pub async fn set_status(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<StatusBody>) -> ApiResult<Json<Value>> {
-    let status =
-        TenantStatus::parse(b.status.trim()).ok_or_else(|| ApiError::Invalid(format!("`{}` is not a tenant status", b.status)))?;
+pub async fn set_status(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> ApiResult<Json<Value>> {
+    let status = TenantStatus::parse(b.status.trim())
+        .ok_or_else(|| ApiError::Invalid(format!("`{}` is not a tenant status", b.status)))?;
     let t = state.store.tenant_set_status(ctx.tenant()?.id, status, &ctx.by()).await?;
     Ok(Json(tenant_json(&state, &t).await?))
 }
@@ -58,7 +62,11 @@ pub struct GateBody {
     open: bool,
 }
 
-pub async fn set_write_gate(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<GateBody>) -> ApiResult<Json<Value>> {
+pub async fn set_write_gate(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(b): ApiJson<GateBody>,
+) -> ApiResult<Json<Value>> {
     let t = state.store.tenant_set_write_gate(ctx.tenant()?.id, b.open, &ctx.by()).await?;
     Ok(Json(tenant_json(&state, &t).await?))
 }

@@ -47,10 +47,8 @@ pub async fn events(state: &AppState, ctx: &Ctx, q: &AuditQuery) -> ApiResult<(V
     };
     let page = state.store.audit_events(filter).await?;
     let next = if page.len() >= limit as usize { page.last().map(|e| e.seq) } else { None };
-    let visible = page
-        .into_iter()
-        .filter(|e| e.tenant_id.is_none_or(|t| ctx.allows(Capability::AuditView, &[t])))
-        .collect();
+    let visible =
+        page.into_iter().filter(|e| e.tenant_id.is_none_or(|t| ctx.allows(Capability::AuditView, &[t]))).collect();
     Ok((visible, next))
 }
 

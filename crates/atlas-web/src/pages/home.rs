@@ -20,7 +20,11 @@ pub struct Switch {
 
 /// Remembers the chosen workspace in the session; a workspace the person is
 /// not a member of is not found.
-pub async fn switch_workspace(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<Switch>) -> PageResult<Response> {
+pub async fn switch_workspace(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PageForm(f): PageForm<Switch>,
+) -> PageResult<Response> {
     let ws = state.store.workspace_by_slug(f.workspace.trim()).await?;
     if state.store.membership_get(ws.id, ctx.user.id).await?.is_none() {
         return Err(ApiError::NotFound.into());

@@ -212,7 +212,11 @@ pub async fn set_role(
     if state.store.membership_get(ws, user).await?.is_none() {
         return Err(ApiError::NotFound.into());
     }
-    let result = state.store.member_set_role(ws, user, &role, &ctx.by()).await.map(|m| format!("Role set to {}.", m.role.name()));
+    let result = state
+        .store
+        .member_set_role(ws, user, &role, &ctx.by())
+        .await
+        .map(|m| format!("Role set to {}.", m.role.name()));
     answer(&state, &ctx, result).await
 }
 
@@ -228,7 +232,8 @@ pub async fn set_scope(
     if state.store.membership_get(ws, user).await?.is_none() {
         return Err(ApiError::NotFound.into());
     }
-    let result = state.store.member_set_scope(ws, user, &scope, &ctx.by()).await.map(|_| "Tenant scope saved.".to_owned());
+    let result =
+        state.store.member_set_scope(ws, user, &scope, &ctx.by()).await.map(|_| "Tenant scope saved.".to_owned());
     answer(&state, &ctx, result).await
 }
 

@@ -31,8 +31,8 @@ where
     type Rejection = crate::error::PageError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::http::StatusCode;
         use crate::error::ApiError;
+        use axum::http::StatusCode;
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(v)) => Ok(PageForm(v)),
             Err(e) => Err(match e.status() {
@@ -61,10 +61,8 @@ pub async fn started(
     use crate::flash::{self, Flash};
     use atlas_core::gate::DenialClass;
     let flash = match result {
-        Ok(ins) if ins.deduplicated => {
-            Flash::success("This operation is already queued or running.")
-                .with_link(crate::query::run_url(ins.run.id), "View the active run →")
-        }
+        Ok(ins) if ins.deduplicated => Flash::success("This operation is already queued or running.")
+            .with_link(crate::query::run_url(ins.run.id), "View the active run →"),
         Ok(ins) => Flash::success("Operation queued.").with_link(crate::query::run_url(ins.run.id), "View run →"),
         Err(e) => match ApiError::from(e) {
             ApiError::Denied(d)

@@ -87,7 +87,8 @@ pub async fn rows(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
 fn tabs(q: &RunListQuery, f: &RunFilter, c: &TabCounts) -> Markup {
     let tab = |label: &str, status: Option<RunStatus>, n: i64| {
         let current = f.status == status && (status.is_some() || f.outcome.is_none());
-        let href = format!("?{}", q.with(&[("status", status.map(RunStatus::as_str)), ("outcome", None), ("cursor", None)]));
+        let href =
+            format!("?{}", q.with(&[("status", status.map(RunStatus::as_str)), ("outcome", None), ("cursor", None)]));
         html! {
             @if current {
                 a href=(href) aria-current="page" data-tab=(label) { (label) span.n { (count(n, c.cap)) } }

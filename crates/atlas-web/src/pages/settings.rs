@@ -58,7 +58,11 @@ pub struct StatusForm {
     status: String,
 }
 
-pub async fn set_status(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<StatusForm>) -> PageResult<Response> {
+pub async fn set_status(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PageForm(f): PageForm<StatusForm>,
+) -> PageResult<Response> {
     let t = ctx.tenant()?;
     let status = TenantStatus::parse(f.status.trim())
         .ok_or_else(|| ApiError::Invalid(format!("`{}` is not a tenant status", f.status)))?;
@@ -80,7 +84,11 @@ pub fn parse_bool(v: &str) -> Result<bool, ApiError> {
     }
 }
 
-pub async fn set_write_gate(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<GateForm>) -> PageResult<Response> {
+pub async fn set_write_gate(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PageForm(f): PageForm<GateForm>,
+) -> PageResult<Response> {
     let t = ctx.tenant()?;
     let open = parse_bool(&f.open)?;
     let after = state.store.tenant_set_write_gate(t.id, open, &ctx.by()).await?;

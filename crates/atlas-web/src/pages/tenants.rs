@@ -120,7 +120,12 @@ struct Control {
     note: Option<String>,
 }
 
-async fn controls(state: &AppState, ctx: &Ctx, tenant: &Tenant, sets: &[BackupSet]) -> ApiResult<Vec<(&'static str, Vec<Control>)>> {
+async fn controls(
+    state: &AppState,
+    ctx: &Ctx,
+    tenant: &Tenant,
+    sets: &[BackupSet],
+) -> ApiResult<Vec<(&'static str, Vec<Control>)>> {
     let latest_set = sets.first().map_or(Uuid::nil(), |s| s.id).to_string();
     let mut out = Vec::new();
     for (group, types) in GROUPS {
@@ -139,7 +144,9 @@ async fn controls(state: &AppState, ctx: &Ctx, tenant: &Tenant, sets: &[BackupSe
             if !d.allowed {
                 let dry_run_ok = *t == OperationType::RestoreExecute
                     && d.reason_code == Some(ReasonCode::WriteGateClosed)
-                    && preview(state, ctx, tenant, *t, json!({"backup_set_id": latest_set, "dry_run": true})).await?.allowed;
+                    && preview(state, ctx, tenant, *t, json!({"backup_set_id": latest_set, "dry_run": true}))
+                        .await?
+                        .allowed;
                 if dry_run_ok {
                     control.note = Some(format!("{} Only a dry run is possible.", d.message));
                 } else if d.reason_code == Some(ReasonCode::BackupSetMissing) && sets.is_empty() {

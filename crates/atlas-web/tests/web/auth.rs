@@ -99,7 +99,8 @@ async fn sign_in_sign_out_and_throttling() {
 }
 
 async fn send_cookie(w: &World, method: Method, path: &str, sid: &str, form: Option<String>) -> crate::support::Answer {
-    let mut req = axum::http::Request::builder().method(method).uri(path).header(header::COOKIE, format!("atlas_session={sid}"));
+    let mut req =
+        axum::http::Request::builder().method(method).uri(path).header(header::COOKIE, format!("atlas_session={sid}"));
     if form.is_some() {
         req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     }

@@ -65,7 +65,12 @@ pub fn row(page: &str, run: Uuid) -> String {
 async fn blocked_restore(w: &World) -> Run {
     let set = backup_set(w).await;
     let run = w
-        .start(&w.manager.user, &w.tenant_a, OperationType::RestoreExecute, json!({"backup_set_id": set, "dry_run": false}))
+        .start(
+            &w.manager.user,
+            &w.tenant_a,
+            OperationType::RestoreExecute,
+            json!({"backup_set_id": set, "dry_run": false}),
+        )
         .await;
     w.store.tenant_set_write_gate(w.tenant_a.id, false, &cli()).await.unwrap();
     w.worker().tick().await.unwrap();
@@ -89,7 +94,8 @@ async fn blocked_restore_is_a_policy_refusal_everywhere(store: atlas_store::Stor
     assert!(tr.contains(message) && tr.contains("write_gate_closed"), "{tr}");
     assert!(!tr.contains("Failed"), "{tr}");
 
-    let blocked_only = get(&w.app, "/admin/operations?status=completed&outcome=blocked", Auth::Cookie(&w.manager)).await;
+    let blocked_only =
+        get(&w.app, "/admin/operations?status=completed&outcome=blocked", Auth::Cookie(&w.manager)).await;
     assert!(blocked_only.text().contains(&format!("data-run=\"{}\"", run.id)));
     let failed_only = get(&w.app, "/admin/operations?outcome=failed", Auth::Cookie(&w.manager)).await;
     assert!(!failed_only.text().contains(&format!("data-run=\"{}\"", run.id)));

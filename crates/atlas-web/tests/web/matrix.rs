@@ -62,7 +62,9 @@ fn sample(spec: &RouteSpec, w: &World) -> Payload {
     let a = w.tenant_a.id.to_string();
     let newbie = w.newbie.email.clone();
     match (spec.surface, spec.path) {
-        (Surface::Page, p) if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/run") => {
+        (Surface::Page, p)
+            if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/run") =>
+        {
             form(&[])
         }
         (Surface::Page, "/admin/tenants/{tenant}/operations") => form(&[("type", "inventory.sync")]),
@@ -76,7 +78,9 @@ fn sample(spec: &RouteSpec, w: &World) -> Payload {
         (Surface::Page, "/admin/members/{user}/scope") => form(&[("scope", "tenants"), ("tenant", &a)]),
         (Surface::Page, "/admin/roles") => form(&[("name", "auditor2"), ("capability", "audit.view")]),
         (Surface::Page, "/admin/roles/{role}/capabilities") => form(&[("capability", "audit.view")]),
-        (Surface::Api, p) if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/fire") => {
+        (Surface::Api, p)
+            if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/fire") =>
+        {
             Payload::Empty
         }
         (Surface::Api, "/api/v1/tenants/{tenant}/operations") => Payload::Json(json!({"type": "inventory.sync"})),
@@ -87,11 +91,15 @@ fn sample(spec: &RouteSpec, w: &World) -> Payload {
         (Surface::Api, "/api/v1/tenants/{tenant}/write-gate") => Payload::Json(json!({"open": false})),
         (Surface::Api, "/api/v1/tenants/{tenant}/connection") => Payload::Json(json!({"enabled": false})),
         (Surface::Api, "/api/v1/tenants/{tenant}/schedules") => Payload::Json(json!({"cron": "0 3 * * *"})),
-        (Surface::Api, "/api/v1/tenants/{tenant}/schedules/{schedule}/enabled") => Payload::Json(json!({"enabled": false})),
+        (Surface::Api, "/api/v1/tenants/{tenant}/schedules/{schedule}/enabled") => {
+            Payload::Json(json!({"enabled": false}))
+        }
         (Surface::Api, "/api/v1/workspaces/{workspace}/members") => {
             Payload::Json(json!({"email": newbie, "role": "readonly"}))
         }
-        (Surface::Api, "/api/v1/workspaces/{workspace}/members/{user}/role") => Payload::Json(json!({"role": "operator"})),
+        (Surface::Api, "/api/v1/workspaces/{workspace}/members/{user}/role") => {
+            Payload::Json(json!({"role": "operator"}))
+        }
         (Surface::Api, "/api/v1/workspaces/{workspace}/members/{user}/scope") => Payload::Json(json!({"tenants": [a]})),
         (Surface::Api, "/api/v1/workspaces/{workspace}/roles") => {
             Payload::Json(json!({"name": "auditor2", "capabilities": ["audit.view"]}))
@@ -100,7 +108,7 @@ fn sample(spec: &RouteSpec, w: &World) -> Payload {
     }
 }
 
-fn auth(spec: &RouteSpec, who: &Login) -> Auth<'_> {
+fn auth<'a>(spec: &RouteSpec, who: &'a Login) -> Auth<'a> {
     match spec.surface {
         Surface::Page => Auth::Cookie(who),
         Surface::Api => Auth::Bearer(who),
@@ -148,7 +156,12 @@ async fn every_guarded_route_answers_404_404_403_2xx() {
         assert_eq!(outsider.status, StatusCode::NOT_FOUND, "non-member on {spec:?}: {}", outsider.text());
 
         let lacking = call(&w, spec, &f, &w.lacking, false).await;
-        assert_eq!(lacking.status, StatusCode::FORBIDDEN, "member lacking the capability on {spec:?}: {}", lacking.text());
+        assert_eq!(
+            lacking.status,
+            StatusCode::FORBIDDEN,
+            "member lacking the capability on {spec:?}: {}",
+            lacking.text()
+        );
 
         let scoped_refused = tenant_bound(spec);
         if scoped_refused {
@@ -210,16 +223,8 @@ fn sample_or_empty(spec: &RouteSpec, w: &World) -> Payload {
 #[test]
 fn only_plumbing_is_public() {
     let public: Vec<&str> = routes().iter().filter(|s| s.scope == Scope::Public).map(|s| s.path).collect();
-    let allowed = [
-        "/",
-        "/login",
-        "/static/app.css",
-        "/static/app.js",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/api/v1/openapi.json",
-    ];
+    let allowed =
+        ["/", "/login", "/static/app.css", "/static/app.js", "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"];
     for p in &public {
         assert!(allowed.contains(p), "{p} is public: is that intended? (update this list if so)");
     }
@@ -241,11 +246,16 @@ async fn another_persons_notification_is_not_found() {
         let as_auth = |l| if surface == Surface::Api { Auth::Bearer(l) } else { Auth::Cookie(l) };
         let body = || if surface == Surface::Api { Payload::Empty } else { form(&[]) };
         let other =
-            send(&w.app, Method::POST, &template.replace("{id}", &mine.id.to_string()), as_auth(&w.manager), body()).await;
-        let none = send(&w.app, Method::POST, &template.replace("{id}", &missing.to_string()), as_auth(&w.manager), body()).await;
+            send(&w.app, Method::POST, &template.replace("{id}", &mine.id.to_string()), as_auth(&w.manager), body())
+                .await;
+        let none =
+            send(&w.app, Method::POST, &template.replace("{id}", &missing.to_string()), as_auth(&w.manager), body())
+                .await;
         assert_eq!(other.status, StatusCode::NOT_FOUND);
         assert_eq!(other.body, none.body);
-        let own = send(&w.app, Method::POST, &template.replace("{id}", &mine.id.to_string()), as_auth(&w.owner), body()).await;
+        let own =
+            send(&w.app, Method::POST, &template.replace("{id}", &mine.id.to_string()), as_auth(&w.owner), body())
+                .await;
         assert!(own.status.is_success() || own.status == StatusCode::SEE_OTHER, "{}", own.status);
     }
     let list = send(&w.app, Method::GET, "/api/v1/notifications", Auth::Bearer(&w.manager), Payload::Empty).await;

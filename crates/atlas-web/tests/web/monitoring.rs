@@ -34,10 +34,12 @@ async fn list_filters_paginate_and_scope() {
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let next = get(&w.app, &format!("/api/v1/operations?limit=2&cursor={cursor}"), Auth::Bearer(&w.owner)).await.json();
     assert_eq!(next["data"][0]["id"], json!(ids[3]));
-    let last = get(&w.app, &format!("/api/v1/operations?limit=10&cursor={cursor}"), Auth::Bearer(&w.owner)).await.json();
+    let last =
+        get(&w.app, &format!("/api/v1/operations?limit=10&cursor={cursor}"), Auth::Bearer(&w.owner)).await.json();
     assert_eq!(last["next_cursor"], json!(null));
 
-    let by_tenant = get(&w.app, &format!("/api/v1/operations?tenant_id={}", w.tenant_b.id), Auth::Bearer(&w.owner)).await;
+    let by_tenant =
+        get(&w.app, &format!("/api/v1/operations?tenant_id={}", w.tenant_b.id), Auth::Bearer(&w.owner)).await;
     assert_eq!(by_tenant.json()["data"].as_array().unwrap().len(), 1);
     let by_type = get(&w.app, "/api/v1/operations?type=backup.run", Auth::Bearer(&w.owner)).await.json();
     assert_eq!(by_type["data"].as_array().unwrap().len(), 1);
@@ -112,11 +114,15 @@ async fn starting_from_the_tenant_page_answers_with_view_run_or_the_refusal() {
 
     // API: 202 new, 200 deduplicated, 409 write gate.
     let api = format!("/api/v1/tenants/{}/operations", w.tenant_b.id);
-    let first = send(&w.app, Method::POST, &api, Auth::Bearer(&w.operator), Payload::Json(json!({"type": "policies.sync"}))).await;
+    let first =
+        send(&w.app, Method::POST, &api, Auth::Bearer(&w.operator), Payload::Json(json!({"type": "policies.sync"})))
+            .await;
     assert_eq!(first.status, StatusCode::ACCEPTED);
     assert_eq!(first.json()["deduplicated"], false);
     assert!(first.json()["url"].as_str().unwrap().starts_with("/admin/operations/"));
-    let second = send(&w.app, Method::POST, &api, Auth::Bearer(&w.operator), Payload::Json(json!({"type": "policies.sync"}))).await;
+    let second =
+        send(&w.app, Method::POST, &api, Auth::Bearer(&w.operator), Payload::Json(json!({"type": "policies.sync"})))
+            .await;
     assert_eq!(second.status, StatusCode::OK);
     assert_eq!(second.json()["id"], first.json()["id"]);
     let gate = send(
@@ -139,13 +145,34 @@ async fn cancel_and_retry_from_the_viewer() {
     // The operator lacks operations.cancel but started it: they may cancel.
     let viewer = get(&w.app, &format!("/admin/operations/{}", run.id), Auth::Cookie(&w.operator)).await.text();
     assert!(viewer.contains(&format!("/admin/operations/{}/cancel", run.id)));
-    let c = send(&w.app, Method::POST, &format!("/admin/operations/{}/cancel", run.id), Auth::Cookie(&w.operator), form(&[])).await;
+    let c = send(
+        &w.app,
+        Method::POST,
+        &format!("/admin/operations/{}/cancel", run.id),
+        Auth::Cookie(&w.operator),
+        form(&[]),
+    )
+    .await;
     assert_eq!(c.status, StatusCode::SEE_OTHER);
     assert_eq!(w.store.run_get(run.id).await.unwrap().outcome, atlas_core::RunOutcome::Cancelled);
     // Cancelling twice is a conflict; retry makes a new run with retry_of_run_id.
-    let again = send(&w.app, Method::POST, &format!("/api/v1/operations/{}/cancel", run.id), Auth::Bearer(&w.operator), Payload::Empty).await;
+    let again = send(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/operations/{}/cancel", run.id),
+        Auth::Bearer(&w.operator),
+        Payload::Empty,
+    )
+    .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    let r = send(&w.app, Method::POST, &format!("/api/v1/operations/{}/retry", run.id), Auth::Bearer(&w.operator), Payload::Empty).await;
+    let r = send(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/operations/{}/retry", run.id),
+        Auth::Bearer(&w.operator),
+        Payload::Empty,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
     assert_eq!(r.json()["retry_of_run_id"], json!(run.id));
     assert_eq!(r.json()["initiator_user_id"], json!(w.operator.user.id));
@@ -158,7 +185,10 @@ async fn operations_endpoints_answer() {
     assert_eq!(get(&w.app, "/healthz", Auth::None).await.status, StatusCode::OK);
     assert_eq!(get(&w.app, "/readyz", Auth::None).await.text(), "ready\n");
     let m = get(&w.app, "/metrics", Auth::None).await.text();
-    assert!(m.contains("atlas_runs{type=\"provider.connection.check\",status=\"completed\",outcome=\"blocked\"} 1"), "{m}");
+    assert!(
+        m.contains("atlas_runs{type=\"provider.connection.check\",status=\"completed\",outcome=\"blocked\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("atlas_gate_denials{reason_code=\"provider_connection_disabled\"} 1"), "{m}");
     assert!(m.contains("atlas_queue_depth 0") && m.contains("atlas_claim_latency_seconds_count"));
     let doc = get(&w.app, "/api/v1/openapi.json", Auth::None).await.json();
