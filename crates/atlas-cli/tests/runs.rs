@@ -52,7 +52,9 @@ fn start_queues_a_run_and_dedupes(atlas: Atlas) {
     assert_eq!(run["retry_of_run_id"], Value::Null);
     assert_eq!(run["actions"], json!({"cancel": true, "retry": false}), "the initiator may cancel");
     assert!(run["url"].as_str().unwrap().ends_with(&format!("/admin/operations/{run_id}")), "{run}");
-    for key in ["workspace_id", "initiator_user_id", "params", "max_attempts", "created_at", "summary_counts", "failures"] {
+    for key in
+        ["workspace_id", "initiator_user_id", "params", "max_attempts", "created_at", "summary_counts", "failures"]
+    {
         assert!(run.get(key).is_some(), "{key} missing from {run}");
     }
 
@@ -145,10 +147,14 @@ fn gate_denials_at_start_have_their_exit_codes(atlas: Atlas) {
         // Without --json: the same exit code and one line on stderr.
         let out = atlas.run(&args);
         assert_eq!(out.code, exit, "{out:?}");
-        assert!(out.stdout.is_empty() && out.stderr.starts_with("error: ") && out.stderr.lines().count() == 1, "{out:?}");
+        assert!(
+            out.stdout.is_empty() && out.stderr.starts_with("error: ") && out.stderr.lines().count() == 1,
+            "{out:?}"
+        );
         err
     };
-    let class_reason = |e: &Value| (e["denial_class"].as_str().unwrap().to_owned(), e["reason_code"].as_str().unwrap().to_owned());
+    let class_reason =
+        |e: &Value| (e["denial_class"].as_str().unwrap().to_owned(), e["reason_code"].as_str().unwrap().to_owned());
 
     let e = start(READONLY, &north, "inventory.sync", None, 4);
     assert_eq!(class_reason(&e), ("capability_denied".into(), "capability_revoked".into()));
@@ -181,7 +187,13 @@ fn gate_denials_at_start_have_their_exit_codes(atlas: Atlas) {
     let real = format!(r#"{{"backup_set_id": "{set}"}}"#);
     let e = start(MANAGER, &north, "restore.execute", Some(&real), 5);
     assert_eq!(class_reason(&e), ("write_gate_closed".into(), "write_gate_closed".into()));
-    let e = start(MANAGER, &north, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}", "dry_run": false}}"#)), 5);
+    let e = start(
+        MANAGER,
+        &north,
+        "restore.execute",
+        Some(&format!(r#"{{"backup_set_id": "{set}", "dry_run": false}}"#)),
+        5,
+    );
     assert_eq!(e["reason_code"], "write_gate_closed");
 
     atlas.ok(&["users", "disable", "--email", MANAGER]);
@@ -194,7 +206,12 @@ fn gate_denials_at_start_have_their_exit_codes(atlas: Atlas) {
     let changes = 7;
     assert_eq!(atlas.audit_len(), events + changes, "only the administrative changes were recorded");
 
-    let dry = atlas.start(OWNER, &north, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}", "dry_run": true}}"#)));
+    let dry = atlas.start(
+        OWNER,
+        &north,
+        "restore.execute",
+        Some(&format!(r#"{{"backup_set_id": "{set}", "dry_run": true}}"#)),
+    );
     assert_eq!((dry["status"].clone(), dry["deduplicated"].clone()), (json!("queued"), json!(false)));
     assert_eq!(atlas.run_ids().len(), before.len() + 1);
     atlas.drain();
@@ -367,7 +384,10 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
     let cron = "0 0 29 2 *";
     let s = atlas.ok(&["schedules", "add", "--tenant", &north, "--cron", cron]);
     let sid = id(&s);
-    assert_eq!((s["enabled"].clone(), s["cron"].clone(), s["timezone"].clone()), (json!(true), json!(cron), json!("UTC")));
+    assert_eq!(
+        (s["enabled"].clone(), s["cron"].clone(), s["timezone"].clone()),
+        (json!(true), json!(cron), json!("UTC"))
+    );
     assert_eq!(s["tenant_id"], json!(north));
 
     let slot = "2024-02-29T00:00:00Z";
@@ -375,7 +395,10 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
     let run = fired["run"].clone();
     let run_id = id(&run);
     assert_eq!(run["type"], "backup.run");
-    assert_eq!((run["authority_mode"].clone(), run["initiator_user_id"].clone()), (json!("system_authority"), Value::Null));
+    assert_eq!(
+        (run["authority_mode"].clone(), run["initiator_user_id"].clone()),
+        (json!("system_authority"), Value::Null)
+    );
     assert_eq!(run["source"]["schedule_id"], json!(sid));
     assert_eq!(run["status"], "queued");
     let again = atlas.ok(&["schedules", "fire", &sid, "--slot", slot]);
@@ -393,7 +416,10 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
     assert_eq!(d["enabled"], false);
     assert!(atlas.ok_human(&["schedules", "list"]).contains("disabled"));
     let e = atlas.refused(&["schedules", "fire", &sid, "--slot", "2020-02-29T00:00:00Z"], 5);
-    assert_eq!((e["denial_class"].clone(), e["reason_code"].clone()), (json!("authority_invalid"), json!("schedule_disabled")));
+    assert_eq!(
+        (e["denial_class"].clone(), e["reason_code"].clone()),
+        (json!("authority_invalid"), json!("schedule_disabled"))
+    );
     let report = atlas.drain();
     assert_eq!((report["started"].clone(), report["blocked"].clone()), (json!(0), json!(1)), "{report}");
     let r = atlas.show(&run_id);
@@ -437,10 +463,27 @@ fn sandbox_faults(atlas: Atlas) {
     assert_eq!(r["failures"][0]["code"], "provider_unavailable", "{r}");
     assert_eq!(
         audit_actions(&atlas, &run),
-        ["operation.queued", "operation.started", "operation.retry_scheduled", "operation.started", "operation.completed"]
+        [
+            "operation.queued",
+            "operation.started",
+            "operation.retry_scheduled",
+            "operation.started",
+            "operation.completed"
+        ]
     );
     assert_eq!(notifications(&atlas, &run), 1);
-    let human = atlas.ok_human(&["sandbox", "fault", "--tenant", "Contoso North", "--workspace", "acme", "--kind", "latency", "--calls", "0"]);
+    let human = atlas.ok_human(&[
+        "sandbox",
+        "fault",
+        "--tenant",
+        "Contoso North",
+        "--workspace",
+        "acme",
+        "--kind",
+        "latency",
+        "--calls",
+        "0",
+    ]);
     assert!(human.contains("latency"), "{human}");
 }
 

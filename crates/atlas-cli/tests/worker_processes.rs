@@ -83,7 +83,9 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
         for o in db.block(db.store.sandbox_objects(tenant, kind.as_str())).unwrap() {
             let mut payload = o.payload.clone();
             payload["description"] = json!("edited outside TenantAtlas");
-            assert!(db.block(db.store.sandbox_out_of_band_update(tenant, kind.as_str(), &o.object_id, &payload)).unwrap());
+            assert!(db
+                .block(db.store.sandbox_out_of_band_update(tenant, kind.as_str(), &o.object_id, &payload))
+                .unwrap());
             victim.get_or_insert((*kind, o.object_id.clone()));
             edited += 1;
         }
@@ -172,12 +174,23 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
 
     assert_eq!(
         run_actions(&db, run_id),
-        ["operation.queued", "operation.started", "operation.retry_scheduled", "operation.started", "operation.completed"]
+        [
+            "operation.queued",
+            "operation.started",
+            "operation.retry_scheduled",
+            "operation.started",
+            "operation.completed"
+        ]
     );
     assert_eq!(db.block(db.store.notifications_for_run(run_id)).unwrap().len(), 1, "one notification, rescue or not");
 
     // The tenant equals the backup: a dry run finds nothing to do, and nothing is duplicated.
-    let dry = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}", "dry_run": true}}"#))));
+    let dry = id(&atlas.start(
+        MANAGER,
+        &north,
+        "restore.execute",
+        Some(&format!(r#"{{"backup_set_id": "{set}", "dry_run": true}}"#)),
+    ));
     atlas.drain();
     let dry = atlas.show(&dry);
     assert_eq!(dry["result"]["plan_summary"], json!({"create": 0, "update": 0, "unchanged": edited}), "{dry}");
@@ -199,24 +212,37 @@ fn queue_noops(db: &Db, runs: usize) -> (Uuid, Vec<Uuid>) {
         let user = store.user_create(MANAGER, "Jane Doe", None, &by).await.unwrap();
         let role = RoleRef::Builtin(BuiltinRole::Operator);
         store.member_grant(ws.id, user.id, &role, &TenantScope::All, &by).await.unwrap();
-        let mut ids = Vec::with_capacity(runs);
-        for i in 0..runs {
-            let name = format!("Tenant {i:04}");
-            let t = store.tenant_create(ws.id, &name, TenantStatus::Active, false, None, &by).await.unwrap();
-            store.connection_add(t.id, ConnectionKind::Sandbox, json!({}), None, &by).await.unwrap();
-            let req = StartRequest {
-                user_id: user.id,
-                workspace_id: ws.id,
-                tenant_id: Some(t.id),
-                op_type: noop,
-                params: json!({}),
-                retry_of_run_id: None,
-                max_attempts: 3,
-            };
-            let inserted = service::start(store, req).await.unwrap();
-            assert!(!inserted.deduplicated);
-            ids.push(inserted.run.id);
+        // A few at a time: the setup is not what is under test.
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in 0..8 {
+            let (store, by) = (store.clone(), by.clone());
+            tasks.spawn(async move {
+                let mut ids = Vec::new();
+                for i in (lane..runs).step_by(8) {
+                    let name = format!("Tenant {i:04}");
+                    let t = store.tenant_create(ws.id, &name, TenantStatus::Active, false, None, &by).await.unwrap();
+                    store.connection_add(t.id, ConnectionKind::Sandbox, json!({}), None, &by).await.unwrap();
+                    let req = StartRequest {
+                        user_id: user.id,
+                        workspace_id: ws.id,
+                        tenant_id: Some(t.id),
+                        op_type: noop,
+                        params: json!({}),
+                        retry_of_run_id: None,
+                        max_attempts: 3,
+                    };
+                    let inserted = service::start(&store, req).await.unwrap();
+                    assert!(!inserted.deduplicated);
+                    ids.push(inserted.run.id);
+                }
+                ids
+            });
         }
+        let mut ids = Vec::with_capacity(runs);
+        while let Some(lane) = tasks.join_next().await {
+            ids.extend(lane.unwrap());
+        }
+        assert_eq!(ids.len(), runs);
         (ws.id, ids)
     })
 }
@@ -247,7 +273,11 @@ fn every_run_completes_exactly_once(atlas: &Atlas, runs: usize, workers: usize) 
     let sum = |k: &str| reports.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
     let n = runs as u64;
     assert_eq!((sum("started"), sum("finished")), (n, n), "{reports:?}");
-    assert_eq!((sum("blocked"), sum("lost_leases"), sum("rescued"), sum("retried_at_claim")), (0, 0, 0, 0), "{reports:?}");
+    assert_eq!(
+        (sum("blocked"), sum("lost_leases"), sum("rescued"), sum("retried_at_claim")),
+        (0, 0, 0, 0),
+        "{reports:?}"
+    );
     let busy = reports.iter().filter(|r| r["started"].as_u64().unwrap() > 0).count();
     assert!(busy >= 2, "the processes shared the queue: {reports:?}");
 
@@ -255,7 +285,11 @@ fn every_run_completes_exactly_once(atlas: &Atlas, runs: usize, workers: usize) 
         let store = &db.store;
         for id in &ids {
             let run = store.run_get(*id).await.unwrap();
-            assert_eq!((run.status, run.outcome, run.attempt), (RunStatus::Completed, RunOutcome::Succeeded, 1), "{run:?}");
+            assert_eq!(
+                (run.status, run.outcome, run.attempt),
+                (RunStatus::Completed, RunOutcome::Succeeded, 1),
+                "{run:?}"
+            );
             assert!(run.failures.is_empty(), "{run:?}");
             assert_eq!(store.notifications_for_run(*id).await.unwrap().len(), 1, "one notification for {id}");
         }

@@ -117,7 +117,9 @@ impl Store {
     pub async fn run_claim_batch(&self, p: &ClaimParams) -> StoreResult<ClaimBatch> {
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
-        let runs = pick(&mut tx, now, p.batch).await?;
+        // `run_after` is written from the application clock (backoffs), so it is compared with it;
+        // leases use the database clock.
+        let runs = pick(&mut tx, crate::now().max(now), p.batch).await?;
         if runs.is_empty() {
             tx.commit().await?;
             return Ok(ClaimBatch::default());

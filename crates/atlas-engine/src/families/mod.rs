@@ -74,7 +74,10 @@ pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>,
 
 /// Graph providers are kept per connection so that their token cache lives
 /// across runs; a changed connection (new secret, new settings) gets a new one.
-static GRAPH_PROVIDERS: std::sync::Mutex<Vec<(Uuid, String, Arc<dyn Provider>)>> = std::sync::Mutex::new(Vec::new());
+static GRAPH_PROVIDERS: std::sync::Mutex<Vec<CachedProvider>> = std::sync::Mutex::new(Vec::new());
+
+/// A tenant, the identity of its connection's settings, and the provider built from them.
+type CachedProvider = (Uuid, String, Arc<dyn Provider>);
 
 fn graph_provider(
     tenant_id: Uuid,

@@ -32,4 +32,5 @@ macro_rules! conformance {
 mod admin;
 mod audit;
 mod fixture;
+mod results;
 mod run;

@@ -75,11 +75,7 @@ pub async fn started(
         },
     };
     flash::set(state, ctx, &flash).await?;
-    Ok(back_to(back))
-}
-
-fn back_to(to: &str) -> Response {
-    back(to)
+    Ok(self::back(back))
 }
 
 /// "The write gate …" → "the write gate …", to follow a colon.

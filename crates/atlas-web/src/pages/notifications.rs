@@ -1,6 +1,7 @@
 //! The person's notifications, newest first: the outcome badge, one
 //! sentence, and a link to the run (opening it marks it read).
 
+use atlas_core::badge::outcome_badge;
 use atlas_core::run::RunOutcome;
 use atlas_store::notification::Notification;
 use axum::extract::{Path, State};
@@ -19,10 +20,13 @@ use crate::view::{badge, form, time};
 
 /// "Restore on Contoso North was blocked: the write gate of Contoso North is closed."
 pub fn sentence(n: &Notification) -> String {
-    match (n.outcome, n.body.trim()) {
+    let label = format!("{}: ", outcome_badge(n.outcome).label);
+    let body = n.body.trim();
+    let body = body.strip_prefix(&label).unwrap_or(body);
+    match (n.outcome, body) {
         (_, "") => format!("{}.", n.title),
         (RunOutcome::Blocked | RunOutcome::Failed, body) => format!("{}: {}", n.title, lower_first(body)),
-        (_, body) => format!("{}. {}", n.title, body),
+        (_, body) => format!("{}: {}", n.title, body),
     }
 }
 

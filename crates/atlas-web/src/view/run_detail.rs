@@ -98,7 +98,9 @@ fn refusal_panel(d: &Decision) -> Markup {
             p {
                 "Reason: "
                 code.reason-code { (d.reason_code.map(|r| r.as_str()).unwrap_or("unknown")) }
-                @if let Some(c) = d.denial_class { " (" (c.as_str()) ")" }
+                @if let Some(c) = d.denial_class.filter(|c| Some(c.as_str()) != d.reason_code.map(|r| r.as_str())) {
+                    " (" (c.as_str()) ")"
+                }
             }
             ol.checks aria-label="Checks in gate order" {
                 @for c in &d.checks {

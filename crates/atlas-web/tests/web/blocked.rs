@@ -14,28 +14,6 @@ use uuid::Uuid;
 
 use crate::support::{cli, get, Auth, World};
 
-macro_rules! both_stores {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(atlas_store::testkit::sqlite().await).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(store) = atlas_store::testkit::postgres().await else { return };
-                    super::$case(store).await;
-                }
-            )+
-        }
-    };
-}
-
 both_stores!(blocked_restore_is_a_policy_refusal_everywhere, blocked_system_run_shows_system_and_notifies_nobody);
 
 /// A backup set row for tests (the backup family may not exist in this build).

@@ -11,9 +11,10 @@ use serde_json::json;
 
 use crate::support::{form, get, send, Auth, Payload, World};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_filters_paginate_and_scope() {
-    let w = World::new(atlas_store::testkit::sqlite().await).await;
+both_stores!(list_filters_paginate_and_scope, operations_endpoints_answer);
+
+async fn list_filters_paginate_and_scope(store: atlas_store::Store) {
+    let w = World::new(store).await;
     // Five queued runs in A (distinct types dedupe apart), one in B.
     let types = [
         OperationType::ProviderConnectionCheck,
@@ -178,9 +179,8 @@ async fn cancel_and_retry_from_the_viewer() {
     assert_eq!(r.json()["initiator_user_id"], json!(w.operator.user.id));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_endpoints_answer() {
-    let w = World::new(atlas_store::testkit::sqlite().await).await;
+async fn operations_endpoints_answer(store: atlas_store::Store) {
+    let w = World::new(store).await;
     w.blocked_run().await;
     assert_eq!(get(&w.app, "/healthz", Auth::None).await.status, StatusCode::OK);
     assert_eq!(get(&w.app, "/readyz", Auth::None).await.text(), "ready\n");

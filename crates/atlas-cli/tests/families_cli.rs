@@ -1,0 +1,240 @@
+//! Backup and restore from the terminal (SPEC §5, issue 4): `backups list|show`
+//! after a `backup.run`, a dry-run restore's plan in `runs show`, and a restore
+//! round trip — all through the `atlas` binary, on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use atlas_providers::ObjectKind;
+use serde_json::{json, Value};
+use support::world::{Db, MANAGER, OPERATOR};
+use support::Atlas;
+use uuid::Uuid;
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
+}
+
+/// Backs the tenant up through the CLI; returns the run and its backup set id.
+fn backup(atlas: &Atlas, tenant: &str) -> (Value, String) {
+    let run = id(&atlas.start(OPERATOR, tenant, "backup.run", None));
+    atlas.drain();
+    let run = atlas.show(&run);
+    assert_eq!((run["status"].clone(), run["outcome"].clone()), (json!("completed"), json!("succeeded")), "{run}");
+    let set = run["result"]["backup_set_id"].as_str().unwrap_or_else(|| panic!("no backup set in {run}")).to_owned();
+    (run, set)
+}
+
+/// The tenant's objects by kind and name (ids change when a deleted object is
+/// re-created), with the fields a restore compares; panics on a duplicate.
+fn tenant_state(db: &Db, tenant: Uuid) -> BTreeMap<(String, String), Value> {
+    let mut state = BTreeMap::new();
+    for kind in ObjectKind::ALL {
+        for o in db.block(db.store.sandbox_objects(tenant, kind.as_str())).unwrap() {
+            let key = (kind.as_str().to_owned(), o.display_name.clone());
+            let prev = state.insert(key, atlas_engine::families::comparable(&o.payload));
+            assert!(prev.is_none(), "duplicate object {} {}", kind.as_str(), o.display_name);
+        }
+    }
+    state
+}
+
+/// An administrator edits `edits` objects and deletes one in the tenant's own
+/// portal; returns the (kind, object id, name) of the edited ones and the deleted one.
+fn drift(db: &Db, tenant: Uuid, edits: usize) -> (Vec<(String, String, String)>, (String, String, String)) {
+    let configs = db.block(db.store.sandbox_objects(tenant, "device_configuration")).unwrap();
+    let mut edited = Vec::new();
+    for o in configs.iter().take(edits) {
+        let mut payload = o.payload.clone();
+        payload["description"] = json!("changed outside TenantAtlas");
+        assert!(db
+            .block(db.store.sandbox_out_of_band_update(tenant, "device_configuration", &o.object_id, &payload))
+            .unwrap());
+        edited.push(("device_configuration".to_owned(), o.object_id.clone(), o.display_name.clone()));
+    }
+    let gone = &db.block(db.store.sandbox_objects(tenant, "compliance_policy")).unwrap()[0];
+    assert!(db.block(db.store.sandbox_out_of_band_delete(tenant, "compliance_policy", &gone.object_id)).unwrap());
+    (edited, ("compliance_policy".to_owned(), gone.object_id.clone(), gone.display_name.clone()))
+}
+
+fn backups_list_and_show(atlas: Atlas) {
+    let north = atlas.world();
+    let tenant = Uuid::parse_str(&north).unwrap();
+    assert_eq!(atlas.ok(&["backups", "list", "--tenant", &north]), json!([]));
+    assert_eq!(atlas.ok_human(&["backups", "list", "--tenant", &north]).trim(), "no backup sets");
+
+    let (run, set) = backup(&atlas, &north);
+    let db = atlas.db();
+    let objects = tenant_state(&db, tenant).len() as u64;
+    assert_eq!(run["summary_counts"]["total"], json!(objects), "{run}");
+
+    let sets = atlas.ok(&["backups", "list", "--tenant", &north]);
+    let [listed] = sets.as_array().unwrap().as_slice() else { panic!("one backup set: {sets}") };
+    assert_eq!(id(listed), set);
+    assert_eq!((listed["run_id"].clone(), listed["tenant_id"].clone()), (run["id"].clone(), json!(north)));
+    assert_eq!(listed["item_count"], json!(objects));
+    assert_eq!(atlas.ok(&["backups", "list", "--tenant", "Contoso North", "--workspace", "acme"]), sets);
+    let human = atlas.ok_human(&["backups", "list", "--tenant", &north]);
+    assert!(human.starts_with(&format!("{set}  {objects} items")), "{human}");
+
+    let shown = atlas.ok(&["backups", "show", &set]);
+    assert_eq!(&shown["backup_set"], listed);
+    let items = shown["items"].as_array().unwrap();
+    assert_eq!(items.len() as u64, objects);
+    for item in items {
+        assert_eq!(item["backup_set_id"], json!(set));
+        for key in ["id", "kind", "object_id", "display_name", "content_hash", "payload", "assignments"] {
+            assert!(item.get(key).is_some_and(|v| !v.is_null()), "{key} missing from {item}");
+        }
+    }
+    let kinds: std::collections::BTreeSet<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+    assert!(kinds.contains("compliance_policy") && kinds.contains("device_configuration"), "{kinds:?}");
+    let human = atlas.ok_human(&["backups", "show", &set]);
+    assert!(human.starts_with(&format!("backup set {set}")), "{human}");
+    assert_eq!(human.lines().count() as u64, objects + 1, "{human}");
+    assert!(human.contains(items[0]["display_name"].as_str().unwrap()), "{human}");
+
+    // A second backup is listed first.
+    let (_, second) = backup(&atlas, &north);
+    let sets = atlas.ok(&["backups", "list", "--tenant", &north]);
+    let ids: Vec<String> = sets.as_array().unwrap().iter().map(id).collect();
+    assert_eq!(ids, [second, set.clone()]);
+    assert_eq!(atlas.ok(&["backups", "list", "--tenant", &north, "--limit", "1"]).as_array().unwrap().len(), 1);
+
+    atlas.bad(&["backups", "show", "not-a-set"], "invalid");
+    atlas.bad(&["backups", "show", &Uuid::now_v7().to_string()], "not_found");
+    atlas.bad(&["backups", "list", "--tenant", "Contoso North"], "invalid");
+    atlas.bad(&["backups", "list", "--tenant", "Nowhere", "--workspace", "acme"], "not_found");
+}
+
+fn dry_run_plan_shows_in_runs_show(atlas: Atlas) {
+    let north = atlas.world();
+    let tenant = Uuid::parse_str(&north).unwrap();
+    let (_, set) = backup(&atlas, &north);
+    let db = atlas.db();
+    let (edited, gone) = drift(&db, tenant, 1);
+    let drifted = tenant_state(&db, tenant);
+    // A dry run needs no open write gate.
+    atlas.ok(&["tenants", "write-gate", "--tenant", &north, "closed"]);
+    let params = format!(r#"{{"backup_set_id": "{set}", "dry_run": true}}"#);
+    let run = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&params)));
+    atlas.drain();
+
+    let r = atlas.show(&run);
+    assert_eq!((r["status"].clone(), r["outcome"].clone()), (json!("completed"), json!("succeeded")), "{r}");
+    assert_eq!((r["result"]["dry_run"].clone(), r["result"]["backup_set_id"].clone()), (json!(true), json!(set)));
+    let plan = r["result"]["plan"].as_array().unwrap_or_else(|| panic!("a plan in {r}"));
+    let total = r["summary_counts"]["total"].as_u64().unwrap();
+    assert_eq!(plan.len() as u64, total);
+    assert_eq!(r["result"]["plan_summary"], json!({"create": 1, "update": 1, "unchanged": total - 2}), "{r}");
+    let action_of = |object_id: &str| {
+        let row = plan
+            .iter()
+            .find(|p| p["object_id"] == json!(object_id))
+            .unwrap_or_else(|| panic!("{object_id} in the plan"));
+        row["action"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(action_of(&gone.1), "create");
+    assert_eq!(action_of(&edited[0].1), "update");
+    for row in plan {
+        for key in ["item_id", "kind", "object_id", "display_name", "action"] {
+            assert!(row[key].is_string(), "{key} in {row}");
+        }
+    }
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len() as u64, total);
+    assert!(items.iter().all(|i| i["outcome"] == "skipped" && i["reason_code"] == "dry_run"), "{items:?}");
+    assert_eq!(
+        (r["summary_counts"]["skipped"].clone(), r["summary_counts"]["processed"].clone()),
+        (json!(total), json!(total))
+    );
+
+    let human = atlas.ok_human(&["runs", "show", &run]);
+    assert!(human.contains("plan (dry run):"), "{human}");
+    let line_of =
+        |name: &str| human.lines().find(|l| l.contains(name) && l.trim_start().starts_with(['c', 'u'])).map(str::trim);
+    let create = line_of(&gone.2).unwrap_or_else(|| panic!("a create line for {}: {human}", gone.2));
+    assert!(create.starts_with("create") && create.contains("compliance_policy"), "{create}");
+    let update = line_of(&edited[0].2).unwrap_or_else(|| panic!("an update line for {}: {human}", edited[0].2));
+    assert!(update.starts_with("update") && update.contains("device_configuration"), "{update}");
+    assert_eq!(human.lines().filter(|l| l.trim_start().starts_with("unchanged")).count() as u64, total - 2, "{human}");
+
+    // Nothing was written.
+    assert!(db.block(db.store.sandbox_journal(tenant)).unwrap().is_empty());
+    assert_eq!(tenant_state(&db, tenant), drifted);
+}
+
+fn restore_round_trip(atlas: Atlas) {
+    let north = atlas.world();
+    let tenant = Uuid::parse_str(&north).unwrap();
+    let db = atlas.db();
+    let original = tenant_state(&db, tenant);
+    let (_, set) = backup(&atlas, &north);
+    drift(&db, tenant, 2);
+    assert_ne!(tenant_state(&db, tenant), original);
+
+    let params = format!(r#"{{"backup_set_id": "{set}"}}"#);
+    let started = atlas.start(MANAGER, &north, "restore.execute", Some(&params));
+    assert_eq!(started["params"], json!({"backup_set_id": set, "dry_run": false}), "{started}");
+    let report = atlas.drain();
+    assert_eq!((report["started"].clone(), report["finished"].clone()), (json!(1), json!(1)), "{report}");
+    let r = atlas.show(&id(&started));
+    assert_eq!((r["status"].clone(), r["outcome"].clone()), (json!("completed"), json!("succeeded")), "{r}");
+    let c = &r["summary_counts"];
+    let total = original.len() as u64;
+    assert_eq!(
+        (c["total"].clone(), c["processed"].clone(), c["failed"].clone()),
+        (json!(total), json!(total), json!(0)),
+        "{r}"
+    );
+    assert_eq!(
+        (c["created"].clone(), c["updated"].clone(), c["succeeded"].clone()),
+        (json!(1), json!(2), json!(3)),
+        "{r}"
+    );
+    assert_eq!(c["skipped"], json!(total - 3), "the rest was unchanged: {r}");
+    assert_eq!((r["result"]["created"].clone(), r["result"]["updated"].clone()), (json!(1), json!(2)));
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len() as u64, total, "one run item per object");
+    assert!(items.iter().all(|i| i["status"] == "completed"), "{items:?}");
+    let human = atlas.ok_human(&["runs", "show", &id(&started)]);
+    assert!(human.contains(&format!("items ({total}):")) && human.contains("succeeded"), "{human}");
+    assert!(!human.contains("plan (dry run)"), "{human}");
+
+    assert_eq!(tenant_state(&db, tenant), original, "the tenant equals the backup, nothing duplicated");
+    let journal = db.block(db.store.sandbox_journal(tenant)).unwrap();
+    assert_eq!(journal.len(), 3, "exactly the three writes: {journal:?}");
+    assert!(journal.iter().all(|e| e.run_id.to_string() == id(&started)));
+
+    // Restoring again changes nothing.
+    let again = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&params)));
+    atlas.drain();
+    let r = atlas.show(&again);
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    let c = &r["summary_counts"];
+    assert_eq!(
+        (c["skipped"].clone(), c["created"].clone(), c["updated"].clone()),
+        (json!(total), json!(0), json!(0)),
+        "{r}"
+    );
+    assert!(r["items"].as_array().unwrap().iter().all(|i| i["reason_code"] == "unchanged"), "{r}");
+    assert_eq!(db.block(db.store.sandbox_journal(tenant)).unwrap().len(), 3);
+
+    // Selected items only, named by backup item id.
+    let item = atlas.ok(&["backups", "show", &set])["items"][0]["id"].as_str().unwrap().to_owned();
+    let picked = format!(r#"{{"backup_set_id": "{set}", "item_ids": ["{item}"]}}"#);
+    let one = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&picked)));
+    atlas.drain();
+    let r = atlas.show(&one);
+    assert_eq!((r["outcome"].clone(), r["summary_counts"]["total"].clone()), (json!("succeeded"), json!(1)), "{r}");
+    assert_eq!(
+        atlas.ok(&["backups", "list", "--tenant", &north]).as_array().unwrap().len(),
+        1,
+        "a restore backs nothing up"
+    );
+}
+
+cli_both_stores!(backups_list_and_show, dry_run_plan_shows_in_runs_show, restore_round_trip);

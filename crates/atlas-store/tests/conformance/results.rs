@@ -1,0 +1,152 @@
+//! Round trips of the rest of the schema: schedules and their slots, backup
+//! sets, run items, inventory, policy versions and compliance snapshots.
+
+use atlas_core::capability::BuiltinRole;
+use atlas_core::gate::Authority;
+use atlas_core::run::{NewRun, Run};
+use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
+use atlas_core::OperationType;
+use atlas_store::admin::{ChangeBy, RoleRef, Tenant};
+use atlas_store::backup::NewBackupItem;
+use atlas_store::claim::{ClaimParams, Claimed};
+use atlas_store::inventory::InventoryEntry;
+use atlas_store::policy::PolicyObservation;
+use atlas_store::run_item::ItemResult;
+use atlas_store::schedule::Fired;
+use atlas_store::{Store, StoreError};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::fixture;
+
+/// A tenant with a run of `op` running under a lease: (tenant, run id, lease token).
+async fn running(store: &Store, op: OperationType) -> (Tenant, Uuid, Uuid) {
+    let by = ChangeBy::cli();
+    let ws = fixture::workspace(store).await;
+    let email = format!("u-{}@example.com", &Uuid::new_v4().simple().to_string()[..8]);
+    let user = store.user_create(&email, "Jane Doe", None, &by).await.unwrap();
+    store.member_grant(ws.id, user.id, &RoleRef::Builtin(BuiltinRole::Owner), &TenantScope::All, &by).await.unwrap();
+    let tenant = store.tenant_create(ws.id, "Contoso", TenantStatus::Active, true, None, &by).await.unwrap();
+    store.connection_add(tenant.id, ConnectionKind::Sandbox, json!({}), None, &by).await.unwrap();
+    let new = NewRun {
+        op_type: op,
+        workspace_id: ws.id,
+        tenant_id: Some(tenant.id),
+        authority: Authority::Actor { user_id: user.id },
+        params: json!({}),
+        retry_of_run_id: None,
+        max_attempts: 3,
+    };
+    let (run, audit) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
+    store.run_insert(&run, &audit).await.unwrap();
+    let params = ClaimParams { worker: "t".into(), lease_ms: 30_000, batch: 1, backoff_base_ms: 10 };
+    let claimed = store.run_claim_and_authorize(&params).await.unwrap();
+    let [Claimed::Started(r)] = claimed.as_slice() else { panic!("{claimed:?}") };
+    (tenant, run.id, r.lease.as_ref().unwrap().token)
+}
+
+async fn schedules_and_slots(store: Store) {
+    let (tenant, _, _) = running(&store, OperationType::InventorySync).await;
+    let by = ChangeBy::cli();
+    let s = store.schedule_add(tenant.id, "0 2 * * *", "Europe/Berlin", &by).await.unwrap();
+    assert_eq!(store.schedule_get(s.id).await.unwrap(), s);
+    assert_eq!(store.schedule_list(Some(tenant.workspace_id)).await.unwrap(), [s.clone()]);
+    let off = store.schedule_set_enabled(s.id, false, &by).await.unwrap();
+    assert!(!off.enabled);
+    let slot = atlas_core::Timestamp::parse_rfc3339("2026-11-26T01:00:00Z").unwrap();
+    let new = NewRun {
+        op_type: OperationType::BackupRun,
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
+        authority: Authority::schedule(s.id, slot),
+        params: json!({}),
+        retry_of_run_id: None,
+        max_attempts: 3,
+    };
+    let (run, audit) = Run::queued(new.clone(), Uuid::now_v7(), atlas_store::now());
+    let Fired::Run(first) = store.schedule_fire(s.id, slot, &run, &audit).await.unwrap() else { panic!("fires") };
+    let (again, audit2) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
+    assert_eq!(store.schedule_fire(s.id, slot, &again, &audit2).await.unwrap(), Fired::AlreadyFired(Some(first.run.id)));
+    assert!(matches!(store.run_get(again.id).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.schedule_last_slot(s.id).await.unwrap(), Some(slot));
+}
+
+async fn backup_sets_store_payloads_once(store: Store) {
+    let (tenant, run, token) = running(&store, OperationType::BackupRun).await;
+    let item = |id: &str, name: &str| NewBackupItem {
+        kind: "device_configuration".into(),
+        object_id: id.into(),
+        display_name: name.into(),
+        content_hash: format!("hash-{name}"),
+        payload: json!({"displayName": name}),
+        assignments: json!([{"target": {"groupId": "g1"}}]),
+    };
+    let items = [item("a", "Alpha"), item("b", "Beta")];
+    let first = store.backup_create(run, token, tenant.workspace_id, tenant.id, &items).await.unwrap();
+    assert_eq!((first.new_blobs, first.reused_blobs), (2, 0));
+    let second = store.backup_create(run, token, tenant.workspace_id, tenant.id, &items).await.unwrap();
+    assert_eq!((second.new_blobs, second.reused_blobs), (0, 2));
+    let back = store.backup_items(first.set.id).await.unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!(back[0].payload, json!({"displayName": "Alpha"}));
+    assert_eq!(back[0].assignments, json!([{"target": {"groupId": "g1"}}]));
+    assert_eq!(store.backup_set_get(first.set.id).await.unwrap(), first.set);
+    assert_eq!(store.backup_sets_for_tenant(tenant.id, 10).await.unwrap().len(), 2);
+    let stale = store.backup_create(run, Uuid::now_v7(), tenant.workspace_id, tenant.id, &items).await;
+    assert!(matches!(stale, Err(StoreError::Fenced)), "a stale lease writes no backup");
+    store.restore_map_put(tenant.id, "device_configuration", "a", "a2").await.unwrap();
+    assert_eq!(store.restore_map_get(tenant.id, "device_configuration", "a").await.unwrap().as_deref(), Some("a2"));
+}
+
+async fn run_items_are_idempotent_by_key(store: Store) {
+    let (_, run, token) = running(&store, OperationType::BackupRun).await;
+    let keys = vec![("k1".to_owned(), json!({"n": 1})), ("k2".to_owned(), json!({"n": 2}))];
+    assert_eq!(store.run_items_ensure(run, token, &keys).await.unwrap().len(), 2);
+    assert_eq!(store.run_items_ensure(run, token, &keys).await.unwrap().len(), 2, "no duplicates");
+    let ok = ItemResult { outcome: "succeeded", reason_code: None, error: None, detail: json!({"result": "created"}) };
+    store.run_item_finish(run, token, "k1", &ok).await.unwrap();
+    let failed = ItemResult { outcome: "failed", reason_code: None, error: Some("x".into()), detail: json!({}) };
+    store.run_item_finish(run, token, "k1", &failed).await.unwrap();
+    let items = store.run_items(run).await.unwrap();
+    assert_eq!(items[0].outcome, "succeeded", "an item completes once");
+    assert_eq!(store.run_items_close_pending(run, token, "blocked", Some("capability_revoked")).await.unwrap(), 1);
+    assert_eq!(store.run_items(run).await.unwrap()[1].reason_code.as_deref(), Some("capability_revoked"));
+    assert!(matches!(store.run_item_finish(run, Uuid::now_v7(), "k2", &ok).await, Err(StoreError::Fenced)));
+}
+
+async fn inventory_policies_and_compliance(store: Store) {
+    let (tenant, run, _) = running(&store, OperationType::InventorySync).await;
+    let entry = |id: &str, hash: &str| InventoryEntry {
+        kind: "compliance_policy".into(),
+        object_id: id.into(),
+        display_name: format!("P {id}"),
+        content_hash: hash.into(),
+    };
+    let d1 = store.inventory_replace(tenant.id, run, &[entry("a", "1"), entry("b", "1")]).await.unwrap();
+    assert_eq!((d1.created, d1.updated), (2, 0));
+    let d2 = store.inventory_replace(tenant.id, run, &[entry("a", "2")]).await.unwrap();
+    assert_eq!((d2.created, d2.updated, d2.removed), (0, 1, 1));
+    assert_eq!(store.inventory_list(tenant.id).await.unwrap(), [entry("a", "2")]);
+
+    let obs = |id: &str, hash: &str| PolicyObservation {
+        kind: "compliance_policy".into(),
+        object_id: id.into(),
+        display_name: format!("P {id}"),
+        content_hash: hash.into(),
+        payload: json!({"h": hash}),
+    };
+    let drift = store.policy_sync_record(tenant.id, run, &[obs("a", "1"), obs("b", "1")]).await.unwrap();
+    assert_eq!((drift.added.len(), drift.new_versions), (2, 2));
+    let drift = store.policy_sync_record(tenant.id, run, &[obs("a", "1"), obs("b", "1")]).await.unwrap();
+    assert_eq!((drift.unchanged, drift.new_versions), (2, 0));
+    let drift = store.policy_sync_record(tenant.id, run, &[obs("a", "2")]).await.unwrap();
+    assert_eq!((drift.changed.len(), drift.removed.len(), drift.new_versions), (1, 1, 1));
+    assert_eq!(store.policy_versions(tenant.id).await.unwrap().len(), 3);
+
+    let policies = json!([{"policy_id": "p", "display_name": "P", "compliant": 3, "non_compliant": 1, "error": 0, "not_applicable": 2}]);
+    let snap = store.compliance_snapshot_record(tenant.id, run, &policies).await.unwrap();
+    assert_eq!((snap.compliant, snap.non_compliant, snap.not_applicable), (3, 1, 2));
+    assert_eq!(store.compliance_snapshots(tenant.id, 5).await.unwrap(), [snap]);
+}
+
+conformance!(schedules_and_slots, backup_sets_store_payloads_once, run_items_are_idempotent_by_key, inventory_policies_and_compliance);
