@@ -42,9 +42,12 @@ fn tenant_state(db: &Db, tenant: Uuid) -> BTreeMap<(String, String), Value> {
     state
 }
 
+/// An object of the sandbox tenant: kind, object id, display name.
+type Object = (String, String, String);
+
 /// An administrator edits `edits` objects and deletes one in the tenant's own
 /// portal; returns the (kind, object id, name) of the edited ones and the deleted one.
-fn drift(db: &Db, tenant: Uuid, edits: usize) -> (Vec<(String, String, String)>, (String, String, String)) {
+fn drift(db: &Db, tenant: Uuid, edits: usize) -> (Vec<Object>, Object) {
     let configs = db.block(db.store.sandbox_objects(tenant, "device_configuration")).unwrap();
     let mut edited = Vec::new();
     for o in configs.iter().take(edits) {

@@ -78,7 +78,7 @@ fn start_queues_a_run_and_dedupes(atlas: Atlas) {
         "inventory.sync",
     ]);
     assert_eq!(id(&named), run_id);
-    assert_eq!(atlas.run_ids(), [run_id.clone()]);
+    assert_eq!(atlas.run_ids(), [run_id.as_str()]);
     assert_eq!(audit_actions(&atlas, &run_id), ["operation.queued"]);
 
     // A different operation on the same tenant is a different run.
@@ -273,14 +273,14 @@ fn worker_drains_and_list_filters(atlas: Atlas) {
     assert_eq!(ids(&["--status", "completed"]).len(), 3);
     assert!(ids(&["--status", "queued"]).is_empty());
     assert_eq!(ids(&["--outcome", "succeeded"]), [check.clone(), sync.clone()]);
-    assert_eq!(ids(&["--outcome", "blocked"]), [blocked.clone()]);
+    assert_eq!(ids(&["--outcome", "blocked"]), [blocked.as_str()]);
     assert_eq!(ids(&["--tenant", &south]), [blocked.clone(), check.clone()]);
-    assert_eq!(ids(&["--tenant", "Contoso North", "--workspace", "acme"]), [sync.clone()]);
-    assert_eq!(ids(&["--tenant", &south, "--outcome", "succeeded"]), [check.clone()]);
+    assert_eq!(ids(&["--tenant", "Contoso North", "--workspace", "acme"]), [sync.as_str()]);
+    assert_eq!(ids(&["--tenant", &south, "--outcome", "succeeded"]), [check.as_str()]);
     assert_eq!(ids(&["--type", "inventory.sync"]), [blocked.clone(), sync.clone()]);
-    assert_eq!(ids(&["--initiator", MANAGER]), [sync.clone()]);
+    assert_eq!(ids(&["--initiator", MANAGER]), [sync.as_str()]);
     assert!(ids(&["--initiator", "system"]).is_empty());
-    assert_eq!(ids(&["--workspace", "acme", "--limit", "1"]), [blocked.clone()]);
+    assert_eq!(ids(&["--workspace", "acme", "--limit", "1"]), [blocked.as_str()]);
     atlas.bad(&["runs", "list", "--tenant", "Contoso North"], "invalid");
     let human = atlas.ok_human(&["runs", "list", "--outcome", "blocked"]);
     assert!(human.contains(&blocked) && human.contains("[provider_connection_disabled]"), "{human}");
@@ -405,7 +405,7 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
     assert_eq!((again["already_fired"].clone(), again["run_id"].clone()), (json!(true), json!(run_id)), "{again}");
     let human = atlas.ok_human(&["schedules", "fire", &sid, "--slot", slot]);
     assert!(human.contains("had already fired") && human.contains(&run_id), "{human}");
-    assert_eq!(atlas.run_ids(), [run_id.clone()], "one run per slot");
+    assert_eq!(atlas.run_ids(), [run_id.as_str()], "one run per slot");
     atlas.bad(&["schedules", "fire", &sid, "--slot", "tomorrow at three"], "invalid");
     atlas.bad(&["schedules", "fire", &Uuid::now_v7().to_string()], "not_found");
     let system = atlas.ok(&["runs", "list", "--initiator", "system"]);

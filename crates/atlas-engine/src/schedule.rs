@@ -41,7 +41,9 @@ impl CronSpec {
 
     /// The latest slot at or before `at`, if any.
     pub fn slot_at_or_before(&self, at: Timestamp) -> Option<Timestamp> {
-        let t = Utc.timestamp_micros(at.micros()).single()?.with_timezone(&self.tz);
+        // Slots are whole seconds: a sub-second instant would match itself.
+        let whole = at.micros().div_euclid(1_000_000) * 1_000_000;
+        let t = Utc.timestamp_micros(whole).single()?.with_timezone(&self.tz);
         let prev = self.cron.find_previous_occurrence(&t, true).ok()?;
         Some(Timestamp::from_micros(prev.timestamp_micros()))
     }

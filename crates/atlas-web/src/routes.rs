@@ -8,8 +8,9 @@ use std::sync::Arc;
 use atlas_core::Capability;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::Method;
-use axum::middleware::from_fn_with_state;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::response::Response;
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 
@@ -254,5 +255,21 @@ pub fn router(state: AppState) -> Router {
         let handler = spec.handler.route_layer(from_fn_with_state(guard_state, guard::guard));
         router = router.route(spec.path, handler);
     }
-    router.fallback(guard::fallback).layer(DefaultBodyLimit::max(state.config.body_limit)).with_state(state)
+    router
+        .fallback(guard::fallback)
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(map_response(security_headers))
+        .with_state(state)
+}
+
+/// Our own scripts and styles only, no framing, no sniffing.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+               frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    resp
 }

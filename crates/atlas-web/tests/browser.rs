@@ -196,6 +196,7 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     for (email, name, role) in [
         ("olga@example.com", "Olga Operator", BuiltinRole::Operator),
         ("mona@example.com", "Mona Manager", BuiltinRole::Manager),
+        ("otto@example.com", "Otto Owner", BuiltinRole::Owner),
     ] {
         let u = store.user_create(email, name, Some("let me in please"), &cli).await.unwrap();
         store.member_grant(ws.id, u.id, &RoleRef::Builtin(role), &TenantScope::All, &cli).await.unwrap();
@@ -296,6 +297,20 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     let list = c.source().await.unwrap();
     assert!(list.contains("data-outcome=\"blocked\"") && list.contains("write_gate_closed"));
     screenshot(&c, "5-operations-list").await;
+    c.goto(&format!("{base}/admin/audit")).await.unwrap();
+    assert!(c.source().await.unwrap().contains("operation.blocked"));
+    screenshot(&c, "6-audit").await;
+    c.goto(&format!("{tenant_page}/schedules")).await.unwrap();
+    screenshot(&c, "7-schedules").await;
+    c.goto(&tenant_page).await.unwrap();
+    screenshot(&c, "8-tenant-page-manager").await;
+
+    // The owner manages members.
+    sign_out(&c).await;
+    sign_in(&c, &base, "otto@example.com", "let me in please").await;
+    c.goto(&format!("{base}/admin/members")).await.unwrap();
+    assert!(c.source().await.unwrap().contains("mona@example.com"));
+    screenshot(&c, "9-members").await;
 
     c.close().await.unwrap();
     if let Some(w) = worker.take() {

@@ -131,7 +131,8 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
             let op_type = parse_type(&op_type)?;
             let params: Value = match params.as_deref() {
                 None => Value::Object(Default::default()),
-                Some(text) => serde_json::from_str(text).map_err(|e| CliError::invalid(format!("--params is not valid JSON: {e}")))?,
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| CliError::invalid(format!("--params is not valid JSON: {e}")))?,
             };
             let (workspace_id, tenant_id) = match (&tenant, &workspace) {
                 (Some(t), w) => {
@@ -141,20 +142,31 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 (None, Some(w)) => (ctx.workspace(w).await?.id, None),
                 (None, None) => return Err(CliError::invalid("name a --tenant (or --workspace for a bulk run)")),
             };
-            let req = StartRequest { user_id: user.id, workspace_id, tenant_id, op_type, params, retry_of_run_id: None, max_attempts: max_attempts()? };
+            let req = StartRequest {
+                user_id: user.id,
+                workspace_id,
+                tenant_id,
+                op_type,
+                params,
+                retry_of_run_id: None,
+                max_attempts: max_attempts()?,
+            };
             let inserted = service::start(&ctx.store, req).await.map_err(service_error)?;
             print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await
         }
         RunsCommand::Retry { run, as_user } => {
             let user = ctx.user(&as_user).await?;
-            let inserted = service::retry(&ctx.store, parse_run_id(&run)?, user.id, max_attempts()?).await.map_err(service_error)?;
+            let inserted = service::retry(&ctx.store, parse_run_id(&run)?, user.id, max_attempts()?)
+                .await
+                .map_err(service_error)?;
             print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await
         }
         RunsCommand::Cancel { run, as_user } => {
             let user = ctx.user(&as_user).await?;
             let run = service::cancel(&ctx.store, parse_run_id(&run)?, user.id).await.map_err(service_error)?;
             let viewer = service::viewer(&ctx.store, run.workspace_id, user.id).await.map_err(service_error)?;
-            let view = RunView { run: &run, actions: run_actions(viewer.as_ref(), &run), deduplicated: None, url: None };
+            let view =
+                RunView { run: &run, actions: run_actions(viewer.as_ref(), &run), deduplicated: None, url: None };
             ctx.out.print(&view, || match run.status {
                 RunStatus::Completed => format!("run {} cancelled", run.id),
                 _ => format!("run {} will stop before its next item", run.id),
@@ -169,10 +181,12 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 filter.tenant_id = Some(ctx.tenant(workspace.as_deref(), t).await?.id);
             }
             if let Some(s) = status {
-                filter.status = Some(RunStatus::parse(&s).ok_or_else(|| CliError::invalid(format!("unknown status `{s}`")))?);
+                filter.status =
+                    Some(RunStatus::parse(&s).ok_or_else(|| CliError::invalid(format!("unknown status `{s}`")))?);
             }
             if let Some(o) = outcome {
-                filter.outcome = Some(RunOutcome::parse(&o).ok_or_else(|| CliError::invalid(format!("unknown outcome `{o}`")))?);
+                filter.outcome =
+                    Some(RunOutcome::parse(&o).ok_or_else(|| CliError::invalid(format!("unknown outcome `{o}`")))?);
             }
             if let Some(t) = op_type {
                 filter.op_type = Some(parse_type(&t)?);
@@ -196,7 +210,12 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
 
 async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uuid) -> Result<(), CliError> {
     let viewer = service::viewer(&ctx.store, run.workspace_id, user_id).await.map_err(service_error)?;
-    let view = RunView { run, actions: run_actions(viewer.as_ref(), run), deduplicated: Some(deduplicated), url: Some(run_url(run.id)) };
+    let view = RunView {
+        run,
+        actions: run_actions(viewer.as_ref(), run),
+        deduplicated: Some(deduplicated),
+        url: Some(run_url(run.id)),
+    };
     ctx.out.print(&view, || {
         let what = if deduplicated { "already active" } else { "queued" };
         format!("{} {what}: run {} ({})", run.op_type.spec().label, run.id, run_url(run.id))
@@ -213,7 +232,8 @@ fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem]) -> Value {
 }
 
 fn line(r: &Run) -> String {
-    let reason = r.decision.as_ref().and_then(|d| d.reason_code).map(|c| format!(" [{}]", c.as_str())).unwrap_or_default();
+    let reason =
+        r.decision.as_ref().and_then(|d| d.reason_code).map(|c| format!(" [{}]", c.as_str())).unwrap_or_default();
     format!(
         "{}  {:<24} {:<9} {:<19}{reason}  attempt {}/{}  {}",
         r.id,
@@ -240,7 +260,8 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem]) -> String {
         format!("  tenant      {}", r.tenant_id.map_or_else(|| "—".into(), |t| t.to_string())),
         format!(
             "  initiator   {}",
-            r.initiator_user_id.map_or_else(|| format!("system ({})", r.source.clone().unwrap_or_default()), |u| u.to_string())
+            r.initiator_user_id
+                .map_or_else(|| format!("system ({})", r.source.clone().unwrap_or_default()), |u| u.to_string())
         ),
         format!("  status      {} / {}", r.status.as_str(), r.outcome.as_str()),
         format!("  attempt     {}/{}", r.attempt, r.max_attempts),
@@ -253,7 +274,12 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem]) -> String {
         if !d.allowed {
             out.push(format!("  BLOCKED     {} [{}]", d.message, d.reason_code.map_or("", |c| c.as_str())));
             for c in &d.checks {
-                out.push(format!("    {:<20} {:?}{}", format!("{:?}", c.check), c.result, c.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()));
+                out.push(format!(
+                    "    {:<20} {:?}{}",
+                    format!("{:?}", c.check),
+                    c.result,
+                    c.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+                ));
             }
         }
     }
@@ -293,9 +319,24 @@ async fn watch(ctx: &Context, id: Uuid) -> Result<(), CliError> {
         let c = run.summary_counts;
         let done = c.processed + c.blocked;
         let width = 30usize;
-        let filled = if c.total == 0 { if run.status == RunStatus::Completed { width } else { 0 } } else { (done.min(c.total) as usize * width) / c.total as usize };
+        let filled = if c.total == 0 {
+            if run.status == RunStatus::Completed {
+                width
+            } else {
+                0
+            }
+        } else {
+            (done.min(c.total) as usize * width) / c.total as usize
+        };
         let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled));
-        let status = format!("{bar} {}/{} {} {} attempt {}", done, c.total, run.status.as_str(), run.outcome.as_str(), run.attempt);
+        let status = format!(
+            "{bar} {}/{} {} {} attempt {}",
+            done,
+            c.total,
+            run.status.as_str(),
+            run.outcome.as_str(),
+            run.attempt
+        );
         if status != last {
             if tty {
                 eprint!("\r{status}   ");

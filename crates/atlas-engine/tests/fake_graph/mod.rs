@@ -511,7 +511,8 @@ impl State {
             return forbidden(spec.permission);
         }
         let tail: Vec<&str> = rest[spec.path.len()..].split('/').filter(|s| !s.is_empty()).collect();
-        let context = |what: &str| format!("{}/{version}/$metadata#{what}", self.base);
+        let base = self.base.clone();
+        let context = |what: &str| format!("{base}/{version}/$metadata#{what}");
         match (method.as_str(), tail.as_slice()) {
             ("GET", []) => {
                 let items: Vec<Value> =
@@ -775,7 +776,7 @@ impl State {
         } else {
             "assignments"
         };
-        let Some(Value::Object(members)) = Some(body) else {
+        let Value::Object(members) = body else {
             return Err((400, "the body must be a JSON object".into()));
         };
         if members.len() != 1 || !members.contains_key(key) {

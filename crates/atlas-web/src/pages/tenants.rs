@@ -179,13 +179,13 @@ fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str) ->
                     label for=(format!("{id}-set")) { "Backup set" }
                     select id=(format!("{id}-set")) name="backup_set_id" disabled[disabled] {
                         @for s in sets {
-                            option value=(s.id) { (s.created_at.to_rfc3339()) " · " (s.item_count) " items" }
+                            option value=(s.id) { (time::utc(s.created_at)) " · " (s.item_count) " items" }
                         }
                     }
                 }
             }
             @if c.op == OperationType::RestoreExecute && !sets.is_empty() {
-                div.field {
+                div.field.check {
                     input type="checkbox" id=(format!("{id}-dry")) name="dry_run" value="true" checked disabled[disabled];
                     " "
                     label for=(format!("{id}-dry")) { "Dry run (plan only, write nothing)" }

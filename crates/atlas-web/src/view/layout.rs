@@ -93,6 +93,7 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · TenantAtlas" }
+                meta name="csrf-token" content=(frame.csrf);
                 link rel="stylesheet" href="/static/app.css";
                 script src="/static/app.js" defer {}
             }

@@ -4,7 +4,8 @@
 use atlas_core::Timestamp;
 use maud::{html, Markup};
 
-fn utc(t: Timestamp) -> String {
+/// "2026-11-26 10:15:02 UTC".
+pub fn utc(t: Timestamp) -> String {
     let dt = t.to_offset_date_time();
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
