@@ -240,4 +240,52 @@ fn restore_round_trip(atlas: Atlas) {
     );
 }
 
-cli_both_stores!(backups_list_and_show, dry_run_plan_shows_in_runs_show, restore_round_trip);
+/// `runs cancel` of a running restore: it stops before its next item, the
+/// items done stay done, and the rest are recorded as cancelled.
+fn cancel_stops_a_running_restore_between_items(atlas: Atlas) {
+    let north = atlas.world();
+    let (_, set) = backup(&atlas, &north);
+    atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "latency", "--calls", "20", "--ms", "300"]);
+    let run = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}"}}"#))));
+    let worker = atlas.spawn(&["worker", "--until-idle", "--json"], support::world::FAST);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = atlas.show(&run);
+        if r["status"] == "running" && r["summary_counts"]["processed"].as_u64().unwrap() > 0 {
+            break;
+        }
+        assert!(r["status"] != "completed" && std::time::Instant::now() < deadline, "never caught running: {r}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Someone without operations.cancel who did not start it may not.
+    assert_eq!(atlas.refused(&["runs", "cancel", &run, "--as", OPERATOR], 4)["code"], "forbidden");
+    let human = atlas.ok_human(&["runs", "cancel", &run, "--as", MANAGER]);
+    assert_eq!(human.trim(), format!("run {run} will stop before its next item"));
+    let out = worker.wait(std::time::Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let r = atlas.show(&run);
+    assert_eq!((r["status"].clone(), r["outcome"].clone()), (json!("completed"), json!("partially_succeeded")), "{r}");
+    let c = &r["summary_counts"];
+    let (total, processed) = (c["total"].as_u64().unwrap(), c["processed"].as_u64().unwrap());
+    assert!(processed > 0 && processed < total, "stopped mid-way: {r}");
+    let items = r["items"].as_array().unwrap();
+    let cancelled = items.iter().filter(|i| i["outcome"] == "cancelled").count() as u64;
+    assert_eq!(cancelled, total - processed, "the rest are cancelled: {items:?}");
+    let actions: Vec<String> = {
+        let filter =
+            atlas_store::audit::AuditFilter { subject: Some(format!("run:{run}")), limit: 100, ..Default::default() };
+        let db = atlas.db();
+        let mut events = db.block(db.store.audit_events(filter)).unwrap();
+        events.sort_by_key(|e| e.seq);
+        events.into_iter().map(|e| e.action).collect()
+    };
+    assert_eq!(actions, ["operation.queued", "operation.started", "operation.cancelled"]);
+}
+
+cli_both_stores!(
+    backups_list_and_show,
+    dry_run_plan_shows_in_runs_show,
+    restore_round_trip,
+    cancel_stops_a_running_restore_between_items,
+);

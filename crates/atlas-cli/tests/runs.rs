@@ -121,6 +121,11 @@ fn bad_input_exits_2_and_stores_nothing(atlas: Atlas) {
     atlas.bad(&["runs", "show", &Uuid::now_v7().to_string()], "not_found");
     atlas.bad(&["runs", "list", "--status", "sleeping"], "invalid");
     atlas.bad(&["runs", "list", "--outcome", "meh"], "invalid");
+    atlas.bad(&["worker", "--until-idle", "--concurrency", "0"], "invalid");
+    let limit = Duration::from_secs(30);
+    let out = atlas.run_bounded(&["worker", "--until-idle", "--json"], &[("ATLAS_LEASE_MS", "soon")], limit);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("ATLAS_LEASE_MS"), "{out:?}");
     assert_eq!(atlas.ok(&["runs", "list"]), json!([]));
     assert_eq!(atlas.audit_len(), events, "a refused start records nothing");
 }
@@ -161,6 +166,11 @@ fn gate_denials_at_start_have_their_exit_codes(atlas: Atlas) {
     assert!(e["message"].as_str().unwrap().contains("tenant.inventory.sync"), "{e}");
     let e = start(OPERATOR, &north, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}"}}"#)), 4);
     assert_eq!(class_reason(&e), ("capability_denied".into(), "capability_revoked".into()));
+    // Another tenant's backup set is no backup set of this tenant.
+    let e = start(MANAGER, &south, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}"}}"#)), 5);
+    assert_eq!(class_reason(&e), ("prerequisite_missing".into(), "backup_set_missing".into()));
+    let other = format!(r#"{{"backup_set_id": "{set}", "dry_run": true}}"#);
+    assert_eq!(start(MANAGER, &south, "restore.execute", Some(&other), 5)["reason_code"], "backup_set_missing");
     let e = start(OUTSIDER, &north, "inventory.sync", None, 3);
     assert_eq!(class_reason(&e), ("scope_denied".into(), "workspace_membership_revoked".into()));
     atlas.ok(&["members", "set-scope", "--workspace", "acme", "--email", OPERATOR, "--tenants", "Contoso South"]);

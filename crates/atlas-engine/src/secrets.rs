@@ -13,7 +13,8 @@ pub fn data_dir() -> PathBuf {
 
 pub fn key() -> Result<SecretKey, String> {
     let path = data_dir().join("secret.key");
-    if let Some(dir) = path.parent() {
+    let from_env = std::env::var(secret::KEY_ENV).is_ok_and(|k| !k.trim().is_empty());
+    if let Some(dir) = path.parent().filter(|_| !from_env) {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     secret::key_from_env_or_file(&path).map_err(|e| format!("secret key unavailable: {e}"))

@@ -1,14 +1,20 @@
-//! The worker: claim-and-authorize (in the store, one transaction), then the
-//! handler in its own task under a lease heartbeat, then a fenced finish.
-//! A rescuer returns runs whose lease expired by the database clock.
+//! The worker: claim-and-authorize (in the store, one transaction per batch
+//! of runs), then each started run's handler in its own task under a lease
+//! heartbeat, then a fenced finish through the worker's completer, which
+//! groups the finishing writes of runs that end together into one
+//! transaction. A rescuer returns runs whose lease expired by the database clock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use atlas_core::run::{failure_event, Run, RunEvent};
 use atlas_providers::WriteFence;
-use atlas_store::claim::{backoff_ms, ClaimParams, Claimed};
+use atlas_store::claim::{backoff_ms, ClaimParams, Claimed, Finish, MAX_BATCH};
 use atlas_store::{Store, StoreError};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::{info_span, warn, Instrument};
 
 use crate::config::EngineConfig;
@@ -28,12 +34,17 @@ pub struct WorkerStats {
     pub rescued: u64,
 }
 
+/// While busy, the rescuer looks for expired leases at most this often (an
+/// idle worker looks at every poll).
+const RESCUE_EVERY: Duration = Duration::from_millis(250);
+
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
     config: EngineConfig,
     registry: Registry,
     id: String,
+    completer: Arc<Completer>,
 }
 
 impl Worker {
@@ -41,7 +52,8 @@ impl Worker {
         let n = WORKER_SEQ.fetch_add(1, Ordering::Relaxed);
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "atlas".into());
         let id = format!("{host}:{}:{n}", std::process::id());
-        Worker { store, config, registry, id }
+        let completer = Arc::new(Completer { store: store.clone(), pending: Mutex::new(Pending::default()) });
+        Worker { store, config, registry, id, completer }
     }
 
     pub fn id(&self) -> &str {
@@ -63,14 +75,19 @@ impl Worker {
         tokio::pin!(stop);
         let mut stats = WorkerStats::default();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
-        let mut last_seal = tokio::time::Instant::now();
+        let mut last_seal = Instant::now();
+        let mut last_rescue: Option<Instant> = None;
+        let mut busy = false;
         loop {
-            stats.rescued += self.store.run_rescue_expired(self.config.backoff_ms(), 100).await.unwrap_or_else(|e| {
-                warn!(error = %e, "rescuer failed");
-                0
-            });
-            if last_seal.elapsed() >= std::time::Duration::from_secs(1) {
-                last_seal = tokio::time::Instant::now();
+            if !busy || last_rescue.is_none_or(|t| t.elapsed() >= RESCUE_EVERY) {
+                last_rescue = Some(Instant::now());
+                stats.rescued += self.store.run_rescue_expired(self.config.backoff_ms(), 100).await.unwrap_or_else(|e| {
+                    warn!(error = %e, "rescuer failed");
+                    0
+                });
+            }
+            if last_seal.elapsed() >= Duration::from_secs(1) {
+                last_seal = Instant::now();
                 if let Err(e) = self.store.audit_seal().await {
                     warn!(error = %e, "audit sealer failed");
                 }
@@ -100,6 +117,7 @@ impl Worker {
             while let Some(done) = tasks.try_join_next() {
                 record(&mut stats, done);
             }
+            busy = claimed_any;
             if claimed_any {
                 continue;
             }
@@ -175,15 +193,19 @@ impl Worker {
                 failure_event(&run, e.failure(), e.retryable, run.summary_counts, now.plus_millis(wait))
             }
         };
-        match self.store.run_finish(run.id, token, event).await {
-            Ok(_) => Outcome::Finished,
-            Err(StoreError::Fenced) => {
+        match self.completer.finish(Finish { run_id: run.id, lease_token: token, event }).await {
+            Some(Ok(_)) => Outcome::Finished,
+            Some(Err(StoreError::Fenced)) => {
                 span.in_scope(|| warn!("finish refused: the lease was lost"));
                 Outcome::Fenced
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 // The lease will expire and the rescuer will try again.
                 span.in_scope(|| warn!(error = %e, "finish failed"));
+                Outcome::Fenced
+            }
+            None => {
+                span.in_scope(|| warn!("finish lost: the completer stopped"));
                 Outcome::Fenced
             }
         }
@@ -231,6 +253,96 @@ impl Worker {
                         Err(e) => warn!(run_id = %run.id, error = %e, "heartbeat failed; will retry"),
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Groups finishing writes (ARCHITECTURE.md, "Batch the queue's database
+/// work"). A finishing run queues its fenced write and waits for the answer;
+/// one flusher task at a time takes everything queued and writes it with
+/// `Store::run_finish_many` — one transaction, each write still fenced by its
+/// run, attempt and lease token, each with its own audit event and
+/// notification — while the next batch gathers. Alone, a run is written at
+/// once; under load a batch is whatever finished during the previous write.
+struct Completer {
+    store: Store,
+    pending: Mutex<Pending>,
+}
+
+type Reply = oneshot::Sender<Result<Run, StoreError>>;
+
+#[derive(Default)]
+struct Pending {
+    items: Vec<(Finish, Reply)>,
+    /// A flusher task is running and will take what is queued.
+    flushing: bool,
+}
+
+impl Completer {
+    /// The run's finishing write, as `Store::run_finish` would answer it;
+    /// `None` if the flusher stopped before answering (the lease then expires
+    /// and the rescuer takes the run back).
+    async fn finish(self: &Arc<Completer>, f: Finish) -> Option<Result<Run, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let start = match self.enqueue(f, reply) {
+            Ok(start) => start,
+            Err(f) => return Some(self.store.run_finish(f.run_id, f.lease_token, f.event).await),
+        };
+        if start {
+            let flusher = FlushGuard { completer: Arc::clone(self), armed: true };
+            tokio::spawn(flusher.run());
+        }
+        answer.await.ok()
+    }
+
+    /// Queues a write; `Ok(true)` when no flusher runs and the caller must
+    /// start one, `Err` (giving the write back) if the queue is unusable.
+    fn enqueue(&self, f: Finish, reply: Reply) -> Result<bool, Finish> {
+        let Ok(mut p) = self.pending.lock() else { return Err(f) };
+        p.items.push((f, reply));
+        Ok(!std::mem::replace(&mut p.flushing, true))
+    }
+}
+
+/// The flusher; if it dies (a panic), it lets the next finish start another.
+struct FlushGuard {
+    completer: Arc<Completer>,
+    armed: bool,
+}
+
+impl FlushGuard {
+    async fn run(mut self) {
+        // Let the runs finishing at this moment join the first batch.
+        tokio::task::yield_now().await;
+        loop {
+            let batch: Vec<(Finish, Reply)> = match self.completer.pending.lock() {
+                Ok(mut p) if p.items.is_empty() => {
+                    p.flushing = false;
+                    self.armed = false;
+                    return;
+                }
+                Ok(mut p) => {
+                    let n = p.items.len().min(MAX_BATCH);
+                    p.items.drain(..n).collect()
+                }
+                Err(_) => return,
+            };
+            let (items, replies): (Vec<Finish>, Vec<Reply>) = batch.into_iter().unzip();
+            let results = self.completer.store.run_finish_many(items).await;
+            for (result, reply) in results.into_iter().zip(replies) {
+                // The waiting run may have been cancelled; nothing to tell then.
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Ok(mut p) = self.completer.pending.lock() {
+                p.flushing = false;
             }
         }
     }

@@ -76,11 +76,8 @@ async fn graph_world_with(store: Store, name: &str, secret: &str) -> World {
     let sealed = atlas_engine::secrets::seal(secret).unwrap();
     assert!(!sealed.contains(secret));
     let config = json!({"external_tenant_id": TENANT, "client_id": CLIENT_ID});
-    let conn = w
-        .store
-        .connection_add(tenant.id, ConnectionKind::MicrosoftGraph, config, Some(sealed), &cli())
-        .await
-        .unwrap();
+    let conn =
+        w.store.connection_add(tenant.id, ConnectionKind::MicrosoftGraph, config, Some(sealed), &cli()).await.unwrap();
     assert_eq!(conn.status, ConnectionStatus::PendingConsent);
     w.tenant = tenant;
     w
@@ -251,7 +248,11 @@ async fn connection_check(store: Store) {
     for drift in [Drift::Role(BuiltinRole::Readonly), Drift::TenantArchived] {
         blocked(&w, &fake, OperationType::ProviderConnectionCheck, json!({}), drift).await;
         let conn = connection(&w).await;
-        assert_eq!((conn.status, conn.health), (ConnectionStatus::PendingConsent, None), "a blocked check records nothing");
+        assert_eq!(
+            (conn.status, conn.health),
+            (ConnectionStatus::PendingConsent, None),
+            "a blocked check records nothing"
+        );
     }
     assert!(fake.requests().await.is_empty());
 
@@ -408,7 +409,12 @@ async fn compliance_snapshot(store: Store) {
     assert_eq!((&run.result["error"], &run.result["not_applicable"]), (&json!(1), &json!(3)));
     let snapshots = w.store.compliance_snapshots(w.tenant.id, 10).await.unwrap();
     assert_eq!(snapshots.len(), 1);
-    let windows = snapshots[0].policies.as_array().unwrap().iter().find(|p| p["policy_id"] == "fbabfd63-cc3a-4bd6-85b7-4005ca855dc8");
+    let windows = snapshots[0]
+        .policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy_id"] == "fbabfd63-cc3a-4bd6-85b7-4005ca855dc8");
     assert_eq!(windows.unwrap()["display_name"], "[Baseline] Windows - Compliance");
     let sent = fake.requests_since(before).await;
     let overviews = sent.iter().filter(|r| r.path.ends_with("/deviceStatusOverview")).count();
@@ -441,7 +447,8 @@ async fn backup_run(store: Store) {
     }
     let item = |id: &str| items.iter().find(|i| i.object_id == id).unwrap();
     let baseline = item(BASELINE);
-    let assigned = fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assignments.json");
+    let assigned =
+        fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assignments.json");
     assert_eq!(baseline.assignments, assigned["value"], "the baseline's assignments, filters included");
     let script = item("c98d5944-9f97-4362-8e97-b27d3cd9d890");
     assert!(script.payload["scriptContent"].as_str().is_some_and(|c| !c.is_empty()), "a script's content from its GET");
@@ -458,8 +465,8 @@ async fn backup_run(store: Store) {
 // ---------------------------------------------------------------------------
 // restore.execute
 
-/// Changes made in the portal after the backup: six edits and six deletions
-/// across every kind. Returns the writes a restore must send, sorted.
+/// Changes made in the portal after the backup: seven edits and five
+/// deletions, every kind touched. Returns the writes a restore must send, sorted.
 fn drift_the_tenant(fake: &FakeGraph) -> Vec<String> {
     fake.edit(CONFIGS, BASELINE, |o| o["passwordMinimumLength"] = json!(4));
     fake.delete(CONFIGS, "b74add46-8835-4923-9e16-8e912e8e30db");
@@ -521,12 +528,9 @@ async fn restore_execute(store: Store) {
     let set = backup(&w).await;
     let expected = drift_the_tenant(&fake);
     let params = json!({"backup_set_id": set.to_string()});
-    for drift in [
-        Drift::WriteGateClosed,
-        Drift::Role(BuiltinRole::Operator),
-        Drift::TenantArchived,
-        Drift::ConnectionDisabled,
-    ] {
+    for drift in
+        [Drift::WriteGateClosed, Drift::Role(BuiltinRole::Operator), Drift::TenantArchived, Drift::ConnectionDisabled]
+    {
         blocked(&w, &fake, OperationType::RestoreExecute, params.clone(), drift).await;
     }
     let dry_params = json!({"backup_set_id": set.to_string(), "dry_run": true});
@@ -535,7 +539,12 @@ async fn restore_execute(store: Store) {
     // A dry run reads and plans; it writes nothing.
     let before = fake.request_count().await;
     let dry = succeeded(&w, OperationType::RestoreExecute, dry_params).await;
-    assert_eq!(dry.result["plan_summary"], json!({"create": 6, "update": 6, "unchanged": OBJECTS - 12}), "{:#}", dry.result["plan"]);
+    assert_eq!(
+        dry.result["plan_summary"],
+        json!({"create": 5, "update": 7, "unchanged": OBJECTS - 12}),
+        "{:#}",
+        dry.result["plan"]
+    );
     assert!(writes(&fake.requests_since(before).await).is_empty(), "a dry run writes nothing");
 
     let before = fake.request_count().await;
@@ -543,7 +552,7 @@ async fn restore_execute(store: Store) {
     let sent = fake.requests_since(before).await;
     assert_eq!(writes(&sent), expected, "exactly one write per changed or deleted object");
     let c = run.summary_counts;
-    assert_eq!((c.total, c.created, c.updated, c.skipped, c.failed), (OBJECTS, 6, 6, OBJECTS - 12, 0), "{c:?}");
+    assert_eq!((c.total, c.created, c.updated, c.skipped, c.failed), (OBJECTS, 5, 7, OBJECTS - 12, 0), "{c:?}");
     // A create never sends the old id or server-managed members; a compliance
     // policy carries its block action; an update never sends navigation properties.
     for r in sent.iter().filter(|r| r.is_write()) {
@@ -574,13 +583,17 @@ async fn restore_assignments(store: Store) {
     let w = graph_world(store).await;
     connect(&w).await;
     let set = backup(&w).await;
-    let assigned = fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assignments.json");
+    let assigned =
+        fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assignments.json");
     // After the backup, someone re-targets the baseline with the fixture's
     // `/assign` request (pilot ring out, broad ring in); the fake answers
     // exactly the fixture's response.
-    let request = fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assign.request.json");
+    let request =
+        fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assign.request.json");
     let answer = fake.assign(CONFIGS, BASELINE, &request);
-    let response = fixture!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assign.response.json");
+    let response = fixture!(
+        "beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assign.response.json"
+    );
     assert_eq!(Value::Array(answer), response["value"]);
 
     let params = json!({"backup_set_id": set.to_string()});
@@ -594,7 +607,7 @@ async fn restore_assignments(store: Store) {
     let run = succeeded(&w, OperationType::RestoreAssignments, params.clone()).await;
     let sent = fake.requests_since(before).await;
     let assign = format!("POST /beta/deviceManagement/deviceConfigurations/{BASELINE}/assign");
-    assert_eq!(writes(&sent), [assign.clone()]);
+    assert_eq!(writes(&sent), std::slice::from_ref(&assign));
     let body = sent.iter().find(|r| r.line() == assign).unwrap().json();
     let items: Vec<Value> = assigned["value"]
         .as_array()
@@ -603,7 +616,11 @@ async fn restore_assignments(store: Store) {
         .map(|a| json!({"@odata.type": "#microsoft.graph.deviceConfigurationAssignment", "target": a["target"]}))
         .collect();
     assert_eq!(body, json!({"assignments": items}));
-    assert_eq!(Value::Array(fake.assignments(CONFIGS, BASELINE)), assigned["value"], "the backed-up assignments, ids and all");
+    assert_eq!(
+        Value::Array(fake.assignments(CONFIGS, BASELINE)),
+        assigned["value"],
+        "the backed-up assignments, ids and all"
+    );
     // Each group was checked before it was assigned.
     let groups: BTreeSet<String> =
         sent.iter().filter(|r| r.path.starts_with("/v1.0/groups/")).map(|r| r.path.clone()).collect();
@@ -623,7 +640,7 @@ async fn restore_assignments(store: Store) {
     let before = fake.request_count().await;
     let run = succeeded(&w, OperationType::RestoreAssignments, params).await;
     let sent = fake.requests_since(before).await;
-    assert_eq!(writes(&sent), [assign.clone()]);
+    assert_eq!(writes(&sent), std::slice::from_ref(&assign));
     let body = sent.iter().find(|r| r.line() == assign).unwrap().json();
     let targets: Vec<Value> = body["assignments"].as_array().unwrap().iter().map(|a| a["target"].clone()).collect();
     assert_eq!(targets.len(), 3);
@@ -683,8 +700,13 @@ async fn the_client_secret_never_leaves_its_sealed_column(store: Store) {
     let logs = logs::take();
 
     // The scan is not vacuous: the secrets did reach the token endpoint, and the logs were captured.
-    let token_bodies: Vec<String> =
-        fake.requests().await.iter().filter(|r| r.is_token()).map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    let token_bodies: Vec<String> = fake
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.is_token())
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
     for secret in [SECRET, mistyped] {
         assert!(token_bodies.iter().any(|b| b.contains(secret)), "{secret} was sent to the token endpoint");
     }
@@ -695,7 +717,8 @@ async fn the_client_secret_never_leaves_its_sealed_column(store: Store) {
     assert!(audit.len() > 20 && audit.len() < AuditFilter::MAX_LIMIT as usize, "{} events", audit.len());
     seen.extend(audit.iter().map(|e| ("audit event", serde_json::to_string(e).unwrap())));
     for world in [&w, &other] {
-        let filter = atlas_store::run::RunFilter { workspace_id: Some(world.workspace.id), limit: 1000, ..Default::default() };
+        let filter =
+            atlas_store::run::RunFilter { workspace_id: Some(world.workspace.id), limit: 1000, ..Default::default() };
         let runs = store.run_list(&filter).await.unwrap();
         assert!(!runs.is_empty());
         seen.extend(runs.iter().map(|r| ("run", serde_json::to_string(r).unwrap())));

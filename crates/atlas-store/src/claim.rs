@@ -165,6 +165,16 @@ impl Store {
     /// Returns runs whose lease expired by the database clock to the queue as a
     /// new attempt (or fails them when attempts are used up). Returns how many.
     pub async fn run_rescue_expired(&self, backoff_base_ms: i64, batch: u32) -> StoreResult<u64> {
+        // Almost always there is nothing to rescue: find that out with a plain
+        // read rather than a write transaction (SQLite's one writer lock).
+        let sql = format!(
+            "SELECT CAST(1 AS BIGINT) FROM operation_runs WHERE status = 'running' AND lease_expires_at < {} LIMIT 1",
+            db_now_sql(self.dialect())
+        );
+        let any: Option<(i64,)> = crate::on_db!(self.db(), |p| sqlx::query_as(&sql).fetch_optional(p).await)?;
+        if any.is_none() {
+            return Ok(0);
+        }
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         let lock = match tx {

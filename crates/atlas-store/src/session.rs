@@ -198,7 +198,8 @@ impl Store {
     /// Failed sign-ins since `since` for an email (normalized by the caller).
     pub async fn login_failures(&self, email: &str, ip: &str, since: Timestamp) -> StoreResult<LoginFailures> {
         let (pair, total): (i64, i64) = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN ip = $2 THEN failures ELSE 0 END), 0), COALESCE(SUM(failures), 0) \
+            "SELECT CAST(COALESCE(SUM(CASE WHEN ip = $2 THEN failures ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(failures), 0) AS BIGINT) \
              FROM login_throttle WHERE email = $1 AND window_start >= $3"
         )
         .bind(email)

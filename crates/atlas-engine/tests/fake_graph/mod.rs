@@ -393,8 +393,9 @@ impl State {
         objects.insert(ANDROID_MAM, list(fixture!("v1.0_deviceAppManagement_androidManagedAppProtections.json")));
         // The list leaves scriptContent null; the single GET fixture has it.
         // The second script has no fixture of its own: its content is made up here.
-        let full_script =
-            strip_context(fixture!("beta_deviceManagement_deviceManagementScripts_c98d5944-9f97-4362-8e97-b27d3cd9d890.json"));
+        let full_script = strip_context(fixture!(
+            "beta_deviceManagement_deviceManagementScripts_c98d5944-9f97-4362-8e97-b27d3cd9d890.json"
+        ));
         let mut scripts = list(fixture!("beta_deviceManagement_deviceManagementScripts.json"));
         for script in &mut scripts {
             script["scriptContent"] = if script["id"] == full_script["id"] {
@@ -411,11 +412,15 @@ impl State {
         let mut settings = HashMap::new();
         settings.insert(
             "9cb2b211-8b18-442f-a535-ce8771a3bb5a".to_owned(),
-            list(fixture!("beta_deviceManagement_configurationPolicies_9cb2b211-8b18-442f-a535-ce8771a3bb5a_settings.json")),
+            list(fixture!(
+                "beta_deviceManagement_configurationPolicies_9cb2b211-8b18-442f-a535-ce8771a3bb5a_settings.json"
+            )),
         );
         settings.insert(
             "78a8ddaa-f74d-4e01-ba2c-55a884b9eb71".to_owned(),
-            list(fixture!("beta_deviceManagement_configurationPolicies_78a8ddaa-f74d-4e01-ba2c-55a884b9eb71_settings.json")),
+            list(fixture!(
+                "beta_deviceManagement_configurationPolicies_78a8ddaa-f74d-4e01-ba2c-55a884b9eb71_settings.json"
+            )),
         );
         let mut assignments = HashMap::new();
         assignments.insert(
@@ -478,7 +483,8 @@ impl State {
         if !matches!(version, "v1.0" | "beta") {
             return bad_request(&format!("unknown version `{version}`"));
         }
-        let bearer = req.headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+        let bearer =
+            req.headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
         let Some(roles) = bearer.and_then(|t| self.tokens.get(t)).cloned() else {
             return json_response(401, &fixture!("error_401_InvalidAuthenticationToken.json"));
         };
@@ -600,7 +606,10 @@ impl State {
             return refuse(
                 400,
                 "unauthorized_client",
-                &format!("AADSTS700016: Application with identifier '{}' was not found in the directory.", field("client_id")),
+                &format!(
+                    "AADSTS700016: Application with identifier '{}' was not found in the directory.",
+                    field("client_id")
+                ),
             );
         }
         if field("client_secret") != self.secret {
@@ -644,9 +653,15 @@ impl State {
         let mut body = json!({"@odata.context": context, "value": items.get(skip..end).unwrap_or_default()});
         if end < items.len() {
             let mut url = req.url.clone();
-            let kept: Vec<(String, String)> =
-                url.query_pairs().filter(|(k, _)| k != "$skiptoken").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-            url.query_pairs_mut().clear().extend_pairs(kept).append_pair("$skiptoken", &URL_SAFE_NO_PAD.encode(format!("skip={end}")));
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != "$skiptoken")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair("$skiptoken", &URL_SAFE_NO_PAD.encode(format!("skip={end}")));
             let link = format!("{}{}?{}", self.base, url.path(), url.query().unwrap_or_default());
             body["@odata.nextLink"] = json!(link);
         }
@@ -881,10 +896,10 @@ fn not_found() -> ResponseTemplate {
 fn forbidden(permission: &str) -> ResponseTemplate {
     let mut body = fixture!("error_403_Forbidden_intune.json");
     let read = permission.replace(".ReadWrite.", ".Read.");
-    let message = body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .replace("DeviceManagementConfiguration.Read.All, DeviceManagementConfiguration.ReadWrite.All", &format!("{read}, {permission}"));
+    let message = body["error"]["message"].as_str().unwrap().replace(
+        "DeviceManagementConfiguration.Read.All, DeviceManagementConfiguration.ReadWrite.All",
+        &format!("{read}, {permission}"),
+    );
     body["error"]["message"] = json!(message);
     json_response(403, &body)
 }

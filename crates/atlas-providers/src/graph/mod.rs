@@ -134,7 +134,8 @@ fn count(v: &Value, key: &str) -> u64 {
 
 #[async_trait]
 impl Provider for GraphProvider {
-    /// Acquires a token and compares the application roles granted in it with
+    /// Acquires a new token (never the cached one: consent may have changed
+    /// since) and compares the application roles granted in it with
     /// [`REQUIRED_PERMISSIONS`]. A refused token request (wrong secret, no
     /// consent) is an unhealthy connection, not an error; an unreachable
     /// service is an error (retryable).
@@ -146,7 +147,7 @@ impl Provider for GraphProvider {
             "client_id": config.client_id,
             "required_permissions": REQUIRED_PERMISSIONS,
         });
-        let token = match self.client.access_token().await {
+        let token = match self.client.fresh_token().await {
             Ok(token) => token,
             Err(ProviderError::Unauthorized(why)) => {
                 return Ok(Health {

@@ -36,6 +36,17 @@ impl GraphClient {
         Ok(token)
     }
 
+    /// A token fetched now, whatever is cached, which then replaces the cached
+    /// one: a connection check must see the roles granted at this moment, and
+    /// a consent given since the cached token was issued shows only in a new one.
+    pub(crate) async fn fresh_token(&self) -> Result<SecretString, ProviderError> {
+        let mut slot = self.token.lock().await;
+        let fresh = self.fetch_token().await?;
+        let token = fresh.access_token.clone();
+        *slot = Some(fresh);
+        Ok(token)
+    }
+
     /// Drops the cached token if it is still the one Graph refused (another
     /// caller may have replaced it already).
     pub(crate) async fn forget_token(&self, refused: &SecretString) {

@@ -152,6 +152,11 @@ impl Store {
                     tenant.name
                 )))
             }
+            // Re-enabling a connection that never passed a check (a Graph
+            // connection disabled while waiting for consent) waits for consent again.
+            (true, ConnectionStatus::Disabled) if !before.kind.initial_status().eq(&ConnectionStatus::Enabled) && !passed_check(&before) => {
+                ConnectionStatus::PendingConsent
+            }
             (true, _) => ConnectionStatus::Enabled,
             (false, _) => ConnectionStatus::Disabled,
         };
@@ -257,4 +262,9 @@ impl Store {
             on_tx!(tx, |c| sqlx::query_as(&sql).bind(tenant_id.to_string()).fetch_optional(c).await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("provider connection of tenant {tenant_id}")))?.into_domain()
     }
+}
+
+/// Whether the connection's last recorded check passed.
+fn passed_check(c: &ProviderConnection) -> bool {
+    c.health.as_ref().and_then(|h| h.get("ok")).and_then(serde_json::Value::as_bool).unwrap_or(false)
 }

@@ -39,10 +39,11 @@ async fn login_request(w: &World, email: &str, password: &str) -> crate::support
     crate::support::Answer { status, headers, body }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_sign_out_and_throttling() {
+both_stores!(sign_in_sign_out_and_throttling, session_and_throttle_storage);
+
+async fn sign_in_sign_out_and_throttling(store: atlas_store::Store) {
     let config = WebConfig { login_max_failures: 3, ..WebConfig::default() };
-    let w = World::with_config(atlas_store::testkit::sqlite().await, config).await;
+    let w = World::with_config(store, config).await;
     let user = w.store.user_create("pat@example.com", "Pat Operator", Some("correct horse"), &cli()).await.unwrap();
     w.store
         .member_grant(
@@ -135,4 +136,43 @@ async fn secure_cookies_behind_tls() {
     let page = get(&w.app, "/login", Auth::None).await;
     let set = page.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
     assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+}
+
+/// The store half of sessions and throttling, on both dialects.
+async fn session_and_throttle_storage(store: atlas_store::Store) {
+    use atlas_core::Timestamp;
+    use std::time::Duration;
+    let w = World::new(store).await;
+    let s = &w.store;
+    let (id, session) = s.session_create(w.owner.user.id, Duration::from_secs(60)).await.unwrap();
+    assert_ne!(id, session.id_hash, "only the hash is stored");
+    let got = s.session_get(&id, Duration::from_secs(60)).await.unwrap().unwrap();
+    assert_eq!(got.user.id, w.owner.user.id);
+    assert_eq!(got.csrf_token, session.csrf_token);
+    s.session_set_workspace(&session.id_hash, w.ws.id).await.unwrap();
+    s.session_set_flash(&session.id_hash, Some("hello")).await.unwrap();
+    let got = s.session_get(&id, Duration::from_secs(60)).await.unwrap().unwrap();
+    assert_eq!((got.workspace_id, got.flash.as_deref()), (Some(w.ws.id), Some("hello")));
+    assert!(s.session_get("not-a-session", Duration::from_secs(60)).await.unwrap().is_none());
+    // An expired session is gone, and purged.
+    let (old, _) = s.session_create(w.manager.user.id, Duration::ZERO).await.unwrap();
+    assert!(s.session_get(&old, Duration::from_secs(60)).await.unwrap().is_none());
+    assert!(s.sessions_purge_expired().await.unwrap() >= 1);
+    s.session_delete(&session.id_hash).await.unwrap();
+    assert!(s.session_get(&id, Duration::from_secs(60)).await.unwrap().is_none());
+    assert_eq!(s.sessions_delete_for_user(w.owner.user.id).await.unwrap(), 1, "the World's own session");
+
+    let since = Timestamp(atlas_store::now().micros() - 60_000_000);
+    for _ in 0..3 {
+        s.login_failure_record("a@example.com", "10.0.0.1", since).await.unwrap();
+    }
+    s.login_failure_record("a@example.com", "10.0.0.2", since).await.unwrap();
+    let f = s.login_failures("a@example.com", "10.0.0.1", since).await.unwrap();
+    assert_eq!((f.pair, f.email), (3, 4));
+    // A window that started before `since` starts over.
+    let later = atlas_store::now();
+    s.login_failure_record("a@example.com", "10.0.0.1", later).await.unwrap();
+    assert_eq!(s.login_failures("a@example.com", "10.0.0.1", later).await.unwrap().pair, 1);
+    s.login_failures_clear("a@example.com", "10.0.0.1").await.unwrap();
+    assert_eq!(s.login_failures("a@example.com", "10.0.0.1", since).await.unwrap().pair, 0);
 }

@@ -8,9 +8,10 @@ use serde_json::json;
 
 use crate::support::{form, send, Auth, Payload, World};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_get_their_4xx_and_change_nothing() {
-    let w = World::new(atlas_store::testkit::sqlite().await).await;
+both_stores!(malformed_requests_get_their_4xx_and_change_nothing);
+
+async fn malformed_requests_get_their_4xx_and_change_nothing(store: atlas_store::Store) {
+    let w = World::new(store).await;
     let run = w.blocked_run().await;
     let a = w.tenant_a.id;
     let start = format!("/api/v1/tenants/{a}/operations");
