@@ -52,14 +52,13 @@ impl Checkpoint {
 
     /// `Some(stop)` when the run must not process another item.
     pub async fn check(&mut self, ctx: &HandlerContext) -> Result<Option<Stop>, HandlerError> {
-        let store_err = |e: atlas_store::StoreError| HandlerError::from_store(&e);
-        if let Some(by) = ctx.store.run_cancel_requested(ctx.run.id).await.map_err(store_err)? {
+        if let Some(by) = ctx.store.run_cancel_requested(ctx.run.id).await? {
             return Ok(Some(Stop::Cancelled(by)));
         }
         let due = self.last_gate.is_none_or(|t| t.elapsed() >= ctx.reevaluate_interval);
         if due {
             self.last_gate = Some(std::time::Instant::now());
-            let decision = ctx.store.run_decide_now(&ctx.run, ctx.run.attempt).await.map_err(store_err)?;
+            let decision = ctx.store.run_decide_now(&ctx.run, ctx.run.attempt).await?;
             if !decision.allowed && !decision.retryable {
                 return Ok(Some(Stop::Blocked(decision)));
             }
@@ -133,6 +132,12 @@ impl HandlerError {
             }
             _ => HandlerError { failure_code: "store_error".into(), message: e.to_string(), retryable: true, retry_after_ms: None },
         }
+    }
+}
+
+impl From<atlas_store::StoreError> for HandlerError {
+    fn from(e: atlas_store::StoreError) -> HandlerError {
+        HandlerError::from_store(&e)
     }
 }
 

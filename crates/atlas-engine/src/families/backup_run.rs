@@ -35,8 +35,7 @@ impl Handler for BackupRun {
         let written = ctx
             .store
             .backup_create(ctx.fence.run_id, ctx.fence.lease_token, ctx.run.workspace_id, tenant_id, &items)
-            .await
-            .map_err(|e| HandlerError::from_store(&e))?;
+            .await?;
         let n = items.len() as u64;
         let counts = SummaryCounts { total: n, succeeded: n, created: written.new_blobs, ..Default::default() }.recount();
         Ok(HandlerOutput::succeeded(

@@ -29,9 +29,6 @@ pub struct Bulk {
     pub items: Registry,
 }
 
-fn store_err(e: atlas_store::StoreError) -> HandlerError {
-    HandlerError::from_store(&e)
-}
 
 /// The run an item would be if started on its own: the gate and the item's
 /// handler see exactly that.
@@ -68,7 +65,7 @@ impl ItemJob {
     async fn run(self) -> Result<(String, ItemResult), HandlerError> {
         let key = self.tenant_id.to_string();
         let item = item_run(&self.bulk, self.op, self.tenant_id)?;
-        let decision = self.store.run_decide_now(&item, self.bulk.attempt).await.map_err(store_err)?;
+        let decision = self.store.run_decide_now(&item, self.bulk.attempt).await?;
         if !decision.allowed {
             let reason = decision.reason_code.map(|r| r.as_str().to_owned());
             return Ok((key, ItemResult { outcome: "blocked", reason_code: reason, error: None, detail: json!({"decision": decision}) }));
@@ -126,10 +123,10 @@ impl Handler for Bulk {
             .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
             .unwrap_or_default();
         let keys: Vec<(String, Value)> = tenants.iter().map(|t| (t.to_string(), json!({"tenant_id": t, "operation": op}))).collect();
-        let items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await.map_err(store_err)?;
+        let items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
         let mut counts = SummaryCounts { total: tenants.len() as u64, ..Default::default() };
         for done in items.iter().filter(|i| i.status == "completed") {
-            super::restore_execute::tally(&mut counts, &done.outcome, None);
+            super::items::tally(&mut counts, &done.outcome, None);
         }
         let pending: Vec<Uuid> = tenants
             .iter()
@@ -147,7 +144,7 @@ impl Handler for Bulk {
                     while let Some(done) = running.join_next().await {
                         record(ctx, done, &mut counts, &mut failures).await?;
                     }
-                    return super::restore_execute::stopped(ctx, counts, stop, failures).await;
+                    return super::items::stopped(ctx, counts, stop, failures).await;
                 }
                 running.spawn(
                     ItemJob {
@@ -181,7 +178,7 @@ async fn record(
     if let Some(err) = &result.error {
         failures.push(Failure { code: result.reason_code.clone().unwrap_or_else(|| "item_failed".into()), message: format!("tenant {key}: {err}") });
     }
-    super::restore_execute::finish(ctx, &key, &result, counts).await
+    super::items::finish(ctx, &key, &result, counts).await
 }
 
 /// The bulk family over every other registered family.

@@ -30,8 +30,7 @@ impl Handler for ComplianceSnapshot {
         let snap = ctx
             .store
             .compliance_snapshot_record(tenant_id, ctx.run.id, &Value::Array(policies))
-            .await
-            .map_err(|e| HandlerError::from_store(&e))?;
+            .await?;
         let n = summaries.len() as u64;
         let counts = SummaryCounts { total: n, succeeded: n, ..Default::default() }.recount();
         Ok(HandlerOutput::succeeded(

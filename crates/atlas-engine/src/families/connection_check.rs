@@ -27,8 +27,7 @@ impl Handler for ConnectionCheck {
         let promote = health.ok.then_some(ConnectionStatus::Enabled);
         ctx.store
             .connection_record_health(tenant_id, report.clone(), promote)
-            .await
-            .map_err(|e| HandlerError::from_store(&e))?;
+            .await?;
         let counts = SummaryCounts { total: 1, succeeded: u64::from(health.ok), failed: u64::from(!health.ok), ..Default::default() }.recount();
         if health.ok {
             Ok(HandlerOutput::succeeded(counts, json!({ "health": report })))

@@ -33,8 +33,7 @@ impl Handler for InventorySync {
         let delta = ctx
             .store
             .inventory_replace(tenant_id, ctx.run.id, &seen)
-            .await
-            .map_err(|e| HandlerError::from_store(&e))?;
+            .await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

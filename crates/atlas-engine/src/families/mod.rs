@@ -19,6 +19,7 @@ pub mod bulk;
 pub mod compliance_snapshot;
 pub mod connection_check;
 pub mod inventory_sync;
+pub mod items;
 pub mod policies_sync;
 pub mod restore_assignments;
 pub mod restore_execute;
@@ -59,13 +60,12 @@ pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>,
     };
     let conn = store
         .connection_get(tenant_id)
-        .await
-        .map_err(|e| HandlerError::from_store(&e))?
+        .await?
         .ok_or_else(|| HandlerError::permanent("provider_connection_missing", "the tenant has no provider connection".into()))?;
     let inner: Arc<dyn Provider> = match conn.kind {
         ConnectionKind::Sandbox => Arc::new(SandboxProvider::new(store.clone(), tenant_id)),
         ConnectionKind::MicrosoftGraph => {
-            let sealed = store.connection_sealed_secret(tenant_id).await.map_err(|e| HandlerError::from_store(&e))?;
+            let sealed = store.connection_sealed_secret(tenant_id).await?;
             graph_provider(tenant_id, &conn, sealed)?
         }
     };

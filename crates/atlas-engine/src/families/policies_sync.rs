@@ -32,8 +32,7 @@ impl Handler for PoliciesSync {
         let drift = ctx
             .store
             .policy_sync_record(tenant_id, ctx.run.id, &seen)
-            .await
-            .map_err(|e| HandlerError::from_store(&e))?;
+            .await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

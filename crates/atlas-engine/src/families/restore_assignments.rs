@@ -17,9 +17,6 @@ use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerO
 
 pub struct RestoreAssignments;
 
-fn store_err(e: atlas_store::StoreError) -> HandlerError {
-    HandlerError::from_store(&e)
-}
 
 /// The group an assignment targets, if it targets one.
 fn group_of(assignment: &Value) -> Option<&str> {
@@ -37,7 +34,7 @@ fn normalized(assignments: &[Value]) -> String {
 }
 
 async fn restore_one(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<ItemResult, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await.map_err(store_err)?;
+    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
     let mut target = None;
     for id in mapped.into_iter().chain(std::iter::once(item.object_id.clone())) {
         if ctx.provider.get_object(kind, &id).await?.is_some() {
@@ -95,7 +92,7 @@ impl Handler for RestoreAssignments {
             .store
             .backup_items(set_id)
             .await
-            .map_err(store_err)?
+            ?
             .into_iter()
             .filter(|i| ObjectKind::parse(&i.kind).is_some_and(ObjectKind::assignable))
             .collect();
@@ -103,11 +100,11 @@ impl Handler for RestoreAssignments {
             .iter()
             .map(|i| (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name})))
             .collect();
-        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await.map_err(store_err)?;
+        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         for done in run_items.iter().filter(|i| i.status == "completed") {
-            super::restore_execute::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
+            super::items::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
         }
         let mut checkpoint = Checkpoint::new();
         for item in &items {
@@ -116,7 +113,7 @@ impl Handler for RestoreAssignments {
                 continue;
             }
             if let Some(stop) = checkpoint.check(ctx).await? {
-                return super::restore_execute::stopped(ctx, counts, stop, failures).await;
+                return super::items::stopped(ctx, counts, stop, failures).await;
             }
             let Some(kind) = ObjectKind::parse(&item.kind) else { continue };
             let result = match restore_one(ctx, tenant_id, kind, item).await {
@@ -124,7 +121,7 @@ impl Handler for RestoreAssignments {
                 Err(e) if e.failure_code == "lease_lost" => return Err(e),
                 Err(e) if e.failure_code == "write_refused" => {
                     if let Some(stop) = checkpoint.force(ctx).await? {
-                        return super::restore_execute::stopped(ctx, counts, stop, failures).await;
+                        return super::items::stopped(ctx, counts, stop, failures).await;
                     }
                     failures.push(Failure { code: e.failure_code.clone(), message: e.message.clone() });
                     ItemResult { outcome: "failed", reason_code: Some(e.failure_code), error: Some(e.message), detail: json!({}) }
@@ -134,7 +131,7 @@ impl Handler for RestoreAssignments {
                     ItemResult { outcome: "failed", reason_code: Some(e.failure_code), error: Some(e.message), detail: json!({}) }
                 }
             };
-            super::restore_execute::finish(ctx, &key, &result, &mut counts).await?;
+            super::items::finish(ctx, &key, &result, &mut counts).await?;
             ctx.progress(&counts).await?;
         }
         let result = json!({"backup_set_id": set_id, "objects": counts.total, "updated": counts.succeeded});

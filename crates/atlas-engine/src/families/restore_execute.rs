@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{comparable, content_hash, tenant_of};
-use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput, Stop};
+use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct RestoreExecute;
 
@@ -39,9 +39,6 @@ impl Action {
     }
 }
 
-fn store_err(e: atlas_store::StoreError) -> HandlerError {
-    HandlerError::from_store(&e)
-}
 
 /// Retries a throttled or unavailable provider call a few times within the item,
 /// honoring Retry-After; other errors return at once.
@@ -67,7 +64,7 @@ where
 }
 
 async fn plan(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<Action, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await.map_err(store_err)?;
+    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
     let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
     for target_id in candidates {
         let live = patiently(|| ctx.provider.get_object(kind, &target_id)).await?;
@@ -82,7 +79,7 @@ async fn plan(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &Ba
 async fn create(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
     let payload = comparable(&item.payload);
     let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
-    ctx.store.restore_map_put(tenant_id, kind.as_str(), &item.object_id, &created.id).await.map_err(store_err)?;
+    ctx.store.restore_map_put(tenant_id, kind.as_str(), &item.object_id, &created.id).await?;
     Ok(created)
 }
 
@@ -117,7 +114,7 @@ impl Handler for RestoreExecute {
             .get("item_ids")
             .and_then(Value::as_array)
             .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect());
-        let mut items = ctx.store.backup_items(set_id).await.map_err(store_err)?;
+        let mut items = ctx.store.backup_items(set_id).await?;
         if let Some(ids) = &selected {
             items.retain(|i| ids.contains(&i.id.to_string()));
         }
@@ -125,14 +122,14 @@ impl Handler for RestoreExecute {
             .iter()
             .map(|i| (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name})))
             .collect();
-        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await.map_err(store_err)?;
+        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
 
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         let mut plan_rows = Vec::new();
         // Items a rescued earlier attempt finished stay finished.
         for done in run_items.iter().filter(|i| i.status == "completed") {
-            tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
+            super::items::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
         }
         let mut checkpoint = Checkpoint::new();
         for item in &items {
@@ -142,12 +139,12 @@ impl Handler for RestoreExecute {
             }
             if !dry_run {
                 if let Some(stop) = checkpoint.check(ctx).await? {
-                    return stopped(ctx, counts, stop, failures).await;
+                    return super::items::stopped(ctx, counts, stop, failures).await;
                 }
             }
             let Some(kind) = ObjectKind::parse(&item.kind) else {
                 let result = ItemResult { outcome: "failed", reason_code: None, error: Some(format!("unknown object kind {}", item.kind)), detail: json!({}) };
-                finish(ctx, &key, &result, &mut counts).await?;
+                super::items::finish(ctx, &key, &result, &mut counts).await?;
                 continue;
             };
             let outcome = match plan(ctx, tenant_id, kind, item).await {
@@ -162,7 +159,7 @@ impl Handler for RestoreExecute {
                     Err(e) if e.failure_code == "write_refused" => {
                         // The tenant refused the write for legitimacy: stop here.
                         if let Some(stop) = checkpoint.force(ctx).await? {
-                            return stopped(ctx, counts, stop, failures).await;
+                            return super::items::stopped(ctx, counts, stop, failures).await;
                         }
                         item_failure(e, &mut failures, item)?
                     }
@@ -170,7 +167,7 @@ impl Handler for RestoreExecute {
                 },
                 Err(e) => item_failure(e, &mut failures, item)?,
             };
-            finish(ctx, &key, &outcome, &mut counts).await?;
+            super::items::finish(ctx, &key, &outcome, &mut counts).await?;
             ctx.progress(&counts).await?;
         }
         let summary = |a: &str| plan_rows.iter().filter(|r| r.get("action").and_then(Value::as_str) == Some(a)).count();
@@ -193,39 +190,5 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
     Ok(ItemResult { outcome: "failed", reason_code: Some(e.failure_code.clone()), error: Some(e.message), detail: json!({}) })
 }
 
-pub(super) fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
-    match outcome {
-        "succeeded" => counts.succeeded += 1,
-        "failed" => counts.failed += 1,
-        "skipped" => counts.skipped += 1,
-        "blocked" => counts.blocked += 1,
-        _ => {}
-    }
-    match result {
-        Some("created") => counts.created += 1,
-        Some("updated") => counts.updated += 1,
-        _ => {}
-    }
-}
 
-pub(super) async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts: &mut SummaryCounts) -> Result<(), HandlerError> {
-    ctx.store.run_item_finish(ctx.run.id, ctx.fence.lease_token, key, result).await.map_err(store_err)?;
-    tally(counts, result.outcome, result.detail.get("result").and_then(Value::as_str));
-    *counts = counts.recount();
-    Ok(())
-}
 
-/// Stops between items: the rest are blocked (or cancelled), items done stay done.
-pub(super) async fn stopped(ctx: &HandlerContext, mut counts: SummaryCounts, stop: Stop, failures: Vec<Failure>) -> Result<HandlerOutput, HandlerError> {
-    let (outcome, reason) = match &stop {
-        Stop::Blocked(d) => ("blocked", d.reason_code.map(|r| r.as_str())),
-        Stop::Cancelled(_) => ("cancelled", Some("cancelled")),
-    };
-    let rest = ctx.store.run_items_close_pending(ctx.run.id, ctx.fence.lease_token, outcome, reason).await.map_err(store_err)?;
-    if outcome == "blocked" {
-        counts.blocked += rest;
-    }
-    let mut out = HandlerOutput::from_items(counts.recount(), json!({}), failures);
-    out.stopped = Some(stop);
-    Ok(out)
-}
