@@ -4,7 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, backups, connections, members, roles, runs, sandbox, schedules, serve, tenants, tokens, users, worker, workspaces,
+    audit, backups, bench_seed, connections, members, roles, runs, sandbox, schedules, serve, tenants, tokens, users,
+    worker, workspaces,
 };
 
 #[derive(Debug, Parser)]
@@ -76,4 +77,7 @@ pub enum Command {
     /// Backup sets: list, show
     #[command(subcommand)]
     Backups(backups::BackupsCommand),
+    /// Benchmarks only: add completed runs to a workspace (scripts/bench-console)
+    #[command(hide = true)]
+    BenchSeed(bench_seed::BenchSeedArgs),
 }

@@ -402,7 +402,8 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
 
     let slot = "2024-02-29T00:00:00Z";
     let fired = atlas.ok(&["schedules", "fire", &sid, "--slot", slot]);
-    let run = fired["run"].clone();
+    let run = fired.clone();
+    assert_eq!(fired["slot"], json!(slot), "{fired}");
     let run_id = id(&run);
     assert_eq!(run["type"], "backup.run");
     assert_eq!(
@@ -443,7 +444,7 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
     // Enabled again, the next slot backs the tenant up.
     assert_eq!(atlas.ok(&["schedules", "enable", &sid])["enabled"], true);
     let next = atlas.ok(&["schedules", "fire", &sid, "--slot", "2020-02-29T00:00:00Z"]);
-    let next_id = id(&next["run"]);
+    let next_id = id(&next);
     atlas.drain();
     let r = atlas.show(&next_id);
     assert_eq!(r["outcome"], "succeeded", "{r}");

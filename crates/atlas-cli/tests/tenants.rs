@@ -164,12 +164,36 @@ fn graph_connection_secret_is_sealed_and_never_shown() {
     let file = file.to_str().unwrap();
     let tenant_guid = "1e250c70-dff6-4e52-8690-a9c144e7cf0f";
     atlas.bad(
-        &["connections", "add", "--tenant", id, "--kind", "microsoft_graph", "--external-tenant-id", "not-a-guid",
-          "--client-id", "app", "--client-secret-file", file],
+        &[
+            "connections",
+            "add",
+            "--tenant",
+            id,
+            "--kind",
+            "microsoft_graph",
+            "--external-tenant-id",
+            "not-a-guid",
+            "--client-id",
+            "app",
+            "--client-secret-file",
+            file,
+        ],
         "invalid",
     );
-    let args = ["connections", "add", "--tenant", id, "--kind", "microsoft_graph", "--external-tenant-id", tenant_guid,
-                "--client-id", "8db8df93-edd5-4cd5-86b3-bc355166765c", "--client-secret-file", file];
+    let args = [
+        "connections",
+        "add",
+        "--tenant",
+        id,
+        "--kind",
+        "microsoft_graph",
+        "--external-tenant-id",
+        tenant_guid,
+        "--client-id",
+        "8db8df93-edd5-4cd5-86b3-bc355166765c",
+        "--client-secret-file",
+        file,
+    ];
     let added = atlas.run(&[&args[..], &["--json"]].concat());
     assert_eq!(added.code, 0, "{added:?}");
     let conn: Value = serde_json::from_str(added.stdout.trim()).unwrap();

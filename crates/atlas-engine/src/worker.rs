@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atlas_core::run::{failure_event, Run, RunEvent};
-use atlas_providers::WriteFence;
-use atlas_store::claim::{backoff_ms, ClaimParams, Claimed, Finish, MAX_BATCH};
+use atlas_core::tenant::ConnectionKind;
+use atlas_providers::sandbox::SandboxProvider;
+use atlas_providers::{Provider, WriteFence};
+use atlas_store::claim::{backoff_ms, ClaimBatch, ClaimParams, Claimed, Finish, MAX_BATCH};
 use atlas_store::{Store, StoreError};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -19,6 +21,7 @@ use tracing::{info_span, warn, Instrument};
 
 use crate::config::EngineConfig;
 use crate::families::provider_for;
+use crate::pacing::{budget_from_env, Paced};
 use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry, Stop};
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -96,20 +99,10 @@ impl Worker {
             let mut claimed_any = false;
             if room > 0 {
                 let batch = u32::try_from(room).unwrap_or(1).min(self.config.claim_batch);
-                match self.store.run_claim_and_authorize(&self.claim_params(batch)).await {
+                match self.store.run_claim_batch(&self.claim_params(batch)).await {
                     Ok(claimed) => {
-                        claimed_any = !claimed.is_empty();
-                        for c in claimed {
-                            match c {
-                                Claimed::Started(run) => {
-                                    stats.started += 1;
-                                    let w = self.clone();
-                                    tasks.spawn(async move { w.execute(run).await });
-                                }
-                                Claimed::Blocked(_) => stats.blocked += 1,
-                                Claimed::Retrying(_) => stats.retried_at_claim += 1,
-                            }
-                        }
+                        claimed_any = !claimed.claimed.is_empty();
+                        self.spawn_started(claimed, &mut tasks, &mut stats);
                     }
                     Err(e) => warn!(error = %e, "claim failed"),
                 }
@@ -149,31 +142,42 @@ impl Worker {
             rescued: self.store.run_rescue_expired(self.config.backoff_ms(), 100).await?,
             ..WorkerStats::default()
         };
-        let claimed = self.store.run_claim_and_authorize(&self.claim_params(self.config.claim_batch)).await?;
+        let claimed = self.store.run_claim_batch(&self.claim_params(self.config.claim_batch)).await?;
         let mut tasks = JoinSet::new();
-        for c in claimed {
-            match c {
-                Claimed::Started(run) => {
-                    stats.started += 1;
-                    let w = self.clone();
-                    tasks.spawn(async move { w.execute(run).await });
-                }
-                Claimed::Blocked(_) => stats.blocked += 1,
-                Claimed::Retrying(_) => stats.retried_at_claim += 1,
-            }
-        }
+        self.spawn_started(claimed, &mut tasks, &mut stats);
         while let Some(done) = tasks.join_next().await {
             record(&mut stats, done);
         }
         Ok(stats)
     }
 
+    /// Counts a claim's results and spawns an execution per started run.
+    fn spawn_started(&self, claimed: ClaimBatch, tasks: &mut JoinSet<Outcome>, stats: &mut WorkerStats) {
+        for c in claimed.claimed {
+            match c {
+                Claimed::Started(run) => {
+                    stats.started += 1;
+                    let kind = run.tenant_id.and_then(|t| claimed.connection_kinds.get(&t).copied());
+                    let w = self.clone();
+                    tasks.spawn(async move { w.execute_with(run, kind).await });
+                }
+                Claimed::Blocked(_) => stats.blocked += 1,
+                Claimed::Retrying(_) => stats.retried_at_claim += 1,
+            }
+        }
+    }
+
     /// Executes one started run: handler under a heartbeat, then a fenced finish.
     pub async fn execute(&self, run: Run) -> Outcome {
+        self.execute_with(run, None).await
+    }
+
+    /// `execute`, knowing the kind of the tenant's connection as the claim read it.
+    async fn execute_with(&self, run: Run, kind: Option<ConnectionKind>) -> Outcome {
         let Some(lease) = run.lease.clone() else { return Outcome::Fenced };
         let span = info_span!("run", run_id = %run.id, r#type = %run.op_type, tenant = ?run.tenant_id, attempt = run.attempt);
         let token = lease.token;
-        let result = self.run_handler(&run, token).instrument(span.clone()).await;
+        let result = self.run_handler(&run, token, kind).instrument(span.clone()).await;
         let event = match result {
             HandlerRun::LeaseLost => return Outcome::Fenced,
             HandlerRun::Done(Ok(out)) => {
@@ -211,14 +215,30 @@ impl Worker {
         }
     }
 
-    async fn run_handler(&self, run: &Run, token: uuid::Uuid) -> HandlerRun {
+    /// The run's provider. A sandbox tenant's provider is made from the tenant
+    /// alone (what `families::provider_for` builds for it), so when the claim
+    /// has just read — and on PostgreSQL share-locked — a sandbox connection,
+    /// it is built without reading the connection again: one read per run
+    /// less, which at full speed starved the pool. Other kinds, or an unknown
+    /// one, go through `provider_for`.
+    async fn provider(&self, run: &Run, kind: Option<ConnectionKind>) -> Result<Arc<dyn Provider>, HandlerError> {
+        match (run.tenant_id, kind) {
+            (Some(tenant_id), Some(ConnectionKind::Sandbox)) => {
+                let sandbox = Arc::new(SandboxProvider::new(self.store.clone(), tenant_id));
+                Ok(Arc::new(Paced::new(sandbox, self.store.clone(), tenant_id, budget_from_env())))
+            }
+            _ => provider_for(&self.store, run).await,
+        }
+    }
+
+    async fn run_handler(&self, run: &Run, token: uuid::Uuid, kind: Option<ConnectionKind>) -> HandlerRun {
         let Some(handler) = self.registry.get(run.op_type) else {
             return HandlerRun::Done(Err(HandlerError::permanent(
                 "no_handler",
                 format!("this node has no handler for {}", run.op_type),
             )));
         };
-        let provider = match provider_for(&self.store, run).await {
+        let provider = match self.provider(run, kind).await {
             Ok(p) => p,
             Err(e) => return HandlerRun::Done(Err(e)),
         };

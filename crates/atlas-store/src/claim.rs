@@ -75,9 +75,12 @@ async fn pick(tx: &mut Tx, now: Timestamp, batch: u32) -> StoreResult<Vec<Run>> 
         Tx::Sqlite(_) => "",
         Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
+    // Ordered by `run_after` alone, the order of the runnable index, so that
+    // the scan stops after `batch` rows; a tie-break on `id` would sort every
+    // queued run on each claim.
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM operation_runs WHERE status = 'queued' AND run_after <= $1 \
-         ORDER BY run_after, id LIMIT $2{lock}"
+         ORDER BY run_after LIMIT $2{lock}"
     );
     let rows: Vec<RunRow> =
         on_tx!(tx, |c| sqlx::query_as(&sql).bind(now.0).bind(i64::from(batch.max(1))).fetch_all(c).await)?;
@@ -115,6 +118,7 @@ impl Store {
 
     /// `run_claim_and_authorize`, also returning the connection kinds it read.
     pub async fn run_claim_batch(&self, p: &ClaimParams) -> StoreResult<ClaimBatch> {
+        let turn = complete::write_turn(self).await;
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         // `run_after` is written from the application clock (backoffs), so it is compared with it;
@@ -131,6 +135,7 @@ impl Store {
             }
             Err(e @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
                 drop(tx);
+                drop(turn);
                 let detail = "facts could not be read";
                 tracing::warn!(error = %e_text(&e), "claim: {detail}; scheduling retries");
                 let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
@@ -142,6 +147,7 @@ impl Store {
     }
 
     async fn deny_unavailable(&self, ids: &[Uuid], detail: &str, p: &ClaimParams) -> StoreResult<Vec<Claimed>> {
+        let _turn = complete::write_turn(self).await;
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         let mut out = Vec::new();
@@ -175,6 +181,7 @@ impl Store {
         if any.is_none() {
             return Ok(0);
         }
+        let _turn = complete::write_turn(self).await;
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         let lock = match tx {

@@ -12,6 +12,8 @@
 //! it is prepared once), on SQLite a `VALUES` list.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use atlas_core::audit::AuditDraft;
 use atlas_core::badge::outcome_badge;
@@ -25,11 +27,37 @@ use uuid::Uuid;
 use crate::audit::chain_of;
 use crate::notification::RUN_COMPLETED;
 use crate::run::{RunRow, RUN_COLUMNS};
-use crate::{Store, StoreError, StoreResult, Tx};
+use crate::{Db, Store, StoreError, StoreResult, Tx};
 
 /// The most runs one batched transaction carries: keeps SQLite's bind count
 /// (at most 32,766) in range and its single writer lock short.
 pub const MAX_BATCH: usize = 512;
+
+/// One turn-taking lock per SQLite database file in this process.
+static WRITE_TURNS: Mutex<Vec<(PathBuf, Arc<tokio::sync::Mutex<()>>)>> = Mutex::new(Vec::new());
+
+/// A turn at writing for the queue's own transactions (claims, batched
+/// finishes, rescues), held until the transaction ends. SQLite allows one
+/// writer: waiting here, each queue transaction starts the moment the one
+/// before commits, instead of polling SQLite's busy handler, which sleeps
+/// 1, 2, 5, 10… ms between tries. Other writers still meet at SQLite's own
+/// lock. PostgreSQL needs no turns (`None`).
+pub(crate) async fn write_turn(store: &Store) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    let Db::Sqlite(pool) = store.db() else { return None };
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let lock = {
+        let mut turns = WRITE_TURNS.lock().ok()?;
+        match turns.iter().find(|(f, _)| *f == file) {
+            Some((_, lock)) => Arc::clone(lock),
+            None => {
+                let lock = Arc::new(tokio::sync::Mutex::new(()));
+                turns.push((file, Arc::clone(&lock)));
+                lock
+            }
+        }
+    };
+    Some(lock.lock_owned().await)
+}
 
 #[derive(Clone, Copy)]
 pub(crate) enum Kind {
@@ -474,6 +502,7 @@ impl Store {
     }
 
     async fn finish_batch(&self, items: &[&Finish]) -> StoreResult<Vec<StoreResult<Run>>> {
+        let _turn = write_turn(self).await;
         let mut tx = self.begin().await?;
         let at = crate::now();
         let ids: Vec<Uuid> = items.iter().map(|f| f.run_id).collect();

@@ -21,6 +21,7 @@ pub mod monitoring;
 pub mod admin;
 pub mod audit;
 pub mod backup;
+pub mod bench;
 pub mod notification;
 pub mod pacing;
 pub mod policy;

@@ -12,6 +12,33 @@ use uuid::Uuid;
 
 use crate::Store;
 
+/// `dialect_tests!(case_a, case_b, …)`: one `#[tokio::test]` per case per
+/// dialect, each case an `async fn(Store)` beside the macro call. The
+/// PostgreSQL half is skipped (loudly) when no server answers, unless
+/// `ATLAS_TEST_PG=require`.
+#[macro_export]
+macro_rules! dialect_tests {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::testkit::sqlite().await).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(store) = $crate::testkit::postgres().await else { return };
+                    super::$case(store).await;
+                }
+            )+
+        }
+    };
+}
+
 pub const DEFAULT_TEST_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A new SQLite database in a fresh file under the system temp folder.

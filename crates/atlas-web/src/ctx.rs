@@ -22,6 +22,9 @@ pub struct Ctx {
     /// The route's tenant, or a list's tenant filter.
     pub tenant: Option<Tenant>,
     pub run: Option<Run>,
+    /// `http://host` (`https` behind TLS) from the request's `Host`, if it
+    /// named a valid authority: run URLs in API answers are absolute with it.
+    pub origin: Option<String>,
 }
 
 impl Ctx {
@@ -35,6 +38,15 @@ impl Ctx {
 
     pub fn run(&self) -> ApiResult<&Run> {
         self.run.as_ref().ok_or(ApiError::NotFound)
+    }
+
+    /// The console address of a run: absolute when the request named its host.
+    pub fn run_url(&self, id: Uuid) -> String {
+        let path = crate::query::run_url(id);
+        match &self.origin {
+            Some(origin) => format!("{origin}{path}"),
+            None => path,
+        }
     }
 
     /// Who makes an administrative change made through this request.

@@ -92,9 +92,27 @@ async fn authorize(gs: &GuardState, req: Request) -> ApiResult<Request> {
         Path::<HashMap<String, String>>::from_request_parts(&mut parts, &()).await.map(|p| p.0).unwrap_or_default();
     let query: HashMap<String, String> =
         parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
-    let ctx = resolve(app, principal, scope, &params, &query).await?;
+    let mut ctx = resolve(app, principal, scope, &params, &query).await?;
+    ctx.origin = origin(&parts, app.config.secure_cookies);
     parts.extensions.insert(ctx);
     Ok(Request::from_parts(parts, body))
+}
+
+/// `scheme://host` of the request, from its `Host` header (or the URI's
+/// authority, HTTP/2), when that is a valid authority; `https` behind TLS.
+fn origin(parts: &axum::http::request::Parts, tls: bool) -> Option<String> {
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))?;
+    let authority: axum::http::uri::Authority = host.trim().parse().ok()?;
+    if authority.as_str().contains('@') || authority.host().is_empty() {
+        return None;
+    }
+    let scheme = if tls { "https" } else { "http" };
+    Some(format!("{scheme}://{authority}"))
 }
 
 fn is_read(method: &Method) -> bool {
@@ -108,7 +126,8 @@ async fn resolve(
     params: &HashMap<String, String>,
     query: &HashMap<String, String>,
 ) -> ApiResult<Ctx> {
-    let mut ctx = Ctx { user: p.user, session: p.session, workspace: None, viewer: None, tenant: None, run: None };
+    let mut ctx =
+        Ctx { user: p.user, session: p.session, workspace: None, viewer: None, tenant: None, run: None, origin: None };
     match scope {
         Scope::Public => {}
         Scope::User => {

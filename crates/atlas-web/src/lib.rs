@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod bulk;
 mod ctx;
 mod error;
 mod flash;

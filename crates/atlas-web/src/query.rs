@@ -145,8 +145,36 @@ impl Names {
         }
     }
 
+    /// What a run's tenant column says: the tenant's name, or for a bulk run
+    /// over several tenants "3 tenants" (with `run_tenant_names` for a title).
+    pub fn run_tenants(&self, run: &Run) -> String {
+        match run.tenant_id {
+            Some(id) => self.tenant(Some(id)),
+            None => match atlas_core::access::run_tenants(run).as_slice() {
+                [one] => self.tenant(Some(*one)),
+                many => format!("{} tenants", many.len()),
+            },
+        }
+    }
+
+    /// The names of every tenant a run touches, by name.
+    pub fn run_tenant_names(&self, run: &Run) -> Vec<String> {
+        let mut names: Vec<String> =
+            atlas_core::access::run_tenants(run).into_iter().map(|t| self.tenant(Some(t))).collect();
+        names.sort();
+        names
+    }
+
     pub fn user(&self, id: Uuid) -> String {
         self.users.get(&id).cloned().unwrap_or_else(|| "Unknown user".into())
+    }
+}
+
+/// A run's human label: "Inventory sync", or "Bulk inventory sync".
+pub fn run_label(run: &Run) -> String {
+    match crate::bulk::item_type(run) {
+        Some(op) => format!("Bulk {}", op.spec().label.to_lowercase()),
+        None => run.op_type.spec().label.to_owned(),
     }
 }
 

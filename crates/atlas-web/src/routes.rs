@@ -109,6 +109,7 @@ pub fn routes() -> Vec<RouteSpec> {
         // Console: Monitoring.
         get("/admin/operations", Page, List(C::OperationsView), pages::operations::list),
         get("/admin/operations/rows", Page, List(C::OperationsView), pages::operations::rows),
+        post("/admin/operations/bulk", Page, Workspace(C::BulkExecute), pages::tenants::start_bulk),
         get("/admin/operations/{run}", Page, Run(Cap(C::OperationsView)), pages::run::show),
         post("/admin/operations/{run}/cancel", Page, Run(CancelRun), pages::run::cancel),
         post("/admin/operations/{run}/retry", Page, Run(RetryRun), pages::run::retry),
@@ -186,9 +187,16 @@ pub fn routes() -> Vec<RouteSpec> {
         post("/api/v1/notifications/{id}/read", Api, User, api::notifications::mark_read),
         get("/api/v1/audit", Api, List(C::AuditView), api::audit::list),
         get("/api/v1/tenants", Api, List(C::TenantView), api::tenants::list),
+        post("/api/v1/workspaces/{workspace}/tenants", Api, WorkspacePath(C::TenantManage), api::tenants::create),
         get("/api/v1/tenants/{tenant}", Api, Tenant(Cap(C::TenantView)), api::tenants::show),
         post("/api/v1/tenants/{tenant}/status", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_status),
         post("/api/v1/tenants/{tenant}/write-gate", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_write_gate),
+        get(
+            "/api/v1/tenants/{tenant}/connection",
+            Api,
+            Tenant(Cap(C::ProviderConnectionsManage)),
+            api::tenants::connection,
+        ),
         post(
             "/api/v1/tenants/{tenant}/connection",
             Api,
@@ -241,6 +249,12 @@ pub fn routes() -> Vec<RouteSpec> {
         ),
         get("/api/v1/workspaces/{workspace}/roles", Api, WorkspacePath(C::MembersManage), api::members::roles),
         post("/api/v1/workspaces/{workspace}/roles", Api, WorkspacePath(C::MembersManage), api::members::add_role),
+        post(
+            "/api/v1/workspaces/{workspace}/roles/{role}/capabilities",
+            Api,
+            WorkspacePath(C::MembersManage),
+            api::members::set_role_capabilities,
+        ),
     ]
 }
 

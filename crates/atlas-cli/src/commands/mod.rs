@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backups;
+pub mod bench_seed;
 pub mod connections;
 pub mod demo;
 pub mod members;
@@ -38,5 +39,6 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Schedules(c) => schedules::run(ctx, c).await,
         Command::Sandbox(c) => sandbox::run(ctx, c).await,
         Command::Backups(c) => backups::run(ctx, c).await,
+        Command::BenchSeed(a) => bench_seed::run(ctx, a).await,
     }
 }

@@ -91,7 +91,13 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
             let max_attempts = engine_config(None)?.max_attempts;
             match schedule::fire(&ctx.store, &s, slot, max_attempts).await.map_err(service_error)? {
                 Fired::Run(inserted) => {
-                    let doc = json!({"run": inserted.run, "deduplicated": inserted.deduplicated, "url": run_url(inserted.run.id), "slot": slot});
+                    // The run JSON itself, as for `runs start`, plus the slot it fired.
+                    let mut doc = serde_json::to_value(&inserted.run).unwrap_or_default();
+                    if let Some(m) = doc.as_object_mut() {
+                        m.insert("deduplicated".into(), json!(inserted.deduplicated));
+                        m.insert("url".into(), json!(run_url(inserted.run.id)));
+                        m.insert("slot".into(), json!(slot));
+                    }
                     ctx.out.print(&doc, || format!("slot {slot} fired: run {} ({})", inserted.run.id, run_url(inserted.run.id)))
                 }
                 Fired::AlreadyFired(run_id) => {

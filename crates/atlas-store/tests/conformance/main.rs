@@ -4,28 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-/// `conformance!(case_a, case_b, …)` inside a case module: one test per case per dialect.
-/// The PostgreSQL tests are skipped (loudly) when no server answers, unless
-/// `ATLAS_TEST_PG=require`.
+/// One test per case per dialect (see `atlas_store::dialect_tests`).
 macro_rules! conformance {
     ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(atlas_store::testkit::sqlite().await).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(store) = atlas_store::testkit::postgres().await else { return };
-                    super::$case(store).await;
-                }
-            )+
-        }
+        atlas_store::dialect_tests!($($case),+);
     };
 }
 

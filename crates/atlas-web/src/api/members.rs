@@ -1,5 +1,6 @@
 //! Members and custom roles of a workspace (`members.manage`), mirroring
-//! `atlas members` and `atlas roles`.
+//! `atlas members` (list, grant, set-role, set-scope, revoke) and `atlas
+//! roles` (list, add, set).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -44,6 +45,24 @@ fn member_user(params: &HashMap<String, String>) -> ApiResult<Uuid> {
     params.get("user").and_then(|u| Uuid::parse_str(u).ok()).ok_or(ApiError::NotFound)
 }
 
+/// The role a body names: a built-in role, or a custom role of the workspace
+/// (an unknown name is invalid input, 422 — not a missing route object).
+async fn role_ref(state: &AppState, ctx: &Ctx, name: &str) -> ApiResult<RoleRef> {
+    let role = RoleRef::parse(name.trim());
+    if let RoleRef::Custom(custom) = &role {
+        match state.store.role_get(ctx.workspace()?.id, custom).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::Invalid(format!(
+                    "`{custom}` is neither a built-in role (owner, manager, operator, readonly) nor a custom role of this workspace"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(role)
+}
+
 async fn ensure_member(state: &AppState, ctx: &Ctx, user: Uuid) -> ApiResult<Uuid> {
     let ws = ctx.workspace()?.id;
     match state.store.membership_get(ws, user).await? {
@@ -76,7 +95,8 @@ pub async fn grant(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<
         Err(StoreError::NotFound(_)) => return Err(ApiError::Invalid(format!("no user has the email `{}`", b.email))),
         Err(e) => return Err(e.into()),
     };
-    let m = state.store.member_grant(ctx.workspace()?.id, user.id, &RoleRef::parse(&b.role), &scope, &ctx.by()).await?;
+    let role = role_ref(&state, &ctx, &b.role).await?;
+    let m = state.store.member_grant(ctx.workspace()?.id, user.id, &role, &scope, &ctx.by()).await?;
     Ok((StatusCode::CREATED, Json(json!(m))).into_response())
 }
 
@@ -94,7 +114,8 @@ pub async fn set_role(
 ) -> ApiResult<Json<Value>> {
     let user = member_user(&params)?;
     let ws = ensure_member(&state, &ctx, user).await?;
-    Ok(Json(json!(state.store.member_set_role(ws, user, &RoleRef::parse(&b.role), &ctx.by()).await?)))
+    let role = role_ref(&state, &ctx, &b.role).await?;
+    Ok(Json(json!(state.store.member_set_role(ws, user, &role, &ctx.by()).await?)))
 }
 
 #[derive(Deserialize)]
@@ -138,11 +159,39 @@ pub struct NewRole {
 }
 
 pub async fn add_role(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<NewRole>) -> ApiResult<Response> {
-    let caps = b
-        .capabilities
-        .iter()
-        .map(|c| c.parse::<Capability>().map_err(|e| ApiError::Invalid(e.to_string())))
-        .collect::<ApiResult<CapabilitySet>>()?;
+    let caps = parse_capabilities(&b.capabilities)?;
     let r = state.store.role_create(ctx.workspace()?.id, &b.name, &caps, &ctx.by()).await?;
     Ok((StatusCode::CREATED, Json(json!(r))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleCapabilities {
+    capabilities: Vec<String>,
+}
+
+/// `atlas roles set`: replaces a custom role's capabilities (`{role}`: its id
+/// or its name); takes effect for every member holding it.
+pub async fn set_role_capabilities(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(params): Path<HashMap<String, String>>,
+    ApiJson(b): ApiJson<RoleCapabilities>,
+) -> ApiResult<Json<Value>> {
+    let ws = ctx.workspace()?.id;
+    let wanted = params.get("role").map(|r| r.trim()).unwrap_or_default();
+    let id = Uuid::parse_str(wanted).ok();
+    let role = state
+        .store
+        .role_list(ws)
+        .await?
+        .into_iter()
+        .find(|r| Some(r.id) == id || r.name == wanted)
+        .ok_or(ApiError::NotFound)?;
+    let caps = parse_capabilities(&b.capabilities)?;
+    Ok(Json(json!(state.store.role_set(ws, &role.name, &caps, &ctx.by()).await?)))
+}
+
+fn parse_capabilities(names: &[String]) -> ApiResult<CapabilitySet> {
+    names.iter().map(|c| c.trim().parse::<Capability>().map_err(|e| ApiError::Invalid(e.to_string()))).collect()
 }

@@ -17,7 +17,27 @@ fn request_body(method: &str, path: &str) -> Option<Value> {
         ("post", p) if p.ends_with("/status") => {
             json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["onboarding", "active", "suspended", "archived"]}}})
         }
-        ("post", p) if p.ends_with("/connection") || p.ends_with("/enabled") => {
+        ("post", "/api/v1/tenants/{tenant}/connection") => json!({"oneOf": [
+            {"type": "object", "required": ["enabled"], "additionalProperties": false,
+             "properties": {"enabled": {"type": "boolean"}}},
+            {"type": "object", "required": ["kind"], "additionalProperties": false,
+             "description": "Adds the connection (201). microsoft_graph needs external_tenant_id, client_id and client_secret; the secret is sealed at rest and never returned.",
+             "properties": {"kind": {"type": "string", "enum": ["sandbox", "microsoft_graph"]},
+                            "external_tenant_id": {"type": "string", "format": "uuid"},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string", "writeOnly": true}}}
+        ]}),
+        ("post", "/api/v1/workspaces/{workspace}/tenants") => {
+            json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                "name": {"type": "string"},
+                "status": {"type": "string", "enum": ["onboarding", "active", "suspended", "archived"], "default": "active"},
+                "writes_enabled": {"type": "boolean", "default": false},
+                "external_tenant_id": {"type": "string"}}})
+        }
+        ("post", "/api/v1/workspaces/{workspace}/roles/{role}/capabilities") => {
+            json!({"type": "object", "required": ["capabilities"], "properties": {"capabilities": {"type": "array", "items": {"type": "string"}}}})
+        }
+        ("post", p) if p.ends_with("/enabled") => {
             json!({"type": "object", "properties": {"enabled": {"type": "boolean"}}})
         }
         ("post", "/api/v1/tenants/{tenant}/schedules") => {

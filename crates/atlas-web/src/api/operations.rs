@@ -1,10 +1,9 @@
 //! Operations: start (per tenant, and bulk per workspace), list, show,
 //! cancel, retry. Answers carry the run's JSON with `actions`; a start adds
-//! `url` and `deduplicated` (202 when new, 200 when deduplicated).
+//! `url` (absolute when the request named its host) and `deduplicated` (202
+//! when new, 200 when deduplicated).
 
-use atlas_core::access::{self, Access};
-use atlas_core::operation::validate_params;
-use atlas_core::{Capability, OperationType};
+use atlas_core::OperationType;
 use atlas_engine::{service, StartRequest};
 use atlas_store::run::Inserted;
 use axum::extract::{RawQuery, State};
@@ -13,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::json::ApiJson;
+use crate::bulk;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{parse_query, run_json, run_page, run_url, RunListQuery};
+use crate::query::{parse_query, run_json, run_page, RunListQuery};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -38,7 +37,7 @@ fn parse_type(s: &str) -> ApiResult<OperationType> {
 pub fn started(ctx: &Ctx, ins: &Inserted) -> Response {
     let mut v = run_json(ctx, &ins.run);
     if let Value::Object(m) = &mut v {
-        m.insert("url".into(), json!(run_url(ins.run.id)));
+        m.insert("url".into(), json!(ctx.run_url(ins.run.id)));
         m.insert("deduplicated".into(), json!(ins.deduplicated));
     }
     let status = if ins.deduplicated { StatusCode::OK } else { StatusCode::ACCEPTED };
@@ -71,43 +70,13 @@ pub async fn start_bulk(
     ctx: Ctx,
     ApiJson(body): ApiJson<StartBody>,
 ) -> ApiResult<Response> {
-    let ws = ctx.workspace()?.clone();
     let op_type = parse_type(&body.op_type)?;
     if op_type != OperationType::BulkOperation {
         return Err(ApiError::Invalid(format!(
             "this endpoint starts bulk.operation runs; start {op_type} at /api/v1/tenants/{{tenant}}/operations"
         )));
     }
-    let params = validate_params(op_type, &body.params).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let ids: Vec<Uuid> = params
-        .get("tenant_ids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
-        .unwrap_or_default();
-    if ids.is_empty() {
-        return Err(ApiError::Invalid("tenant_ids must name at least one tenant".into()));
-    }
-    for id in &ids {
-        let t = state.store.tenant_get(*id).await?;
-        if t.workspace_id != ws.id {
-            return Err(ApiError::NotFound);
-        }
-    }
-    if access::check(ctx.viewer.as_ref(), &ids, Capability::BulkExecute) == Access::NotFound {
-        return Err(ApiError::NotFound);
-    }
-    if !state.bulk_supported {
-        return Err(ApiError::Invalid("bulk operations are not supported by this build yet".into()));
-    }
-    let req = StartRequest {
-        user_id: ctx.user.id,
-        workspace_id: ws.id,
-        tenant_id: None,
-        op_type,
-        params,
-        retry_of_run_id: None,
-        max_attempts: state.engine.max_attempts,
-    };
+    let req = bulk::request(&state, &ctx, &body.params).await?;
     let ins = service::start(&state.store, req).await?;
     Ok(started(&ctx, &ins))
 }

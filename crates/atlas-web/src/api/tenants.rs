@@ -1,10 +1,15 @@
 //! Tenants: the list (filtered to the viewer's scope), one tenant, and the
-//! administrative changes that mirror `atlas tenants` and `atlas connections`.
+//! administrative changes that mirror `atlas tenants` and `atlas connections`:
+//! add a tenant, set its status and write gate; add, show, enable and
+//! disable its provider connection. A Graph connection's client secret is
+//! accepted in the request body, sealed at once, and never answered back.
 
-use atlas_core::tenant::TenantStatus;
+use atlas_core::tenant::{ConnectionKind, TenantStatus};
 use atlas_core::Capability;
 use atlas_store::admin::Tenant;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -73,15 +78,114 @@ pub async fn set_write_gate(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    name: String,
+    /// Default `active`, as `atlas tenants add`.
+    status: Option<String>,
+    /// The write gate; closed by default.
+    #[serde(default)]
+    writes_enabled: bool,
+    external_tenant_id: Option<String>,
+}
+
+/// `atlas tenants add`: 201 with the tenant (and its connection, none yet).
+pub async fn create(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<NewTenant>) -> ApiResult<Response> {
+    let ws = ctx.workspace()?;
+    let status = match b.status.as_deref().map(str::trim) {
+        None => TenantStatus::Active,
+        Some(s) => TenantStatus::parse(s).ok_or_else(|| ApiError::Invalid(format!("`{s}` is not a tenant status")))?,
+    };
+    let external = b.external_tenant_id.as_deref().map(str::trim);
+    let t = state.store.tenant_create(ws.id, &b.name, status, b.writes_enabled, external, &ctx.by()).await?;
+    Ok((StatusCode::CREATED, Json(tenant_json(&state, &t).await?)).into_response())
+}
+
+/// The connection body: `{"enabled": bool}` enables or disables the
+/// connection (`atlas connections enable|disable`); `{"kind": …}` adds it
+/// (`atlas connections add`): a sandbox, or Microsoft Graph with
+/// `external_tenant_id`, `client_id` and `client_secret`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectionBody {
-    enabled: bool,
+    enabled: Option<bool>,
+    kind: Option<String>,
+    external_tenant_id: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 pub async fn set_connection(
     State(state): State<AppState>,
     ctx: Ctx,
     ApiJson(b): ApiJson<ConnectionBody>,
-) -> ApiResult<Json<Value>> {
-    let c = state.store.connection_set_status(ctx.tenant()?.id, b.enabled, &ctx.by()).await?;
+) -> ApiResult<Response> {
+    let tenant = ctx.tenant()?;
+    match (b.enabled, b.kind.as_deref()) {
+        (Some(enabled), None) => {
+            if b.external_tenant_id.is_some() || b.client_id.is_some() || b.client_secret.is_some() {
+                return Err(ApiError::Invalid("enabling or disabling a connection takes only `enabled`".into()));
+            }
+            let c = state.store.connection_set_status(tenant.id, enabled, &ctx.by()).await?;
+            Ok(Json(json!(c)).into_response())
+        }
+        (None, Some(kind)) => {
+            let kind = ConnectionKind::parse(kind.trim()).ok_or_else(|| {
+                ApiError::Invalid(format!("`{kind}` is not a connection kind (sandbox or microsoft_graph)"))
+            })?;
+            if state.store.connection_get(tenant.id).await?.is_some() {
+                return Err(ApiError::Conflict(format!("tenant `{}` already has a provider connection", tenant.name)));
+            }
+            let c = match kind {
+                ConnectionKind::Sandbox => {
+                    if b.external_tenant_id.is_some() || b.client_id.is_some() || b.client_secret.is_some() {
+                        return Err(ApiError::Invalid("a sandbox connection takes no Graph settings".into()));
+                    }
+                    let c = state.store.connection_add(tenant.id, kind, json!({}), None, &ctx.by()).await?;
+                    // A sandbox tenant starts with realistic objects to operate on.
+                    atlas_providers::sandbox::seed(&state.store, tenant.id).await.map_err(ApiError::internal)?;
+                    c
+                }
+                ConnectionKind::MicrosoftGraph => {
+                    let (config, sealed) = graph_settings(b.external_tenant_id, b.client_id, b.client_secret)?;
+                    state.store.connection_add(tenant.id, kind, config, Some(sealed), &ctx.by()).await?
+                }
+            };
+            Ok((StatusCode::CREATED, Json(json!(c))).into_response())
+        }
+        _ => {
+            Err(ApiError::Invalid("send either `enabled` (true or false) or the `kind` of a connection to add".into()))
+        }
+    }
+}
+
+/// Validates a Graph connection's settings and seals its secret. Messages
+/// name fields, never the secret's value.
+fn graph_settings(
+    external_tenant_id: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+) -> ApiResult<(Value, String)> {
+    let (Some(external), Some(client), Some(secret)) = (external_tenant_id, client_id, client_secret) else {
+        return Err(ApiError::Invalid(
+            "a microsoft_graph connection needs external_tenant_id, client_id and client_secret".into(),
+        ));
+    };
+    let external = uuid::Uuid::parse_str(external.trim())
+        .map_err(|_| ApiError::Invalid(format!("external_tenant_id `{}` is not a GUID", external.trim())))?;
+    let client = client.trim();
+    if client.is_empty() {
+        return Err(ApiError::Invalid("client_id must not be empty".into()));
+    }
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(ApiError::Invalid("client_secret must not be empty".into()));
+    }
+    let sealed = atlas_engine::secrets::seal(secret).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((json!({"external_tenant_id": external.to_string(), "client_id": client}), sealed))
+}
+
+/// `atlas connections show`: the connection without its secret.
+pub async fn connection(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    let c = state.store.connection_get(ctx.tenant()?.id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(json!(c)))
 }

@@ -13,7 +13,7 @@ use super::{back, started};
 use crate::ctx::Ctx;
 use crate::error::{ApiError, PageResult};
 use crate::flash::{self, Flash};
-use crate::query::{run_json, run_url, Names};
+use crate::query::{run_json, run_label, run_url, Names};
 use crate::state::AppState;
 use crate::view::layout::{page, Frame};
 use crate::view::run_detail::{body, RunView};
@@ -55,7 +55,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         csrf: ctx.csrf(),
         now: atlas_store::now(),
     };
-    let title = format!("{} · {}", run.op_type.spec().label, names.tenant(run.tenant_id));
+    let title = format!("{} · {}", run_label(&run), names.run_tenants(&run));
     let frame = Frame::load(&state, &ctx, "operations").await?;
     Ok(page(&frame, &title, body(&view)).into_response())
 }
@@ -79,6 +79,6 @@ pub async fn retry(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respon
     let run = ctx.run()?;
     let here = run_url(run.id);
     let result = service::retry(&state.store, run.id, ctx.user.id, state.engine.max_attempts).await;
-    let what = format!("a retry of this {}", run.op_type.spec().label.to_lowercase());
+    let what = format!("a retry of this {}", run_label(run).to_lowercase());
     started(&state, &ctx, result, &here, &what).await
 }

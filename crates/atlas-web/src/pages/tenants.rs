@@ -1,7 +1,9 @@
-//! Tenants: the list, and the tenant page with one start button per
-//! operation type the viewer may start (UI.md "Tenant page"). A button the
-//! viewer has no capability for is not shown; one the gate would refuse now
-//! is shown disabled with the gate's reason beside it.
+//! Tenants: the list, with the multi-select that starts a bulk run over the
+//! chosen tenants (shown only to a viewer with `bulk.execute`), and the
+//! tenant page with one start button per operation type the viewer may start
+//! (UI.md "Tenant page"). A button the viewer has no capability for is not
+//! shown; one the gate would refuse now is shown disabled with the gate's
+//! reason beside it.
 
 use atlas_core::gate::{Authority, Decision, ReasonCode};
 use atlas_core::operation::validate_params;
@@ -18,9 +20,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{started, PageForm};
+use super::{back, started, PageForm};
+use crate::bulk;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult, PageResult};
+use crate::flash::{self, Flash};
 use crate::query::Names;
 use crate::state::AppState;
 use crate::view::layout::{page, Frame};
@@ -35,16 +39,35 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
             rows.push((t, conn));
         }
     }
-    let body = html! {
-        h1 { "Tenants" }
-        p.sub { "Tenants of " (ws.name) " you are entitled to." }
+    // The multi-select: only for a viewer the access rule gives bulk.execute,
+    // offering the item operations their role grants.
+    let bulk_ops: Vec<OperationType> = if state.bulk_supported && ctx.allows(Capability::BulkExecute, &[]) {
+        bulk::item_types().filter(|t| ctx.allows(t.spec().capability, &[])).collect()
+    } else {
+        Vec::new()
+    };
+    let select = !bulk_ops.is_empty() && !rows.is_empty();
+    let columns = if select { "5" } else { "4" };
+    let table = html! {
         table {
-            thead { tr { th { "Tenant" } th { "Status" } th { "Write gate" } th { "Connection" } } }
+            thead {
+                tr {
+                    @if select { th scope="col" { span.skip { "Select" } } }
+                    th scope="col" { "Tenant" } th scope="col" { "Status" } th scope="col" { "Write gate" } th scope="col" { "Connection" }
+                }
+            }
             tbody {
-                @if rows.is_empty() { tr { td.empty colspan="4" { "No tenants." } } }
+                @if rows.is_empty() { tr { td.empty colspan=(columns) { "No tenants." } } }
                 @for (t, conn) in &rows {
                     @let href = format!("/admin/tenants/{}", t.id);
-                    tr.row-link data-href=(href) {
+                    @let check_id = format!("select-{}", t.id);
+                    tr.row-link data-href=(href) data-tenant=(t.id) {
+                        @if select {
+                            td.pick {
+                                input type="checkbox" id=(check_id) name="tenant_id" value=(t.id) form="bulk-start";
+                                label.skip for=(check_id) { "Select " (t.name) }
+                            }
+                        }
                         td { a href=(href) { (t.name) } }
                         td data-tenant-status=(t.status.as_str()) { (t.status.as_str()) }
                         td { (gate(t.writes_enabled)) }
@@ -54,8 +77,59 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
             }
         }
     };
+    let body = html! {
+        h1 { "Tenants" }
+        p.sub { "Tenants of " (ws.name) " you are entitled to." }
+        (table)
+        @if select {
+            form.card.bulk id="bulk-start" method="post" action=(format!("/admin/operations/bulk?workspace={}", ws.slug)) {
+                (form::csrf(ctx.csrf()))
+                h2 { "Bulk operation" }
+                p.sub { "Select tenants above, pick an operation, and start one run over all of them. Each tenant is authorized again just before its item runs." }
+                div.field {
+                    label for="bulk-operation" { "Operation" }
+                    select id="bulk-operation" name="operation" {
+                        @for t in &bulk_ops { option value=(t.as_str()) { (t.spec().label) } }
+                    }
+                }
+                button type="submit" { "Start on selected tenants" }
+            }
+        }
+    };
     let frame = Frame::load(&state, &ctx, "tenants").await?;
     Ok(page(&frame, "Tenants", body).into_response())
+}
+
+/// Starts a bulk run from the tenants list: the selected tenants (`tenant_id`,
+/// repeated) and one `operation`. Answers like every start: back to the list
+/// with "Operation queued. View run →", or the refusal.
+pub async fn start_bulk(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PageForm(f): PageForm<Vec<(String, String)>>,
+) -> PageResult<Response> {
+    let ws = ctx.workspace()?.clone();
+    let here = format!("/admin/tenants?workspace={}", ws.slug);
+    let op = form_values(&f, "operation")
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Invalid("operation is required".into()))?;
+    let op_type =
+        OperationType::parse(op).ok_or_else(|| ApiError::Invalid(format!("unknown operation type `{op}`")))?;
+    let ids = form_values(&f, "tenant_id");
+    if ids.is_empty() {
+        flash::set(&state, &ctx, &Flash::error("Select at least one tenant to start a bulk operation.")).await?;
+        return Ok(back(&here));
+    }
+    let req = bulk::request(&state, &ctx, &json!({"operation": op_type, "tenant_ids": ids})).await?;
+    let result = service::start(&state.store, req).await;
+    let what = format!("a bulk {} on {} tenants", op_type.spec().label.to_lowercase(), ids.len());
+    started(&state, &ctx, result, &here, &what).await
+}
+
+/// The non-empty values of a (repeatable) form field.
+fn form_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).collect()
 }
 
 fn gate(open: bool) -> Markup {

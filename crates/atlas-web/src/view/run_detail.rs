@@ -12,7 +12,7 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use super::{badge, form, icon, runs, time};
-use crate::query::Names;
+use crate::query::{run_label, Names};
 
 /// Everything the viewer shows.
 pub struct RunView<'a> {
@@ -29,7 +29,8 @@ pub struct RunView<'a> {
 
 pub fn body(v: &RunView<'_>) -> Markup {
     let run = v.run;
-    let title = format!("{} · {}", run.op_type.spec().label, v.names.tenant(run.tenant_id));
+    let title = format!("{} · {}", run_label(run), v.names.run_tenants(run));
+    let bulk = crate::bulk::item_type(run).is_some();
     html! {
         div data-live-run=(if run.is_active() { "true" } else { "false" }) {
             div.run-head {
@@ -42,6 +43,9 @@ pub fn body(v: &RunView<'_>) -> Markup {
                 dd {
                     (runs::initiator(run, v.names))
                     @if let Some(s) = &v.schedule { " (" (s) ")" }
+                }
+                @if bulk {
+                    dt { "Tenants" } dd { (v.names.run_tenant_names(run).join(", ")) }
                 }
                 dt { "Queued" } dd { (time::at(run.created_at)) }
                 dt { "Started" } dd { (time::maybe(run.started_at)) }
@@ -73,7 +77,7 @@ pub fn body(v: &RunView<'_>) -> Markup {
             (timeline(v.events, v.names))
             @if !v.items.is_empty() {
                 h2 { "Items" }
-                (items(v.items))
+                @if bulk { (tenant_items(v.items, v.names)) } @else { (items(v.items)) }
             }
             h2 { "Audit events" }
             (audit(v.events, v.names))
@@ -218,25 +222,70 @@ fn timeline(events: &[AuditEvent], names: &Names) -> Markup {
     }
 }
 
+/// An item's outcome badge: item outcomes are run outcomes (the one mapping),
+/// except `skipped`, which no run has: "Skipped", neutral.
+fn item_outcome(outcome: &str) -> Markup {
+    match RunOutcome::parse(outcome) {
+        Some(o) => badge::outcome(o),
+        None if outcome == "skipped" => {
+            html! { span.badge.badge-neutral data-outcome="skipped" { (icon::svg("dot")) "Skipped" } }
+        }
+        None => html! { span.badge.badge-neutral data-outcome=(outcome) { (outcome) } },
+    }
+}
+
+/// Why an item ended as it did: its reason code, and the refusal's message
+/// (blocked) or the error (failed, skipped).
+fn item_reason(i: &RunItem) -> Markup {
+    let message = i
+        .detail
+        .get("decision")
+        .and_then(|d| d.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| i.last_error.clone());
+    html! {
+        @if let Some(r) = &i.reason_code { code.reason-code { (r) } " " }
+        @if let Some(m) = message { (m) }
+    }
+}
+
 fn items(items: &[RunItem]) -> Markup {
     html! {
         table {
             thead { tr { th { "Item" } th { "Target" } th { "Outcome" } th { "Reason" } th.num { "Attempts" } } }
             tbody {
                 @for i in items {
-                    tr {
+                    tr data-item=(i.item_key) {
                         td { code { (i.item_key) } }
                         td { (target(&i.target)) }
+                        td { (item_outcome(&i.outcome)) }
+                        td { (item_reason(i)) }
+                        td.num { (i.attempts) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A bulk run's items: one per tenant (the item key is the tenant id).
+fn tenant_items(items: &[RunItem], names: &Names) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Tenant" } th { "Outcome" } th { "Reason" } th.num { "Attempts" } } }
+            tbody {
+                @for i in items {
+                    @let tenant = uuid::Uuid::parse_str(&i.item_key).ok();
+                    tr data-item=(i.item_key) {
                         td {
-                            @match RunOutcome::parse(&i.outcome) {
-                                Some(o) => { (badge::outcome(o)) }
-                                None => { span.badge.badge-slate data-outcome=(i.outcome) { (i.outcome) } }
+                            @match tenant {
+                                Some(t) => { a href=(format!("/admin/tenants/{t}")) { (names.tenant(Some(t))) } }
+                                None => { code { (i.item_key) } }
                             }
                         }
-                        td {
-                            @if let Some(r) = &i.reason_code { code { (r) } " " }
-                            @if let Some(e) = &i.last_error { (e) }
-                        }
+                        td { (item_outcome(&i.outcome)) }
+                        td { (item_reason(i)) }
                         td.num { (i.attempts) }
                     }
                 }

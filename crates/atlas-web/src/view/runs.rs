@@ -6,7 +6,7 @@ use atlas_core::Timestamp;
 use maud::{html, Markup};
 
 use super::{badge, icon, time};
-use crate::query::{run_url, Names};
+use crate::query::{run_label, run_url, Names};
 
 /// "Jane Doe", or "System · schedule" with a clock for a system run.
 pub fn initiator(run: &Run, names: &Names) -> Markup {
@@ -36,8 +36,14 @@ pub fn rows(runs: &[Run], names: &Names, now: Timestamp) -> Markup {
         @for run in runs {
             @let href = run_url(run.id);
             tr.row-link data-href=(href) data-run=(run.id) {
-                td { a href=(href) { (run.op_type.spec().label) } }
-                td { (names.tenant(run.tenant_id)) }
+                td { a href=(href) { (run_label(run)) } }
+                td {
+                    @if run.tenant_id.is_some() {
+                        (names.run_tenants(run))
+                    } @else {
+                        span.tenants title=(names.run_tenant_names(run).join(", ")) { (names.run_tenants(run)) }
+                    }
+                }
                 td { (initiator(run, names)) }
                 td { (badge::status(run.status)) }
                 td {

@@ -26,8 +26,10 @@ macro_rules! both_stores {
 
 mod support;
 
+mod admin;
 mod auth;
 mod bad_input;
 mod blocked;
+mod bulk;
 mod matrix;
 mod monitoring;

@@ -19,6 +19,19 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use uuid::Uuid;
 
+/// The installation key that seals provider secrets in these tests
+/// (`ATLAS_SECRET_KEY`), with generated state kept out of the source tree.
+pub const SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// Points secret sealing at the test key, once per process.
+pub fn secret_key() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("ATLAS_SECRET_KEY", SECRET_KEY);
+        std::env::set_var("ATLAS_DATA_DIR", std::env::temp_dir().join("atlas-web-tests"));
+    });
+}
+
 pub fn cli() -> ChangeBy {
     ChangeBy::cli()
 }
@@ -139,6 +152,30 @@ impl World {
         }
     }
 
+    /// An active tenant of the workspace with writes open and a seeded
+    /// sandbox connection (added through the store, as `atlas` would).
+    pub async fn sandbox_tenant(&self, name: &str) -> Tenant {
+        let t = self.store.tenant_create(self.ws.id, name, TenantStatus::Active, true, None, &cli()).await.unwrap();
+        self.store.connection_add(t.id, ConnectionKind::Sandbox, json!({}), None, &cli()).await.unwrap();
+        atlas_providers::sandbox::seed(&self.store, t.id).await.unwrap();
+        t
+    }
+
+    /// Seeds the sandboxes of tenants A and B (their connections exist).
+    pub async fn seed_sandboxes(&self) {
+        for t in [&self.tenant_a, &self.tenant_b] {
+            atlas_providers::sandbox::seed(&self.store, t.id).await.unwrap();
+        }
+    }
+
+    /// Runs the worker until nothing is queued or running.
+    pub async fn drain(&self) {
+        tokio::time::timeout(Duration::from_secs(60), self.worker().run(true, std::future::pending::<()>()))
+            .await
+            .expect("the worker drains within a minute")
+            .expect("the worker runs");
+    }
+
     pub fn worker(&self) -> Worker {
         Worker::new(self.store.clone(), engine_config(), families::registry())
     }
@@ -204,7 +241,22 @@ pub enum Auth<'a> {
 /// Sends one request through the router. `form` bodies get the session's
 /// CSRF token added (for cookie auth); `json` bodies are sent as they are.
 pub async fn send(app: &Router, method: Method, path: &str, auth: Auth<'_>, body: Payload) -> Answer {
+    send_with(app, method, path, auth, body, &[]).await
+}
+
+/// `send`, with extra request headers (`Host`, say).
+pub async fn send_with(
+    app: &Router,
+    method: Method,
+    path: &str,
+    auth: Auth<'_>,
+    body: Payload,
+    headers: &[(&str, &str)],
+) -> Answer {
     let mut req = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
     match auth {
         Auth::None => {}
         Auth::Cookie(l) => req = req.header(header::COOKIE, format!("atlas_session={}", l.cookie)),
