@@ -7,7 +7,7 @@ use atlas_providers::ObjectKind;
 use atlas_store::inventory::InventoryEntry;
 use serde_json::{json, Map, Value};
 
-use super::content_hash;
+use super::{comparable, content_hash, list_all};
 use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct InventorySync;
@@ -18,17 +18,21 @@ impl Handler for InventorySync {
         let Some(tenant_id) = ctx.run.tenant_id else {
             return Err(HandlerError::permanent("no_tenant", "an inventory sync needs a tenant".into()));
         };
-        let mut seen = Vec::new();
         let mut by_kind = Map::new();
         for kind in ObjectKind::ALL {
-            let objects = ctx.provider.list_objects(*kind).await?;
-            by_kind.insert(kind.as_str().into(), Value::from(objects.len()));
-            seen.extend(objects.into_iter().map(|o| InventoryEntry {
-                kind: kind.as_str().into(),
-                content_hash: content_hash(&o.payload),
+            by_kind.insert(kind.as_str().into(), Value::from(0));
+        }
+        let mut seen = Vec::new();
+        for o in list_all(ctx.provider.as_ref()).await? {
+            if let Some(n) = by_kind.get_mut(o.kind.as_str()) {
+                *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+            }
+            seen.push(InventoryEntry {
+                kind: o.kind.as_str().into(),
+                content_hash: content_hash(&comparable(&o.payload)),
                 object_id: o.id,
                 display_name: o.display_name,
-            }));
+            });
         }
         let delta = ctx
             .store

@@ -126,6 +126,15 @@ pub fn comparable(payload: &Value) -> Value {
     }
 }
 
+/// Every object of every kind the tenant has, kind by kind.
+pub async fn list_all(provider: &dyn Provider) -> Result<Vec<atlas_providers::RemoteObject>, HandlerError> {
+    let mut all = Vec::new();
+    for kind in atlas_providers::ObjectKind::ALL {
+        all.extend(provider.list_objects(*kind).await?);
+    }
+    Ok(all)
+}
+
 /// The run's tenant, which every tenant family needs.
 pub fn tenant_of(run: &Run) -> Result<uuid::Uuid, HandlerError> {
     run.tenant_id.ok_or_else(|| HandlerError::permanent("no_tenant", "this operation needs a tenant".into()))

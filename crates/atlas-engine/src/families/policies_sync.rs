@@ -3,11 +3,10 @@
 
 use async_trait::async_trait;
 use atlas_core::SummaryCounts;
-use atlas_providers::ObjectKind;
 use atlas_store::policy::PolicyObservation;
 use serde_json::json;
 
-use super::{comparable, content_hash, tenant_of};
+use super::{comparable, content_hash, list_all, tenant_of};
 use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct PoliciesSync;
@@ -16,19 +15,17 @@ pub struct PoliciesSync;
 impl Handler for PoliciesSync {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
         let tenant_id = tenant_of(&ctx.run)?;
-        let mut seen = Vec::new();
-        for kind in ObjectKind::ALL {
-            for o in ctx.provider.list_objects(*kind).await? {
-                let content = comparable(&o.payload);
-                seen.push(PolicyObservation {
-                    kind: kind.as_str().into(),
-                    content_hash: content_hash(&content),
-                    object_id: o.id,
-                    display_name: o.display_name,
-                    payload: o.payload,
-                });
-            }
-        }
+        let seen: Vec<PolicyObservation> = list_all(ctx.provider.as_ref())
+            .await?
+            .into_iter()
+            .map(|o| PolicyObservation {
+                kind: o.kind.as_str().into(),
+                content_hash: content_hash(&comparable(&o.payload)),
+                object_id: o.id,
+                display_name: o.display_name,
+                payload: o.payload,
+            })
+            .collect();
         let drift = ctx
             .store
             .policy_sync_record(tenant_id, ctx.run.id, &seen)
