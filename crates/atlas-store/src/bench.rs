@@ -20,7 +20,8 @@
 //!
 //! PostgreSQL inserts set-based (`INSERT … SELECT … FROM generate_series`),
 //! `CHUNK` runs per transaction, then analyzes the tables. SQLite takes a plain
-//! batched loop computing the same rows.
+//! batched loop computing the same rows. Since the runs are back-dated, the
+//! `/metrics` run counts are reset to be counted again on the next scrape.
 
 use std::collections::HashMap;
 
@@ -40,7 +41,7 @@ use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::notification::RUN_COMPLETED;
-use crate::{Db, Store, StoreError, StoreResult};
+use crate::{exec, Db, Store, StoreError, StoreResult};
 
 /// One run in this many gets its audit events and notification.
 pub const AUDITED_EVERY: u64 = 10;
@@ -366,7 +367,7 @@ fn templates(w: &World) -> StoreResult<(Vec<Template>, Vec<i64>)> {
         for (id, name) in &w.tenants {
             out.push(template(w, (*id, name), v)?);
         }
-        slots.extend(std::iter::repeat(i as i64).take(v.weight as usize));
+        slots.extend(std::iter::repeat_n(i as i64, v.weight as usize));
     }
     Ok((out, slots))
 }
@@ -479,6 +480,12 @@ impl Store {
             Db::Sqlite(p) => seed_sqlite(p, &world, &tpl, &slots, &clock, n).await?,
         };
         report.templates = tpl.len() as u64;
+        // The runs are back-dated, below the `/metrics` count watermark: the
+        // next scrape counts every run again (monitoring.rs, "Run counts").
+        let mut tx = self.begin().await?;
+        exec!(&mut tx, sqlx::query("DELETE FROM run_count_rollup"))?;
+        exec!(&mut tx, sqlx::query("UPDATE run_count_watermark SET below = '', advanced_at = 0"))?;
+        tx.commit().await?;
         Ok(report)
     }
 }
@@ -543,26 +550,25 @@ async fn seed_pg(
     .execute(&mut *conn)
     .await?;
 
-    let mut ev: (Vec<i64>, Vec<i64>, Vec<String>, Vec<String>, Vec<String>, Vec<i64>) = Default::default();
-    for (i, t) in tpl.iter().enumerate() {
-        for (k, (action, actor, data, at)) in t.events.iter().enumerate() {
-            ev.0.push(i as i64);
-            ev.1.push(k as i64);
-            ev.2.push(action.clone());
-            ev.3.push(actor.clone());
-            ev.4.push(data.clone());
-            ev.5.push(*at as i64);
-        }
-    }
+    // (template, k, action, actor, data, when) of every template's events.
+    let ev: Vec<(i64, i64, &str, &str, &str, i64)> = tpl
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.events.iter().enumerate().map(move |(k, (action, actor, data, at))| {
+                (i as i64, k as i64, action.as_str(), actor.as_str(), data.as_str(), *at as i64)
+            })
+        })
+        .collect();
     sqlx::query(
         "INSERT INTO bench_ev SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])",
     )
-    .bind(ev.0)
-    .bind(ev.1)
-    .bind(ev.2)
-    .bind(ev.3)
-    .bind(ev.4)
-    .bind(ev.5)
+    .bind(ev.iter().map(|e| e.0).collect::<Vec<i64>>())
+    .bind(ev.iter().map(|e| e.1).collect::<Vec<i64>>())
+    .bind(ev.iter().map(|e| e.2).collect::<Vec<&str>>())
+    .bind(ev.iter().map(|e| e.3).collect::<Vec<&str>>())
+    .bind(ev.iter().map(|e| e.4).collect::<Vec<&str>>())
+    .bind(ev.iter().map(|e| e.5).collect::<Vec<i64>>())
     .execute(&mut *conn)
     .await?;
     sqlx::query("INSERT INTO bench_slot SELECT s - 1, v FROM unnest($1::int8[]) WITH ORDINALITY AS u(v, s)")

@@ -5,7 +5,7 @@
 use atlas_core::badge::outcome_badge;
 use atlas_core::run::RunStatus;
 use atlas_core::{Capability, OperationType};
-use atlas_store::monitoring::TabCounts;
+use atlas_store::monitoring::{TabCounts, COUNT_WINDOW};
 use atlas_store::run::RunFilter;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderValue;
@@ -22,11 +22,16 @@ use crate::view::runs;
 const PAGE_SIZE: u32 = 50;
 const COUNT_CAP: u32 = 100;
 
-fn count(n: i64, cap: i64) -> String {
-    if n >= cap {
-        format!("{}+", cap - 1)
+/// A tab's count: "99+" at the cap, "12+" when only a lower bound is known
+/// (a type or initiator filter: `TabCounts`), else the number.
+fn count(c: &TabCounts, key: &str, n: i64) -> Markup {
+    if n >= c.cap {
+        html! { span.n { (c.cap - 1) "+" } }
+    } else if c.is_lower_bound(key) {
+        let title = format!("At least {n}: counted among the newest {COUNT_WINDOW} runs");
+        html! { span.n title=(title) { (n) "+" } }
     } else {
-        n.to_string()
+        html! { span.n { (n) } }
     }
 }
 
@@ -89,11 +94,12 @@ fn tabs(q: &RunListQuery, f: &RunFilter, c: &TabCounts) -> Markup {
         let current = f.status == status && (status.is_some() || f.outcome.is_none());
         let href =
             format!("?{}", q.with(&[("status", status.map(RunStatus::as_str)), ("outcome", None), ("cursor", None)]));
+        let n = count(c, status.map_or("all", RunStatus::as_str), n);
         html! {
             @if current {
-                a href=(href) aria-current="page" data-tab=(label) { (label) span.n { (count(n, c.cap)) } }
+                a href=(href) aria-current="page" data-tab=(label) { (label) (n) }
             } @else {
-                a href=(href) data-tab=(label) { (label) span.n { (count(n, c.cap)) } }
+                a href=(href) data-tab=(label) { (label) (n) }
             }
         }
     };
@@ -109,9 +115,9 @@ fn tabs(q: &RunListQuery, f: &RunFilter, c: &TabCounts) -> Markup {
                 @let href = format!("?{}", q.with(&[("status", Some("completed")), ("outcome", Some(o.as_str())), ("cursor", None)]));
                 @let label = outcome_badge(*o).label;
                 @if f.outcome == Some(*o) {
-                    a href=(href) aria-current="page" data-chip=(o.as_str()) { (label) " " span.n { (count(*n, c.cap)) } }
+                    a href=(href) aria-current="page" data-chip=(o.as_str()) { (label) " " (count(c, o.as_str(), *n)) }
                 } @else {
-                    a href=(href) data-chip=(o.as_str()) { (label) " " span.n { (count(*n, c.cap)) } }
+                    a href=(href) data-chip=(o.as_str()) { (label) " " (count(c, o.as_str(), *n)) }
                 }
             }
         }
