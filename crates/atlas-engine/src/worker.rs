@@ -21,8 +21,8 @@ use tracing::{info_span, warn, Instrument};
 
 use crate::config::EngineConfig;
 use crate::families::provider_for;
-use crate::pacing::{budget_from_env, Paced};
 use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry, Stop};
+use crate::pacing::{budget_from_env, Paced};
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -37,8 +37,8 @@ pub struct WorkerStats {
     pub rescued: u64,
 }
 
-/// While busy, the rescuer looks for expired leases at most this often (an
-/// idle worker looks at every poll).
+/// While it has runs in hand, a worker looks for expired leases at most this
+/// often (an idle worker looks at every poll).
 const RESCUE_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Clone)]
@@ -74,20 +74,27 @@ impl Worker {
 
     /// Runs until `stop` resolves, or — with `until_idle` — until no run is
     /// queued or running (waiting out backoffs and live leases).
-    pub async fn run(&self, until_idle: bool, stop: impl std::future::Future<Output = ()>) -> Result<WorkerStats, StoreError> {
+    pub async fn run(
+        &self,
+        until_idle: bool,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<WorkerStats, StoreError> {
         tokio::pin!(stop);
         let mut stats = WorkerStats::default();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let mut last_seal = Instant::now();
         let mut last_rescue: Option<Instant> = None;
-        let mut busy = false;
         loop {
-            if !busy || last_rescue.is_none_or(|t| t.elapsed() >= RESCUE_EVERY) {
+            while let Some(done) = tasks.try_join_next() {
+                record(&mut stats, done);
+            }
+            if tasks.is_empty() || last_rescue.is_none_or(|t| t.elapsed() >= RESCUE_EVERY) {
                 last_rescue = Some(Instant::now());
-                stats.rescued += self.store.run_rescue_expired(self.config.backoff_ms(), 100).await.unwrap_or_else(|e| {
-                    warn!(error = %e, "rescuer failed");
-                    0
-                });
+                stats.rescued +=
+                    self.store.run_rescue_expired(self.config.backoff_ms(), 100).await.unwrap_or_else(|e| {
+                        warn!(error = %e, "rescuer failed");
+                        0
+                    });
             }
             if last_seal.elapsed() >= Duration::from_secs(1) {
                 last_seal = Instant::now();
@@ -107,10 +114,6 @@ impl Worker {
                     Err(e) => warn!(error = %e, "claim failed"),
                 }
             }
-            while let Some(done) = tasks.try_join_next() {
-                record(&mut stats, done);
-            }
-            busy = claimed_any;
             if claimed_any {
                 continue;
             }
@@ -175,7 +178,8 @@ impl Worker {
     /// `execute`, knowing the kind of the tenant's connection as the claim read it.
     async fn execute_with(&self, run: Run, kind: Option<ConnectionKind>) -> Outcome {
         let Some(lease) = run.lease.clone() else { return Outcome::Fenced };
-        let span = info_span!("run", run_id = %run.id, r#type = %run.op_type, tenant = ?run.tenant_id, attempt = run.attempt);
+        let span =
+            info_span!("run", run_id = %run.id, r#type = %run.op_type, tenant = ?run.tenant_id, attempt = run.attempt);
         let token = lease.token;
         let result = self.run_handler(&run, token, kind).instrument(span.clone()).await;
         let event = match result {
@@ -318,8 +322,8 @@ impl Completer {
 
     /// Queues a write; `Ok(true)` when no flusher runs and the caller must
     /// start one, `Err` (giving the write back) if the queue is unusable.
-    fn enqueue(&self, f: Finish, reply: Reply) -> Result<bool, Finish> {
-        let Ok(mut p) = self.pending.lock() else { return Err(f) };
+    fn enqueue(&self, f: Finish, reply: Reply) -> Result<bool, Box<Finish>> {
+        let Ok(mut p) = self.pending.lock() else { return Err(Box::new(f)) };
         p.items.push((f, reply));
         Ok(!std::mem::replace(&mut p.flushing, true))
     }
@@ -391,4 +395,3 @@ impl HandlerError {
         HandlerError { failure_code: code.into(), message, retryable: false, retry_after_ms: None }
     }
 }
-

@@ -278,3 +278,244 @@ async fn authorize_batch(tx: &mut Tx, runs: &[Run], now: Timestamp, p: &ClaimPar
     let claimed = writes.into_iter().map(|t| classify(t.after)).collect();
     Ok(ClaimBatch { claimed, connection_kinds: facts.connection_kinds() })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The batched claim and finish against their one-run meaning: each run
+    //! decided, fenced and recorded on its own, whatever else is in the batch.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use atlas_core::audit::{Actor, AuditDraft};
+    use atlas_core::capability::BuiltinRole;
+    use atlas_core::gate::{Authority, ReasonCode};
+    use atlas_core::run::{NewRun, RunEvent, RunOutcome};
+    use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
+    use atlas_core::{OperationType, SummaryCounts};
+    use serde_json::json;
+
+    use super::*;
+    use crate::admin::{ChangeBy, RoleRef};
+    use crate::audit::AuditFilter;
+
+    struct World {
+        workspace: Uuid,
+        active: Uuid,
+        suspended: Uuid,
+        operator: Uuid,
+        reader: Uuid,
+        broken: Uuid,
+    }
+
+    async fn world(store: &Store) -> World {
+        let by = ChangeBy::cli();
+        let ws = store.workspace_create("claims", "Claims", &by).await.unwrap().id;
+        let mut tenants = Vec::new();
+        for (name, status) in [("Active", TenantStatus::Active), ("Suspended", TenantStatus::Suspended)] {
+            let t = store.tenant_create(ws, name, status, false, None, &by).await.unwrap().id;
+            store.connection_add(t, ConnectionKind::Sandbox, json!({}), None, &by).await.unwrap();
+            tenants.push(t);
+        }
+        let mut users = Vec::new();
+        for (email, role) in [
+            ("op@x.test", BuiltinRole::Operator),
+            ("ro@x.test", BuiltinRole::Readonly),
+            ("br@x.test", BuiltinRole::Operator),
+        ] {
+            let u = store.user_create(email, email, None, &by).await.unwrap().id;
+            store.member_grant(ws, u, &RoleRef::Builtin(role), &TenantScope::All, &by).await.unwrap();
+            users.push(u);
+        }
+        // A membership whose role cannot be read.
+        let sql = format!("UPDATE memberships SET builtin_role = 'bogus' WHERE user_id = '{}'", users[2]);
+        store.execute_raw(&sql).await.unwrap();
+        World {
+            workspace: ws,
+            active: tenants[0],
+            suspended: tenants[1],
+            operator: users[0],
+            reader: users[1],
+            broken: users[2],
+        }
+    }
+
+    /// Queues `inventory.sync` runs (each with its own dedupe key) by (user, tenant).
+    async fn queue(store: &Store, w: &World, who: &[(Uuid, Uuid)]) -> Vec<Run> {
+        let runs: Vec<(Run, AuditDraft)> = (who.iter().enumerate())
+            .map(|(i, (user, tenant))| {
+                let new = NewRun {
+                    op_type: OperationType::InventorySync,
+                    workspace_id: w.workspace,
+                    tenant_id: Some(*tenant),
+                    authority: Authority::Actor { user_id: *user },
+                    params: json!({}),
+                    retry_of_run_id: None,
+                    max_attempts: 3,
+                };
+                let (mut run, audit) = Run::queued(new, Uuid::now_v7(), crate::now());
+                run.dedupe_key = format!("{}|{i}|{}", run.dedupe_key, run.id);
+                (run, audit)
+            })
+            .collect();
+        let ids = store.run_insert_many(&runs).await.unwrap();
+        assert_eq!(ids.len(), runs.len());
+        runs.into_iter().map(|(r, _)| r).collect()
+    }
+
+    fn params(batch: u32) -> ClaimParams {
+        ClaimParams { worker: "test".into(), lease_ms: 60_000, batch, backoff_base_ms: 10 }
+    }
+
+    async fn actions(store: &Store, run: Uuid) -> Vec<String> {
+        let filter = AuditFilter { subject: Some(format!("run:{run}")), limit: 100, ..Default::default() };
+        let mut events = store.audit_events(filter).await.unwrap();
+        events.sort_by_key(|e| e.seq);
+        events.into_iter().map(|e| e.action).collect()
+    }
+
+    async fn claim_batch_decides_each_run_on_its_own(store: Store) {
+        let w = world(&store).await;
+        let runs = queue(
+            &store,
+            &w,
+            &[(w.operator, w.active), (w.reader, w.active), (w.operator, w.suspended), (w.broken, w.active)],
+        )
+        .await;
+        let corrupt = queue(&store, &w, &[(w.operator, w.active)]).await.remove(0);
+        store
+            .execute_raw(&format!("UPDATE operation_runs SET context = '{{}}' WHERE id = '{}'", corrupt.id))
+            .await
+            .unwrap();
+        let batch = store.run_claim_batch(&params(10)).await.unwrap();
+        assert_eq!(batch.claimed.len(), 5);
+        let by_id = |id: Uuid| batch.claimed.iter().find(|c| c.run().id == id).unwrap();
+        let reason = |c: &Claimed| c.run().decision.as_ref().and_then(|d| d.reason_code);
+        assert!(matches!(by_id(runs[0].id), Claimed::Started(r) if r.lease.is_some()));
+        assert!(matches!(by_id(runs[1].id), Claimed::Blocked(_)));
+        assert_eq!(reason(by_id(runs[1].id)), Some(ReasonCode::CapabilityRevoked));
+        assert_eq!(reason(by_id(runs[2].id)), Some(ReasonCode::TenantSuspended));
+        // An unreadable fact makes only the runs that need it wait and retry.
+        assert!(matches!(by_id(runs[3].id), Claimed::Retrying(_)));
+        assert_eq!(reason(by_id(runs[3].id)), Some(ReasonCode::EvaluationUnavailable));
+        assert_eq!(reason(by_id(corrupt.id)), Some(ReasonCode::ExecutionContextInvalid));
+        assert_eq!(batch.connection_kinds.get(&w.active), Some(&ConnectionKind::Sandbox));
+        for (run, want) in [
+            (runs[0].id, vec!["operation.queued", "operation.started"]),
+            (runs[1].id, vec!["operation.queued", "operation.blocked"]),
+            (runs[3].id, vec!["operation.queued", "operation.retry_scheduled"]),
+        ] {
+            assert_eq!(actions(&store, run).await, want);
+        }
+        for (run, notes) in [(runs[0].id, 0), (runs[1].id, 1), (runs[2].id, 1), (runs[3].id, 0), (corrupt.id, 1)] {
+            assert_eq!(store.notifications_for_run(run).await.unwrap().len(), notes, "run {run}");
+        }
+        assert_eq!(store.run_get(runs[0].id).await.unwrap(), *by_id(runs[0].id).run());
+    }
+
+    fn complete() -> RunEvent {
+        let counts = SummaryCounts { total: 1, succeeded: 1, ..Default::default() }.recount();
+        RunEvent::Complete { outcome: RunOutcome::Succeeded, counts, result: json!({}), failures: vec![] }
+    }
+
+    async fn finish_many_fences_each_run_on_its_own(store: Store) {
+        let w = world(&store).await;
+        queue(&store, &w, &[(w.operator, w.active); 4]).await;
+        let started: Vec<Run> = (store.run_claim_and_authorize(&params(10)).await.unwrap().into_iter())
+            .map(|c| match c {
+                Claimed::Started(r) => r,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let token = |r: &Run| r.lease.as_ref().unwrap().token;
+        let illegal = RunEvent::Complete {
+            outcome: RunOutcome::Blocked,
+            counts: SummaryCounts::default(),
+            result: json!({}),
+            failures: vec![],
+        };
+        let items = vec![
+            Finish { run_id: started[0].id, lease_token: token(&started[0]), event: complete() },
+            Finish { run_id: started[1].id, lease_token: Uuid::now_v7(), event: complete() },
+            Finish { run_id: started[2].id, lease_token: token(&started[2]), event: illegal },
+            Finish { run_id: started[0].id, lease_token: token(&started[0]), event: complete() },
+            Finish { run_id: started[3].id, lease_token: token(&started[3]), event: complete() },
+            Finish { run_id: Uuid::now_v7(), lease_token: Uuid::now_v7(), event: complete() },
+        ];
+        let results = store.run_finish_many(items).await;
+        assert_eq!(results[0].as_ref().unwrap().outcome, RunOutcome::Succeeded);
+        assert!(matches!(results[1], Err(StoreError::Fenced)), "{:?}", results[1]);
+        assert!(matches!(results[2], Err(StoreError::Illegal(_))), "{:?}", results[2]);
+        // The same run twice: the second finish meets a completed run.
+        assert!(matches!(results[3], Err(StoreError::Fenced)), "{:?}", results[3]);
+        assert_eq!(results[4].as_ref().unwrap().outcome, RunOutcome::Succeeded);
+        assert!(matches!(results[5], Err(StoreError::NotFound(_))), "{:?}", results[5]);
+        for (run, status, events, notes) in [
+            (&started[0], RunStatus::Completed, 3, 1),
+            (&started[1], RunStatus::Running, 2, 0),
+            (&started[2], RunStatus::Running, 2, 0),
+            (&started[3], RunStatus::Completed, 3, 1),
+        ] {
+            assert_eq!(store.run_get(run.id).await.unwrap().status, status);
+            assert_eq!(actions(&store, run.id).await.len(), events);
+            assert_eq!(store.notifications_for_run(run.id).await.unwrap().len(), notes);
+        }
+    }
+
+    /// `run_finish_many` writes what `run_finish` writes: row, event, notification.
+    async fn batched_writes_match_single_writes(store: Store) {
+        let w = world(&store).await;
+        queue(&store, &w, &[(w.operator, w.active); 2]).await;
+        let claimed = store.run_claim_and_authorize(&params(10)).await.unwrap();
+        let [Claimed::Started(a), Claimed::Started(b)] = claimed.as_slice() else { panic!("{claimed:?}") };
+        let token = |r: &Run| r.lease.as_ref().unwrap().token;
+        let one = store.run_finish(a.id, token(a), complete()).await.unwrap();
+        let many = store.run_finish_many(vec![Finish { run_id: b.id, lease_token: token(b), event: complete() }]).await;
+        let many = many.into_iter().next().unwrap().unwrap();
+        let same = |r: &Run| {
+            (r.status, r.outcome, r.attempt, r.summary_counts, r.result.clone(), r.failures.clone(), r.lease.clone())
+        };
+        assert_eq!(same(&one), same(&many));
+        assert_eq!(same(&store.run_get(b.id).await.unwrap()), same(&many));
+        assert_eq!(completed_event(&store, a.id).await, completed_event(&store, b.id).await);
+        assert_eq!(completed_event(&store, b.id).await.0, Actor::System);
+        assert_eq!(note(&store, a.id).await, note(&store, b.id).await);
+    }
+
+    async fn completed_event(store: &Store, id: Uuid) -> (Actor, Option<Uuid>, Option<Uuid>, serde_json::Value) {
+        let subject = Some(format!("run:{id}"));
+        let filter = AuditFilter { subject, action: Some("operation.completed".into()), ..Default::default() };
+        let e = store.audit_events(filter).await.unwrap().remove(0);
+        (e.actor, e.workspace_id, e.tenant_id, e.data)
+    }
+
+    async fn note(store: &Store, id: Uuid) -> (Uuid, String, String, String, RunOutcome, bool) {
+        let n = store.notifications_for_run(id).await.unwrap().remove(0);
+        (n.user_id, n.kind, n.title, n.body, n.outcome, n.read)
+    }
+
+    async fn insert_many_skips_active_duplicates(store: Store) {
+        let w = world(&store).await;
+        let new = |tenant| NewRun {
+            op_type: OperationType::InventorySync,
+            workspace_id: w.workspace,
+            tenant_id: Some(tenant),
+            authority: Authority::Actor { user_id: w.operator },
+            params: json!({}),
+            retry_of_run_id: None,
+            max_attempts: 3,
+        };
+        let runs: Vec<_> =
+            [w.active, w.active, w.suspended].map(|t| Run::queued(new(t), Uuid::now_v7(), crate::now())).into();
+        let ids = store.run_insert_many(&runs).await.unwrap();
+        assert_eq!(ids, vec![runs[0].0.id, runs[2].0.id]);
+        assert_eq!(actions(&store, runs[0].0.id).await, ["operation.queued"]);
+        assert!(actions(&store, runs[1].0.id).await.is_empty());
+        assert!(matches!(store.run_get(runs[1].0.id).await, Err(StoreError::NotFound(_))));
+    }
+
+    crate::dialect_tests!(
+        claim_batch_decides_each_run_on_its_own,
+        finish_many_fences_each_run_on_its_own,
+        batched_writes_match_single_writes,
+        insert_many_skips_active_duplicates,
+    );
+}

@@ -121,20 +121,21 @@ impl Rows {
     }
 
     /// The rows as one array per column (PostgreSQL's binds).
-    fn into_columns(self) -> Vec<Val2> {
+    fn into_columns(self) -> Vec<Column> {
         let n = self.cols.len();
-        let mut cols: Vec<Val2> = (self.cols.iter())
+        let mut cols: Vec<Column> = (self.cols.iter())
             .map(|(_, k)| match k {
-                Kind::Text => Val2::Text(Vec::new()),
-                Kind::Int => Val2::Int(Vec::new()),
+                Kind::Text => Column::Text(Vec::new()),
+                Kind::Int => Column::Int(Vec::new()),
             })
             .collect();
         for (i, v) in self.vals.into_iter().enumerate() {
+            // A value of the other kind is a caller's slip, kept aligned.
             match (&mut cols[i % n], v) {
-                (Val2::Text(c), Val::Text(s)) => c.push(s),
-                (Val2::Int(c), Val::Int(x)) => c.push(x),
-                (Val2::Text(c), Val::Int(x)) => c.push(x.map(|x| x.to_string())),
-                (Val2::Int(c), Val::Text(_)) => c.push(None),
+                (Column::Text(c), Val::Text(s)) => c.push(s),
+                (Column::Int(c), Val::Int(x)) => c.push(x),
+                (Column::Text(c), Val::Int(x)) => c.push(x.map(|x| x.to_string())),
+                (Column::Int(c), Val::Text(_)) => c.push(None),
             }
         }
         cols
@@ -142,7 +143,7 @@ impl Rows {
 }
 
 /// One column's values as a PostgreSQL array.
-enum Val2 {
+enum Column {
     Text(Vec<Option<String>>),
     Int(Vec<Option<i64>>),
 }
@@ -158,8 +159,8 @@ where
             let mut q = sqlx::query_as::<_, R>(&sql);
             for col in rows.into_columns() {
                 q = match col {
-                    Val2::Text(c) => q.bind(c),
-                    Val2::Int(c) => q.bind(c),
+                    Column::Text(c) => q.bind(c),
+                    Column::Int(c) => q.bind(c),
                 };
             }
             Ok(q.fetch_all(&mut **t).await?)
@@ -186,8 +187,8 @@ pub(crate) async fn execute(tx: &mut Tx, rows: Rows, body: &str) -> StoreResult<
             let mut q = sqlx::query(&sql);
             for col in rows.into_columns() {
                 q = match col {
-                    Val2::Text(c) => q.bind(c),
-                    Val2::Int(c) => q.bind(c),
+                    Column::Text(c) => q.bind(c),
+                    Column::Int(c) => q.bind(c),
                 };
             }
             q.execute(&mut **t).await?.rows_affected()
@@ -258,13 +259,16 @@ const RUN_UPDATE_COLS: &[(&str, Kind)] = &[
 ];
 
 /// The same guard as `run::apply`: a run changed underneath, or whose lease
-/// was lost, matches no row.
+/// was lost, matches no row. The `v` side of each comparison is an
+/// expression (`|| ''`, `+ 0`) so that no index can be built on it: from
+/// about 250 rows on, SQLite 3.46 would otherwise scan the whole run table and
+/// probe an automatic index on `v`, instead of looking each run up by id.
 const RUN_UPDATE: &str = "UPDATE operation_runs SET status = v.status, outcome = v.outcome, attempt = v.attempt, \
      run_after = v.run_after, lease_owner = v.lease_owner, lease_token = v.lease_token, \
      lease_expires_at = v.lease_expires_at, started_at = v.started_at, completed_at = v.completed_at, \
      decision = v.decision, failures = v.failures, summary_counts = v.summary_counts, result = v.result \
-     FROM v WHERE operation_runs.id = v.id AND operation_runs.status = v.b_status \
-     AND operation_runs.attempt = v.b_attempt AND COALESCE(operation_runs.lease_token, '') = v.b_token \
+     FROM v WHERE operation_runs.id = v.id || '' AND operation_runs.status = v.b_status || '' \
+     AND operation_runs.attempt = v.b_attempt + 0 AND COALESCE(operation_runs.lease_token, '') = v.b_token || '' \
      RETURNING operation_runs.id";
 
 /// Writes each transition's row (guarded), then the audit events and
@@ -348,7 +352,8 @@ pub(crate) async fn append_many<'a>(
     if rows.is_empty() {
         return Ok(());
     }
-    let body = "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
+    let body =
+        "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
                 SELECT id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at FROM v";
     execute(tx, rows, body).await?;
     Ok(())

@@ -118,7 +118,8 @@ pub(crate) async fn load_many(tx: &mut Tx, ctxs: &[&CheckedContext], lock: bool)
     }));
     if !actors.is_empty() {
         let users = keys(actors.iter().map(|(_, u)| *u));
-        let sql = format!("SELECT id, display_name, disabled_at FROM users WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
+        let sql =
+            format!("SELECT id, display_name, disabled_at FROM users WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
         let found: Vec<(String, String, Option<i64>)> = fetch(tx, one_key(&users), &sql).await?;
         for (id, display_name, disabled_at) in found {
             set.users.insert(ids(&id)?, InitiatorFact { display_name, disabled: disabled_at.is_some() });
@@ -175,7 +176,8 @@ async fn load_memberships(tx: &mut Tx, set: &mut FactSet, actors: &[(Uuid, Uuid)
         for id in &custom {
             rows.push([text(id.as_str())]);
         }
-        let sql = format!("SELECT id, name, capabilities FROM custom_roles WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
+        let sql =
+            format!("SELECT id, name, capabilities FROM custom_roles WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
         let found: Vec<(String, String, String)> = fetch(tx, rows, &sql).await?;
         for (id, name, caps) in found {
             let role = parse_caps(&caps).map(|capabilities| Role::Custom { name, capabilities });
@@ -184,7 +186,9 @@ async fn load_memberships(tx: &mut Tx, set: &mut FactSet, actors: &[(Uuid, Uuid)
     }
     for (ws, user, builtin, custom_id, scope) in found {
         let role: Readable<Option<Role>> = match (builtin, custom_id) {
-            (Some(b), _) => parse(&b, "role", BuiltinRole::parse).map(|r| Some(Role::Builtin(r))).map_err(|e| e.to_string()),
+            (Some(b), _) => {
+                parse(&b, "role", BuiltinRole::parse).map(|r| Some(Role::Builtin(r))).map_err(|e| e.to_string())
+            }
             (None, Some(id)) => roles.get(&id).cloned().transpose(),
             (None, None) => Ok(None),
         };
