@@ -72,11 +72,7 @@ pub type CapabilitySet = BTreeSet<Capability>;
 
 /// Parses a comma-separated capability list (`a.b,c.d`); empty entries are ignored.
 pub fn parse_capability_list(list: &str) -> Result<CapabilitySet, UnknownCapability> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(Capability::from_str)
-        .collect()
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Capability::from_str).collect()
 }
 
 /// The four built-in roles of every workspace.
@@ -90,12 +86,8 @@ pub enum BuiltinRole {
 }
 
 impl BuiltinRole {
-    pub const ALL: &'static [BuiltinRole] = &[
-        BuiltinRole::Owner,
-        BuiltinRole::Manager,
-        BuiltinRole::Operator,
-        BuiltinRole::Readonly,
-    ];
+    pub const ALL: &'static [BuiltinRole] =
+        &[BuiltinRole::Owner, BuiltinRole::Manager, BuiltinRole::Operator, BuiltinRole::Readonly];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -146,10 +138,7 @@ impl BuiltinRole {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     Builtin(BuiltinRole),
-    Custom {
-        name: String,
-        capabilities: CapabilitySet,
-    },
+    Custom { name: String, capabilities: CapabilitySet },
 }
 
 impl Role {
@@ -227,15 +216,9 @@ mod tests {
 
     #[test]
     fn custom_role_grants_only_its_set() {
-        let auditor = Role::Custom {
-            name: "auditor".into(),
-            capabilities: set(&[AuditView]),
-        };
+        let auditor = Role::Custom { name: "auditor".into(), capabilities: set(&[AuditView]) };
         assert!(auditor.grants(AuditView));
         assert!(!auditor.grants(OperationsView));
-        assert_eq!(
-            parse_capability_list("audit.view, workspace.view,"),
-            Ok(set(&[AuditView, WorkspaceView]))
-        );
+        assert_eq!(parse_capability_list("audit.view, workspace.view,"), Ok(set(&[AuditView, WorkspaceView])));
     }
 }

@@ -10,11 +10,7 @@ pub enum CoreError {
     NotFound(String),
     /// The legitimacy gate refused.
     #[error("{message}")]
-    Denied {
-        class: DenialClass,
-        reason_code: String,
-        message: String,
-    },
+    Denied { class: DenialClass, reason_code: String, message: String },
     /// The request conflicts with the current state (a duplicate name, say).
     #[error("{0}")]
     Conflict(String),

@@ -17,9 +17,14 @@ use crate::timestamp::Timestamp;
 /// Who a run acts for, as captured at enqueue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Authority {
-    Actor { user_id: Uuid },
+    Actor {
+        user_id: Uuid,
+    },
     /// `source` names the origin, e.g. `{"kind": "schedule", "schedule_id": …, "slot": …}`.
-    System { schedule_id: Uuid, source: Value },
+    System {
+        schedule_id: Uuid,
+        source: Value,
+    },
 }
 
 impl Authority {
@@ -32,10 +37,7 @@ impl Authority {
 
     /// The source document of a schedule slot.
     pub fn schedule(schedule_id: Uuid, slot: Timestamp) -> Authority {
-        Authority::System {
-            schedule_id,
-            source: json!({"kind": "schedule", "schedule_id": schedule_id, "slot": slot}),
-        }
+        Authority::System { schedule_id, source: json!({"kind": "schedule", "schedule_id": schedule_id, "slot": slot}) }
     }
 }
 
@@ -112,10 +114,7 @@ impl ExecutionContext {
             .and_then(|s| s.parse::<Capability>().ok())
             .ok_or("the context names no valid required capability")?;
         if required != spec.capability {
-            return Err(format!(
-                "the context requires {required}, but {} requires {}",
-                self.op_type, spec.capability
-            ));
+            return Err(format!("the context requires {required}, but {} requires {}", self.op_type, spec.capability));
         }
         let workspace_id = get_uuid("workspace_id").ok_or("the context names no workspace")?;
         let tenant_id = match doc.get("tenant_id") {
@@ -125,9 +124,9 @@ impl ExecutionContext {
         let params = validate_params(self.op_type, doc.get("params").unwrap_or(&Value::Null))
             .map_err(|e| format!("the context's parameters are invalid: {e}"))?;
         let authority = match mode {
-            AuthorityKind::ActorBound => Authority::Actor {
-                user_id: get_uuid("initiator_user_id").ok_or("the context names no initiator")?,
-            },
+            AuthorityKind::ActorBound => {
+                Authority::Actor { user_id: get_uuid("initiator_user_id").ok_or("the context names no initiator")? }
+            }
             AuthorityKind::SystemAuthority => {
                 let source = doc.get("source").cloned().unwrap_or(Value::Null);
                 let schedule_id = source

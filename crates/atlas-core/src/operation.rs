@@ -146,12 +146,7 @@ pub const REGISTRY: &[OperationSpec] = &[
     ),
     read_only(OperationType::InventorySync, Capability::TenantInventorySync, ACTIVE, "Inventory sync"),
     read_only(OperationType::PoliciesSync, Capability::TenantPoliciesSync, ACTIVE, "Policy sync"),
-    read_only(
-        OperationType::ComplianceSnapshot,
-        Capability::TenantComplianceSnapshot,
-        ACTIVE,
-        "Compliance snapshot",
-    ),
+    read_only(OperationType::ComplianceSnapshot, Capability::TenantComplianceSnapshot, ACTIVE, "Compliance snapshot"),
     read_only(OperationType::BackupRun, Capability::TenantBackupRun, ACTIVE, "Backup"),
     OperationSpec {
         op_type: OperationType::RestoreExecute,

@@ -253,7 +253,8 @@ pub struct IllegalTransition {
 
 /// The run state machine. Returns the run after the event and its audit event.
 pub fn transition(run: &Run, event: RunEvent, at: Timestamp) -> Result<(Run, AuditDraft), IllegalTransition> {
-    let illegal = || IllegalTransition { status: run.status.as_str(), outcome: run.outcome.as_str(), event: event.name() };
+    let illegal =
+        || IllegalTransition { status: run.status.as_str(), outcome: run.outcome.as_str(), event: event.name() };
     if run.outcome != RunOutcome::Pending {
         return Err(illegal());
     }
@@ -273,11 +274,7 @@ pub fn transition(run: &Run, event: RunEvent, at: Timestamp) -> Result<(Run, Aud
             next.outcome = RunOutcome::Blocked;
             next.completed_at = Some(at);
             next.decision = Some(decision.clone());
-            next.summary_counts = if run.started_at.is_none() {
-                SummaryCounts::default()
-            } else {
-                run.summary_counts
-            };
+            next.summary_counts = if run.started_at.is_none() { SummaryCounts::default() } else { run.summary_counts };
             next.audit("operation.blocked", Actor::System, json!({"decision": decision}))
         }
         (RunStatus::Running, RunEvent::Block { decision, counts: Some(counts) })
@@ -363,7 +360,13 @@ pub fn claim_event(run: &Run, decision: Decision, lease: Lease, retry_at: Timest
 
 /// What a handler's failure does: another attempt while attempts are left and
 /// the error is retryable, else the run fails.
-pub fn failure_event(run: &Run, failure: Failure, retryable: bool, counts: SummaryCounts, retry_at: Timestamp) -> RunEvent {
+pub fn failure_event(
+    run: &Run,
+    failure: Failure,
+    retryable: bool,
+    counts: SummaryCounts,
+    retry_at: Timestamp,
+) -> RunEvent {
     if retryable && run.attempt < run.max_attempts {
         RunEvent::ScheduleRetry { decision: None, failure: Some(failure), run_after: retry_at }
     } else {

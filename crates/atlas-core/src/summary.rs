@@ -27,10 +27,9 @@ impl SummaryCounts {
     pub fn normalize(raw: &Value) -> SummaryCounts {
         let get = |key: &str| -> u64 {
             match raw.get(key) {
-                Some(Value::Number(n)) => n
-                    .as_u64()
-                    .or_else(|| n.as_f64().filter(|f| *f > 0.0).map(|f| f as u64))
-                    .unwrap_or(0),
+                Some(Value::Number(n)) => {
+                    n.as_u64().or_else(|| n.as_f64().filter(|f| *f > 0.0).map(|f| f as u64)).unwrap_or(0)
+                }
                 _ => 0,
             }
         };
@@ -86,8 +85,15 @@ mod tests {
     use serde_json::{json, Map};
 
     fn counts(succeeded: u64, failed: u64, skipped: u64, blocked: u64) -> SummaryCounts {
-        SummaryCounts { total: succeeded + failed + skipped + blocked, succeeded, failed, skipped, blocked, ..Default::default() }
-            .recount()
+        SummaryCounts {
+            total: succeeded + failed + skipped + blocked,
+            succeeded,
+            failed,
+            skipped,
+            blocked,
+            ..Default::default()
+        }
+        .recount()
     }
 
     #[test]

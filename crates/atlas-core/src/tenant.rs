@@ -16,12 +16,8 @@ pub enum TenantStatus {
 }
 
 impl TenantStatus {
-    pub const ALL: &'static [TenantStatus] = &[
-        TenantStatus::Onboarding,
-        TenantStatus::Active,
-        TenantStatus::Suspended,
-        TenantStatus::Archived,
-    ];
+    pub const ALL: &'static [TenantStatus] =
+        &[TenantStatus::Onboarding, TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Archived];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -63,11 +59,7 @@ impl TenantScope {
     pub fn to_db(&self) -> String {
         match self {
             TenantScope::All => "all".to_owned(),
-            TenantScope::Tenants(ids) => ids
-                .iter()
-                .map(Uuid::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
+            TenantScope::Tenants(ids) => ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","),
         }
     }
 
@@ -77,11 +69,7 @@ impl TenantScope {
         if s == "all" {
             return TenantScope::All;
         }
-        let parsed: Result<BTreeSet<Uuid>, _> = s
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .map(Uuid::parse_str)
-            .collect();
+        let parsed: Result<BTreeSet<Uuid>, _> = s.split(',').filter(|p| !p.is_empty()).map(Uuid::parse_str).collect();
         TenantScope::Tenants(parsed.unwrap_or_default())
     }
 }
@@ -99,10 +87,7 @@ mod tests {
         assert_eq!(TenantScope::from_db("all"), TenantScope::All);
         assert!(!TenantScope::from_db("garbage").includes(a));
         assert!(TenantScope::All.includes(a));
-        assert_eq!(
-            TenantScope::from_db(""),
-            TenantScope::Tenants(BTreeSet::new())
-        );
+        assert_eq!(TenantScope::from_db(""), TenantScope::Tenants(BTreeSet::new()));
     }
 }
 

@@ -34,15 +34,11 @@ impl Timestamp {
     }
 
     pub fn to_rfc3339(self) -> String {
-        self.to_offset_date_time()
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| self.0.to_string())
+        self.to_offset_date_time().format(&Rfc3339).unwrap_or_else(|_| self.0.to_string())
     }
 
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
-        OffsetDateTime::parse(s, &Rfc3339)
-            .ok()
-            .map(Timestamp::from_offset_date_time)
+        OffsetDateTime::parse(s, &Rfc3339).ok().map(Timestamp::from_offset_date_time)
     }
 }
 
@@ -61,8 +57,7 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Timestamp::parse_rfc3339(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s}")))
+        Timestamp::parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s}")))
     }
 }
 

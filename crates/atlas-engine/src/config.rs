@@ -42,7 +42,10 @@ impl EngineConfig {
         let mut c = EngineConfig::default();
         let ms = |name: &str, slot: &mut Duration| -> Result<(), String> {
             if let Ok(v) = std::env::var(name) {
-                let n: u64 = v.trim().parse().map_err(|_| format!("{name} must be a whole number of milliseconds, not `{v}`"))?;
+                let n: u64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name} must be a whole number of milliseconds, not `{v}`"))?;
                 *slot = Duration::from_millis(n.max(1));
             }
             Ok(())

@@ -127,10 +127,18 @@ impl HandlerError {
 
     pub fn from_store(e: &atlas_store::StoreError) -> HandlerError {
         match e {
-            atlas_store::StoreError::Fenced => {
-                HandlerError { failure_code: "lease_lost".into(), message: e.to_string(), retryable: false, retry_after_ms: None }
-            }
-            _ => HandlerError { failure_code: "store_error".into(), message: e.to_string(), retryable: true, retry_after_ms: None },
+            atlas_store::StoreError::Fenced => HandlerError {
+                failure_code: "lease_lost".into(),
+                message: e.to_string(),
+                retryable: false,
+                retry_after_ms: None,
+            },
+            _ => HandlerError {
+                failure_code: "store_error".into(),
+                message: e.to_string(),
+                retryable: true,
+                retry_after_ms: None,
+            },
         }
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atlas_providers::{ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
+use atlas_providers::{
+    ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
+};
 use atlas_store::pacing::WriteBudget;
 use atlas_store::Store;
 use serde_json::Value;
@@ -15,7 +17,9 @@ use uuid::Uuid;
 
 /// `ATLAS_WRITE_BUDGET` writes (default 100) per `ATLAS_WRITE_WINDOW_MS` (default 20 000).
 pub fn budget_from_env() -> WriteBudget {
-    let num = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default);
+    let num = |name: &str, default: i64| {
+        std::env::var(name).ok().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default)
+    };
     WriteBudget {
         limit: u32::try_from(num("ATLAS_WRITE_BUDGET", 100).max(1)).unwrap_or(100),
         window_ms: num("ATLAS_WRITE_WINDOW_MS", 20_000).max(1),
@@ -66,12 +70,23 @@ impl Provider for Paced {
         self.inner.get_object(kind, id).await
     }
 
-    async fn create_object(&self, fence: WriteFence, kind: ObjectKind, payload: &Value) -> Result<RemoteObject, ProviderError> {
+    async fn create_object(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        payload: &Value,
+    ) -> Result<RemoteObject, ProviderError> {
         self.reserve().await?;
         self.inner.create_object(fence, kind, payload).await
     }
 
-    async fn update_object(&self, fence: WriteFence, kind: ObjectKind, id: &str, payload: &Value) -> Result<UpdateOutcome, ProviderError> {
+    async fn update_object(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        id: &str,
+        payload: &Value,
+    ) -> Result<UpdateOutcome, ProviderError> {
         self.reserve().await?;
         self.inner.update_object(fence, kind, id, payload).await
     }
@@ -80,7 +95,13 @@ impl Provider for Paced {
         self.inner.list_assignments(kind, id).await
     }
 
-    async fn set_assignments(&self, fence: WriteFence, kind: ObjectKind, id: &str, assignments: &[Value]) -> Result<(), ProviderError> {
+    async fn set_assignments(
+        &self,
+        fence: WriteFence,
+        kind: ObjectKind,
+        id: &str,
+        assignments: &[Value],
+    ) -> Result<(), ProviderError> {
         self.reserve().await?;
         self.inner.set_assignments(fence, kind, id, assignments).await
     }

@@ -57,7 +57,12 @@ impl CronSpec {
 }
 
 /// Fires a schedule's slot: at most one run per (schedule, slot).
-pub async fn fire(store: &Store, schedule: &Schedule, slot: Timestamp, max_attempts: u32) -> Result<Fired, ServiceError> {
+pub async fn fire(
+    store: &Store,
+    schedule: &Schedule,
+    slot: Timestamp,
+    max_attempts: u32,
+) -> Result<Fired, ServiceError> {
     fire_as(store, schedule, slot, OperationType::BackupRun, max_attempts).await
 }
 

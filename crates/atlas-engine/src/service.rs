@@ -89,7 +89,11 @@ async fn check_bulk_targets(store: &Store, workspace_id: Uuid, params: &Value) -
     if validate_params(op, &Value::Null).is_err() {
         return Err(ServiceError::Invalid(format!("{op} needs parameters and cannot run in bulk")));
     }
-    let ids: Vec<&str> = params.get("tenant_ids").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let ids: Vec<&str> = params
+        .get("tenant_ids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     if ids.is_empty() {
         return Err(ServiceError::Invalid("tenant_ids must name at least one tenant".into()));
     }

@@ -53,7 +53,13 @@ async fn blocked_after(store: atlas_store::Store, reason: ReasonCode, change: im
 }
 
 /// The same for any family in an existing world.
-async fn blocked_in(w: &World, op: OperationType, params: serde_json::Value, reason: ReasonCode, change: impl AsyncFnOnce(&World)) {
+async fn blocked_in(
+    w: &World,
+    op: OperationType,
+    params: serde_json::Value,
+    reason: ReasonCode,
+    change: impl AsyncFnOnce(&World),
+) {
     let run = w.start(op, params).await;
     change(w).await;
     w.drain().await;
@@ -87,7 +93,9 @@ async fn every_family_is_blocked_by_each_drift(store: atlas_store::Store) {
     let readonly = RoleRef::Builtin(BuiltinRole::Readonly);
     for (op, params) in families {
         // Each case in a fresh tenant of the same store, so journals start empty.
-        for reason in [ReasonCode::CapabilityRevoked, ReasonCode::TenantArchived, ReasonCode::ProviderConnectionDisabled] {
+        for reason in
+            [ReasonCode::CapabilityRevoked, ReasonCode::TenantArchived, ReasonCode::ProviderConnectionDisabled]
+        {
             let (w, set) = world_with_backup(url_store.clone()).await;
             let params = if op == OperationType::RestoreExecute {
                 json!({"backup_set_id": set.to_string(), "dry_run": params["dry_run"]})
@@ -114,19 +122,31 @@ async fn every_family_is_blocked_by_each_drift(store: atlas_store::Store) {
 
 async fn restore_blocked_when_the_write_gate_closes(store: atlas_store::Store) {
     let (w, set) = world_with_backup(store).await;
-    blocked_in(&w, OperationType::RestoreExecute, json!({"backup_set_id": set.to_string()}), ReasonCode::WriteGateClosed, async |w| {
-        w.store.tenant_set_write_gate(w.tenant.id, false, &cli()).await.unwrap();
-    })
+    blocked_in(
+        &w,
+        OperationType::RestoreExecute,
+        json!({"backup_set_id": set.to_string()}),
+        ReasonCode::WriteGateClosed,
+        async |w| {
+            w.store.tenant_set_write_gate(w.tenant.id, false, &cli()).await.unwrap();
+        },
+    )
     .await;
 }
 
 async fn restore_blocked_when_the_backup_set_is_gone(store: atlas_store::Store) {
     let (w, set) = world_with_backup(store).await;
-    blocked_in(&w, OperationType::RestoreExecute, json!({"backup_set_id": set.to_string()}), ReasonCode::BackupSetMissing, async |w| {
-        // Retention purged the set between start and execution.
-        w.store.execute_raw(&format!("DELETE FROM backup_items WHERE backup_set_id = '{set}'")).await.unwrap();
-        w.store.execute_raw(&format!("DELETE FROM backup_sets WHERE id = '{set}'")).await.unwrap();
-    })
+    blocked_in(
+        &w,
+        OperationType::RestoreExecute,
+        json!({"backup_set_id": set.to_string()}),
+        ReasonCode::BackupSetMissing,
+        async |w| {
+            // Retention purged the set between start and execution.
+            w.store.execute_raw(&format!("DELETE FROM backup_items WHERE backup_set_id = '{set}'")).await.unwrap();
+            w.store.execute_raw(&format!("DELETE FROM backup_sets WHERE id = '{set}'")).await.unwrap();
+        },
+    )
     .await;
 }
 
@@ -211,7 +231,8 @@ async fn schedule_disabled(store: atlas_store::Store) {
     let w = World::new(store).await;
     let schedule = w.store.schedule_add(w.tenant.id, "0 2 * * *", "UTC", &cli()).await.unwrap();
     let slot = atlas_store::now();
-    let fired = atlas_engine::schedule::fire_as(&w.store, &schedule, slot, OperationType::InventorySync, 3).await.unwrap();
+    let fired =
+        atlas_engine::schedule::fire_as(&w.store, &schedule, slot, OperationType::InventorySync, 3).await.unwrap();
     let atlas_store::schedule::Fired::Run(inserted) = fired else { panic!("a new slot fires") };
     w.store.schedule_set_enabled(schedule.id, false, &cli()).await.unwrap();
     w.drain().await;
@@ -291,9 +312,11 @@ async fn scheduled_run_succeeds_and_notifies_nobody(store: atlas_store::Store) {
     let w = World::new(store).await;
     let schedule = w.store.schedule_add(w.tenant.id, "0 2 * * *", "UTC", &cli()).await.unwrap();
     let slot = atlas_store::now();
-    let fired = atlas_engine::schedule::fire_as(&w.store, &schedule, slot, OperationType::InventorySync, 3).await.unwrap();
+    let fired =
+        atlas_engine::schedule::fire_as(&w.store, &schedule, slot, OperationType::InventorySync, 3).await.unwrap();
     let atlas_store::schedule::Fired::Run(inserted) = fired else { panic!("a new slot fires") };
-    let again = atlas_engine::schedule::fire_as(&w.store, &schedule, slot, OperationType::InventorySync, 3).await.unwrap();
+    let again =
+        atlas_engine::schedule::fire_as(&w.store, &schedule, slot, OperationType::InventorySync, 3).await.unwrap();
     assert_eq!(again, atlas_store::schedule::Fired::AlreadyFired(Some(inserted.run.id)), "one run per slot");
     w.drain().await;
     let run = w.run(inserted.run.id).await;

@@ -41,10 +41,7 @@ async fn retry_is_reauthorized(store: atlas_store::Store) {
     assert_eq!((decision.attempt, run.attempt), (2, 2));
     assert!(w.store.inventory_list(w.tenant.id).await.unwrap().is_empty(), "attempt 2 never ran");
     let actions = w.run_actions(run.id).await;
-    assert_eq!(
-        actions,
-        ["operation.queued", "operation.started", "operation.retry_scheduled", "operation.blocked"]
-    );
+    assert_eq!(actions, ["operation.queued", "operation.started", "operation.retry_scheduled", "operation.blocked"]);
     assert_eq!(w.store.notifications_for_run(run.id).await.unwrap().len(), 1);
 }
 

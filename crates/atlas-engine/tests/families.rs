@@ -37,7 +37,8 @@ async fn tenant_state(w: &World) -> BTreeMap<(String, String), Value> {
 }
 
 async fn restore(w: &World, set: Uuid, dry_run: bool) -> atlas_core::run::Run {
-    let run = w.start(OperationType::RestoreExecute, json!({"backup_set_id": set.to_string(), "dry_run": dry_run})).await;
+    let run =
+        w.start(OperationType::RestoreExecute, json!({"backup_set_id": set.to_string(), "dry_run": dry_run})).await;
     w.drain().await;
     w.run(run.id).await
 }
@@ -149,7 +150,10 @@ async fn policies_sync_versions_and_drift(store: atlas_store::Store) {
     let objects = w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap();
     let mut changed = objects[0].payload.clone();
     changed["description"] = json!("tightened");
-    w.store.sandbox_out_of_band_update(w.tenant.id, "compliance_policy", &objects[0].object_id, &changed).await.unwrap();
+    w.store
+        .sandbox_out_of_band_update(w.tenant.id, "compliance_policy", &objects[0].object_id, &changed)
+        .await
+        .unwrap();
     let third = sync(&w).await;
     assert_eq!(w.store.policy_versions(w.tenant.id).await.unwrap().len(), versions + 1, "exactly one new version");
     assert_eq!(third.summary_counts.updated, 1);

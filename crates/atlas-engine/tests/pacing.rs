@@ -39,7 +39,8 @@ async fn burst_of_restores_stays_within_the_budget(store: atlas_store::Store) {
     for id in runs {
         assert_eq!(w.run(id).await.outcome, RunOutcome::Succeeded);
     }
-    let mut times: Vec<i64> = w.store.sandbox_journal(w.tenant.id).await.unwrap().iter().map(|e| e.at.micros()).collect();
+    let mut times: Vec<i64> =
+        w.store.sandbox_journal(w.tenant.id).await.unwrap().iter().map(|e| e.at.micros()).collect();
     times.sort_unstable();
     assert!(times.len() > BUDGET * 2, "a real burst: {} writes", times.len());
     for (i, start) in times.iter().enumerate() {

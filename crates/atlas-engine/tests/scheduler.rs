@@ -16,7 +16,12 @@ fn at(s: &str) -> Timestamp {
 }
 
 async fn backup_runs(w: &World) -> Vec<atlas_core::run::Run> {
-    let filter = RunFilter { tenant_id: Some(w.tenant.id), op_type: Some(atlas_core::OperationType::BackupRun), limit: 500, ..Default::default() };
+    let filter = RunFilter {
+        tenant_id: Some(w.tenant.id),
+        op_type: Some(atlas_core::OperationType::BackupRun),
+        limit: 500,
+        ..Default::default()
+    };
     w.store.run_list(&filter).await.unwrap()
 }
 
@@ -56,7 +61,10 @@ async fn one_run_per_slot_across_nodes(store: atlas_store::Store) {
 async fn disabled_schedules_do_not_fire(store: atlas_store::Store) {
     let w = World::new(store).await;
     let schedule = w.store.schedule_add(w.tenant.id, "0 * * * *", "UTC", &cli()).await.unwrap();
-    w.store.execute_raw(&format!("UPDATE backup_schedules SET created_at = 0 WHERE id = '{}'", schedule.id)).await.unwrap();
+    w.store
+        .execute_raw(&format!("UPDATE backup_schedules SET created_at = 0 WHERE id = '{}'", schedule.id))
+        .await
+        .unwrap();
     w.store.schedule_set_enabled(schedule.id, false, &cli()).await.unwrap();
     let report = Scheduler::new(w.store.clone(), 3).tick_at(at("2026-11-26T10:00:00Z")).await.unwrap();
     assert_eq!(report.fired, 0);

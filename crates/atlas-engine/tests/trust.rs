@@ -37,7 +37,10 @@ async fn bulk_blocks_only_the_revoked_tenant(store: atlas_store::Store) {
     let run = service::start(&w.store, req).await.unwrap().run;
     // The initiator loses one tenant before the worker gets to the run.
     let four: std::collections::BTreeSet<Uuid> = tenants[1..].iter().map(|t| t.id).collect();
-    w.store.member_set_scope(w.workspace.id, w.initiator.id, &TenantScope::Tenants(four.clone()), &cli()).await.unwrap();
+    w.store
+        .member_set_scope(w.workspace.id, w.initiator.id, &TenantScope::Tenants(four.clone()), &cli())
+        .await
+        .unwrap();
     w.drain().await;
     let run = w.run(run.id).await;
     assert_eq!((run.status, run.outcome), (RunStatus::Completed, RunOutcome::PartiallySucceeded), "{run:?}");
@@ -93,12 +96,13 @@ async fn assignments_are_restored_and_missing_groups_skipped(store: atlas_store:
     let configs = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
     let target = configs.iter().find(|o| o.assignments.len() >= 2).expect("an assigned object");
     let group = target.assignments.iter().find_map(|a| a["target"]["groupId"].as_str().map(str::to_owned));
-    w.store.execute_raw(&format!(
-        "UPDATE sandbox_objects SET assignments = '[]' WHERE tenant_id = '{}' AND object_id = '{}'",
-        w.tenant.id, target.object_id
-    ))
-    .await
-    .unwrap();
+    w.store
+        .execute_raw(&format!(
+            "UPDATE sandbox_objects SET assignments = '[]' WHERE tenant_id = '{}' AND object_id = '{}'",
+            w.tenant.id, target.object_id
+        ))
+        .await
+        .unwrap();
     if let Some(g) = &group {
         w.store.sandbox_out_of_band_group_delete(w.tenant.id, g).await.unwrap();
     }
@@ -195,14 +199,16 @@ async fn cancel_between_items(store: atlas_store::Store) {
     let run = w.run(run.id).await;
     assert_eq!(run.outcome, RunOutcome::PartiallySucceeded, "{run:?}");
     assert!(run.summary_counts.processed < run.summary_counts.total);
-    let events = w.store.audit_events(atlas_store::audit::AuditFilter {
-        subject: Some(format!("run:{}", run.id)),
-        action: Some("operation.cancelled".into()),
-        limit: 10,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let events = w
+        .store
+        .audit_events(atlas_store::audit::AuditFilter {
+            subject: Some(format!("run:{}", run.id)),
+            action: Some("operation.cancelled".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, atlas_core::audit::Actor::User { user_id: w.owner.id }, "attributed to who cancelled");
     let items = w.store.run_items(run.id).await.unwrap();

@@ -121,28 +121,34 @@ impl Store {
         .bind(at.0))?;
         let (mut new_blobs, mut reused_blobs) = (0, 0);
         for item in items {
-            let stored = exec!(&mut tx, sqlx::query(
-                "INSERT INTO backup_blobs (content_hash, payload, assignments) VALUES ($1, $2, $3) \
+            let stored = exec!(
+                &mut tx,
+                sqlx::query(
+                    "INSERT INTO backup_blobs (content_hash, payload, assignments) VALUES ($1, $2, $3) \
                  ON CONFLICT (content_hash) DO NOTHING"
-            )
-            .bind(&item.content_hash)
-            .bind(item.payload.to_string())
-            .bind(item.assignments.to_string()))?;
+                )
+                .bind(&item.content_hash)
+                .bind(item.payload.to_string())
+                .bind(item.assignments.to_string())
+            )?;
             if stored == 1 {
                 new_blobs += 1;
             } else {
                 reused_blobs += 1;
             }
-            exec!(&mut tx, sqlx::query(
-                "INSERT INTO backup_items (id, backup_set_id, kind, object_id, display_name, content_hash) \
+            exec!(
+                &mut tx,
+                sqlx::query(
+                    "INSERT INTO backup_items (id, backup_set_id, kind, object_id, display_name, content_hash) \
                  VALUES ($1, $2, $3, $4, $5, $6)"
-            )
-            .bind(Uuid::now_v7().to_string())
-            .bind(set.id.to_string())
-            .bind(&item.kind)
-            .bind(&item.object_id)
-            .bind(&item.display_name)
-            .bind(&item.content_hash))?;
+                )
+                .bind(Uuid::now_v7().to_string())
+                .bind(set.id.to_string())
+                .bind(&item.kind)
+                .bind(&item.object_id)
+                .bind(&item.display_name)
+                .bind(&item.content_hash)
+            )?;
         }
         tx.commit().await?;
         Ok(BackupWritten { set, new_blobs, reused_blobs })
@@ -150,7 +156,8 @@ impl Store {
 
     pub async fn backup_set_get(&self, id: Uuid) -> StoreResult<BackupSet> {
         let sql = format!("{SET_SELECT} WHERE id = $1");
-        let row: Option<SetRow> = on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
+        let row: Option<SetRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("backup set {id}")))?.into_domain()
     }
 
@@ -167,14 +174,16 @@ impl Store {
 
     /// A set's items with their payloads, in a stable order.
     pub async fn backup_items(&self, backup_set_id: Uuid) -> StoreResult<Vec<BackupItem>> {
-        let rows: Vec<ItemRow> = on_db!(self.db(), |p| sqlx::query_as(
+        let rows: Vec<ItemRow> = on_db!(self.db(), |p| {
+            sqlx::query_as(
             "SELECT i.id, i.backup_set_id, i.kind, i.object_id, i.display_name, i.content_hash, b.payload, b.assignments \
              FROM backup_items i JOIN backup_blobs b ON b.content_hash = i.content_hash \
              WHERE i.backup_set_id = $1 ORDER BY i.kind, i.display_name, i.object_id"
         )
         .bind(backup_set_id.to_string())
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         rows.into_iter()
             .map(|r| {
                 Ok(BackupItem {
@@ -192,32 +201,47 @@ impl Store {
     }
 
     /// The object a restore created in place of a backed-up one that was gone.
-    pub async fn restore_map_get(&self, tenant_id: Uuid, kind: &str, source_object_id: &str) -> StoreResult<Option<String>> {
-        let row: Option<(String,)> = on_db!(self.db(), |p| sqlx::query_as(
+    pub async fn restore_map_get(
+        &self,
+        tenant_id: Uuid,
+        kind: &str,
+        source_object_id: &str,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = on_db!(self.db(), |p| {
+            sqlx::query_as(
             "SELECT target_object_id FROM restore_object_map WHERE tenant_id = $1 AND kind = $2 AND source_object_id = $3"
         )
         .bind(tenant_id.to_string())
         .bind(kind)
         .bind(source_object_id)
         .fetch_optional(p)
-        .await)?;
+        .await
+        })?;
         Ok(row.map(|(t,)| t))
     }
 
-    pub async fn restore_map_put(&self, tenant_id: Uuid, kind: &str, source_object_id: &str, target_object_id: &str) -> StoreResult<()> {
+    pub async fn restore_map_put(
+        &self,
+        tenant_id: Uuid,
+        kind: &str,
+        source_object_id: &str,
+        target_object_id: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        exec!(&mut tx, sqlx::query(
-            "INSERT INTO restore_object_map (tenant_id, kind, source_object_id, target_object_id, created_at) \
+        exec!(
+            &mut tx,
+            sqlx::query(
+                "INSERT INTO restore_object_map (tenant_id, kind, source_object_id, target_object_id, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, kind, source_object_id) \
              DO UPDATE SET target_object_id = excluded.target_object_id"
-        )
-        .bind(tenant_id.to_string())
-        .bind(kind)
-        .bind(source_object_id)
-        .bind(target_object_id)
-        .bind(crate::now().0))?;
+            )
+            .bind(tenant_id.to_string())
+            .bind(kind)
+            .bind(source_object_id)
+            .bind(target_object_id)
+            .bind(crate::now().0)
+        )?;
         tx.commit().await?;
         Ok(())
     }
 }
-

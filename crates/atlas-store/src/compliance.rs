@@ -35,7 +35,12 @@ struct SnapshotRow {
 
 impl Store {
     /// Records a snapshot; the totals are the sums over `policies`.
-    pub async fn compliance_snapshot_record(&self, tenant_id: Uuid, run_id: Uuid, policies: &Value) -> StoreResult<ComplianceSnapshot> {
+    pub async fn compliance_snapshot_record(
+        &self,
+        tenant_id: Uuid,
+        run_id: Uuid,
+        policies: &Value,
+    ) -> StoreResult<ComplianceSnapshot> {
         let sum = |key: &str| -> i64 {
             policies
                 .as_array()

@@ -26,7 +26,12 @@ pub struct InventoryDelta {
 
 impl Store {
     /// Replaces a tenant's inventory with what a sync saw, in one transaction.
-    pub async fn inventory_replace(&self, tenant_id: Uuid, run_id: Uuid, seen: &[InventoryEntry]) -> StoreResult<InventoryDelta> {
+    pub async fn inventory_replace(
+        &self,
+        tenant_id: Uuid,
+        run_id: Uuid,
+        seen: &[InventoryEntry],
+    ) -> StoreResult<InventoryDelta> {
         let at = crate::now();
         let tid = tenant_id.to_string();
         let mut tx = self.begin().await?;
@@ -45,17 +50,20 @@ impl Store {
             match known.get(&key) {
                 None => {
                     delta.created += 1;
-                    exec!(&mut tx, sqlx::query(
-                        "INSERT INTO inventory_items (tenant_id, kind, object_id, display_name, content_hash, \
+                    exec!(
+                        &mut tx,
+                        sqlx::query(
+                            "INSERT INTO inventory_items (tenant_id, kind, object_id, display_name, content_hash, \
                          first_seen_at, last_seen_at, last_run_id) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)"
-                    )
-                    .bind(&tid)
-                    .bind(&e.kind)
-                    .bind(&e.object_id)
-                    .bind(&e.display_name)
-                    .bind(&e.content_hash)
-                    .bind(at.0)
-                    .bind(run_id.to_string()))?;
+                        )
+                        .bind(&tid)
+                        .bind(&e.kind)
+                        .bind(&e.object_id)
+                        .bind(&e.display_name)
+                        .bind(&e.content_hash)
+                        .bind(at.0)
+                        .bind(run_id.to_string())
+                    )?;
                 }
                 Some(hash) => {
                     if *hash == e.content_hash {
@@ -63,27 +71,33 @@ impl Store {
                     } else {
                         delta.updated += 1;
                     }
-                    exec!(&mut tx, sqlx::query(
-                        "UPDATE inventory_items SET display_name = $1, content_hash = $2, last_seen_at = $3, \
+                    exec!(
+                        &mut tx,
+                        sqlx::query(
+                            "UPDATE inventory_items SET display_name = $1, content_hash = $2, last_seen_at = $3, \
                          last_run_id = $4 WHERE tenant_id = $5 AND kind = $6 AND object_id = $7"
-                    )
-                    .bind(&e.display_name)
-                    .bind(&e.content_hash)
-                    .bind(at.0)
-                    .bind(run_id.to_string())
-                    .bind(&tid)
-                    .bind(&e.kind)
-                    .bind(&e.object_id))?;
+                        )
+                        .bind(&e.display_name)
+                        .bind(&e.content_hash)
+                        .bind(at.0)
+                        .bind(run_id.to_string())
+                        .bind(&tid)
+                        .bind(&e.kind)
+                        .bind(&e.object_id)
+                    )?;
                 }
             }
             still_there.insert(key);
         }
         for (kind, object_id) in known.keys().filter(|k| !still_there.contains(*k)) {
             delta.removed += 1;
-            exec!(&mut tx, sqlx::query("DELETE FROM inventory_items WHERE tenant_id = $1 AND kind = $2 AND object_id = $3")
-                .bind(&tid)
-                .bind(kind)
-                .bind(object_id))?;
+            exec!(
+                &mut tx,
+                sqlx::query("DELETE FROM inventory_items WHERE tenant_id = $1 AND kind = $2 AND object_id = $3")
+                    .bind(&tid)
+                    .bind(kind)
+                    .bind(object_id)
+            )?;
         }
         tx.commit().await?;
         Ok(delta)
@@ -99,13 +113,23 @@ impl Store {
         .await)?;
         Ok(rows
             .into_iter()
-            .map(|(kind, object_id, display_name, content_hash)| InventoryEntry { kind, object_id, display_name, content_hash })
+            .map(|(kind, object_id, display_name, content_hash)| InventoryEntry {
+                kind,
+                object_id,
+                display_name,
+                content_hash,
+            })
             .collect())
     }
 
     /// Updates a run's progress counts while it runs, fenced by its lease. Not a
     /// transition: status and outcome stay with the run service.
-    pub async fn run_progress(&self, run_id: Uuid, lease_token: Uuid, counts: &atlas_core::SummaryCounts) -> StoreResult<()> {
+    pub async fn run_progress(
+        &self,
+        run_id: Uuid,
+        lease_token: Uuid,
+        counts: &atlas_core::SummaryCounts,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let n = exec!(&mut tx, sqlx::query(
             "UPDATE operation_runs SET summary_counts = $1 WHERE id = $2 AND status = 'running' AND lease_token = $3"
@@ -121,4 +145,3 @@ impl Store {
         }
     }
 }
-

@@ -12,7 +12,9 @@ pub(crate) async fn ensure_held(tx: &mut Tx, run_id: Uuid, lease_token: Uuid) ->
         Tx::Sqlite(_) => "",
         Tx::Postgres(_) => " FOR SHARE",
     };
-    let sql = format!("SELECT CAST(1 AS BIGINT) FROM operation_runs WHERE id = $1 AND status = 'running' AND lease_token = $2{lock}");
+    let sql = format!(
+        "SELECT CAST(1 AS BIGINT) FROM operation_runs WHERE id = $1 AND status = 'running' AND lease_token = $2{lock}"
+    );
     let held: Option<(i64,)> = on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(run_id.to_string())
         .bind(lease_token.to_string())

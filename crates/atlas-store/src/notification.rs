@@ -78,7 +78,13 @@ fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
         RunOutcome::Failed => run.failures.last().map_or_else(String::new, |f| f.message.clone()),
         _ => {
             let c = &run.summary_counts;
-            format!("{}: {} processed, {} succeeded, {} failed.", outcome_badge(run.outcome).label, c.processed, c.succeeded, c.failed)
+            format!(
+                "{}: {} processed, {} succeeded, {} failed.",
+                outcome_badge(run.outcome).label,
+                c.processed,
+                c.succeeded,
+                c.failed
+            )
         }
     };
     (title, body)
@@ -94,26 +100,30 @@ pub(crate) async fn notify_completed(tx: &mut Tx, run: &Run, at: Timestamp) -> S
         None => None,
     };
     let (title, body) = message(run, tenant_name.as_ref().map(|(n,)| n.as_str()));
-    exec!(tx, sqlx::query(
-        "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
+    exec!(
+        tx,
+        sqlx::query(
+            "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, run_id, kind) DO NOTHING"
-    )
-    .bind(Uuid::now_v7().to_string())
-    .bind(user_id.to_string())
-    .bind(run.workspace_id.to_string())
-    .bind(run.id.to_string())
-    .bind(RUN_COMPLETED)
-    .bind(title)
-    .bind(body)
-    .bind(run.outcome.as_str())
-    .bind(at.0))?;
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(user_id.to_string())
+        .bind(run.workspace_id.to_string())
+        .bind(run.id.to_string())
+        .bind(RUN_COMPLETED)
+        .bind(title)
+        .bind(body)
+        .bind(run.outcome.as_str())
+        .bind(at.0)
+    )?;
     Ok(())
 }
 
 impl Store {
     /// A user's notifications, newest first.
     pub async fn notifications_for(&self, user_id: Uuid, limit: u32) -> StoreResult<Vec<Notification>> {
-        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2");
+        let sql =
+            format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2");
         let rows: Vec<NotificationRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
             .bind(user_id.to_string())
             .bind(i64::from(limit.clamp(1, 500)))
@@ -142,12 +152,13 @@ impl Store {
     /// Marks one of the user's notifications read; `false` when it is not theirs.
     pub async fn notification_mark_read(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let n = exec!(&mut tx, sqlx::query(
-            "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3"
-        )
-        .bind(crate::now().0)
-        .bind(id.to_string())
-        .bind(user_id.to_string()))?;
+        let n = exec!(
+            &mut tx,
+            sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3")
+                .bind(crate::now().0)
+                .bind(id.to_string())
+                .bind(user_id.to_string())
+        )?;
         tx.commit().await?;
         Ok(n == 1)
     }
@@ -155,12 +166,13 @@ impl Store {
     /// Marks the user's notification about a run read (opening the run does this).
     pub async fn notification_mark_run_read(&self, user_id: Uuid, run_id: Uuid) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        exec!(&mut tx, sqlx::query(
-            "UPDATE notifications SET read_at = $1 WHERE run_id = $2 AND user_id = $3 AND read_at IS NULL"
-        )
-        .bind(crate::now().0)
-        .bind(run_id.to_string())
-        .bind(user_id.to_string()))?;
+        exec!(
+            &mut tx,
+            sqlx::query("UPDATE notifications SET read_at = $1 WHERE run_id = $2 AND user_id = $3 AND read_at IS NULL")
+                .bind(crate::now().0)
+                .bind(run_id.to_string())
+                .bind(user_id.to_string())
+        )?;
         tx.commit().await?;
         Ok(())
     }

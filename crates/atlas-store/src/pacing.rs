@@ -34,9 +34,10 @@ impl Store {
         let sql = format!("SELECT updated_at FROM write_budget_tenants WHERE tenant_id = $1{lock}");
         let _: (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(&sql).bind(&tid).fetch_one(c).await)?;
         let window_start = now.0 - budget.window_ms * 1000;
-        exec!(&mut tx, sqlx::query("DELETE FROM write_budget_log WHERE tenant_id = $1 AND at <= $2")
-            .bind(&tid)
-            .bind(window_start))?;
+        exec!(
+            &mut tx,
+            sqlx::query("DELETE FROM write_budget_log WHERE tenant_id = $1 AND at <= $2").bind(&tid).bind(window_start)
+        )?;
         let recent: Vec<(i64,)> = on_tx!(&mut tx, |c| sqlx::query_as(
             "SELECT at FROM write_budget_log WHERE tenant_id = $1 ORDER BY at DESC LIMIT $2"
         )
@@ -51,13 +52,17 @@ impl Store {
             tx.commit().await?;
             return Ok(Err(wait_ms));
         }
-        exec!(&mut tx, sqlx::query("INSERT INTO write_budget_log (id, tenant_id, at) VALUES ($1, $2, $3)")
-            .bind(Uuid::now_v7().to_string())
-            .bind(&tid)
-            .bind(now.0))?;
-        exec!(&mut tx, sqlx::query("UPDATE write_budget_tenants SET updated_at = $1 WHERE tenant_id = $2")
-            .bind(now.0)
-            .bind(&tid))?;
+        exec!(
+            &mut tx,
+            sqlx::query("INSERT INTO write_budget_log (id, tenant_id, at) VALUES ($1, $2, $3)")
+                .bind(Uuid::now_v7().to_string())
+                .bind(&tid)
+                .bind(now.0)
+        )?;
+        exec!(
+            &mut tx,
+            sqlx::query("UPDATE write_budget_tenants SET updated_at = $1 WHERE tenant_id = $2").bind(now.0).bind(&tid)
+        )?;
         tx.commit().await?;
         Ok(Ok(()))
     }

@@ -49,7 +49,12 @@ pub struct PolicyVersion {
 
 impl Store {
     /// Records a sync's observations in one transaction and returns the drift.
-    pub async fn policy_sync_record(&self, tenant_id: Uuid, run_id: Uuid, seen: &[PolicyObservation]) -> StoreResult<PolicyDrift> {
+    pub async fn policy_sync_record(
+        &self,
+        tenant_id: Uuid,
+        run_id: Uuid,
+        seen: &[PolicyObservation],
+    ) -> StoreResult<PolicyDrift> {
         let at = crate::now();
         let tid = tenant_id.to_string();
         let mut tx = self.begin().await?;
@@ -75,7 +80,11 @@ impl Store {
         for obs in seen {
             let key = (obs.kind.clone(), obs.object_id.clone());
             present.insert(key.clone());
-            let entry = DriftEntry { kind: obs.kind.clone(), object_id: obs.object_id.clone(), display_name: obs.display_name.clone() };
+            let entry = DriftEntry {
+                kind: obs.kind.clone(),
+                object_id: obs.object_id.clone(),
+                display_name: obs.display_name.clone(),
+            };
             let version = match heads.get(&key) {
                 Some((_, hash, removed)) if *hash == obs.content_hash => {
                     if *removed {
@@ -137,11 +146,16 @@ impl Store {
                 object_id: key.1.clone(),
                 display_name: names.get(key).cloned().unwrap_or_default(),
             });
-            exec!(&mut tx, sqlx::query("UPDATE policy_heads SET removed_at = $1 WHERE tenant_id = $2 AND kind = $3 AND object_id = $4")
+            exec!(
+                &mut tx,
+                sqlx::query(
+                    "UPDATE policy_heads SET removed_at = $1 WHERE tenant_id = $2 AND kind = $3 AND object_id = $4"
+                )
                 .bind(at.0)
                 .bind(&tid)
                 .bind(&key.0)
-                .bind(&key.1))?;
+                .bind(&key.1)
+            )?;
         }
         tx.commit().await?;
         drift.removed.sort_by(|a, b| (&a.kind, &a.object_id).cmp(&(&b.kind, &b.object_id)));
@@ -159,7 +173,14 @@ impl Store {
         .await)?;
         rows.into_iter()
             .map(|(kind, object_id, version, display_name, content_hash, payload)| {
-                Ok(PolicyVersion { kind, object_id, version, display_name, content_hash, payload: crate::row::json(&payload)? })
+                Ok(PolicyVersion {
+                    kind,
+                    object_id,
+                    version,
+                    display_name,
+                    content_hash,
+                    payload: crate::row::json(&payload)?,
+                })
             })
             .collect()
     }

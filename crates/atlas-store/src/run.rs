@@ -243,11 +243,18 @@ impl Store {
         let mut tx = self.begin().await?;
         let run = lock_run(&mut tx, id).await?;
         let out = match run.status {
-            RunStatus::Queued => apply(&mut tx, &run, RunEvent::Cancel { by, counts: None }, crate::now(), None).await?,
+            RunStatus::Queued => {
+                apply(&mut tx, &run, RunEvent::Cancel { by, counts: None }, crate::now(), None).await?
+            }
             RunStatus::Running => {
-                exec!(&mut tx, sqlx::query("UPDATE operation_runs SET cancel_requested_by = $1 WHERE id = $2 AND status = 'running'")
+                exec!(
+                    &mut tx,
+                    sqlx::query(
+                        "UPDATE operation_runs SET cancel_requested_by = $1 WHERE id = $2 AND status = 'running'"
+                    )
                     .bind(by.to_db())
-                    .bind(id.to_string()))?;
+                    .bind(id.to_string())
+                )?;
                 run
             }
             RunStatus::Completed => {
@@ -260,12 +267,11 @@ impl Store {
 
     /// Who asked a running run to stop, if anyone.
     pub async fn run_cancel_requested(&self, id: Uuid) -> StoreResult<Option<Actor>> {
-        let row: Option<(Option<String>,)> = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT cancel_requested_by FROM operation_runs WHERE id = $1"
-        )
-        .bind(id.to_string())
-        .fetch_optional(p)
-        .await)?;
+        let row: Option<(Option<String>,)> =
+            on_db!(self.db(), |p| sqlx::query_as("SELECT cancel_requested_by FROM operation_runs WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await)?;
         Ok(row.and_then(|(by,)| by).map(|s| Actor::from_db(&s)))
     }
 
@@ -291,7 +297,8 @@ impl Store {
              WHERE id = $2 AND status = 'running' AND lease_token = $3"
         );
         let mut tx = self.begin().await?;
-        let n = exec!(&mut tx, sqlx::query(&sql).bind(lease_ms * 1000).bind(id.to_string()).bind(lease_token.to_string()))?;
+        let n =
+            exec!(&mut tx, sqlx::query(&sql).bind(lease_ms * 1000).bind(id.to_string()).bind(lease_token.to_string()))?;
         tx.commit().await?;
         if n == 1 {
             Ok(())
@@ -302,13 +309,16 @@ impl Store {
 
     /// Whether a run still holds this lease (the sandbox's write fence).
     pub async fn run_lease_held(&self, id: Uuid, lease_token: Uuid) -> StoreResult<bool> {
-        let n: Option<(i64,)> = on_db!(self.db(), |p| sqlx::query_as(
+        let n: Option<(i64,)> =
+            on_db!(self.db(), |p| {
+                sqlx::query_as(
             "SELECT CAST(1 AS BIGINT) FROM operation_runs WHERE id = $1 AND status = 'running' AND lease_token = $2"
         )
         .bind(id.to_string())
         .bind(lease_token.to_string())
         .fetch_optional(p)
-        .await)?;
+        .await
+            })?;
         Ok(n.is_some())
     }
 }
@@ -316,38 +326,42 @@ impl Store {
 /// Inserts `run` or finds the active run it duplicates, inside `tx`; `None`
 /// when the duplicate completed in between (the caller tries again).
 pub(crate) async fn insert_in_tx(tx: &mut Tx, run: &Run, audit: &AuditDraft) -> StoreResult<Option<Inserted>> {
-    let inserted = exec!(tx, sqlx::query(
-        "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, status, outcome, initiator_user_id, \
+    let inserted = exec!(
+        tx,
+        sqlx::query(
+            "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, status, outcome, initiator_user_id, \
          authority_mode, source, params, context, dedupe_key, attempt, max_attempts, run_after, created_at, \
          failures, retry_of_run_id, summary_counts, result) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING"
-    )
-    .bind(run.id.to_string())
-    .bind(run.workspace_id.to_string())
-    .bind(run.tenant_id.map(|t| t.to_string()))
-    .bind(run.op_type.as_str())
-    .bind(run.status.as_str())
-    .bind(run.outcome.as_str())
-    .bind(run.initiator_user_id.map(|u| u.to_string()))
-    .bind(run.authority_mode.as_str())
-    .bind(run.source.as_ref().map(to_text))
-    .bind(to_text(&run.params))
-    .bind(to_text(&run.context))
-    .bind(&run.dedupe_key)
-    .bind(i64::from(run.attempt))
-    .bind(i64::from(run.max_attempts))
-    .bind(run.run_after.0)
-    .bind(run.created_at.0)
-    .bind(to_text(&run.failures))
-    .bind(run.retry_of_run_id.map(|r| r.to_string()))
-    .bind(to_text(&run.summary_counts))
-    .bind(to_text(&run.result)))?;
+        )
+        .bind(run.id.to_string())
+        .bind(run.workspace_id.to_string())
+        .bind(run.tenant_id.map(|t| t.to_string()))
+        .bind(run.op_type.as_str())
+        .bind(run.status.as_str())
+        .bind(run.outcome.as_str())
+        .bind(run.initiator_user_id.map(|u| u.to_string()))
+        .bind(run.authority_mode.as_str())
+        .bind(run.source.as_ref().map(to_text))
+        .bind(to_text(&run.params))
+        .bind(to_text(&run.context))
+        .bind(&run.dedupe_key)
+        .bind(i64::from(run.attempt))
+        .bind(i64::from(run.max_attempts))
+        .bind(run.run_after.0)
+        .bind(run.created_at.0)
+        .bind(to_text(&run.failures))
+        .bind(run.retry_of_run_id.map(|r| r.to_string()))
+        .bind(to_text(&run.summary_counts))
+        .bind(to_text(&run.result))
+    )?;
     if inserted == 1 {
         append(tx, audit, run.created_at).await?;
         return Ok(Some(Inserted { run: run.clone(), deduplicated: false }));
     }
-    let sql = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE dedupe_key = $1 AND status IN ('queued', 'running')");
+    let sql =
+        format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE dedupe_key = $1 AND status IN ('queued', 'running')");
     let existing: Option<RunRow> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(&run.dedupe_key).fetch_optional(c).await)?;
     existing.map(|row| row.into_domain().map(|run| Inserted { run, deduplicated: true })).transpose()
 }
@@ -375,29 +389,32 @@ pub(crate) async fn apply(
 ) -> StoreResult<Run> {
     let (after, audit) = transition(before, event, at)?;
     let lease = after.lease.as_ref();
-    let n = exec!(tx, sqlx::query(
-        "UPDATE operation_runs SET status = $1, outcome = $2, attempt = $3, run_after = $4, lease_owner = $5, \
+    let n = exec!(
+        tx,
+        sqlx::query(
+            "UPDATE operation_runs SET status = $1, outcome = $2, attempt = $3, run_after = $4, lease_owner = $5, \
          lease_token = $6, lease_expires_at = $7, started_at = $8, completed_at = $9, decision = $10, \
          failures = $11, summary_counts = $12, result = $13 \
          WHERE id = $14 AND status = $15 AND attempt = $16 AND COALESCE(lease_token, '') = $17"
-    )
-    .bind(after.status.as_str())
-    .bind(after.outcome.as_str())
-    .bind(i64::from(after.attempt))
-    .bind(after.run_after.0)
-    .bind(lease.map(|l| l.owner.clone()))
-    .bind(lease.map(|l| l.token.to_string()))
-    .bind(lease.map(|l| l.expires_at.0))
-    .bind(after.started_at.map(|t| t.0))
-    .bind(after.completed_at.map(|t| t.0))
-    .bind(after.decision.as_ref().map(to_text))
-    .bind(to_text(&after.failures))
-    .bind(to_text(&after.summary_counts))
-    .bind(to_text(&after.result))
-    .bind(before.id.to_string())
-    .bind(before.status.as_str())
-    .bind(i64::from(before.attempt))
-    .bind(lease_token.map(|t| t.to_string()).unwrap_or_default()))?;
+        )
+        .bind(after.status.as_str())
+        .bind(after.outcome.as_str())
+        .bind(i64::from(after.attempt))
+        .bind(after.run_after.0)
+        .bind(lease.map(|l| l.owner.clone()))
+        .bind(lease.map(|l| l.token.to_string()))
+        .bind(lease.map(|l| l.expires_at.0))
+        .bind(after.started_at.map(|t| t.0))
+        .bind(after.completed_at.map(|t| t.0))
+        .bind(after.decision.as_ref().map(to_text))
+        .bind(to_text(&after.failures))
+        .bind(to_text(&after.summary_counts))
+        .bind(to_text(&after.result))
+        .bind(before.id.to_string())
+        .bind(before.status.as_str())
+        .bind(i64::from(before.attempt))
+        .bind(lease_token.map(|t| t.to_string()).unwrap_or_default())
+    )?;
     if n != 1 {
         return Err(StoreError::Fenced);
     }

@@ -72,69 +72,97 @@ impl ItemRow {
 
 impl Store {
     /// Creates the run's items that do not exist yet (by key) and returns all of them.
-    pub async fn run_items_ensure(&self, run_id: Uuid, lease_token: Uuid, items: &[(String, Value)]) -> StoreResult<Vec<RunItem>> {
+    pub async fn run_items_ensure(
+        &self,
+        run_id: Uuid,
+        lease_token: Uuid,
+        items: &[(String, Value)],
+    ) -> StoreResult<Vec<RunItem>> {
         let at = crate::now();
         let mut tx = self.begin().await?;
         ensure_held(&mut tx, run_id, lease_token).await?;
         for (key, target) in items {
-            exec!(&mut tx, sqlx::query(
-                "INSERT INTO run_items (id, run_id, item_key, target, status, outcome, updated_at) \
+            exec!(
+                &mut tx,
+                sqlx::query(
+                    "INSERT INTO run_items (id, run_id, item_key, target, status, outcome, updated_at) \
                  VALUES ($1, $2, $3, $4, 'pending', 'pending', $5) ON CONFLICT (run_id, item_key) DO NOTHING"
-            )
-            .bind(Uuid::now_v7().to_string())
-            .bind(run_id.to_string())
-            .bind(key)
-            .bind(target.to_string())
-            .bind(at.0))?;
+                )
+                .bind(Uuid::now_v7().to_string())
+                .bind(run_id.to_string())
+                .bind(key)
+                .bind(target.to_string())
+                .bind(at.0)
+            )?;
         }
         tx.commit().await?;
         self.run_items(run_id).await
     }
 
     /// Completes one item, fenced by the run's lease. An item completes once.
-    pub async fn run_item_finish(&self, run_id: Uuid, lease_token: Uuid, key: &str, result: &ItemResult) -> StoreResult<()> {
+    pub async fn run_item_finish(
+        &self,
+        run_id: Uuid,
+        lease_token: Uuid,
+        key: &str,
+        result: &ItemResult,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         ensure_held(&mut tx, run_id, lease_token).await?;
-        exec!(&mut tx, sqlx::query(
-            "UPDATE run_items SET status = 'completed', outcome = $1, attempts = attempts + 1, last_error = $2, \
+        exec!(
+            &mut tx,
+            sqlx::query(
+                "UPDATE run_items SET status = 'completed', outcome = $1, attempts = attempts + 1, last_error = $2, \
              reason_code = $3, detail = $4, updated_at = $5 WHERE run_id = $6 AND item_key = $7 AND status = 'pending'"
-        )
-        .bind(result.outcome)
-        .bind(result.error.as_deref())
-        .bind(result.reason_code.as_deref())
-        .bind(result.detail.to_string())
-        .bind(crate::now().0)
-        .bind(run_id.to_string())
-        .bind(key))?;
+            )
+            .bind(result.outcome)
+            .bind(result.error.as_deref())
+            .bind(result.reason_code.as_deref())
+            .bind(result.detail.to_string())
+            .bind(crate::now().0)
+            .bind(run_id.to_string())
+            .bind(key)
+        )?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Marks every still-pending item with `outcome` (blocked or cancelled when a run stops between items).
-    pub async fn run_items_close_pending(&self, run_id: Uuid, lease_token: Uuid, outcome: &'static str, reason_code: Option<&str>) -> StoreResult<u64> {
+    pub async fn run_items_close_pending(
+        &self,
+        run_id: Uuid,
+        lease_token: Uuid,
+        outcome: &'static str,
+        reason_code: Option<&str>,
+    ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
         ensure_held(&mut tx, run_id, lease_token).await?;
-        let n = exec!(&mut tx, sqlx::query(
-            "UPDATE run_items SET status = 'completed', outcome = $1, reason_code = $2, updated_at = $3 \
+        let n = exec!(
+            &mut tx,
+            sqlx::query(
+                "UPDATE run_items SET status = 'completed', outcome = $1, reason_code = $2, updated_at = $3 \
              WHERE run_id = $4 AND status = 'pending'"
-        )
-        .bind(outcome)
-        .bind(reason_code)
-        .bind(crate::now().0)
-        .bind(run_id.to_string()))?;
+            )
+            .bind(outcome)
+            .bind(reason_code)
+            .bind(crate::now().0)
+            .bind(run_id.to_string())
+        )?;
         tx.commit().await?;
         Ok(n)
     }
 
     /// A run's items in creation order.
     pub async fn run_items(&self, run_id: Uuid) -> StoreResult<Vec<RunItem>> {
-        let rows: Vec<ItemRow> = on_db!(self.db(), |p| sqlx::query_as(
+        let rows: Vec<ItemRow> = on_db!(self.db(), |p| {
+            sqlx::query_as(
             "SELECT id, run_id, item_key, target, status, outcome, attempts, last_error, reason_code, detail, updated_at \
              FROM run_items WHERE run_id = $1 ORDER BY id"
         )
         .bind(run_id.to_string())
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         rows.into_iter().map(ItemRow::into_domain).collect()
     }
 }

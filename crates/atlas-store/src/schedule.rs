@@ -74,7 +74,13 @@ pub enum Fired {
 
 impl Store {
     /// Adds a schedule; the cron expression and zone are validated by the caller.
-    pub async fn schedule_add(&self, tenant_id: Uuid, cron: &str, timezone: &str, by: &ChangeBy) -> StoreResult<Schedule> {
+    pub async fn schedule_add(
+        &self,
+        tenant_id: Uuid,
+        cron: &str,
+        timezone: &str,
+        by: &ChangeBy,
+    ) -> StoreResult<Schedule> {
         let tenant = self.tenant_get(tenant_id).await?;
         let at = crate::now();
         let s = Schedule {
@@ -90,17 +96,20 @@ impl Store {
             updated_at: at,
         };
         let mut tx = self.begin().await?;
-        exec!(&mut tx, sqlx::query(
-            "INSERT INTO backup_schedules (id, workspace_id, tenant_id, cron, timezone, enabled, created_by, \
+        exec!(
+            &mut tx,
+            sqlx::query(
+                "INSERT INTO backup_schedules (id, workspace_id, tenant_id, cron, timezone, enabled, created_by, \
              last_changed_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7, $7)"
-        )
-        .bind(s.id.to_string())
-        .bind(s.workspace_id.to_string())
-        .bind(tenant_id.to_string())
-        .bind(&s.cron)
-        .bind(&s.timezone)
-        .bind(&s.created_by)
-        .bind(at.0))?;
+            )
+            .bind(s.id.to_string())
+            .bind(s.workspace_id.to_string())
+            .bind(tenant_id.to_string())
+            .bind(&s.cron)
+            .bind(&s.timezone)
+            .bind(&s.created_by)
+            .bind(at.0)
+        )?;
         let draft = by.draft(
             "schedule.created",
             Some(s.workspace_id),
@@ -121,15 +130,24 @@ impl Store {
         }
         let at = crate::now();
         let mut tx = self.begin().await?;
-        exec!(&mut tx, sqlx::query(
-            "UPDATE backup_schedules SET enabled = $1, last_changed_by = $2, updated_at = $3 WHERE id = $4"
-        )
-        .bind(i64::from(enabled))
-        .bind(by.actor.to_db())
-        .bind(at.0)
-        .bind(id.to_string()))?;
+        exec!(
+            &mut tx,
+            sqlx::query(
+                "UPDATE backup_schedules SET enabled = $1, last_changed_by = $2, updated_at = $3 WHERE id = $4"
+            )
+            .bind(i64::from(enabled))
+            .bind(by.actor.to_db())
+            .bind(at.0)
+            .bind(id.to_string())
+        )?;
         let action = if enabled { "schedule.enabled" } else { "schedule.disabled" };
-        let draft = by.draft(action, Some(before.workspace_id), Some(before.tenant_id), format!("schedule:{id}"), json!({"enabled": enabled}));
+        let draft = by.draft(
+            action,
+            Some(before.workspace_id),
+            Some(before.tenant_id),
+            format!("schedule:{id}"),
+            json!({"enabled": enabled}),
+        );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
         self.schedule_get(id).await
@@ -137,7 +155,8 @@ impl Store {
 
     pub async fn schedule_get(&self, id: Uuid) -> StoreResult<Schedule> {
         let sql = format!("{SCHEDULE_SELECT} WHERE id = $1");
-        let row: Option<ScheduleRow> = on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
+        let row: Option<ScheduleRow> =
+            on_db!(self.db(), |p| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(p).await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("schedule {id}")))?.into_domain()
     }
 
@@ -157,16 +176,25 @@ impl Store {
     }
 
     /// Records a slot and inserts its run in one transaction. A slot fires once.
-    pub async fn schedule_fire(&self, schedule_id: Uuid, slot: Timestamp, run: &Run, audit: &AuditDraft) -> StoreResult<Fired> {
+    pub async fn schedule_fire(
+        &self,
+        schedule_id: Uuid,
+        slot: Timestamp,
+        run: &Run,
+        audit: &AuditDraft,
+    ) -> StoreResult<Fired> {
         for _ in 0..3 {
             let mut tx = self.begin().await?;
-            let claimed = exec!(&mut tx, sqlx::query(
-                "INSERT INTO schedule_fires (schedule_id, slot, fired_at) VALUES ($1, $2, $3) \
+            let claimed = exec!(
+                &mut tx,
+                sqlx::query(
+                    "INSERT INTO schedule_fires (schedule_id, slot, fired_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (schedule_id, slot) DO NOTHING"
-            )
-            .bind(schedule_id.to_string())
-            .bind(slot.0)
-            .bind(crate::now().0))?;
+                )
+                .bind(schedule_id.to_string())
+                .bind(slot.0)
+                .bind(crate::now().0)
+            )?;
             if claimed == 0 {
                 let existing: Option<(Option<String>,)> = on_tx!(&mut tx, |c| sqlx::query_as(
                     "SELECT run_id FROM schedule_fires WHERE schedule_id = $1 AND slot = $2"
@@ -183,10 +211,13 @@ impl Store {
                 // Rolls back the slot too, so the next try can claim it.
                 continue;
             };
-            exec!(&mut tx, sqlx::query("UPDATE schedule_fires SET run_id = $1 WHERE schedule_id = $2 AND slot = $3")
-                .bind(inserted.run.id.to_string())
-                .bind(schedule_id.to_string())
-                .bind(slot.0))?;
+            exec!(
+                &mut tx,
+                sqlx::query("UPDATE schedule_fires SET run_id = $1 WHERE schedule_id = $2 AND slot = $3")
+                    .bind(inserted.run.id.to_string())
+                    .bind(schedule_id.to_string())
+                    .bind(slot.0)
+            )?;
             tx.commit().await?;
             return Ok(Fired::Run(Box::new(inserted)));
         }
@@ -195,10 +226,11 @@ impl Store {
 
     /// The newest slot a schedule fired, if any (the scheduler's catch-up point).
     pub async fn schedule_last_slot(&self, schedule_id: Uuid) -> StoreResult<Option<Timestamp>> {
-        let row: (Option<i64>,) = on_db!(self.db(), |p| sqlx::query_as("SELECT MAX(slot) FROM schedule_fires WHERE schedule_id = $1")
-            .bind(schedule_id.to_string())
-            .fetch_one(p)
-            .await)?;
+        let row: (Option<i64>,) =
+            on_db!(self.db(), |p| sqlx::query_as("SELECT MAX(slot) FROM schedule_fires WHERE schedule_id = $1")
+                .bind(schedule_id.to_string())
+                .fetch_one(p)
+                .await)?;
         Ok(row.0.map(Timestamp))
     }
 }

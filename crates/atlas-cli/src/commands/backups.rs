@@ -25,7 +25,13 @@ pub enum BackupsCommand {
 }
 
 fn line(s: &BackupSet) -> String {
-    format!("{}  {} items  {}  run {}", s.id, s.item_count, s.created_at, s.run_id.map_or_else(|| "—".into(), |r| r.to_string()))
+    format!(
+        "{}  {} items  {}  run {}",
+        s.id,
+        s.item_count,
+        s.created_at,
+        s.run_id.map_or_else(|| "—".into(), |r| r.to_string())
+    )
 }
 
 pub async fn run(ctx: &Context, cmd: BackupsCommand) -> Result<(), CliError> {
@@ -36,7 +42,8 @@ pub async fn run(ctx: &Context, cmd: BackupsCommand) -> Result<(), CliError> {
             ctx.out.print_list(&sets, "no backup sets", line)
         }
         BackupsCommand::Show { id } => {
-            let id = Uuid::parse_str(id.trim()).map_err(|_| CliError::invalid(format!("`{id}` is not a backup set id")))?;
+            let id =
+                Uuid::parse_str(id.trim()).map_err(|_| CliError::invalid(format!("`{id}` is not a backup set id")))?;
             let set = ctx.store.backup_set_get(id).await?;
             let items = ctx.store.backup_items(id).await?;
             let doc = json!({"backup_set": set, "items": items});

@@ -76,7 +76,13 @@ impl Demo<'_> {
         self.users.iter().find(|u| u.email == email).map_or_else(Uuid::nil, |u| u.id)
     }
 
-    async fn start(&self, who: &str, tenant: Option<&Tenant>, op: OperationType, params: Value) -> Result<Run, CliError> {
+    async fn start(
+        &self,
+        who: &str,
+        tenant: Option<&Tenant>,
+        op: OperationType,
+        params: Value,
+    ) -> Result<Run, CliError> {
         let req = StartRequest {
             user_id: self.user(who),
             workspace_id: self.workspace_id,
@@ -129,9 +135,21 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
     let contoso_set = set_of(&contoso_backup).await?;
 
     // A dry run is allowed with the write gate closed.
-    d.start("manager@demo.test", Some(&contoso), OperationType::RestoreExecute, json!({"backup_set_id": contoso_set, "dry_run": true})).await?;
+    d.start(
+        "manager@demo.test",
+        Some(&contoso),
+        OperationType::RestoreExecute,
+        json!({"backup_set_id": contoso_set, "dry_run": true}),
+    )
+    .await?;
     // Blocked: a restore queued while the gate was open, then the gate closed.
-    d.start("manager@demo.test", Some(&fabrikam), OperationType::RestoreExecute, json!({"backup_set_id": fabrikam_set})).await?;
+    d.start(
+        "manager@demo.test",
+        Some(&fabrikam),
+        OperationType::RestoreExecute,
+        json!({"backup_set_id": fabrikam_set}),
+    )
+    .await?;
     store.tenant_set_write_gate(fabrikam.id, false, by).await?;
     drain(store).await?;
     store.tenant_set_write_gate(fabrikam.id, true, by).await?;
@@ -143,7 +161,13 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
 
     // Partially succeeded: a bulk sync where the onboarding tenant's item is blocked.
     let ids: Vec<String> = [&fabrikam, &contoso, &litware].iter().map(|t| t.id.to_string()).collect();
-    d.start("manager@demo.test", None, OperationType::BulkOperation, json!({"operation": "inventory.sync", "tenant_ids": ids})).await?;
+    d.start(
+        "manager@demo.test",
+        None,
+        OperationType::BulkOperation,
+        json!({"operation": "inventory.sync", "tenant_ids": ids}),
+    )
+    .await?;
     drain(store).await?;
 
     // Cancelled before it started.
@@ -151,7 +175,13 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
     service::cancel(store, queued.id, d.user("manager@demo.test")).await.map_err(service_error)?;
 
     // Succeeded again, and a restore that really wrote (the gate is open again).
-    d.start("manager@demo.test", Some(&fabrikam), OperationType::RestoreExecute, json!({"backup_set_id": fabrikam_set})).await?;
+    d.start(
+        "manager@demo.test",
+        Some(&fabrikam),
+        OperationType::RestoreExecute,
+        json!({"backup_set_id": fabrikam_set}),
+    )
+    .await?;
     drain(store).await?;
     Ok(())
 }

@@ -98,11 +98,18 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
                         m.insert("url".into(), json!(run_url(inserted.run.id)));
                         m.insert("slot".into(), json!(slot));
                     }
-                    ctx.out.print(&doc, || format!("slot {slot} fired: run {} ({})", inserted.run.id, run_url(inserted.run.id)))
+                    ctx.out.print(&doc, || {
+                        format!("slot {slot} fired: run {} ({})", inserted.run.id, run_url(inserted.run.id))
+                    })
                 }
                 Fired::AlreadyFired(run_id) => {
                     let doc = json!({"already_fired": true, "run_id": run_id, "slot": slot});
-                    ctx.out.print(&doc, || format!("slot {slot} had already fired (run {})", run_id.map_or_else(|| "—".into(), |r| r.to_string())))
+                    ctx.out.print(&doc, || {
+                        format!(
+                            "slot {slot} had already fired (run {})",
+                            run_id.map_or_else(|| "—".into(), |r| r.to_string())
+                        )
+                    })
                 }
             }
         }

@@ -39,11 +39,7 @@ pub fn one_time_password() -> String {
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
     let engine = engine_config(None)?;
-    let logins = if args.demo {
-        demo::seed(&ctx.store).await?
-    } else {
-        first_owner(ctx).await?
-    };
+    let logins = if args.demo { demo::seed(&ctx.store).await? } else { first_owner(ctx).await? };
     let app = Application::build(WebConfig::new(args.bind), ctx.store.clone(), engine.clone())
         .await
         .map_err(|e| CliError::internal(format!("cannot listen on {}: {e}", args.bind)))?;
@@ -62,14 +58,23 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
         let worker = Worker::new(ctx.store.clone(), engine.clone(), families::registry());
         let mut rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
-            if let Err(e) = worker.run(false, async move { let _ = rx.wait_for(|s| *s).await; }).await {
+            if let Err(e) = worker
+                .run(false, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+            {
                 tracing::error!(error = %e, "worker stopped");
             }
         }));
         let scheduler = Scheduler::new(ctx.store.clone(), engine.max_attempts);
         let mut rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
-            scheduler.run(async move { let _ = rx.wait_for(|s| *s).await; }).await;
+            scheduler
+                .run(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
         }));
     }
     let served = app.run_until_stopped().await;

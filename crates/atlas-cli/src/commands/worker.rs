@@ -48,7 +48,11 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     let scheduling = tokio::spawn(async move {
         let mut rx = stopped_rx;
-        scheduler.run(async move { let _ = rx.wait_for(|s| *s).await; }).await;
+        scheduler
+            .run(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
     });
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;

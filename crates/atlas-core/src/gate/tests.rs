@@ -72,11 +72,7 @@ fn spec_system_allowed(op: Op) -> bool {
     if op == Op::TestkitNoop {
         return true;
     }
-    let reads = [
-        Op::ProviderConnectionCheck,
-        Op::InventorySync,
-        Op::PoliciesSync,
-    ];
+    let reads = [Op::ProviderConnectionCheck, Op::InventorySync, Op::PoliciesSync];
     reads.contains(&op) || [Op::ComplianceSnapshot, Op::BackupRun].contains(&op)
 }
 
@@ -199,9 +195,7 @@ fn params_for(op: Op) -> BoxedStrategy<Value> {
         Op::BulkOperation => {
             let items: Vec<Op> = Op::all().filter(|t| *t != op).collect();
             let tenants = json!([OTHER_TENANT, TENANT]);
-            prop::sample::select(items)
-                .prop_map(move |t| json!({"operation": t, "tenant_ids": tenants}))
-                .boxed()
+            prop::sample::select(items).prop_map(move |t| json!({"operation": t, "tenant_ids": tenants})).boxed()
         }
         _ => prop_oneof![Just(json!({})), Just(Value::Null)].boxed(),
     }
@@ -220,11 +214,7 @@ fn tamper(doc: &mut Value, op: Op, t: Tamper) {
         }
         Tamper::SwapAuthorityMode => {
             let actor = m.get("authority_mode") == Some(&json!("actor_bound"));
-            let swapped = if actor {
-                "system_authority"
-            } else {
-                "actor_bound"
-            };
+            let swapped = if actor { "system_authority" } else { "actor_bound" };
             m.insert("authority_mode".into(), json!(swapped));
         }
         Tamper::WrongCapability(i) => {
@@ -325,9 +315,7 @@ fn arb_facts() -> impl Strategy<Value = Facts> {
     let present = || prop::bool::weighted(0.95);
     let tenant = (present(), present(), statuses, likely()).prop_map(|(some, same, status, w)| {
         let id = if same { TENANT } else { OTHER_TENANT };
-        tenant(status, w)
-            .filter(|_| some)
-            .map(|t| TenantFact { id, ..t })
+        tenant(status, w).filter(|_| some).map(|t| TenantFact { id, ..t })
     });
     let facts = (
         proptest::option::weighted(0.9, prop::bool::weighted(0.1)),
@@ -337,16 +325,14 @@ fn arb_facts() -> impl Strategy<Value = Facts> {
         proptest::option::weighted(0.9, likely()),
         likely(),
     );
-    facts.prop_map(
-        |(initiator, membership, tenant, connection, schedule, set)| Facts {
-            initiator: initiator.and_then(jane),
-            membership: membership.and_then(|(role, scope)| member(role, scope)),
-            tenant,
-            connection: connection.map(|status| ConnectionFact { status }),
-            schedule: schedule.map(|enabled| ScheduleFact { enabled }),
-            backup_set_exists: set,
-        },
-    )
+    facts.prop_map(|(initiator, membership, tenant, connection, schedule, set)| Facts {
+        initiator: initiator.and_then(jane),
+        membership: membership.and_then(|(role, scope)| member(role, scope)),
+        tenant,
+        connection: connection.map(|status| ConnectionFact { status }),
+        schedule: schedule.map(|enabled| ScheduleFact { enabled }),
+        backup_set_exists: set,
+    })
 }
 
 proptest! {
@@ -413,10 +399,7 @@ fn sync(authority: &Authority) -> ExecutionContext {
 
 fn jane(disabled: bool) -> Option<InitiatorFact> {
     let display_name = "Jane Doe".to_owned();
-    Some(InitiatorFact {
-        display_name,
-        disabled,
-    })
+    Some(InitiatorFact { display_name, disabled })
 }
 
 fn member(role: Role, scope: TenantScope) -> Option<MembershipFact> {
@@ -425,12 +408,7 @@ fn member(role: Role, scope: TenantScope) -> Option<MembershipFact> {
 
 fn tenant(status: TenantStatus, writes_enabled: bool) -> Option<TenantFact> {
     let name = "Contoso".to_owned();
-    Some(TenantFact {
-        id: TENANT,
-        name,
-        status,
-        writes_enabled,
-    })
+    Some(TenantFact { id: TENANT, name, status, writes_enabled })
 }
 
 /// A world in which everything is allowed.
@@ -439,9 +417,7 @@ fn world() -> Facts {
         initiator: jane(false),
         membership: member(Role::Builtin(BuiltinRole::Owner), TenantScope::All),
         tenant: tenant(TenantStatus::Active, true),
-        connection: Some(ConnectionFact {
-            status: ConnectionStatus::Enabled,
-        }),
+        connection: Some(ConnectionFact { status: ConnectionStatus::Enabled }),
         schedule: Some(ScheduleFact { enabled: true }),
         backup_set_exists: true,
     }
@@ -505,10 +481,7 @@ fn capability_revoked_for_a_readonly_and_a_custom_role() {
     let expected = "Jane Doe no longer has the capability tenant.restore.execute.";
     assert_eq!(d.message, expected);
     let capabilities = [Capability::AuditView, Capability::TenantBackupRun].into();
-    let auditor = Role::Custom {
-        name: "auditor".into(),
-        capabilities,
-    };
+    let auditor = Role::Custom { name: "auditor".into(), capabilities };
     let auditor = with(|f| f.membership = member(auditor, TenantScope::All));
     assert_denied(&ctx, &auditor, R::CapabilityRevoked);
     let backup = context(Op::BackupRun, &actor(), json!({}));

@@ -16,16 +16,8 @@ const RUN: Uuid = Uuid::from_u128(0x70);
 const T0: Timestamp = Timestamp(1_795_000_000_000_000);
 
 fn decision(reason: Option<ReasonCode>) -> Decision {
-    let result = if reason.is_some() {
-        CheckResultKind::Fail
-    } else {
-        CheckResultKind::Pass
-    };
-    let check = CheckResult {
-        check: CheckName::Context,
-        result,
-        detail: None,
-    };
+    let result = if reason.is_some() { CheckResultKind::Fail } else { CheckResultKind::Pass };
+    let check = CheckResult { check: CheckName::Context, result, detail: None };
     Decision {
         allowed: reason.is_none(),
         authority_mode: Some(AuthorityKind::ActorBound),
@@ -53,18 +45,11 @@ fn unavailable() -> Decision {
 
 fn lease() -> Lease {
     let (owner, token) = ("worker-1".to_owned(), Uuid::from_u128(0x80));
-    Lease {
-        owner,
-        token,
-        expires_at: T0.plus_millis(30_000),
-    }
+    Lease { owner, token, expires_at: T0.plus_millis(30_000) }
 }
 
 fn start() -> RunEvent {
-    RunEvent::Start {
-        decision: allowed(),
-        lease: lease(),
-    }
+    RunEvent::Start { decision: allowed(), lease: lease() }
 }
 
 fn new_run(authority: Authority, max_attempts: u32) -> NewRun {
@@ -86,14 +71,7 @@ fn queued(max_attempts: u32) -> Run {
 
 fn counts(succeeded: u64, failed: u64, skipped: u64, blocked: u64) -> SummaryCounts {
     let total = succeeded + failed + skipped + blocked;
-    let c = SummaryCounts {
-        total,
-        succeeded,
-        failed,
-        skipped,
-        blocked,
-        ..Default::default()
-    };
+    let c = SummaryCounts { total, succeeded, failed, skipped, blocked, ..Default::default() };
     c.recount()
 }
 
@@ -117,29 +95,14 @@ enum When {
 fn when(event: &RunEvent) -> When {
     match event {
         RunEvent::Start { decision: d, .. } if d.allowed => When::GateAllowedAtClaim,
-        RunEvent::Block {
-            decision: d,
-            counts: None,
-        } if !d.allowed => When::GateDeniedFinal,
+        RunEvent::Block { decision: d, counts: None } if !d.allowed => When::GateDeniedFinal,
         // Stopped between items: the rest, at least one, counted blocked (§3.6).
-        RunEvent::Block {
-            decision: d,
-            counts: Some(c),
-        } if !d.allowed && c.blocked > 0 => When::GateDeniedBetweenItems,
-        RunEvent::ScheduleRetry {
-            decision: Some(d),
-            failure: None,
-            ..
-        } if d.retryable => When::RetryableDenial,
+        RunEvent::Block { decision: d, counts: Some(c) } if !d.allowed && c.blocked > 0 => When::GateDeniedBetweenItems,
+        RunEvent::ScheduleRetry { decision: Some(d), failure: None, .. } if d.retryable => When::RetryableDenial,
         RunEvent::ScheduleRetry { decision: None, .. } => When::RetryableFailureOrRescue,
         RunEvent::Cancel { counts: None, .. } => When::CancelledBeforeStart,
-        RunEvent::Cancel {
-            counts: Some(_), ..
-        } => When::CancelledBetweenItems,
-        RunEvent::Complete {
-            outcome: Succeeded | PartiallySucceeded | Failed,
-            ..
-        } => When::HandlerFinished,
+        RunEvent::Cancel { counts: Some(_), .. } => When::CancelledBetweenItems,
+        RunEvent::Complete { outcome: Succeeded | PartiallySucceeded | Failed, .. } => When::HandlerFinished,
         _ => When::Nothing,
     }
 }
@@ -152,20 +115,8 @@ struct Row {
     audit: &'static str,
 }
 
-const fn row(
-    from: RunStatus,
-    when: When,
-    to: RunStatus,
-    outcomes: &'static [RunOutcome],
-    audit: &'static str,
-) -> Row {
-    Row {
-        from: (from, Pending),
-        when,
-        to,
-        outcomes,
-        audit,
-    }
+const fn row(from: RunStatus, when: When, to: RunStatus, outcomes: &'static [RunOutcome], audit: &'static str) -> Row {
+    Row { from: (from, Pending), when, to, outcomes, audit }
 }
 
 /// The transition table. A gate denial between items ends `blocked` or
@@ -201,56 +152,30 @@ fn arb_counts(min_blocked: u64) -> impl Strategy<Value = SummaryCounts> {
 }
 
 fn arb_event() -> impl Strategy<Value = RunEvent> {
-    let failure = |code: &str| Failure {
-        code: code.into(),
-        message: "try again".into(),
-    };
-    let failures = prop_oneof![
-        Just(failure("provider_unavailable")),
-        Just(failure("throttled"))
-    ];
+    let failure = |code: &str| Failure { code: code.into(), message: "try again".into() };
+    let failures = prop_oneof![Just(failure("provider_unavailable")), Just(failure("throttled"))];
     let actors = prop_oneof![Just(Actor::System), Just(Actor::User { user_id: USER })];
     let outcomes = prop::sample::select(RunOutcome::ALL.to_vec());
-    let retry = (
-        proptest::option::of(arb_decision()),
-        proptest::option::of(failures),
-        0i64..60_000,
-    );
+    let retry = (proptest::option::of(arb_decision()), proptest::option::of(failures), 0i64..60_000);
     prop_oneof![
-        arb_decision().prop_map(|decision| RunEvent::Start {
-            decision,
-            lease: lease()
-        }),
+        arb_decision().prop_map(|decision| RunEvent::Start { decision, lease: lease() }),
         (arb_decision(), proptest::option::of(arb_counts(1)))
             .prop_map(|(decision, counts)| RunEvent::Block { decision, counts }),
         retry.prop_map(|(decision, failure, ms)| {
             let run_after = T0.plus_millis(ms);
-            RunEvent::ScheduleRetry {
-                decision,
-                failure,
-                run_after,
-            }
+            RunEvent::ScheduleRetry { decision, failure, run_after }
         }),
-        (actors, proptest::option::of(arb_counts(0)))
-            .prop_map(|(by, counts)| RunEvent::Cancel { by, counts }),
+        (actors, proptest::option::of(arb_counts(0))).prop_map(|(by, counts)| RunEvent::Cancel { by, counts }),
         (outcomes, arb_counts(0)).prop_map(|(outcome, counts)| {
             let (result, failures) = (json!({"ok": true}), Vec::new());
-            RunEvent::Complete {
-                outcome,
-                counts,
-                result,
-                failures,
-            }
+            RunEvent::Complete { outcome, counts, result, failures }
         }),
     ]
 }
 
 /// Any status/outcome pair, the impossible ones included; mostly active runs.
 fn arb_run() -> impl Strategy<Value = Run> {
-    let any_state = (
-        prop::sample::select(RunStatus::ALL.to_vec()),
-        prop::sample::select(RunOutcome::ALL.to_vec()),
-    );
+    let any_state = (prop::sample::select(RunStatus::ALL.to_vec()), prop::sample::select(RunOutcome::ALL.to_vec()));
     let state = prop_oneof![
         2 => Just((Queued, Pending)),
         2 => Just((Running, Pending)),
@@ -379,10 +304,7 @@ fn apply(run: &Run, event: RunEvent) -> (Run, AuditDraft) {
 #[test]
 fn a_run_blocked_before_it_started_never_ran() {
     let run = queued(3);
-    let block = RunEvent::Block {
-        decision: denied(),
-        counts: None,
-    };
+    let block = RunEvent::Block { decision: denied(), counts: None };
     let (blocked, audit) = apply(&run, block);
     assert_eq!((blocked.status, blocked.outcome), (Completed, Blocked));
     assert_eq!(blocked.started_at, None);
@@ -391,10 +313,7 @@ fn a_run_blocked_before_it_started_never_ran() {
     assert_eq!(blocked.attempt, run.attempt + 1);
     assert_eq!(blocked.completed_at, Some(T0.plus_millis(10)));
     assert_eq!(blocked.decision, Some(denied()));
-    assert_eq!(
-        (audit.action.as_str(), &audit.actor),
-        ("operation.blocked", &Actor::System)
-    );
+    assert_eq!((audit.action.as_str(), &audit.actor), ("operation.blocked", &Actor::System));
     assert_eq!(audit.data["initiator_user_id"], json!(USER));
     let reason = &audit.data["decision"]["reason_code"];
     assert_eq!(reason, &json!("capability_revoked"));
@@ -405,50 +324,28 @@ fn claim_event_follows_the_decision() {
     let run = queued(3);
     let claim = |run: &Run, d: Decision| claim_event(run, d, lease(), T0);
     assert!(matches!(claim(&run, allowed()), RunEvent::Start { .. }));
-    assert!(matches!(
-        claim(&run, denied()),
-        RunEvent::Block { counts: None, .. }
-    ));
+    assert!(matches!(claim(&run, denied()), RunEvent::Block { counts: None, .. }));
     let retry = claim(&run, unavailable());
-    assert!(matches!(
-        retry,
-        RunEvent::ScheduleRetry {
-            decision: Some(_),
-            ..
-        }
-    ));
+    assert!(matches!(retry, RunEvent::ScheduleRetry { decision: Some(_), .. }));
     let last = Run { attempt: 2, ..run };
-    assert!(matches!(
-        claim(&last, unavailable()),
-        RunEvent::Block { counts: None, .. }
-    ));
+    assert!(matches!(claim(&last, unavailable()), RunEvent::Block { counts: None, .. }));
 }
 
 #[test]
 fn failures_retry_while_attempts_remain_then_fail() {
     let mut run = queued(3);
-    let failure = || Failure {
-        code: "provider_unavailable".into(),
-        message: "503".into(),
-    };
+    let failure = || Failure { code: "provider_unavailable".into(), message: "503".into() };
     let retry_at = T0.plus_millis(100);
     for attempt in 1..=3u32 {
         let at = T0.plus_millis(i64::from(attempt) * 1_000);
         let (started, _) = apply_at(&run, claim_event(&run, allowed(), lease(), at), at);
         assert_eq!((started.status, started.attempt), (Running, attempt));
         let first_start = Some(T0.plus_millis(1_000));
-        assert_eq!(
-            started.started_at, first_start,
-            "started_at is the first start"
-        );
+        assert_eq!(started.started_at, first_start, "started_at is the first start");
         let event = failure_event(&started, failure(), true, counts(0, 1, 0, 0), retry_at);
         let (next, audit) = apply(&started, event);
         if attempt < 3 {
-            assert_eq!(
-                (next.status, next.outcome),
-                (Queued, Pending),
-                "attempt {attempt}"
-            );
+            assert_eq!((next.status, next.outcome), (Queued, Pending), "attempt {attempt}");
             assert_eq!(audit.action, "operation.retry_scheduled");
             assert_eq!((&next.lease, next.run_after), (&None, retry_at));
         } else {
@@ -460,13 +357,7 @@ fn failures_retry_while_attempts_remain_then_fail() {
     }
     let (started, _) = apply(&queued(3), start());
     let fatal = failure_event(&started, failure(), false, SummaryCounts::default(), T0);
-    assert!(matches!(
-        fatal,
-        RunEvent::Complete {
-            outcome: Failed,
-            ..
-        }
-    ));
+    assert!(matches!(fatal, RunEvent::Complete { outcome: Failed, .. }));
 }
 
 #[test]
@@ -479,10 +370,7 @@ fn queued_runs_record_their_initiator_and_a_sound_context() {
     assert_eq!(audit.actor, Actor::User { user_id: USER });
     assert_eq!(audit.tenant_id, Some(TENANT));
     match run.execution_context().check() {
-        Ok(c) => assert_eq!(
-            (c.authority, c.workspace_id, c.tenant_id),
-            (actor, WS, Some(TENANT))
-        ),
+        Ok(c) => assert_eq!((c.authority, c.workspace_id, c.tenant_id), (actor, WS, Some(TENANT))),
         Err(e) => panic!("context of a fresh run is invalid: {e}"),
     }
 
@@ -491,34 +379,16 @@ fn queued_runs_record_their_initiator_and_a_sound_context() {
     assert_eq!(sys.initiator_user_id, None);
     assert_eq!(sys.authority_mode, AuthorityKind::SystemAuthority);
     assert_eq!(sys.max_attempts, 1, "at least one attempt");
-    assert_eq!(
-        (audit.action.as_str(), audit.actor),
-        ("operation.queued", Actor::System)
-    );
+    assert_eq!((audit.action.as_str(), audit.actor), ("operation.queued", Actor::System));
     assert_eq!(audit.data["source"]["schedule_id"], json!(SCHEDULE));
     let checked = sys.execution_context().check().map(|c| c.authority);
-    assert!(matches!(
-        checked,
-        Ok(Authority::System {
-            schedule_id: SCHEDULE,
-            ..
-        })
-    ));
+    assert!(matches!(checked, Ok(Authority::System { schedule_id: SCHEDULE, .. })));
 }
 
 #[test]
 fn illegal_transitions_name_what_was_refused() {
     let (result, failures) = (json!({}), vec![]);
-    let complete = RunEvent::Complete {
-        outcome: Succeeded,
-        counts: counts(1, 0, 0, 0),
-        result,
-        failures,
-    };
-    let refused = IllegalTransition {
-        status: "queued",
-        outcome: "pending",
-        event: "complete",
-    };
+    let complete = RunEvent::Complete { outcome: Succeeded, counts: counts(1, 0, 0, 0), result, failures };
+    let refused = IllegalTransition { status: "queued", outcome: "pending", event: "complete" };
     assert_eq!(transition(&queued(3), complete, T0), Err(refused));
 }

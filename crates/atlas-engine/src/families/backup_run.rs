@@ -19,8 +19,11 @@ impl Handler for BackupRun {
         let mut items = Vec::new();
         for kind in ObjectKind::ALL {
             for o in ctx.provider.list_objects(*kind).await? {
-                let assignments =
-                    if kind.assignable() { Value::Array(ctx.provider.list_assignments(*kind, &o.id).await?) } else { json!([]) };
+                let assignments = if kind.assignable() {
+                    Value::Array(ctx.provider.list_assignments(*kind, &o.id).await?)
+                } else {
+                    json!([])
+                };
                 let hash = content_hash(&json!({"payload": o.payload, "assignments": assignments}));
                 items.push(NewBackupItem {
                     kind: kind.as_str().into(),
@@ -37,7 +40,8 @@ impl Handler for BackupRun {
             .backup_create(ctx.fence.run_id, ctx.fence.lease_token, ctx.run.workspace_id, tenant_id, &items)
             .await?;
         let n = items.len() as u64;
-        let counts = SummaryCounts { total: n, succeeded: n, created: written.new_blobs, ..Default::default() }.recount();
+        let counts =
+            SummaryCounts { total: n, succeeded: n, created: written.new_blobs, ..Default::default() }.recount();
         Ok(HandlerOutput::succeeded(
             counts,
             json!({

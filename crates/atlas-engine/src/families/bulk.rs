@@ -29,7 +29,6 @@ pub struct Bulk {
     pub items: Registry,
 }
 
-
 /// The run an item would be if started on its own: the gate and the item's
 /// handler see exactly that.
 fn item_run(bulk: &Run, op: OperationType, tenant_id: Uuid) -> Result<Run, HandlerError> {
@@ -68,7 +67,15 @@ impl ItemJob {
         let decision = self.store.run_decide_now(&item, self.bulk.attempt).await?;
         if !decision.allowed {
             let reason = decision.reason_code.map(|r| r.as_str().to_owned());
-            return Ok((key, ItemResult { outcome: "blocked", reason_code: reason, error: None, detail: json!({"decision": decision}) }));
+            return Ok((
+                key,
+                ItemResult {
+                    outcome: "blocked",
+                    reason_code: reason,
+                    error: None,
+                    detail: json!({"decision": decision}),
+                },
+            ));
         }
         let Some(handler) = self.items.get(self.op) else {
             return Err(HandlerError::permanent("no_handler", format!("no handler for {}", self.op)));
@@ -85,11 +92,28 @@ impl ItemJob {
             };
             match handler.execute(&ctx).await {
                 Ok(out) if out.outcome == RunOutcome::Succeeded => {
-                    return Ok((key, ItemResult { outcome: "succeeded", reason_code: None, error: None, detail: json!({"result": out.result}) }));
+                    return Ok((
+                        key,
+                        ItemResult {
+                            outcome: "succeeded",
+                            reason_code: None,
+                            error: None,
+                            detail: json!({"result": out.result}),
+                        },
+                    ));
                 }
                 Ok(out) => {
-                    let why = out.failures.first().map(|f| f.message.clone()).unwrap_or_else(|| out.outcome.as_str().into());
-                    return Ok((key, ItemResult { outcome: "failed", reason_code: Some(out.outcome.as_str().into()), error: Some(why), detail: json!({"result": out.result}) }));
+                    let why =
+                        out.failures.first().map(|f| f.message.clone()).unwrap_or_else(|| out.outcome.as_str().into());
+                    return Ok((
+                        key,
+                        ItemResult {
+                            outcome: "failed",
+                            reason_code: Some(out.outcome.as_str().into()),
+                            error: Some(why),
+                            detail: json!({"result": out.result}),
+                        },
+                    ));
                 }
                 Err(e) if e.failure_code == "lease_lost" => return Err(e),
                 Err(e) if e.retryable && attempt < ITEM_ATTEMPTS => {
@@ -104,7 +128,15 @@ impl ItemJob {
             }
         }
         let e = last.unwrap_or_else(|| HandlerError::permanent("item_failed", "the item failed".into()));
-        Ok((key, ItemResult { outcome: "failed", reason_code: Some(e.failure_code.clone()), error: Some(e.message), detail: json!({}) }))
+        Ok((
+            key,
+            ItemResult {
+                outcome: "failed",
+                reason_code: Some(e.failure_code.clone()),
+                error: Some(e.message),
+                detail: json!({}),
+            },
+        ))
     }
 }
 
@@ -122,7 +154,8 @@ impl Handler for Bulk {
             .and_then(Value::as_array)
             .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
             .unwrap_or_default();
-        let keys: Vec<(String, Value)> = tenants.iter().map(|t| (t.to_string(), json!({"tenant_id": t, "operation": op}))).collect();
+        let keys: Vec<(String, Value)> =
+            tenants.iter().map(|t| (t.to_string(), json!({"tenant_id": t, "operation": op}))).collect();
         let items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
         let mut counts = SummaryCounts { total: tenants.len() as u64, ..Default::default() };
         for done in items.iter().filter(|i| i.status == "completed") {
@@ -176,7 +209,10 @@ async fn record(
 ) -> Result<(), HandlerError> {
     let (key, result) = done.map_err(|e| HandlerError::permanent("item_panicked", e.to_string()))??;
     if let Some(err) = &result.error {
-        failures.push(Failure { code: result.reason_code.clone().unwrap_or_else(|| "item_failed".into()), message: format!("tenant {key}: {err}") });
+        failures.push(Failure {
+            code: result.reason_code.clone().unwrap_or_else(|| "item_failed".into()),
+            message: format!("tenant {key}: {err}"),
+        });
     }
     super::items::finish(ctx, &key, &result, counts).await
 }

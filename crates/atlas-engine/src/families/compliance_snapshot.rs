@@ -27,10 +27,7 @@ impl Handler for ComplianceSnapshot {
                 })
             })
             .collect();
-        let snap = ctx
-            .store
-            .compliance_snapshot_record(tenant_id, ctx.run.id, &Value::Array(policies))
-            .await?;
+        let snap = ctx.store.compliance_snapshot_record(tenant_id, ctx.run.id, &Value::Array(policies)).await?;
         let n = summaries.len() as u64;
         let counts = SummaryCounts { total: n, succeeded: n, ..Default::default() }.recount();
         Ok(HandlerOutput::succeeded(

@@ -25,10 +25,14 @@ impl Handler for ConnectionCheck {
             "run_id": ctx.run.id,
         });
         let promote = health.ok.then_some(ConnectionStatus::Enabled);
-        ctx.store
-            .connection_record_health(tenant_id, report.clone(), promote)
-            .await?;
-        let counts = SummaryCounts { total: 1, succeeded: u64::from(health.ok), failed: u64::from(!health.ok), ..Default::default() }.recount();
+        ctx.store.connection_record_health(tenant_id, report.clone(), promote).await?;
+        let counts = SummaryCounts {
+            total: 1,
+            succeeded: u64::from(health.ok),
+            failed: u64::from(!health.ok),
+            ..Default::default()
+        }
+        .recount();
         if health.ok {
             Ok(HandlerOutput::succeeded(counts, json!({ "health": report })))
         } else {
@@ -36,7 +40,10 @@ impl Handler for ConnectionCheck {
                 outcome: atlas_core::RunOutcome::Failed,
                 counts,
                 result: json!({ "health": report }),
-                failures: vec![atlas_core::run::Failure { code: "connection_unhealthy".into(), message: health.message }],
+                failures: vec![atlas_core::run::Failure {
+                    code: "connection_unhealthy".into(),
+                    message: health.message,
+                }],
                 stopped: None,
             })
         }

@@ -34,10 +34,7 @@ impl Handler for InventorySync {
                 display_name: o.display_name,
             });
         }
-        let delta = ctx
-            .store
-            .inventory_replace(tenant_id, ctx.run.id, &seen)
-            .await?;
+        let delta = ctx.store.inventory_replace(tenant_id, ctx.run.id, &seen).await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Stop};
 
-
 pub fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
     match outcome {
         "succeeded" => counts.succeeded += 1,
@@ -25,7 +24,12 @@ pub fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
     }
 }
 
-pub async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts: &mut SummaryCounts) -> Result<(), HandlerError> {
+pub async fn finish(
+    ctx: &HandlerContext,
+    key: &str,
+    result: &ItemResult,
+    counts: &mut SummaryCounts,
+) -> Result<(), HandlerError> {
     ctx.store.run_item_finish(ctx.run.id, ctx.fence.lease_token, key, result).await?;
     tally(counts, result.outcome, result.detail.get("result").and_then(Value::as_str));
     *counts = counts.recount();
@@ -33,7 +37,12 @@ pub async fn finish(ctx: &HandlerContext, key: &str, result: &ItemResult, counts
 }
 
 /// Stops between items: the rest are blocked (or cancelled), items done stay done.
-pub async fn stopped(ctx: &HandlerContext, mut counts: SummaryCounts, stop: Stop, failures: Vec<Failure>) -> Result<HandlerOutput, HandlerError> {
+pub async fn stopped(
+    ctx: &HandlerContext,
+    mut counts: SummaryCounts,
+    stop: Stop,
+    failures: Vec<Failure>,
+) -> Result<HandlerOutput, HandlerError> {
     let (outcome, reason) = match &stop {
         Stop::Blocked(d) => ("blocked", d.reason_code.map(|r| r.as_str())),
         Stop::Cancelled(_) => ("cancelled", Some("cancelled")),

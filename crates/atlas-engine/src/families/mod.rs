@@ -9,8 +9,8 @@ use atlas_providers::sandbox::SandboxProvider;
 use atlas_providers::Provider;
 use atlas_store::Store;
 use serde_json::Value;
-use uuid::Uuid;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::handler::{HandlerError, Registry};
 
@@ -20,11 +20,11 @@ pub mod compliance_snapshot;
 pub mod connection_check;
 pub mod inventory_sync;
 pub mod items;
+#[cfg(feature = "testkit")]
+pub mod noop;
 pub mod policies_sync;
 pub mod restore_assignments;
 pub mod restore_execute;
-#[cfg(feature = "testkit")]
-pub mod noop;
 
 /// Every family this build has.
 pub fn register_all(registry: &mut Registry) -> Result<(), String> {
@@ -58,10 +58,9 @@ pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>,
     let Some(tenant_id) = run.tenant_id else {
         return Ok(Arc::new(NoTenant));
     };
-    let conn = store
-        .connection_get(tenant_id)
-        .await?
-        .ok_or_else(|| HandlerError::permanent("provider_connection_missing", "the tenant has no provider connection".into()))?;
+    let conn = store.connection_get(tenant_id).await?.ok_or_else(|| {
+        HandlerError::permanent("provider_connection_missing", "the tenant has no provider connection".into())
+    })?;
     let inner: Arc<dyn Provider> = match conn.kind {
         ConnectionKind::Sandbox => Arc::new(SandboxProvider::new(store.clone(), tenant_id)),
         ConnectionKind::MicrosoftGraph => {
@@ -87,9 +86,14 @@ fn graph_provider(
     use atlas_providers::graph::{GraphConfig, GraphProvider};
     let setting = |key: &str| conn.config.get(key).and_then(Value::as_str).map(str::to_owned);
     let (Some(external), Some(client)) = (setting("external_tenant_id"), setting("client_id")) else {
-        return Err(HandlerError::permanent("provider_misconfigured", "the Graph connection lacks its tenant or client id".into()));
+        return Err(HandlerError::permanent(
+            "provider_misconfigured",
+            "the Graph connection lacks its tenant or client id".into(),
+        ));
     };
-    let sealed = sealed.ok_or_else(|| HandlerError::permanent("provider_misconfigured", "the Graph connection has no client secret".into()))?;
+    let sealed = sealed.ok_or_else(|| {
+        HandlerError::permanent("provider_misconfigured", "the Graph connection has no client secret".into())
+    })?;
     let identity = content_hash(&serde_json::json!([external, client, sealed]));
     if let Ok(cache) = GRAPH_PROVIDERS.lock() {
         if let Some((_, _, p)) = cache.iter().find(|(t, id, _)| *t == tenant_id && *id == identity) {
@@ -119,9 +123,12 @@ const SERVER_MANAGED: &[&str] =
 /// and what two versions are compared on.
 pub fn comparable(payload: &Value) -> Value {
     match payload {
-        Value::Object(m) => {
-            Value::Object(m.iter().filter(|(k, _)| !SERVER_MANAGED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
-        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !SERVER_MANAGED.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -182,7 +189,11 @@ impl Provider for NoTenant {
     ) -> Result<atlas_providers::UpdateOutcome, atlas_providers::ProviderError> {
         no_tenant()
     }
-    async fn list_assignments(&self, _: atlas_providers::ObjectKind, _: &str) -> Result<Vec<Value>, atlas_providers::ProviderError> {
+    async fn list_assignments(
+        &self,
+        _: atlas_providers::ObjectKind,
+        _: &str,
+    ) -> Result<Vec<Value>, atlas_providers::ProviderError> {
         no_tenant()
     }
     async fn set_assignments(
@@ -197,7 +208,9 @@ impl Provider for NoTenant {
     async fn group_exists(&self, _: &str) -> Result<bool, atlas_providers::ProviderError> {
         no_tenant()
     }
-    async fn compliance_summaries(&self) -> Result<Vec<atlas_providers::ComplianceSummary>, atlas_providers::ProviderError> {
+    async fn compliance_summaries(
+        &self,
+    ) -> Result<Vec<atlas_providers::ComplianceSummary>, atlas_providers::ProviderError> {
         no_tenant()
     }
 }

@@ -26,10 +26,7 @@ impl Handler for PoliciesSync {
                 payload: o.payload,
             })
             .collect();
-        let drift = ctx
-            .store
-            .policy_sync_record(tenant_id, ctx.run.id, &seen)
-            .await?;
+        let drift = ctx.store.policy_sync_record(tenant_id, ctx.run.id, &seen).await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

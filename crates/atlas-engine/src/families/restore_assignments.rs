@@ -17,7 +17,6 @@ use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerO
 
 pub struct RestoreAssignments;
 
-
 /// The group an assignment targets, if it targets one.
 fn group_of(assignment: &Value) -> Option<&str> {
     assignment.get("target").and_then(|t| t.get("groupId")).and_then(Value::as_str)
@@ -25,15 +24,17 @@ fn group_of(assignment: &Value) -> Option<&str> {
 
 /// Assignments compared without their server-assigned ids.
 fn normalized(assignments: &[Value]) -> String {
-    let mut targets: Vec<String> = assignments
-        .iter()
-        .map(|a| content_hash(a.get("target").unwrap_or(a)))
-        .collect();
+    let mut targets: Vec<String> = assignments.iter().map(|a| content_hash(a.get("target").unwrap_or(a))).collect();
     targets.sort();
     targets.join(",")
 }
 
-async fn restore_one(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<ItemResult, HandlerError> {
+async fn restore_one(
+    ctx: &HandlerContext,
+    tenant_id: Uuid,
+    kind: ObjectKind,
+    item: &BackupItem,
+) -> Result<ItemResult, HandlerError> {
     let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
     let mut target = None;
     for id in mapped.into_iter().chain(std::iter::once(item.object_id.clone())) {
@@ -83,7 +84,9 @@ async fn restore_one(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, it
 impl Handler for RestoreAssignments {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
         let tenant_id = tenant_of(&ctx.run)?;
-        let set_id = ctx.run.params
+        let set_id = ctx
+            .run
+            .params
             .get("backup_set_id")
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
@@ -91,14 +94,15 @@ impl Handler for RestoreAssignments {
         let items: Vec<BackupItem> = ctx
             .store
             .backup_items(set_id)
-            .await
-            ?
+            .await?
             .into_iter()
             .filter(|i| ObjectKind::parse(&i.kind).is_some_and(ObjectKind::assignable))
             .collect();
         let keys: Vec<(String, Value)> = items
             .iter()
-            .map(|i| (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name})))
+            .map(|i| {
+                (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
+            })
             .collect();
         let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
@@ -124,11 +128,24 @@ impl Handler for RestoreAssignments {
                         return super::items::stopped(ctx, counts, stop, failures).await;
                     }
                     failures.push(Failure { code: e.failure_code.clone(), message: e.message.clone() });
-                    ItemResult { outcome: "failed", reason_code: Some(e.failure_code), error: Some(e.message), detail: json!({}) }
+                    ItemResult {
+                        outcome: "failed",
+                        reason_code: Some(e.failure_code),
+                        error: Some(e.message),
+                        detail: json!({}),
+                    }
                 }
                 Err(e) => {
-                    failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
-                    ItemResult { outcome: "failed", reason_code: Some(e.failure_code), error: Some(e.message), detail: json!({}) }
+                    failures.push(Failure {
+                        code: e.failure_code.clone(),
+                        message: format!("{}: {}", item.display_name, e.message),
+                    });
+                    ItemResult {
+                        outcome: "failed",
+                        reason_code: Some(e.failure_code),
+                        error: Some(e.message),
+                        detail: json!({}),
+                    }
                 }
             };
             super::items::finish(ctx, &key, &result, &mut counts).await?;
@@ -138,4 +155,3 @@ impl Handler for RestoreAssignments {
         Ok(HandlerOutput::from_items(counts.recount(), result, failures))
     }
 }
-

@@ -39,7 +39,6 @@ impl Action {
     }
 }
 
-
 /// Retries a throttled or unavailable provider call a few times within the item,
 /// honoring Retry-After; other errors return at once.
 async fn patiently<T, F, Fut>(mut call: F) -> Result<T, ProviderError>
@@ -63,7 +62,12 @@ where
     }
 }
 
-async fn plan(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<Action, HandlerError> {
+async fn plan(
+    ctx: &HandlerContext,
+    tenant_id: Uuid,
+    kind: ObjectKind,
+    item: &BackupItem,
+) -> Result<Action, HandlerError> {
     let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
     let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
     for target_id in candidates {
@@ -76,7 +80,12 @@ async fn plan(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &Ba
     Ok(Action::Create)
 }
 
-async fn create(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
+async fn create(
+    ctx: &HandlerContext,
+    tenant_id: Uuid,
+    kind: ObjectKind,
+    item: &BackupItem,
+) -> Result<RemoteObject, HandlerError> {
     let payload = comparable(&item.payload);
     let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
     ctx.store.restore_map_put(tenant_id, kind.as_str(), &item.object_id, &created.id).await?;
@@ -84,7 +93,13 @@ async fn create(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &
 }
 
 /// Applies an item's action; returns whether it created (else updated or unchanged).
-async fn apply(ctx: &HandlerContext, tenant_id: Uuid, kind: ObjectKind, item: &BackupItem, action: &Action) -> Result<&'static str, HandlerError> {
+async fn apply(
+    ctx: &HandlerContext,
+    tenant_id: Uuid,
+    kind: ObjectKind,
+    item: &BackupItem,
+    action: &Action,
+) -> Result<&'static str, HandlerError> {
     match action {
         Action::Unchanged { .. } => Ok("unchanged"),
         Action::Create => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
@@ -120,7 +135,9 @@ impl Handler for RestoreExecute {
         }
         let keys: Vec<(String, Value)> = items
             .iter()
-            .map(|i| (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name})))
+            .map(|i| {
+                (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
+            })
             .collect();
         let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
 
@@ -143,7 +160,12 @@ impl Handler for RestoreExecute {
                 }
             }
             let Some(kind) = ObjectKind::parse(&item.kind) else {
-                let result = ItemResult { outcome: "failed", reason_code: None, error: Some(format!("unknown object kind {}", item.kind)), detail: json!({}) };
+                let result = ItemResult {
+                    outcome: "failed",
+                    reason_code: None,
+                    error: Some(format!("unknown object kind {}", item.kind)),
+                    detail: json!({}),
+                };
                 super::items::finish(ctx, &key, &result, &mut counts).await?;
                 continue;
             };
@@ -151,11 +173,26 @@ impl Handler for RestoreExecute {
                 Ok(action) if dry_run => {
                     plan_rows.push(json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
                         "display_name": item.display_name, "action": action.name()}));
-                    ItemResult { outcome: "skipped", reason_code: Some("dry_run".into()), error: None, detail: json!({"action": action.name()}) }
+                    ItemResult {
+                        outcome: "skipped",
+                        reason_code: Some("dry_run".into()),
+                        error: None,
+                        detail: json!({"action": action.name()}),
+                    }
                 }
                 Ok(action) => match apply(ctx, tenant_id, kind, item, &action).await {
-                    Ok("unchanged") => ItemResult { outcome: "skipped", reason_code: Some("unchanged".into()), error: None, detail: json!({"action": "unchanged", "result": "unchanged"}) },
-                    Ok(done) => ItemResult { outcome: "succeeded", reason_code: None, error: None, detail: json!({"action": action.name(), "result": done}) },
+                    Ok("unchanged") => ItemResult {
+                        outcome: "skipped",
+                        reason_code: Some("unchanged".into()),
+                        error: None,
+                        detail: json!({"action": "unchanged", "result": "unchanged"}),
+                    },
+                    Ok(done) => ItemResult {
+                        outcome: "succeeded",
+                        reason_code: None,
+                        error: None,
+                        detail: json!({"action": action.name(), "result": done}),
+                    },
                     Err(e) if e.failure_code == "write_refused" => {
                         // The tenant refused the write for legitimacy: stop here.
                         if let Some(stop) = checkpoint.force(ctx).await? {
@@ -187,8 +224,10 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
         return Err(e);
     }
     failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
-    Ok(ItemResult { outcome: "failed", reason_code: Some(e.failure_code.clone()), error: Some(e.message), detail: json!({}) })
+    Ok(ItemResult {
+        outcome: "failed",
+        reason_code: Some(e.failure_code.clone()),
+        error: Some(e.message),
+        detail: json!({}),
+    })
 }
-
-
-

@@ -48,24 +48,25 @@ impl World {
             .await
             .unwrap();
         store
-            .member_grant(workspace.id, initiator.id, &RoleRef::Builtin(BuiltinRole::Manager), &TenantScope::All, &cli())
+            .member_grant(
+                workspace.id,
+                initiator.id,
+                &RoleRef::Builtin(BuiltinRole::Manager),
+                &TenantScope::All,
+                &cli(),
+            )
             .await
             .unwrap();
-        let tenant = store
-            .tenant_create(workspace.id, "Contoso North", TenantStatus::Active, true, None, &cli())
-            .await
-            .unwrap();
+        let tenant =
+            store.tenant_create(workspace.id, "Contoso North", TenantStatus::Active, true, None, &cli()).await.unwrap();
         store.connection_add(tenant.id, ConnectionKind::Sandbox, json!({}), None, &cli()).await.unwrap();
         atlas_providers::sandbox::seed(&store, tenant.id).await.unwrap();
         World { store, workspace, owner, initiator, tenant }
     }
 
     pub async fn other_tenant(&self, name: &str) -> Tenant {
-        let t = self
-            .store
-            .tenant_create(self.workspace.id, name, TenantStatus::Active, true, None, &cli())
-            .await
-            .unwrap();
+        let t =
+            self.store.tenant_create(self.workspace.id, name, TenantStatus::Active, true, None, &cli()).await.unwrap();
         self.store.connection_add(t.id, ConnectionKind::Sandbox, json!({}), None, &cli()).await.unwrap();
         atlas_providers::sandbox::seed(&self.store, t.id).await.unwrap();
         t
@@ -76,7 +77,12 @@ impl World {
         self.start_as(self.initiator.id, op_type, params).await.expect("start allowed")
     }
 
-    pub async fn start_as(&self, user: Uuid, op_type: OperationType, params: Value) -> Result<Run, service::ServiceError> {
+    pub async fn start_as(
+        &self,
+        user: Uuid,
+        op_type: OperationType,
+        params: Value,
+    ) -> Result<Run, service::ServiceError> {
         let req = StartRequest {
             user_id: user,
             workspace_id: self.workspace.id,
@@ -95,13 +101,11 @@ impl World {
 
     /// Runs a worker until nothing is queued or running.
     pub async fn drain(&self) -> WorkerStats {
-        let stats = tokio::time::timeout(
-            Duration::from_secs(60),
-            self.worker().run(true, std::future::pending::<()>()),
-        )
-        .await
-        .expect("worker drains within a minute")
-        .expect("worker runs");
+        let stats =
+            tokio::time::timeout(Duration::from_secs(60), self.worker().run(true, std::future::pending::<()>()))
+                .await
+                .expect("worker drains within a minute")
+                .expect("worker runs");
         stats
     }
 

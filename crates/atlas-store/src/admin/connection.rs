@@ -154,7 +154,9 @@ impl Store {
             }
             // Re-enabling a connection that never passed a check (a Graph
             // connection disabled while waiting for consent) waits for consent again.
-            (true, ConnectionStatus::Disabled) if !before.kind.initial_status().eq(&ConnectionStatus::Enabled) && !passed_check(&before) => {
+            (true, ConnectionStatus::Disabled)
+                if !before.kind.initial_status().eq(&ConnectionStatus::Enabled) && !passed_check(&before) =>
+            {
                 ConnectionStatus::PendingConsent
             }
             (true, _) => ConnectionStatus::Enabled,

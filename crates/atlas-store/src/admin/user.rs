@@ -168,8 +168,12 @@ impl Store {
         let hash = hash_password(password)?;
         let at = now();
         let mut tx = self.begin().await?;
-        exec!(&mut tx, sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.id.to_string()))?;
-        let draft = by.draft("user.password_set", None, None, format!("user:{}", user.id), json!({"email": user.email}));
+        exec!(
+            &mut tx,
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.id.to_string())
+        )?;
+        let draft =
+            by.draft("user.password_set", None, None, format!("user:{}", user.id), json!({"email": user.email}));
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
         Ok(user)

@@ -50,7 +50,7 @@ async fn schedules_and_slots(store: Store) {
     let by = ChangeBy::cli();
     let s = store.schedule_add(tenant.id, "0 2 * * *", "Europe/Berlin", &by).await.unwrap();
     assert_eq!(store.schedule_get(s.id).await.unwrap(), s);
-    assert_eq!(store.schedule_list(Some(tenant.workspace_id)).await.unwrap(), [s.clone()]);
+    assert_eq!(store.schedule_list(Some(tenant.workspace_id)).await.unwrap(), std::slice::from_ref(&s));
     let off = store.schedule_set_enabled(s.id, false, &by).await.unwrap();
     assert!(!off.enabled);
     let slot = atlas_core::Timestamp::parse_rfc3339("2026-11-26T01:00:00Z").unwrap();
@@ -66,7 +66,10 @@ async fn schedules_and_slots(store: Store) {
     let (run, audit) = Run::queued(new.clone(), Uuid::now_v7(), atlas_store::now());
     let Fired::Run(first) = store.schedule_fire(s.id, slot, &run, &audit).await.unwrap() else { panic!("fires") };
     let (again, audit2) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
-    assert_eq!(store.schedule_fire(s.id, slot, &again, &audit2).await.unwrap(), Fired::AlreadyFired(Some(first.run.id)));
+    assert_eq!(
+        store.schedule_fire(s.id, slot, &again, &audit2).await.unwrap(),
+        Fired::AlreadyFired(Some(first.run.id))
+    );
     assert!(matches!(store.run_get(again.id).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.schedule_last_slot(s.id).await.unwrap(), Some(slot));
 }
@@ -149,4 +152,9 @@ async fn inventory_policies_and_compliance(store: Store) {
     assert_eq!(store.compliance_snapshots(tenant.id, 5).await.unwrap(), [snap]);
 }
 
-conformance!(schedules_and_slots, backup_sets_store_payloads_once, run_items_are_idempotent_by_key, inventory_policies_and_compliance);
+conformance!(
+    schedules_and_slots,
+    backup_sets_store_payloads_once,
+    run_items_are_idempotent_by_key,
+    inventory_policies_and_compliance
+);

@@ -117,7 +117,12 @@ async fn illegal_transition_changes_nothing(store: Store) {
     let err = store.run_cancel(run.id, Actor::System).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     // A finish on a run that is not running under that lease is fenced.
-    let finish = RunEvent::Complete { outcome: RunOutcome::Succeeded, counts: SummaryCounts::default(), result: json!({}), failures: vec![] };
+    let finish = RunEvent::Complete {
+        outcome: RunOutcome::Succeeded,
+        counts: SummaryCounts::default(),
+        result: json!({}),
+        failures: vec![],
+    };
     assert!(matches!(store.run_finish(run.id, Uuid::now_v7(), finish).await, Err(StoreError::Fenced)));
     assert_eq!(store.run_get(run.id).await.unwrap().outcome, RunOutcome::Cancelled);
     assert_eq!(actions(&store, run.id).await, ["operation.queued", "operation.cancelled"]);
@@ -134,8 +139,12 @@ async fn claim_starts_and_finish_is_fenced(store: Store) {
     let token = started.lease.as_ref().unwrap().token;
     store.run_heartbeat(run.id, token, 30_000).await.unwrap();
     assert!(matches!(store.run_heartbeat(run.id, Uuid::now_v7(), 30_000).await, Err(StoreError::Fenced)));
-    let finish = |outcome| RunEvent::Complete { outcome, counts: SummaryCounts::default(), result: json!({}), failures: vec![] };
-    assert!(matches!(store.run_finish(run.id, Uuid::now_v7(), finish(RunOutcome::Failed)).await, Err(StoreError::Fenced)));
+    let finish =
+        |outcome| RunEvent::Complete { outcome, counts: SummaryCounts::default(), result: json!({}), failures: vec![] };
+    assert!(matches!(
+        store.run_finish(run.id, Uuid::now_v7(), finish(RunOutcome::Failed)).await,
+        Err(StoreError::Fenced)
+    ));
     let done = store.run_finish(run.id, token, finish(RunOutcome::Succeeded)).await.unwrap();
     assert_eq!(done.outcome, RunOutcome::Succeeded);
     assert!(matches!(store.run_finish(run.id, token, finish(RunOutcome::Failed)).await, Err(StoreError::Fenced)));
