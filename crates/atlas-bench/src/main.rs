@@ -28,6 +28,7 @@ use atlas_core::OperationType;
 use atlas_engine::worker::WorkerStats;
 use atlas_engine::{families, EngineConfig, Worker};
 use atlas_store::admin::{ChangeBy, RoleRef};
+use atlas_store::claim::MAX_BATCH;
 use atlas_store::Store;
 use serde_json::json;
 use uuid::Uuid;
@@ -42,8 +43,8 @@ const USAGE: &str = "usage: atlas-bench [--store sqlite|postgres] [--url URL] [-
                  --url, else $ATLAS_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test)
   --runs         runs to queue and drain (20000)
   --workers      in-process workers sharing one store (2)
-  --concurrency  runs each worker executes at once (256)
-  --batch        runs per claim transaction (128)
+  --concurrency  runs each worker executes at once (512)
+  --batch        runs per claim transaction (256; at most 512 per batched write)
   --workspaces   workspaces (4); --tenants and --users are per workspace (8 and 8)
   --blocked-pct  percent of runs queued by a read-only member, blocked at claim (0)
   --gate-iters   iterations of the gate's tight loop (1000000)
@@ -70,8 +71,8 @@ fn parse_args() -> Res<Args> {
         url: None,
         runs: 20_000,
         workers: 2,
-        concurrency: 256,
-        batch: 128,
+        concurrency: 512,
+        batch: 256,
         workspaces: 4,
         tenants: 8,
         users: 8,
@@ -96,7 +97,7 @@ fn parse_args() -> Res<Args> {
             "--runs" => a.runs = num(&value)?,
             "--workers" => a.workers = num(&value)?.max(1),
             "--concurrency" => a.concurrency = num(&value)?.max(1),
-            "--batch" => a.batch = u32::try_from(num(&value)?.clamp(1, 1000)).unwrap_or(128),
+            "--batch" => a.batch = u32::try_from(num(&value)?.clamp(1, MAX_BATCH)).unwrap_or(256),
             "--workspaces" => a.workspaces = num(&value)?.max(1),
             "--tenants" => a.tenants = num(&value)?.max(1),
             "--users" => a.users = num(&value)?.max(1),

@@ -82,8 +82,9 @@ async fn pick(tx: &mut Tx, now: Timestamp, batch: u32) -> StoreResult<Vec<Run>> 
         "SELECT {RUN_COLUMNS} FROM operation_runs WHERE status = 'queued' AND run_after <= $1 \
          ORDER BY run_after LIMIT $2{lock}"
     );
-    let rows: Vec<RunRow> =
-        on_tx!(tx, |c| sqlx::query_as(&sql).bind(now.0).bind(i64::from(batch.max(1))).fetch_all(c).await)?;
+    // A batch is written with multi-row statements: at most `MAX_BATCH` runs.
+    let limit = i64::from(batch.max(1)).min(MAX_BATCH as i64);
+    let rows: Vec<RunRow> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(now.0).bind(limit).fetch_all(c).await)?;
     rows.into_iter().map(RunRow::into_domain).collect()
 }
 

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::admin::parse_caps;
 use crate::claim::complete::{fetch, text, Kind, Rows};
-use crate::row::parse;
+use crate::row::{parse, uuid};
 use crate::{StoreError, StoreResult, Tx};
 
 const ONE_KEY: &[(&str, Kind)] = &[("k", Kind::Text)];
@@ -99,10 +99,6 @@ fn one_key(ids: &[Uuid]) -> Rows {
     rows
 }
 
-fn ids(s: &str) -> StoreResult<Uuid> {
-    crate::row::uuid(s)
-}
-
 /// Loads the facts for one checked context (the start path, between items).
 pub(crate) async fn load(tx: &mut Tx, ctx: &CheckedContext, lock: bool) -> StoreResult<Facts> {
     load_many(tx, &[ctx], lock).await?.facts(ctx).map_err(StoreError::Corrupt)
@@ -122,7 +118,7 @@ pub(crate) async fn load_many(tx: &mut Tx, ctxs: &[&CheckedContext], lock: bool)
             format!("SELECT id, display_name, disabled_at FROM users WHERE id IN (SELECT k FROM v) ORDER BY id{share}");
         let found: Vec<(String, String, Option<i64>)> = fetch(tx, one_key(&users), &sql).await?;
         for (id, display_name, disabled_at) in found {
-            set.users.insert(ids(&id)?, InitiatorFact { display_name, disabled: disabled_at.is_some() });
+            set.users.insert(uuid(&id)?, InitiatorFact { display_name, disabled: disabled_at.is_some() });
         }
         load_memberships(tx, &mut set, &actors, share).await?;
     }
@@ -136,7 +132,7 @@ pub(crate) async fn load_many(tx: &mut Tx, ctxs: &[&CheckedContext], lock: bool)
         );
         let found: Vec<(String, String, i64)> = fetch(tx, one_key(&schedules), &sql).await?;
         for (id, ws, enabled) in found {
-            set.schedules.insert(ids(&id)?, (ids(&ws)?, ScheduleFact { enabled: enabled != 0 }));
+            set.schedules.insert(uuid(&id)?, (uuid(&ws)?, ScheduleFact { enabled: enabled != 0 }));
         }
     }
     let tenants = keys(ctxs.iter().filter_map(|c| c.tenant_id));
@@ -197,7 +193,7 @@ async fn load_memberships(tx: &mut Tx, set: &mut FactSet, actors: &[(Uuid, Uuid)
             role: role.unwrap_or(Role::Custom { name: String::new(), capabilities: Default::default() }),
             scope: TenantScope::from_db(&scope),
         });
-        set.memberships.insert((ids(&ws)?, ids(&user)?), fact);
+        set.memberships.insert((uuid(&ws)?, uuid(&user)?), fact);
     }
     Ok(())
 }
@@ -209,11 +205,11 @@ async fn load_tenants(tx: &mut Tx, set: &mut FactSet, tenants: &[Uuid], share: &
     let found: Vec<(String, String, String, String, i64)> = fetch(tx, one_key(tenants), &sql).await?;
     let mut present = Vec::with_capacity(found.len());
     for (id, ws, name, status, writes) in found {
-        let id = ids(&id)?;
+        let id = uuid(&id)?;
         let fact = parse(&status, "tenant status", TenantStatus::parse)
             .map(|status| TenantFact { id, name, status, writes_enabled: writes != 0 })
             .map_err(|e| e.to_string());
-        set.tenants.insert(id, (ids(&ws)?, fact));
+        set.tenants.insert(id, (uuid(&ws)?, fact));
         present.push(id);
     }
     if present.is_empty() {
@@ -229,7 +225,7 @@ async fn load_tenants(tx: &mut Tx, set: &mut FactSet, tenants: &[Uuid], share: &
             .map(|status| ConnectionFact { status })
             .map_err(|e| e.to_string());
         // An unknown kind is the provider's business (the worker reads it again).
-        set.connections.insert(ids(&tenant)?, (ConnectionKind::parse(&kind), fact));
+        set.connections.insert(uuid(&tenant)?, (ConnectionKind::parse(&kind), fact));
     }
     Ok(())
 }
