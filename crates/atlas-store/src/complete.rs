@@ -16,8 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use atlas_core::audit::AuditDraft;
-use atlas_core::badge::outcome_badge;
-use atlas_core::run::{transition, Run, RunEvent, RunOutcome, RunStatus};
+use atlas_core::run::{transition, Run, RunEvent, RunStatus};
 use atlas_core::Timestamp;
 use serde::Serialize;
 use sqlx::postgres::PgRow;
@@ -393,7 +392,7 @@ pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> St
     for run in runs {
         let Some(user_id) = run.initiator_user_id else { continue };
         let tenant_name = run.tenant_id.and_then(|t| names.get(&t.to_string())).map(String::as_str);
-        let (title, body) = message(run, tenant_name);
+        let (title, body) = crate::notification::message(run, tenant_name);
         rows.push([
             text(Uuid::now_v7().to_string()),
             text(user_id.to_string()),
@@ -411,32 +410,6 @@ pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> St
                 ON CONFLICT (user_id, run_id, kind) DO NOTHING";
     execute(tx, rows, body).await?;
     Ok(())
-}
-
-/// The notification's title and body. Mirrors `notification::message` (kept
-/// private there); `batched_writes_match_single_writes` holds them equal.
-fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
-    let label = run.op_type.spec().label;
-    let subject = tenant_name.map_or_else(|| label.to_owned(), |t| format!("{label} on {t}"));
-    let verb = match run.outcome {
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::PartiallySucceeded => "partially succeeded",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Blocked => "was blocked",
-        RunOutcome::Cancelled => "was cancelled",
-        RunOutcome::Pending => "is pending",
-    };
-    let title = format!("{subject} {verb}");
-    let body = match run.outcome {
-        RunOutcome::Blocked => run.decision.as_ref().map_or_else(String::new, |d| d.message.clone()),
-        RunOutcome::Failed => run.failures.last().map_or_else(String::new, |f| f.message.clone()),
-        _ => {
-            let c = &run.summary_counts;
-            let label = outcome_badge(run.outcome).label;
-            format!("{label}: {} processed, {} succeeded, {} failed.", c.processed, c.succeeded, c.failed)
-        }
-    };
-    (title, body)
 }
 
 /// A fenced finishing write, as `Store::run_finish` takes it.

@@ -61,7 +61,7 @@ impl NotificationRow {
 const NOTIFICATION_COLUMNS: &str = "id, user_id, workspace_id, run_id, kind, title, body, outcome, read_at, created_at";
 
 /// "Restore on Contoso North was blocked" and the one sentence that says why.
-fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
+pub(crate) fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
     let label = run.op_type.spec().label;
     let subject = tenant_name.map_or_else(|| label.to_owned(), |t| format!("{label} on {t}"));
     let verb = match run.outcome {
