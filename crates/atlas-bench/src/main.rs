@@ -37,7 +37,7 @@ type Res<T> = Result<T, String>;
 
 const USAGE: &str = "usage: atlas-bench [--store sqlite|postgres] [--url URL] [--runs N] [--workers K]
                    [--concurrency C] [--batch B] [--workspaces W] [--tenants T] [--users U]
-                   [--blocked-pct P] [--gate-iters I] [--keep]
+                   [--blocked-pct P] [--gate-iters I] [--no-analyze] [--keep]
 
   --store        sqlite (a fresh file in the temp folder) or postgres (a fresh schema on
                  --url, else $ATLAS_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test)
@@ -48,6 +48,7 @@ const USAGE: &str = "usage: atlas-bench [--store sqlite|postgres] [--url URL] [-
   --workspaces   workspaces (4); --tenants and --users are per workspace (8 and 8)
   --blocked-pct  percent of runs queued by a read-only member, blocked at claim (0)
   --gate-iters   iterations of the gate's tight loop (1000000)
+  --no-analyze   drain without planner statistics (by default ANALYZE runs after the enqueue)
   --keep         keep the database (file or schema) afterwards";
 
 struct Args {
@@ -62,6 +63,7 @@ struct Args {
     users: usize,
     blocked_pct: usize,
     gate_iters: u64,
+    no_analyze: bool,
     keep: bool,
 }
 
@@ -78,12 +80,17 @@ fn parse_args() -> Res<Args> {
         users: 8,
         blocked_pct: 0,
         gate_iters: 1_000_000,
+        no_analyze: false,
         keep: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--keep" {
-            a.keep = true;
+        if flag == "--keep" || flag == "--no-analyze" {
+            if flag == "--keep" {
+                a.keep = true;
+            } else {
+                a.no_analyze = true;
+            }
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -136,6 +143,11 @@ async fn open(a: &Args) -> Res<(Store, Cleanup)> {
     let sep = if base.contains('?') { '&' } else { '?' };
     let store = Store::connect(&format!("{base}{sep}options=-c%20search_path%3D{schema}")).await.map_err(err)?;
     store.migrate().await.map_err(err)?;
+    if let Ok(extra) = std::env::var("BENCH_EXTRA_SQL") {
+        for stmt in extra.split(';').filter(|s| !s.trim().is_empty()) {
+            store.execute_raw(stmt).await.map_err(err)?;
+        }
+    }
     Ok((store, Cleanup::Schema(admin, schema)))
 }
 
@@ -314,6 +326,11 @@ async fn bench(a: &Args, store: &Store) -> Res<()> {
     drop(queued);
     // The queued events belong to the enqueue: sealed before the clock starts.
     store.audit_seal().await.map_err(err)?;
+    // Fresh tables have no planner statistics; a live database has them
+    // (autovacuum), so the drain is measured with them, as it would run.
+    if !a.no_analyze {
+        store.execute_raw("ANALYZE").await.map_err(err)?;
+    }
     let before = store.world_counts_for_tests().await.map_err(err)?;
 
     let config = EngineConfig {
@@ -400,6 +417,10 @@ async fn check(store: &Store, a: &Args, blocked: usize, before: &atlas_store::mo
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Warnings (a failed claim or seal) by default; RUST_LOG=sqlx=debug shows every statement and its time.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -258,17 +258,24 @@ const RUN_UPDATE_COLS: &[(&str, Kind)] = &[
 ];
 
 /// The same guard as `run::apply`: a run changed underneath, or whose lease
-/// was lost, matches no row. The `v` side of each comparison is an
-/// expression (`|| ''`, `+ 0`) so that no index can be built on it: from
-/// about 250 rows on, SQLite 3.46 would otherwise scan the whole run table and
-/// probe an automatic index on `v`, instead of looking each run up by id.
-const RUN_UPDATE: &str = "UPDATE operation_runs SET status = v.status, outcome = v.outcome, attempt = v.attempt, \
-     run_after = v.run_after, lease_owner = v.lease_owner, lease_token = v.lease_token, \
-     lease_expires_at = v.lease_expires_at, started_at = v.started_at, completed_at = v.completed_at, \
-     decision = v.decision, failures = v.failures, summary_counts = v.summary_counts, result = v.result \
-     FROM v WHERE operation_runs.id = v.id || '' AND operation_runs.status = v.b_status || '' \
-     AND operation_runs.attempt = v.b_attempt + 0 AND COALESCE(operation_runs.lease_token, '') = v.b_token || '' \
-     RETURNING operation_runs.id";
+/// was lost, matches no row. `{v}` is how each `v` value is compared:
+/// PostgreSQL plainly (a nested loop over the primary key); SQLite through an
+/// expression (`|| ''`, `+ 0`) so that no index can be built on it: from about
+/// 250 rows on, SQLite 3.46 would otherwise scan the whole run table and probe
+/// an automatic index on `v`, instead of looking each run up by id. The same
+/// expressions would make PostgreSQL hash-join the whole run table.
+fn run_update_sql(sqlite: bool) -> String {
+    let (t, i) = if sqlite { (" || ''", " + 0") } else { ("", "") };
+    format!(
+        "UPDATE operation_runs SET status = v.status, outcome = v.outcome, attempt = v.attempt, \
+         run_after = v.run_after, lease_owner = v.lease_owner, lease_token = v.lease_token, \
+         lease_expires_at = v.lease_expires_at, started_at = v.started_at, completed_at = v.completed_at, \
+         decision = v.decision, failures = v.failures, summary_counts = v.summary_counts, result = v.result \
+         FROM v WHERE operation_runs.id = v.id{t} AND operation_runs.status = v.b_status{t} \
+         AND operation_runs.attempt = v.b_attempt{i} AND COALESCE(operation_runs.lease_token, '') = v.b_token{t} \
+         RETURNING operation_runs.id"
+    )
+}
 
 /// Writes each transition's row (guarded), then the audit events and
 /// notifications of the rows that were written. Returns the ids written;
@@ -301,7 +308,8 @@ pub(crate) async fn write_transitions(tx: &mut Tx, items: &[Transition], at: Tim
             text(t.fence.map(|f| f.to_string()).unwrap_or_default()),
         ]);
     }
-    let written: Vec<(String,)> = fetch(tx, rows, RUN_UPDATE).await?;
+    let sql = run_update_sql(matches!(tx, Tx::Sqlite(_)));
+    let written: Vec<(String,)> = fetch(tx, rows, &sql).await?;
     let written: HashSet<Uuid> = written.iter().filter_map(|(id,)| Uuid::parse_str(id).ok()).collect();
     let done: Vec<&Transition> = items.iter().filter(|t| written.contains(&t.after.id)).collect();
     for t in &done {

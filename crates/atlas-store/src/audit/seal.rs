@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{EventRow, EVENT_COLUMNS, GENESIS_HASH};
+use crate::claim::complete::{execute, text, Kind, Rows, Val};
 use crate::{now, Store, StoreError, StoreResult, Tx};
 
 /// Events sealed per round (one select, one update, one head upsert).
@@ -196,41 +197,24 @@ async fn load_heads(tx: &mut Tx, names: &[String]) -> StoreResult<HashMap<String
 
 /// Seals the events in one statement; `hash IS NULL` makes sealing twice impossible.
 async fn write_links(tx: &mut Tx, links: &[Link]) -> StoreResult<u64> {
-    let done = match tx {
-        Tx::Sqlite(t) => {
-            let rows: Vec<_> = links.iter().map(|(s, i, p, h)| json!([s, i, p, h])).collect();
-            sqlx::query(
-                "UPDATE audit_events SET chain_index = v.ci, prev_hash = v.ph, hash = v.h \
-                 FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS ci, \
-                              json_extract(value, '$[2]') AS ph, json_extract(value, '$[3]') AS h \
-                       FROM json_each($1)) AS v \
-                 WHERE audit_events.seq = v.seq AND audit_events.hash IS NULL",
-            )
-            .bind(json!(rows).to_string())
-            .execute(&mut **t)
-            .await?
-            .rows_affected()
-        }
-        Tx::Postgres(t) => {
-            let seqs: Vec<i64> = links.iter().map(|l| l.0).collect();
-            let indexes: Vec<i64> = links.iter().map(|l| l.1).collect();
-            let prevs: Vec<&str> = links.iter().map(|l| l.2.as_str()).collect();
-            let hashes: Vec<&str> = links.iter().map(|l| l.3.as_str()).collect();
-            sqlx::query(
-                "UPDATE audit_events AS e SET chain_index = v.ci, prev_hash = v.ph, hash = v.h \
-                 FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS v(seq, ci, ph, h) \
-                 WHERE e.seq = v.seq AND e.hash IS NULL",
-            )
-            .bind(seqs)
-            .bind(indexes)
-            .bind(prevs)
-            .bind(hashes)
-            .execute(&mut **t)
-            .await?
-            .rows_affected()
-        }
+    const COLS: &[(&str, Kind)] = &[("seq", Kind::Int), ("ci", Kind::Int), ("ph", Kind::Text), ("h", Kind::Text)];
+    let mut rows = Rows::new(COLS);
+    for (seq, index, prev, hash) in links {
+        rows.push([Val::Int(Some(*seq)), Val::Int(Some(*index)), text(prev.as_str()), text(hash.as_str())]);
+    }
+    // SQLite must look each event up by `seq`, whatever its statistics say:
+    // `+ 0` keeps `v` from being indexed, and the `COALESCE` form keeps the
+    // unsealed partial index out (statistics taken while it was empty make it
+    // look free to scan, and each of its entries would then scan `v`).
+    let (plus, unsealed) = match tx {
+        Tx::Sqlite(_) => (" + 0", "COALESCE(audit_events.hash, '') = ''"),
+        Tx::Postgres(_) => ("", "audit_events.hash IS NULL"),
     };
-    Ok(done)
+    let body = format!(
+        "UPDATE audit_events SET chain_index = v.ci, prev_hash = v.ph, hash = v.h FROM v \
+         WHERE audit_events.seq = v.seq{plus} AND {unsealed}"
+    );
+    execute(tx, rows, &body).await
 }
 
 async fn write_heads(tx: &mut Tx, heads: &[(String, Head)]) -> StoreResult<()> {
