@@ -120,9 +120,8 @@ fn reordered_events_are_named() {
     tamper(
         &atlas,
         &format!(
-            "UPDATE audit_events SET chain_index = CASE chain_index WHEN 2 THEN 3 ELSE 2 END WHERE id IN ('{}', '{}')",
-            id(&chain[1]),
-            id(&chain[2])
+            "UPDATE audit_seals SET chain_index = CASE chain_index WHEN 2 THEN 3 ELSE 2 END WHERE seq IN ({}, {})",
+            chain[1]["seq"], chain[2]["seq"]
         ),
     );
     // The event now at #2 is the one that does not belong there.
@@ -139,7 +138,8 @@ fn reordered_events_are_named() {
             b = chain[2]["seq"]
         ),
     );
-    broken(&atlas, &[id(&chain[1]), "event #2", "edited"]);
+    // The seal at #2 stays with its seq, which now names the other event.
+    broken(&atlas, &[id(&chain[2]), "event #2", "edited"]);
 }
 
 #[test]

@@ -43,7 +43,7 @@ impl Store {
     pub async fn audit_export(&self, out: &mut impl Write) -> StoreResult<u64> {
         self.seal(true).await?;
         let io = |e: std::io::Error| StoreError::Invalid(format!("cannot write the audit export: {e}"));
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
         let mut tx = begin_read(self).await?;
         let (mut after, mut written) = (i64::MIN, 0_u64);
         loop {
@@ -99,8 +99,7 @@ impl Store {
         };
         binds.push(Bind::Int(i64::from(limit)));
         let filter_sql = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM audit_events{filter_sql} ORDER BY seq DESC LIMIT ${}", binds.len());
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_log{filter_sql} ORDER BY seq DESC LIMIT ${}", binds.len());
         let rows: Vec<EventRow> = on_db!(self.db(), |p| {
             let mut query = sqlx::query_as(&sql);
             for bind in &binds {

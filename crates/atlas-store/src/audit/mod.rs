@@ -1,8 +1,9 @@
 //! The append-only audit log and its hash chains.
 //!
-//! Transactions only append (`append`), with hash NULL: no lock that a run
-//! transition waits on. The sealer (`Store::audit_seal`, in `seal.rs`) links
-//! events into one chain per workspace plus `global`, in (transaction id,
+//! Transactions only append (`append`): no lock that a run transition waits
+//! on, and an event row is never written again. The sealer
+//! (`Store::audit_seal`, in `seal.rs`) links events, with a row each in
+//! `audit_seals`, into one chain per workspace plus `global`, in (transaction id,
 //! sequence) order, sealing on PostgreSQL only below the oldest transaction
 //! still in flight so that no later commit can land before a sealed event. A
 //! head row per chain, written only by the sealer, catches a deleted tail.
@@ -89,12 +90,20 @@ pub(crate) async fn append(tx: &mut Tx, draft: &AuditDraft, at: Timestamp) -> St
     Ok(())
 }
 
-/// The stored columns of an event, as text: hashing reads them untouched.
+/// The stored columns of an event with its seal, as text: hashing reads them
+/// untouched. Read from `audit_log` (events beside their seals).
 const EVENT_COLUMNS: &str = "seq, id, chain, workspace_id, tenant_id, actor, action, subject, data, \
      created_at, chain_index, prev_hash, hash";
 
+/// `EVENT_COLUMNS` of `audit_events` alone, for events not sealed yet.
+const UNSEALED_COLUMNS: &str = "seq, id, chain, workspace_id, tenant_id, actor, action, subject, data, \
+     created_at, CAST(NULL AS BIGINT) AS chain_index, CAST(NULL AS TEXT) AS prev_hash, CAST(NULL AS TEXT) AS hash";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct EventRow {
+    /// Read by the sealer only (it moves the mark to its last event).
+    #[sqlx(default)]
+    xact: i64,
     seq: i64,
     id: String,
     chain: String,
@@ -179,8 +188,8 @@ impl Store {
     #[doc(hidden)]
     pub async fn audit_seal_order_for_tests(&self) -> StoreResult<Vec<(String, i64, i64, i64)>> {
         Ok(on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT chain, chain_index, xact, seq FROM audit_events \
-             WHERE chain_index IS NOT NULL ORDER BY chain, chain_index"
+            "SELECT s.chain, s.chain_index, e.xact, e.seq FROM audit_seals s JOIN audit_events e ON e.seq = s.seq \
+             ORDER BY s.chain, s.chain_index"
         )
         .fetch_all(p)
         .await)?)

@@ -13,6 +13,10 @@
 //! chain only ever grows at its tail. On SQLite, with one writer at a time and
 //! `seq` assigned in commit order, everything committed is sealable by `seq`.
 //!
+//! Sealing never rewrites an event: it appends one row per event to
+//! `audit_seals` and moves `audit_seal_mark`, the (xact, seq) up to which
+//! everything is sealed, so each round reads on from there.
+//!
 //! Work goes in rounds of `BATCH` events, each round its own short transaction
 //! (so SQLite writers wait at most one round), up to a bound fixed in the first
 //! round (so a busy system cannot keep one call sealing forever).
@@ -22,7 +26,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{EventRow, EVENT_COLUMNS, GENESIS_HASH};
+use super::{EventRow, GENESIS_HASH, UNSEALED_COLUMNS};
 use crate::claim::complete::{execute, text, Kind, Rows, Val};
 use crate::{now, Store, StoreError, StoreResult, Tx};
 
@@ -131,20 +135,25 @@ async fn horizon(tx: &mut Tx) -> StoreResult<i64> {
 }
 
 /// The next unsealed events below the bound, in sealing order (a prefix of
-/// every chain's unsealed events, so chains can be linked independently).
+/// every chain's unsealed events, so chains can be linked independently):
+/// those after the mark.
 async fn unsealed(tx: &mut Tx, bound: i64) -> StoreResult<Vec<EventRow>> {
+    const MARK: &str = "SELECT xact, seq FROM audit_seal_mark WHERE id = 1";
     let rows = match tx {
         Tx::Sqlite(t) => {
+            let (_, after): (i64, i64) = sqlx::query_as(MARK).fetch_one(&mut **t).await?;
             let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE hash IS NULL AND seq <= $1 ORDER BY xact, seq LIMIT $2"
+                "SELECT xact, {UNSEALED_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
             );
-            sqlx::query_as(&sql).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
+            sqlx::query_as(&sql).bind(after).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
         }
         Tx::Postgres(t) => {
+            let (xact, seq): (i64, i64) = sqlx::query_as(MARK).fetch_one(&mut **t).await?;
             let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE hash IS NULL AND xact < $1 ORDER BY xact, seq LIMIT $2"
+                "SELECT xact, {UNSEALED_COLUMNS} FROM audit_events WHERE (xact, seq) > ($1, $2) AND xact < $3 \
+                 ORDER BY xact, seq LIMIT $4"
             );
-            sqlx::query_as(&sql).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
+            sqlx::query_as(&sql).bind(xact).bind(seq).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
         }
     };
     Ok(rows)
@@ -169,10 +178,15 @@ async fn link(tx: &mut Tx, batch: &[EventRow]) -> StoreResult<Vec<Link>> {
         head.index = index;
         head.seq = event.seq;
     }
-    let updated = write_links(tx, &links).await?;
-    if updated != links.len() as u64 {
-        // Only possible if the one-sealer rule was broken; the round rolls back.
-        return Err(StoreError::Conflict(format!("audit sealing raced: {updated} of {} events updated", links.len())));
+    let written = write_seals(tx, batch, &links).await?;
+    if written != links.len() as u64 {
+        // Only possible if the one-sealer rule was broken (or the mark was
+        // moved back by hand); the round rolls back.
+        return Err(StoreError::Conflict(format!("audit sealing raced: {written} of {} events sealed", links.len())));
+    }
+    if let Some(last) = batch.last() {
+        let sql = "UPDATE audit_seal_mark SET xact = $1, seq = $2 WHERE id = 1";
+        crate::exec!(tx, sqlx::query(sql).bind(last.xact).bind(last.seq))?;
     }
     // Only the batch's chains were loaded or added, so every head here moved.
     let moved: Vec<(String, Head)> = heads.into_iter().collect();
@@ -195,32 +209,25 @@ async fn load_heads(tx: &mut Tx, names: &[String]) -> StoreResult<HashMap<String
     Ok(rows.into_iter().map(|(chain, index, seq, hash)| (chain, Head { index, seq, hash })).collect())
 }
 
-/// Seals the events in one statement; `hash IS NULL` makes sealing twice impossible.
-async fn write_links(tx: &mut Tx, links: &[Link]) -> StoreResult<u64> {
-    const COLS: &[(&str, Kind)] = &[("seq", Kind::Int), ("ci", Kind::Int), ("ph", Kind::Text), ("h", Kind::Text)];
+/// Appends the events' seals in one statement; an event sealed already keeps
+/// its seal (and is not counted).
+async fn write_seals(tx: &mut Tx, batch: &[EventRow], links: &[Link]) -> StoreResult<u64> {
+    const COLS: &[(&str, Kind)] =
+        &[("seq", Kind::Int), ("chain", Kind::Text), ("ci", Kind::Int), ("ph", Kind::Text), ("h", Kind::Text)];
     let mut rows = Rows::new(COLS);
-    for (seq, index, prev, hash) in links {
-        rows.push([Val::Int(Some(*seq)), Val::Int(Some(*index)), text(prev.as_str()), text(hash.as_str())]);
+    for (event, (seq, index, prev, hash)) in batch.iter().zip(links) {
+        rows.push([
+            Val::Int(Some(*seq)),
+            text(event.chain.as_str()),
+            Val::Int(Some(*index)),
+            text(prev.as_str()),
+            text(hash.as_str()),
+        ]);
     }
-    let body = link_update(matches!(tx, Tx::Sqlite(_)));
-    execute(tx, rows, &body).await
-}
-
-/// The statement after `WITH v(seq, ci, ph, h)` that seals a round's events.
-///
-/// SQLite must look each event up by `seq`, whatever its statistics say:
-/// `+ 0` keeps `v` from being indexed, and the `COALESCE` form keeps the
-/// unsealed partial index out (statistics taken while it was empty make it
-/// look free to scan, and each of its entries would then scan `v`).
-fn link_update(sqlite: bool) -> String {
-    let (plus, unsealed) = match sqlite {
-        true => (" + 0", "COALESCE(audit_events.hash, '') = ''"),
-        false => ("", "audit_events.hash IS NULL"),
-    };
-    format!(
-        "UPDATE audit_events SET chain_index = v.ci, prev_hash = v.ph, hash = v.h FROM v \
-         WHERE audit_events.seq = v.seq{plus} AND {unsealed}"
-    )
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
+    let body = "INSERT INTO audit_seals (seq, chain, chain_index, prev_hash, hash) \
+                SELECT seq, chain, ci, ph, h FROM v WHERE true ON CONFLICT (seq) DO NOTHING";
+    execute(tx, rows, body).await
 }
 
 async fn write_heads(tx: &mut Tx, heads: &[(String, Head)]) -> StoreResult<()> {
@@ -253,49 +260,4 @@ async fn write_heads(tx: &mut Tx, heads: &[(String, Head)]) -> StoreResult<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use atlas_core::audit::{Actor, AuditDraft};
-    use std::time::Duration;
-
-    use super::*;
-
-    fn draft(n: usize) -> AuditDraft {
-        AuditDraft {
-            action: "test.event".into(),
-            actor: Actor::System,
-            workspace_id: None,
-            tenant_id: None,
-            subject: format!("test:{n}"),
-            data: json!({ "n": n }),
-        }
-    }
-
-    /// With statistics taken while nothing was unsealed (as `ANALYZE` or
-    /// `PRAGMA optimize` on a quiet log leaves them), a round's update still
-    /// finds each event by `seq`: scanning the log for each row of `v` made a
-    /// 1,000-event round take seconds.
-    #[tokio::test]
-    async fn sqlite_round_looks_events_up_by_seq_after_analyze() {
-        let store = crate::testkit::sqlite().await;
-        let drafts: Vec<AuditDraft> = (0..50).map(draft).collect();
-        store.audit_append_for_tests(&drafts, Duration::ZERO).await.unwrap();
-        store.audit_seal().await.unwrap();
-        store.execute_raw("ANALYZE").await.unwrap();
-        let values: Vec<String> = (1..=1000).map(|i| format!("({i}, {i}, 'p', 'h')")).collect();
-        let sql = format!(
-            "EXPLAIN QUERY PLAN WITH v(seq, ci, ph, h) AS (VALUES {}) {}",
-            values.join(", "),
-            link_update(true)
-        );
-        let crate::Db::Sqlite(pool) = store.db() else { unreachable!("a SQLite store") };
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&sql).fetch_all(pool).await.unwrap();
-        let steps: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
-        assert!(steps.iter().any(|d| d.starts_with("SEARCH audit_events USING INTEGER PRIMARY KEY")), "{steps:?}");
-        assert!(!steps.iter().any(|d| d.starts_with("SCAN audit_events")), "{steps:?}");
-    }
 }

@@ -1,24 +1,26 @@
-//! `audit verify`: walks each chain in `chain_index` order and recomputes it.
+//! `audit verify`: walks each chain's seals in `chain_index` order and
+//! recomputes each event's hash.
 //!
 //! Verify seals first (waiting for a running sealer), so everything committed
 //! below the horizon is in a chain; events still unsealed belong to
-//! transactions that were in flight and are counted, not judged. Clearing a
-//! sealed event's hash does not hide it: the sealer re-links it at the tail
-//! and its old position becomes a gap. The walk runs in one snapshot, so a
-//! concurrent sealer's round (events plus head) is seen whole or not at all.
+//! transactions that were in flight and are counted, not judged. Deleting a
+//! seal does not hide its event: its position becomes a gap, and an event at
+//! or below the seal mark without a seal is reported as in no chain. The walk
+//! runs in one snapshot, so a concurrent sealer's round (seals, heads and mark)
+//! is seen whole or not at all.
 //!
-//! Per event: its index follows the previous one (a gap is a deleted event, a
-//! repeat a moved one), its `prev_hash` is the previous event's hash, its hash
-//! matches its stored columns (an edit, or values swapped between events) and,
-//! on SQLite where chains follow `seq`, its `seq` grows. Per chain: the head
-//! row matches the last event (a deleted tail, or an edited head).
+//! Per event: its index follows the previous one (a gap is a deleted event or
+//! seal, a repeat a moved one), its `prev_hash` is the previous event's hash,
+//! its hash matches its stored columns (an edit, or values swapped between
+//! events) and, on SQLite where chains follow `seq`, its `seq` grows. Per
+//! chain: the head row matches the last event (a deleted tail, or an edited head).
 
 use std::fmt;
 
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{begin_read, EventRow, EVENT_COLUMNS, GENESIS_HASH};
+use super::{begin_read, EventRow, GENESIS_HASH};
 use crate::{on_tx, Dialect, Store, StoreResult, Tx};
 
 /// Events read per statement while walking a chain.
@@ -57,7 +59,11 @@ pub struct BrokenEvent {
 
 impl fmt::Display for BrokenEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "chain {} event #{}", self.chain, self.chain_index)?;
+        write!(f, "chain {} event", self.chain)?;
+        // An event in no chain has no position.
+        if self.chain_index > 0 {
+            write!(f, " #{}", self.chain_index)?;
+        }
         match (self.seq, self.event_id) {
             (Some(seq), Some(id)) => write!(f, " (seq {seq}, id {id})")?,
             (Some(seq), None) => write!(f, " (seq {seq})")?,
@@ -88,6 +94,8 @@ pub enum BreakReason {
     HeadMismatch,
     /// Sealed events without a head row.
     HeadMissing,
+    /// An event inside the sealed part of the log that is in no chain.
+    Unsealed,
 }
 
 impl fmt::Display for BreakReason {
@@ -105,6 +113,7 @@ impl fmt::Display for BreakReason {
             }
             BreakReason::HeadMismatch => f.write_str("the chain head row disagrees with this event"),
             BreakReason::HeadMissing => f.write_str("the chain has no head row"),
+            BreakReason::Unsealed => f.write_str("inside the sealed log but in no chain (its seal is missing)"),
         }
     }
 }
@@ -140,8 +149,7 @@ impl Store {
         let chains = match workspace {
             Some(w) => vec![w.to_string()],
             None => on_tx!(&mut tx, |c| sqlx::query_scalar(
-                "SELECT chain FROM audit_chain_heads UNION SELECT chain FROM audit_events \
-                 WHERE chain_index IS NOT NULL ORDER BY 1"
+                "SELECT chain FROM audit_chain_heads UNION SELECT chain FROM audit_seals ORDER BY 1"
             )
             .fetch_all(c)
             .await)?,
@@ -153,19 +161,17 @@ impl Store {
             }
             report.chains_checked += u64::from(walked);
         }
-        report.unsealed = match workspace {
-            Some(w) => on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM audit_events WHERE hash IS NULL AND chain = $1"
-            )
-            .bind(w.to_string())
-            .fetch_one(c)
-            .await)?,
-            None => on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM audit_events WHERE hash IS NULL"
-            )
-            .fetch_one(c)
-            .await)?,
+        if report.broken.is_none() {
+            report.broken = skipped(&mut tx, workspace).await?;
         }
+        let chain = workspace.map(|w| w.to_string());
+        report.unsealed = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM audit_events e WHERE ($1 IS NULL OR e.chain = $1) \
+             AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.seq = e.seq)"
+        )
+        .bind(chain.as_deref())
+        .fetch_one(c)
+        .await)?
         .try_into()
         .unwrap_or(0);
         tx.commit().await?;
@@ -183,10 +189,12 @@ async fn walk(tx: &mut Tx, chain: &str, ordered_by_seq: bool, report: &mut Verif
     .fetch_optional(c)
     .await)?;
     let head_index = head.as_ref().map_or(0, |h| h.0);
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE chain = $1 AND chain_index >= $2 \
-         AND (chain_index > $2 OR seq > $3) ORDER BY chain_index, seq LIMIT $4"
-    );
+    // The seals in chain order, each with its event (a seal whose event was
+    // deleted is skipped, leaving the gap that reports it).
+    let sql = "SELECT e.seq, e.id, e.chain, e.workspace_id, e.tenant_id, e.actor, e.action, e.subject, e.data, \
+               e.created_at, s.chain_index, s.prev_hash, s.hash \
+               FROM audit_seals s JOIN audit_events e ON e.seq = s.seq WHERE s.chain = $1 AND s.chain_index >= $2 \
+               AND (s.chain_index > $2 OR s.seq > $3) ORDER BY s.chain_index, s.seq LIMIT $4";
     // Keyset on (chain_index, seq), so that repeated indexes are not skipped at
     // a page boundary; `chain_index >= $2` keeps it an index range scan.
     let mut last: Option<Seen> = None;
@@ -195,7 +203,7 @@ async fn walk(tx: &mut Tx, chain: &str, ordered_by_seq: bool, report: &mut Verif
     let mut prev_hash = GENESIS_HASH.to_owned();
     let (mut after_index, mut after_seq) = (0_i64, 0_i64);
     loop {
-        let page: Vec<EventRow> = on_tx!(&mut *tx, |c| sqlx::query_as(&sql)
+        let page: Vec<EventRow> = on_tx!(&mut *tx, |c| sqlx::query_as(sql)
             .bind(chain)
             .bind(after_index)
             .bind(after_seq)
@@ -238,6 +246,29 @@ async fn walk(tx: &mut Tx, chain: &str, ordered_by_seq: bool, report: &mut Verif
     }
     report.broken = check_head(chain, head, last.as_ref(), past_head.as_ref());
     Ok(head_index > 0 || last.is_some())
+}
+
+/// An event the sealer passed over without sealing (the mark was moved past
+/// it, or its seal deleted where no later seal shows the hole): the first
+/// such event at or below the mark, if any.
+async fn skipped(tx: &mut Tx, workspace: Option<Uuid>) -> StoreResult<Option<BrokenEvent>> {
+    let chain = workspace.map(|w| w.to_string());
+    let mark = "(SELECT xact FROM audit_seal_mark WHERE id = 1)";
+    let sql = format!(
+        "SELECT e.chain, e.seq, e.id FROM audit_events e \
+         WHERE ($1 IS NULL OR e.chain = $1) AND (e.xact < {mark} OR (e.xact = {mark} \
+         AND e.seq <= (SELECT seq FROM audit_seal_mark WHERE id = 1))) \
+         AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.seq = e.seq) ORDER BY e.xact, e.seq LIMIT 1"
+    );
+    let found: Option<(String, i64, String)> =
+        on_tx!(&mut *tx, |c| sqlx::query_as(&sql).bind(chain.as_deref()).fetch_optional(c).await)?;
+    Ok(found.map(|(chain, seq, id)| BrokenEvent {
+        chain,
+        chain_index: 0,
+        seq: Some(seq),
+        event_id: Uuid::parse_str(&id).ok(),
+        reason: BreakReason::Unsealed,
+    }))
 }
 
 /// The head row must record exactly the last event: more is a deleted tail,

@@ -25,6 +25,7 @@ conformance!(
     deleted_newest_event_is_detected,
     reordering_is_detected,
     unsealing_an_event_is_detected,
+    event_left_out_of_its_chain_is_detected,
     head_tampering_is_detected,
     verify_scopes_to_one_workspace,
     reader_filters_newest_first,
@@ -211,9 +212,9 @@ async fn reordering_is_detected(store: Store) {
     };
 
     let swap_index = format!(
-        "UPDATE audit_events SET chain_index = CASE chain_index WHEN 2 THEN 4 ELSE 2 END WHERE id IN ('{a}', '{b}')",
-        a = a.id,
-        b = b.id
+        "UPDATE audit_seals SET chain_index = CASE chain_index WHEN 2 THEN 4 ELSE 2 END WHERE seq IN ({a}, {b})",
+        a = a.seq,
+        b = b.seq
     );
     raw(&store, &swap_index).await;
     let found = broken(&store, ws).await;
@@ -248,8 +249,9 @@ async fn reordering_is_detected(store: Store) {
         sb = b.seq
     );
     raw(&store, &swap_seq).await;
+    // Seals stay with their seq: the seal at #2 now meets event b.
     let found = broken(&store, ws).await;
-    assert_eq!((found.chain_index, found.seq, found.event_id), (2, Some(b.seq), Some(a.id)));
+    assert_eq!((found.chain_index, found.seq, found.event_id), (2, Some(a.seq), Some(b.id)));
     assert_eq!(found.reason, BreakReason::HashMismatch);
     raw(&store, &swap_seq).await;
     intact(&store).await;
@@ -257,18 +259,33 @@ async fn reordering_is_detected(store: Store) {
 
 async fn unsealing_an_event_is_detected(store: Store) {
     let (ws, events) = sealed_log(&store, 5).await;
-    // Clearing the seal gets the event re-sealed at the tail, leaving a hole.
+    // Deleting a seal leaves a hole in the chain.
+    raw(&store, &format!("DELETE FROM audit_seals WHERE seq = {}", events[1].seq)).await;
+    let b = broken(&store, ws).await;
+    assert_eq!((b.chain_index, b.event_id), (3, Some(events[2].id)));
+    assert_eq!(b.reason, BreakReason::Gap { expected_index: 2 });
+}
+
+/// An event inside the sealed log that is in no chain is named even where no
+/// hole shows it: here the newest, its seal deleted and the head moved back.
+async fn event_left_out_of_its_chain_is_detected(store: Store) {
+    let (ws, events) = sealed_log(&store, 3).await;
+    let newest = events.last().unwrap();
+    let before = &events[events.len() - 2];
+    raw(&store, &format!("DELETE FROM audit_seals WHERE seq = {}", newest.seq)).await;
     raw(
         &store,
         &format!(
-            "UPDATE audit_events SET hash = NULL, prev_hash = NULL, chain_index = NULL WHERE id = '{}'",
-            events[1].id
+            "UPDATE audit_chain_heads SET last_index = {}, last_seq = {}, last_hash = '{}' WHERE chain = '{ws}'",
+            before.chain_index.unwrap(),
+            before.seq,
+            before.hash.as_deref().unwrap()
         ),
     )
     .await;
     let b = broken(&store, ws).await;
-    assert_eq!((b.chain_index, b.event_id), (3, Some(events[2].id)));
-    assert_eq!(b.reason, BreakReason::Gap { expected_index: 2 });
+    assert_eq!((b.seq, b.event_id, b.reason.clone()), (Some(newest.seq), Some(newest.id), BreakReason::Unsealed));
+    assert!(b.to_string().contains("in no chain"), "{b}");
 }
 
 async fn head_tampering_is_detected(store: Store) {
