@@ -49,7 +49,11 @@ const USAGE: &str = "usage: atlas-bench [--store sqlite|postgres] [--url URL] [-
   --blocked-pct  percent of runs queued by a read-only member, blocked at claim (0)
   --gate-iters   iterations of the gate's tight loop (1000000)
   --no-analyze   drain without planner statistics (by default ANALYZE runs after the enqueue)
-  --keep         keep the database (file or schema) afterwards";
+  --keep         keep the database (file or schema) afterwards
+
+  BENCH_EXTRA_SQL  PostgreSQL: statements (separated by `;`) run on the fresh schema after the
+                   migrations, to measure what a schema change would do (e.g. an index dropped)
+  RUST_LOG         e.g. sqlx=debug: every statement with its time";
 
 struct Args {
     store: String,

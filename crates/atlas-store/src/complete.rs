@@ -207,17 +207,21 @@ pub(crate) async fn execute(tx: &mut Tx, rows: Rows, body: &str) -> StoreResult<
     Ok(done)
 }
 
-/// Several runs' rows by id (locked on PostgreSQL, in id order so that two
-/// batches never wait on each other in a cycle).
-pub(crate) async fn lock_runs(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Run>> {
+/// Several runs' rows by id, as they are now, without locking them.
+pub(crate) async fn read_runs(store: &Store, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Run>> {
     const COLS: &[(&str, Kind)] = &[("id", Kind::Text)];
-    let lock = if matches!(tx, Tx::Postgres(_)) { " FOR UPDATE" } else { "" };
     let mut rows = Rows::new(COLS);
     for id in ids.iter().collect::<HashSet<_>>() {
         rows.push([text(id.to_string())]);
     }
-    let body = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE id IN (SELECT id FROM v) ORDER BY id{lock}");
-    let found: Vec<RunRow> = fetch(tx, rows, &body).await?;
+    let body = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE id IN (SELECT id FROM v)");
+    // A deferred transaction: on SQLite a plain read, not the writer lock.
+    let mut tx = match store.db() {
+        Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+    };
+    let found: Vec<RunRow> = fetch(&mut tx, rows, &body).await?;
+    tx.commit().await?;
     found.into_iter().map(|r| r.into_domain().map(|run| (run.id, run))).collect()
 }
 
@@ -488,11 +492,15 @@ impl Store {
     }
 
     async fn finish_batch(&self, items: &[&Finish]) -> StoreResult<Vec<StoreResult<Run>>> {
-        let _turn = write_turn(self).await;
-        let mut tx = self.begin().await?;
-        let at = crate::now();
+        // The rows are read before the write transaction and not locked: each
+        // update below lands only where the run is still running under the
+        // same attempt and lease token, and while it is, no one but the lease
+        // holder (finishing here) writes the columns its transition reads.
+        // So the write transaction (on SQLite, the one writer lock) holds no
+        // read of wide rows, and PostgreSQL writes no row lock before the update.
         let ids: Vec<Uuid> = items.iter().map(|f| f.run_id).collect();
-        let runs = lock_runs(&mut tx, &ids).await?;
+        let runs = read_runs(self, &ids).await?;
+        let at = crate::now();
         let mut results: Vec<StoreResult<Run>> = Vec::with_capacity(items.len());
         let mut writes = Vec::with_capacity(items.len());
         for f in items {
@@ -513,6 +521,8 @@ impl Store {
                 Err(e) => results.push(Err(e)),
             }
         }
+        let _turn = write_turn(self).await;
+        let mut tx = self.begin().await?;
         let written = write_transitions(&mut tx, &writes, at).await?;
         tx.commit().await?;
         Ok(results
