@@ -5,12 +5,19 @@
 //! `postgres://postgres@127.0.0.1:5432/test`). When `ATLAS_TEST_PG=require`
 //! (as `.ci/run` sets it) an unreachable server fails the test; otherwise the
 //! PostgreSQL half is skipped with a loud message.
+//!
+//! Each test's schema or file is named by a UUIDv7, so its age can be read
+//! back: once per test process, what earlier runs left behind (tests do not
+//! clean up, so that a failed test's database can be looked at) is removed
+//! when it is older than `STALE_AFTER`. Without that the suite filled the
+//! disk after a few hundred runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
-use crate::Store;
+use crate::{Db, Store};
 
 /// `dialect_tests!(case_a, case_b, …)`: one `#[tokio::test]` per case per
 /// dialect, each case an `async fn(Store)` beside the macro call. The
@@ -52,8 +59,54 @@ pub async fn sqlite() -> Store {
 
 /// A URL for a fresh SQLite file (for tests that start the binary themselves).
 pub fn sqlite_url() -> String {
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    if !SWEPT.swap(true, Ordering::Relaxed) {
+        sweep_sqlite_files();
+    }
     let path = std::env::temp_dir().join(format!("atlas-test-{}.db", Uuid::now_v7()));
     format!("sqlite://{}", path.display())
+}
+
+/// Leftovers of earlier test runs younger than this are kept (another test
+/// process may still be using them, or someone looking at a failure).
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Whether a name made from a UUIDv7 (hyphenated or simple) is older than
+/// `STALE_AFTER`; names from before they carried a time (UUIDv4) count as stale.
+fn stale(id: &str) -> bool {
+    let Ok(uuid) = Uuid::parse_str(id) else { return false };
+    let Some(ts) = uuid.get_timestamp() else { return true };
+    let (secs, _) = ts.to_unix();
+    let made = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    SystemTime::now().duration_since(made).is_ok_and(|age| age > STALE_AFTER)
+}
+
+/// Removes stale `atlas-test-*.db` files (and their `-wal`/`-shm`) from the temp folder.
+fn sweep_sqlite_files() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("atlas-test-") else { continue };
+        let id = rest.split(".db").next().unwrap_or_default();
+        if stale(id) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Drops stale `t_*` test schemas on the test database.
+async fn sweep_pg_schemas(admin: &Store) {
+    let Db::Postgres(pool) = admin.db() else { return };
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let id = name.trim_start_matches("t_");
+        if stale(id) && id.chars().all(|c| c.is_ascii_hexdigit()) {
+            let _ = admin.execute_raw(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+        }
+    }
 }
 
 pub fn pg_required() -> bool {
@@ -80,7 +133,9 @@ pub async fn postgres_url() -> Option<String> {
             return None;
         }
     };
-    let schema = format!("t_{}", Uuid::new_v4().simple());
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT.get_or_init(|| sweep_pg_schemas(&admin)).await;
+    let schema = format!("t_{}", Uuid::now_v7().simple());
     if let Err(e) = admin.execute_raw(&format!("CREATE SCHEMA {schema}")).await {
         panic!("cannot create test schema {schema}: {e}");
     }
@@ -135,4 +190,21 @@ pub(crate) fn fail_point_after_row(run_id: Uuid) -> crate::StoreResult<()> {
         return Err(crate::StoreError::Invalid("injected failure between a run row and its audit event".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_or_untimed_names_are_stale() {
+        assert!(!stale(&Uuid::now_v7().simple().to_string()), "made now");
+        assert!(!stale(&Uuid::now_v7().to_string()), "hyphenated, made now");
+        let hour_and_more = SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
+        let since_epoch = hour_and_more.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let old = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, since_epoch.as_secs(), 0));
+        assert!(stale(&old.simple().to_string()));
+        assert!(stale(&Uuid::new_v4().simple().to_string()), "legacy names carry no time");
+        assert!(!stale("not-a-uuid"));
+    }
 }
