@@ -30,7 +30,7 @@ use super::{EventRow, GENESIS_HASH, UNSEALED_COLUMNS};
 use crate::claim::complete::{execute, text, Kind, Rows, Val};
 use crate::{now, Store, StoreError, StoreResult, Tx};
 
-/// Events sealed per round (one select, one update, one head upsert).
+/// Events sealed per round (one select, one insert of seals, one head upsert, the mark).
 const BATCH: i64 = 1000;
 
 /// The PostgreSQL advisory lock that serializes sealers: ("seal", the
@@ -139,16 +139,16 @@ async fn horizon(tx: &mut Tx) -> StoreResult<i64> {
 /// those after the mark.
 async fn unsealed(tx: &mut Tx, bound: i64) -> StoreResult<Vec<EventRow>> {
     const MARK: &str = "SELECT xact, seq FROM audit_seal_mark WHERE id = 1";
+    let (xact, seq): (i64, i64) = crate::on_tx!(&mut *tx, |c| sqlx::query_as(MARK).fetch_one(c).await)?;
     let rows = match tx {
+        // `xact` is always 0 on SQLite, where `seq` alone is the order.
         Tx::Sqlite(t) => {
-            let (_, after): (i64, i64) = sqlx::query_as(MARK).fetch_one(&mut **t).await?;
             let sql = format!(
                 "SELECT xact, {UNSEALED_COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
             );
-            sqlx::query_as(&sql).bind(after).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
+            sqlx::query_as(&sql).bind(seq).bind(bound).bind(BATCH).fetch_all(&mut **t).await?
         }
         Tx::Postgres(t) => {
-            let (xact, seq): (i64, i64) = sqlx::query_as(MARK).fetch_one(&mut **t).await?;
             let sql = format!(
                 "SELECT xact, {UNSEALED_COLUMNS} FROM audit_events WHERE (xact, seq) > ($1, $2) AND xact < $3 \
                  ORDER BY xact, seq LIMIT $4"
