@@ -18,11 +18,9 @@ use uuid::Uuid;
 use crate::run::{apply, RunRow, RUN_COLUMNS};
 use crate::{db_now_sql, facts, on_tx, Store, StoreError, StoreResult, Tx};
 
-// Batched writes live next door; declared here so that this module exposes
-// the whole queue API (claim, finish) under `atlas_store::claim`.
-#[path = "complete.rs"]
-pub(crate) mod complete;
-pub use complete::{Finish, MAX_BATCH};
+use crate::complete;
+// The whole queue API (claim, and the batched finish next door) under `atlas_store::claim`.
+pub use crate::complete::{Finish, MAX_BATCH};
 
 /// How a worker claims.
 #[derive(Clone, Debug)]

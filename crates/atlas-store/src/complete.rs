@@ -7,9 +7,7 @@
 //! attempt and lease token (a run whose guard fails writes nothing, not even
 //! its audit event), and each run gets its own audit event and notification.
 //!
-//! Multi-row statements read their rows from a CTE `v`: on PostgreSQL one array
-//! per column through `UNNEST` (one statement text whatever the batch size, so
-//! it is prepared once), on SQLite a `VALUES` list.
+//! The statements are `multirow` ones: their rows come from a CTE `v`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -19,11 +17,10 @@ use atlas_core::audit::AuditDraft;
 use atlas_core::run::{transition, Run, RunEvent, RunStatus};
 use atlas_core::Timestamp;
 use serde::Serialize;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::audit::chain_of;
+use crate::multirow::{execute, fetch, int, opt_text, text, Kind, Rows, Val};
 use crate::notification::RUN_COMPLETED;
 use crate::run::{RunRow, RUN_COLUMNS};
 use crate::{Db, Store, StoreError, StoreResult, Tx};
@@ -56,155 +53,6 @@ pub(crate) async fn write_turn(store: &Store) -> Option<tokio::sync::OwnedMutexG
         }
     };
     Some(lock.lock_owned().await)
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum Kind {
-    Text,
-    Int,
-}
-
-pub(crate) enum Val {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-pub(crate) fn text(s: impl Into<String>) -> Val {
-    Val::Text(Some(s.into()))
-}
-
-fn opt_text(s: Option<impl Into<String>>) -> Val {
-    Val::Text(s.map(Into::into))
-}
-
-fn int(i: impl Into<i64>) -> Val {
-    Val::Int(Some(i.into()))
-}
-
-/// Rows for one multi-row statement, seen by its SQL as the CTE `v`.
-pub(crate) struct Rows {
-    cols: &'static [(&'static str, Kind)],
-    /// Row-major.
-    vals: Vec<Val>,
-}
-
-impl Rows {
-    pub(crate) fn new(cols: &'static [(&'static str, Kind)]) -> Rows {
-        Rows { cols, vals: Vec::new() }
-    }
-
-    /// Appends a row: one value per column, in column order.
-    pub(crate) fn push(&mut self, row: impl IntoIterator<Item = Val>) {
-        let before = self.vals.len();
-        self.vals.extend(row);
-        debug_assert_eq!(self.vals.len() - before, self.cols.len(), "one value per column");
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.vals.is_empty()
-    }
-
-    fn sql(&self, postgres: bool, body: &str) -> String {
-        let names: Vec<&str> = self.cols.iter().map(|(n, _)| *n).collect();
-        let source = if postgres {
-            let arrays: Vec<String> = (self.cols.iter().enumerate())
-                .map(|(i, (_, k))| format!("${}::{}[]", i + 1, if matches!(k, Kind::Int) { "bigint" } else { "text" }))
-                .collect();
-            format!("SELECT * FROM UNNEST({})", arrays.join(", "))
-        } else {
-            let row = format!("({})", vec!["?"; self.cols.len()].join(", "));
-            let n = self.vals.len() / self.cols.len().max(1);
-            format!("VALUES {}", vec![row.as_str(); n].join(", "))
-        };
-        format!("WITH v({}) AS ({source}) {body}", names.join(", "))
-    }
-
-    /// The rows as one array per column (PostgreSQL's binds).
-    fn into_columns(self) -> Vec<Column> {
-        let n = self.cols.len();
-        let mut cols: Vec<Column> = (self.cols.iter())
-            .map(|(_, k)| match k {
-                Kind::Text => Column::Text(Vec::new()),
-                Kind::Int => Column::Int(Vec::new()),
-            })
-            .collect();
-        for (i, v) in self.vals.into_iter().enumerate() {
-            // A value of the other kind is a caller's slip, kept aligned.
-            match (&mut cols[i % n], v) {
-                (Column::Text(c), Val::Text(s)) => c.push(s),
-                (Column::Int(c), Val::Int(x)) => c.push(x),
-                (Column::Text(c), Val::Int(x)) => c.push(x.map(|x| x.to_string())),
-                (Column::Int(c), Val::Text(_)) => c.push(None),
-            }
-        }
-        cols
-    }
-}
-
-/// One column's values as a PostgreSQL array.
-enum Column {
-    Text(Vec<Option<String>>),
-    Int(Vec<Option<i64>>),
-}
-
-/// Runs `body` (SQL after `WITH v(…) AS (…)`) over `rows`, returning its rows.
-pub(crate) async fn fetch<R>(tx: &mut Tx, rows: Rows, body: &str) -> StoreResult<Vec<R>>
-where
-    R: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
-{
-    match tx {
-        Tx::Postgres(t) => {
-            let sql = rows.sql(true, body);
-            let mut q = sqlx::query_as::<_, R>(&sql);
-            for col in rows.into_columns() {
-                q = match col {
-                    Column::Text(c) => q.bind(c),
-                    Column::Int(c) => q.bind(c),
-                };
-            }
-            Ok(q.fetch_all(&mut **t).await?)
-        }
-        Tx::Sqlite(t) => {
-            let sql = rows.sql(false, body);
-            let mut q = sqlx::query_as::<_, R>(&sql);
-            for v in rows.vals {
-                q = match v {
-                    Val::Text(s) => q.bind(s),
-                    Val::Int(i) => q.bind(i),
-                };
-            }
-            Ok(q.fetch_all(&mut **t).await?)
-        }
-    }
-}
-
-/// Like `fetch` for a statement without result rows; returns rows affected.
-pub(crate) async fn execute(tx: &mut Tx, rows: Rows, body: &str) -> StoreResult<u64> {
-    let done = match tx {
-        Tx::Postgres(t) => {
-            let sql = rows.sql(true, body);
-            let mut q = sqlx::query(&sql);
-            for col in rows.into_columns() {
-                q = match col {
-                    Column::Text(c) => q.bind(c),
-                    Column::Int(c) => q.bind(c),
-                };
-            }
-            q.execute(&mut **t).await?.rows_affected()
-        }
-        Tx::Sqlite(t) => {
-            let sql = rows.sql(false, body);
-            let mut q = sqlx::query(&sql);
-            for v in rows.vals {
-                q = match v {
-                    Val::Text(s) => q.bind(s),
-                    Val::Int(i) => q.bind(i),
-                };
-            }
-            q.execute(&mut **t).await?.rows_affected()
-        }
-    };
-    Ok(done)
 }
 
 /// Several runs' rows by id, as they are now, without locking them.
@@ -262,8 +110,7 @@ const RUN_UPDATE_COLS: &[(&str, Kind)] = &[
 ];
 
 /// The same guard as `run::apply`: a run changed underneath, or whose lease
-/// was lost, matches no row. `{v}` is how each `v` value is compared:
-/// PostgreSQL plainly (a nested loop over the primary key); SQLite through an
+/// was lost, matches no row. Each `v` value is compared on PostgreSQL plainly (a nested loop over the primary key); SQLite through an
 /// expression (`|| ''`, `+ 0`) so that no index can be built on it: from about
 /// 250 rows on, SQLite 3.46 would otherwise scan the whole run table and probe
 /// an automatic index on `v`, instead of looking each run up by id. The same

@@ -20,7 +20,7 @@ use atlas_core::tenant::{ConnectionKind, ConnectionStatus, TenantScope, TenantSt
 use uuid::Uuid;
 
 use crate::admin::parse_caps;
-use crate::claim::complete::{fetch, text, Kind, Rows};
+use crate::multirow::{fetch, text, Kind, Rows};
 use crate::row::{parse, uuid};
 use crate::{StoreError, StoreResult, Tx};
 

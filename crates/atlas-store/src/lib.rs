@@ -8,9 +8,11 @@
 //! transaction on SQLite is `BEGIN IMMEDIATE`, so a read-then-write never fails
 //! on a stale snapshot.
 
+mod complete;
 mod error;
 mod facts;
 mod lease;
+mod multirow;
 mod row;
 
 pub mod claim;

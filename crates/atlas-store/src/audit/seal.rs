@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{EventRow, GENESIS_HASH, UNSEALED_COLUMNS};
-use crate::claim::complete::{execute, text, Kind, Rows, Val};
+use crate::multirow::{execute, text, Kind, Rows, Val};
 use crate::{now, Store, StoreError, StoreResult, Tx};
 
 /// Events sealed per round (one select, one insert of seals, one head upsert, the mark).
