@@ -26,7 +26,6 @@
 use std::collections::HashMap;
 
 use atlas_core::audit::Actor;
-use atlas_core::badge::outcome_badge;
 use atlas_core::capability::{BuiltinRole, Role};
 use atlas_core::gate::{
     evaluate, Authority, ConnectionFact, Facts, InitiatorFact, MembershipFact, ScheduleFact, TenantFact,
@@ -208,36 +207,6 @@ fn counts(op: OperationType, ending: Ending) -> SummaryCounts {
     .recount()
 }
 
-/// "Restore on Contoso North was blocked" and its one sentence, as the
-/// completing transaction writes it.
-fn notification_text(run: &Run, tenant: Option<&str>) -> (String, String) {
-    let label = run.op_type.spec().label;
-    let subject = tenant.map_or_else(|| label.to_owned(), |t| format!("{label} on {t}"));
-    let verb = match run.outcome {
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::PartiallySucceeded => "partially succeeded",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Blocked => "was blocked",
-        RunOutcome::Cancelled => "was cancelled",
-        RunOutcome::Pending => "is pending",
-    };
-    let body = match run.outcome {
-        RunOutcome::Blocked => run.decision.as_ref().map_or_else(String::new, |d| d.message.clone()),
-        RunOutcome::Failed => run.failures.last().map_or_else(String::new, |f| f.message.clone()),
-        _ => {
-            let c = &run.summary_counts;
-            format!(
-                "{}: {} processed, {} succeeded, {} failed.",
-                outcome_badge(run.outcome).label,
-                c.processed,
-                c.succeeded,
-                c.failed
-            )
-        }
-    };
-    (format!("{subject} {verb}"), body)
-}
-
 /// Runs one variant for one tenant through the gate and the state machine.
 fn template(w: &World, tenant: (Uuid, &str), v: &Variant) -> StoreResult<Template> {
     let bulk = v.op == OperationType::BulkOperation;
@@ -334,7 +303,7 @@ fn template(w: &World, tenant: (Uuid, &str), v: &Variant) -> StoreResult<Templat
         let why = run.decision.as_ref().map_or_else(String::new, |d| d.message.clone());
         return Err(invalid(format!("{} ended {} instead of {} {why}", v.op, run.outcome.as_str(), expected.as_str())));
     }
-    let notification = run.initiator_user_id.map(|_| notification_text(&run, tenant_id.map(|_| tenant.1)));
+    let notification = run.initiator_user_id.map(|_| crate::notification::message(&run, tenant_id.map(|_| tenant.1)));
     Ok(Template {
         tenant_id: run.tenant_id.map(|t| t.to_string()),
         op_type: run.op_type.as_str().to_owned(),

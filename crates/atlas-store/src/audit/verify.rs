@@ -253,15 +253,12 @@ async fn walk(tx: &mut Tx, chain: &str, ordered_by_seq: bool, report: &mut Verif
 /// such event at or below the mark, if any.
 async fn skipped(tx: &mut Tx, workspace: Option<Uuid>) -> StoreResult<Option<BrokenEvent>> {
     let chain = workspace.map(|w| w.to_string());
-    let mark = "(SELECT xact FROM audit_seal_mark WHERE id = 1)";
-    let sql = format!(
-        "SELECT e.chain, e.seq, e.id FROM audit_events e \
-         WHERE ($1 IS NULL OR e.chain = $1) AND (e.xact < {mark} OR (e.xact = {mark} \
-         AND e.seq <= (SELECT seq FROM audit_seal_mark WHERE id = 1))) \
-         AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.seq = e.seq) ORDER BY e.xact, e.seq LIMIT 1"
-    );
+    let sql = "SELECT e.chain, e.seq, e.id FROM audit_events e \
+               WHERE ($1 IS NULL OR e.chain = $1) \
+               AND (e.xact, e.seq) <= (SELECT xact, seq FROM audit_seal_mark WHERE id = 1) \
+               AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.seq = e.seq) ORDER BY e.xact, e.seq LIMIT 1";
     let found: Option<(String, i64, String)> =
-        on_tx!(&mut *tx, |c| sqlx::query_as(&sql).bind(chain.as_deref()).fetch_optional(c).await)?;
+        on_tx!(&mut *tx, |c| sqlx::query_as(sql).bind(chain.as_deref()).fetch_optional(c).await)?;
     Ok(found.map(|(chain, seq, id)| BrokenEvent {
         chain,
         chain_index: 0,
