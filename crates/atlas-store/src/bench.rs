@@ -817,7 +817,7 @@ mod tests {
         (ws.id, user.id, report)
     }
 
-    async fn check(store: Store) {
+    async fn seeds_readable_runs(store: Store) {
         let n = 400;
         let (ws, user, report) = seeded(&store, n).await;
         assert_eq!(report.runs, n);
@@ -873,14 +873,5 @@ mod tests {
         assert!(unread > 0 && unread <= i64::try_from(UNREAD_AUDITED).unwrap());
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn seeds_readable_runs_on_sqlite() {
-        check(crate::testkit::sqlite().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn seeds_readable_runs_on_postgres() {
-        let Some(store) = crate::testkit::postgres().await else { return };
-        check(store).await;
-    }
+    crate::dialect_tests!(seeds_readable_runs);
 }

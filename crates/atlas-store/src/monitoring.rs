@@ -518,27 +518,7 @@ mod tests {
         assert_eq!(*b, i64::try_from(blocked).unwrap());
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tab_counts_on_sqlite() {
-        tab_counts_stay_bounded(crate::testkit::sqlite().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tab_counts_on_postgres() {
-        let Some(store) = crate::testkit::postgres().await else { return };
-        tab_counts_stay_bounded(store).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn metrics_counts_on_sqlite() {
-        counts_stay_exact_across_the_watermark(crate::testkit::sqlite().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn metrics_counts_on_postgres() {
-        let Some(store) = crate::testkit::postgres().await else { return };
-        counts_stay_exact_across_the_watermark(store).await;
-    }
+    crate::dialect_tests!(tab_counts_stay_bounded, counts_stay_exact_across_the_watermark);
 
     #[test]
     fn id_floor_sorts_below_the_ids_of_its_millisecond() {
