@@ -58,12 +58,19 @@ fn three_nodes_fire_each_slot_once_and_catch_up_once() {
     std::thread::sleep(Duration::from_millis(3_000));
     let before = fired.len();
     let restart = atlas_core::Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
-    let mut node = atlas.spawn(&["worker"], &env);
-    std::thread::sleep(Duration::from_millis(600));
-    node.kill();
-    let after = slot_runs(&atlas, &schedule);
     let slot_of = |s: &str| atlas_core::Timestamp::parse_rfc3339(s).unwrap_or_default();
     let last_before = fired.iter().map(|(slot, _)| slot_of(slot)).max().unwrap_or_default();
+    let mut node = atlas.spawn(&["worker"], &env);
+    // Until the node has fired (its start and first tick take longer on a busy
+    // machine), for at most 15 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline
+        && !slot_runs(&atlas, &schedule).iter().any(|(slot, _)| slot_of(slot) > last_before)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    node.kill();
+    let after = slot_runs(&atlas, &schedule);
     let new: Vec<_> = after.iter().filter(|(slot, _)| slot_of(slot) > last_before).collect();
     // Several slots were missed while no node ran; they are covered by at most
     // one run (the newest due slot), not a burst. The restarted node may also
