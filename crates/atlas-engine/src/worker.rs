@@ -201,7 +201,8 @@ impl Worker {
                 failure_event(&run, e.failure(), e.retryable, run.summary_counts, now.plus_millis(wait))
             }
         };
-        match self.completer.finish(Finish { run_id: run.id, lease_token: token, event }).await {
+        let finish = Finish { run_id: run.id, lease_token: token, event, claimed: Some(Box::new(run)) };
+        match self.completer.finish(finish).await {
             Some(Ok(_)) => Outcome::Finished,
             Some(Err(StoreError::Fenced)) => {
                 span.in_scope(|| warn!("finish refused: the lease was lost"));

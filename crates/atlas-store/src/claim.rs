@@ -432,12 +432,12 @@ mod tests {
             failures: vec![],
         };
         let items = vec![
-            Finish { run_id: started[0].id, lease_token: token(&started[0]), event: complete() },
-            Finish { run_id: started[1].id, lease_token: Uuid::now_v7(), event: complete() },
-            Finish { run_id: started[2].id, lease_token: token(&started[2]), event: illegal },
-            Finish { run_id: started[0].id, lease_token: token(&started[0]), event: complete() },
-            Finish { run_id: started[3].id, lease_token: token(&started[3]), event: complete() },
-            Finish { run_id: Uuid::now_v7(), lease_token: Uuid::now_v7(), event: complete() },
+            Finish::new(started[0].id, token(&started[0]), complete()),
+            Finish::new(started[1].id, Uuid::now_v7(), complete()),
+            Finish::new(started[2].id, token(&started[2]), illegal),
+            Finish::new(started[0].id, token(&started[0]), complete()),
+            Finish::new(started[3].id, token(&started[3]), complete()),
+            Finish::new(Uuid::now_v7(), Uuid::now_v7(), complete()),
         ];
         let results = store.run_finish_many(items).await;
         assert_eq!(results[0].as_ref().unwrap().outcome, RunOutcome::Succeeded);
@@ -467,7 +467,9 @@ mod tests {
         let [Claimed::Started(a), Claimed::Started(b)] = claimed.as_slice() else { panic!("{claimed:?}") };
         let token = |r: &Run| r.lease.as_ref().unwrap().token;
         let one = store.run_finish(a.id, token(a), complete()).await.unwrap();
-        let many = store.run_finish_many(vec![Finish { run_id: b.id, lease_token: token(b), event: complete() }]).await;
+        // Finished from the run as claimed, without reading the row: the same writes.
+        let claimed_b = Finish { claimed: Some(Box::new(b.clone())), ..Finish::new(b.id, token(b), complete()) };
+        let many = store.run_finish_many(vec![claimed_b]).await;
         let many = many.into_iter().next().unwrap().unwrap();
         let same = |r: &Run| {
             (r.status, r.outcome, r.attempt, r.summary_counts, r.result.clone(), r.failures.clone(), r.lease.clone())
@@ -477,6 +479,29 @@ mod tests {
         assert_eq!(completed_event(&store, a.id).await, completed_event(&store, b.id).await);
         assert_eq!(completed_event(&store, b.id).await.0, Actor::System);
         assert_eq!(note(&store, a.id).await, note(&store, b.id).await);
+    }
+
+    /// A finish from the claimed run is fenced by the row as it is now, not by the snapshot.
+    async fn finish_from_a_stale_claim_is_fenced(store: Store) {
+        let w = world(&store).await;
+        queue(&store, &w, &[(w.operator, w.active); 2]).await;
+        let claimed = store.run_claim_and_authorize(&params(10)).await.unwrap();
+        let [Claimed::Started(a), Claimed::Started(b)] = claimed.as_slice() else { panic!("{claimed:?}") };
+        let token = |r: &Run| r.lease.as_ref().unwrap().token;
+        // `a` lost its lease to another holder since it was claimed.
+        let sql = format!("UPDATE operation_runs SET lease_token = '{}' WHERE id = '{}'", Uuid::now_v7(), a.id);
+        store.execute_raw(&sql).await.unwrap();
+        let from_claim =
+            |r: &Run| Finish { claimed: Some(Box::new(r.clone())), ..Finish::new(r.id, token(r), complete()) };
+        let results = store.run_finish_many(vec![from_claim(a), from_claim(b)]).await;
+        assert!(matches!(results[0], Err(StoreError::Fenced)), "{:?}", results[0]);
+        assert_eq!(results[1].as_ref().unwrap().status, RunStatus::Completed);
+        assert_eq!(store.run_get(a.id).await.unwrap().status, RunStatus::Running);
+        assert_eq!(actions(&store, a.id).await, ["operation.queued", "operation.started"]);
+        assert!(store.notifications_for_run(a.id).await.unwrap().is_empty());
+        // A snapshot of another run, or of a run not running, is not used in place of the row.
+        let mismatched = Finish { claimed: Some(Box::new(b.clone())), ..Finish::new(a.id, token(a), complete()) };
+        assert!(mismatched.known_before().is_none());
     }
 
     async fn completed_event(store: &Store, id: Uuid) -> (Actor, Option<Uuid>, Option<Uuid>, serde_json::Value) {
@@ -515,6 +540,7 @@ mod tests {
         claim_batch_decides_each_run_on_its_own,
         finish_many_fences_each_run_on_its_own,
         batched_writes_match_single_writes,
+        finish_from_a_stale_claim_is_fenced,
         insert_many_skips_active_duplicates,
     );
 }
