@@ -33,6 +33,10 @@ use atlas_store::Store;
 use serde_json::json;
 use uuid::Uuid;
 
+/// The allocator of the `atlas` binary, so that the harness measures what it runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, String>;
 
 const USAGE: &str = "usage: atlas-bench [--store sqlite|postgres] [--url URL] [--runs N] [--workers K]

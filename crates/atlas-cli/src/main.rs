@@ -18,6 +18,12 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::output::Output;
 
+/// mimalloc for Rust and (through its `override`) for SQLite's C code: glibc's
+/// malloc spent a fifth of the queue's CPU consolidating free lists
+/// (docs/BENCHMARKS.md, "Run throughput").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
