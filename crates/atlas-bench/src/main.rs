@@ -271,6 +271,18 @@ fn add(total: &mut WorkerStats, s: WorkerStats) {
     total.rescued += s.rescued;
 }
 
+/// CPU time this process has used (user + system), where Linux's `/proc`
+/// tells it: steadier than wall time on a shared machine, and on SQLite it is
+/// the whole cycle's CPU (the database runs in the process).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) closed by ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    // utime and stime are fields 14 and 15, in USER_HZ (100 on Linux) ticks.
+    Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
@@ -364,6 +376,7 @@ async fn bench(a: &Args, store: &Store) -> Res<()> {
         max_attempts: 3,
     };
     let registry = families::registry();
+    let cpu_before = process_cpu();
     let start = Instant::now();
     let workers: Vec<_> = (0..a.workers)
         .map(|_| {
@@ -376,6 +389,7 @@ async fn bench(a: &Args, store: &Store) -> Res<()> {
         add(&mut stats, w.await.map_err(|e| e.to_string())?.map_err(err)?);
     }
     let took = start.elapsed();
+    let cpu = cpu_before.zip(process_cpu()).map(|(b, a)| a.saturating_sub(b));
     println!(
         "drain      {} runs in {:.2} s = {:.0} runs/s  (started {}, blocked {}, retried {}, finished {}, fenced {})",
         a.runs,
@@ -387,6 +401,11 @@ async fn bench(a: &Args, store: &Store) -> Res<()> {
         stats.finished,
         stats.fenced
     );
+    if let Some(cpu) = cpu {
+        let per_run = cpu.as_secs_f64() * 1e6 / a.runs.max(1) as f64;
+        let whose = if a.store == "sqlite" { "the whole cycle" } else { "PostgreSQL's own not included" };
+        println!("cpu        this process: {:.2} s = {per_run:.0} µs per run ({whose})", cpu.as_secs_f64());
+    }
     check(store, a, blocked, &before).await?;
     let (ok_ns, denied_ns) = gate_ns(a.gate_iters);
     println!(
