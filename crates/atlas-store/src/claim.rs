@@ -424,7 +424,6 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        let token = |r: &Run| r.lease.as_ref().unwrap().token;
         let illegal = RunEvent::Complete {
             outcome: RunOutcome::Blocked,
             counts: SummaryCounts::default(),
@@ -459,13 +458,22 @@ mod tests {
         }
     }
 
-    /// `run_finish_many` writes what `run_finish` writes: row, event, notification.
-    async fn batched_writes_match_single_writes(store: Store) {
-        let w = world(&store).await;
-        queue(&store, &w, &[(w.operator, w.active); 2]).await;
+    /// Two runs of an allowed member, claimed and running.
+    async fn two_started(store: &Store) -> (Run, Run) {
+        let w = world(store).await;
+        queue(store, &w, &[(w.operator, w.active); 2]).await;
         let claimed = store.run_claim_and_authorize(&params(10)).await.unwrap();
         let [Claimed::Started(a), Claimed::Started(b)] = claimed.as_slice() else { panic!("{claimed:?}") };
-        let token = |r: &Run| r.lease.as_ref().unwrap().token;
+        (a.clone(), b.clone())
+    }
+
+    fn token(r: &Run) -> Uuid {
+        r.lease.as_ref().unwrap().token
+    }
+
+    /// `run_finish_many` writes what `run_finish` writes: row, event, notification.
+    async fn batched_writes_match_single_writes(store: Store) {
+        let (a, b) = &two_started(&store).await;
         let one = store.run_finish(a.id, token(a), complete()).await.unwrap();
         // Finished from the run as claimed, without reading the row: the same writes.
         let claimed_b = Finish { claimed: Some(Box::new(b.clone())), ..Finish::new(b.id, token(b), complete()) };
@@ -483,11 +491,7 @@ mod tests {
 
     /// A finish from the claimed run is fenced by the row as it is now, not by the snapshot.
     async fn finish_from_a_stale_claim_is_fenced(store: Store) {
-        let w = world(&store).await;
-        queue(&store, &w, &[(w.operator, w.active); 2]).await;
-        let claimed = store.run_claim_and_authorize(&params(10)).await.unwrap();
-        let [Claimed::Started(a), Claimed::Started(b)] = claimed.as_slice() else { panic!("{claimed:?}") };
-        let token = |r: &Run| r.lease.as_ref().unwrap().token;
+        let (a, b) = &two_started(&store).await;
         // `a` lost its lease to another holder since it was claimed.
         let sql = format!("UPDATE operation_runs SET lease_token = '{}' WHERE id = '{}'", Uuid::now_v7(), a.id);
         store.execute_raw(&sql).await.unwrap();
@@ -499,7 +503,7 @@ mod tests {
         assert_eq!(store.run_get(a.id).await.unwrap().status, RunStatus::Running);
         assert_eq!(actions(&store, a.id).await, ["operation.queued", "operation.started"]);
         assert!(store.notifications_for_run(a.id).await.unwrap().is_empty());
-        // A snapshot of another run, or of a run not running, is not used in place of the row.
+        // A snapshot of another run is not used in place of the row.
         let mismatched = Finish { claimed: Some(Box::new(b.clone())), ..Finish::new(a.id, token(a), complete()) };
         assert!(mismatched.known_before().is_none());
     }
