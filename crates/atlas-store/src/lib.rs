@@ -8,6 +8,7 @@
 //! transaction on SQLite is `BEGIN IMMEDIATE`, so a read-then-write never fails
 //! on a stale snapshot.
 
+mod checkpoint;
 mod complete;
 mod error;
 mod facts;
@@ -112,6 +113,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://atlas-data/atlas.db";
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    /// SQLite: the WAL checkpoint task, stopped with the last clone.
+    _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -125,7 +128,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;
-            return Ok(Store { db: Db::Postgres(pool) });
+            return Ok(Store { db: Db::Postgres(pool), _checkpointer: None });
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Invalid(format!(
@@ -142,6 +145,13 @@ impl Store {
             // hundred KB; in temporary files they cost the one writer ~10 % of
             // a drain (docs/BENCHMARKS.md, "Run throughput").
             .pragma("temp_store", "memory");
+        // Checkpoints by a task of their own (`checkpoint`), not by whichever commit fills the WAL.
+        let background_checkpoints = tokio::runtime::Handle::try_current().is_ok();
+        let opts = if background_checkpoints {
+            opts.pragma("wal_autocheckpoint", checkpoint::AUTOCHECKPOINT_PAGES)
+        } else {
+            opts
+        };
         if let Some(dir) = opts.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
@@ -153,7 +163,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Store { db: Db::Sqlite(pool) })
+        let checkpointer = if background_checkpoints { checkpoint::start(&pool) } else { None };
+        Ok(Store { db: Db::Sqlite(pool), _checkpointer: checkpointer })
     }
 
     pub fn dialect(&self) -> Dialect {
