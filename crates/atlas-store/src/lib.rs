@@ -113,6 +113,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://atlas-data/atlas.db";
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    /// SQLite: the one connection that write transactions (`begin`) use.
+    /// SQLite allows one writer anyway; always the same connection keeps its
+    /// page cache, which SQLite empties whenever another connection wrote.
+    sqlite_writer: Option<SqlitePool>,
     /// SQLite: the WAL checkpoint task, stopped with the last clone.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
@@ -128,7 +132,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;
-            return Ok(Store { db: Db::Postgres(pool), _checkpointer: None });
+            return Ok(Store { db: Db::Postgres(pool), sqlite_writer: None, _checkpointer: None });
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Invalid(format!(
@@ -158,13 +162,20 @@ impl Store {
                     .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
+        // The writer's cache holds the queue's working set (SQLite's default is 2 MiB).
+        let writer_opts = opts.clone().pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(writer_opts)
+            .await?;
         let checkpointer = if background_checkpoints { checkpoint::start(&pool) } else { None };
-        Ok(Store { db: Db::Sqlite(pool), _checkpointer: checkpointer })
+        Ok(Store { db: Db::Sqlite(pool), sqlite_writer: Some(writer), _checkpointer: checkpointer })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -190,13 +201,16 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.sqlite_writer {
+            writer.close().await;
+        }
         on_db!(&self.db, |p| p.close().await)
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
         Ok(match &self.db {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => Tx::Sqlite(self.sqlite_writer.as_ref().unwrap_or(p).begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -217,5 +231,35 @@ pub(crate) fn db_now_sql(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
         Dialect::Postgres => "(extract(epoch from clock_timestamp()) * 1000000)::bigint",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Write transactions take turns on the one writer connection (its large
+    /// page cache shows which connection it is); reads use the others.
+    #[tokio::test]
+    async fn sqlite_write_transactions_use_the_one_writer_connection() {
+        let store = testkit::sqlite().await;
+        let mut first = store.begin().await.unwrap();
+        let Tx::Sqlite(t) = &mut first else { unreachable!() };
+        let written: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&mut **t).await.unwrap();
+        assert_eq!(written, -65536);
+        let Db::Sqlite(readers) = store.db() else { unreachable!() };
+        let read: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(readers).await.unwrap();
+        assert_eq!(read, -2000, "SQLite's default on the readers");
+
+        // A second write transaction waits for the first to end.
+        let other = store.clone();
+        let mut second = tokio::spawn(async move { other.begin().await.map(|_| ()) });
+        assert!(tokio::time::timeout(Duration::from_millis(200), &mut second).await.is_err());
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
     }
 }
