@@ -117,7 +117,6 @@ impl Store {
 
     /// `run_claim_and_authorize`, also returning the connection kinds it read.
     pub async fn run_claim_batch(&self, p: &ClaimParams) -> StoreResult<ClaimBatch> {
-        let turn = complete::write_turn(self).await;
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         // `run_after` is written from the application clock (backoffs), so it is compared with it;
@@ -134,7 +133,6 @@ impl Store {
             }
             Err(e @ (StoreError::Database(_) | StoreError::Corrupt(_))) => {
                 drop(tx);
-                drop(turn);
                 let detail = "facts could not be read";
                 tracing::warn!(error = %e_text(&e), "claim: {detail}; scheduling retries");
                 let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
@@ -146,7 +144,6 @@ impl Store {
     }
 
     async fn deny_unavailable(&self, ids: &[Uuid], detail: &str, p: &ClaimParams) -> StoreResult<Vec<Claimed>> {
-        let _turn = complete::write_turn(self).await;
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         let mut out = Vec::new();
@@ -180,7 +177,6 @@ impl Store {
         if any.is_none() {
             return Ok(0);
         }
-        let _turn = complete::write_turn(self).await;
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
         let lock = match tx {

@@ -10,8 +10,6 @@
 //! The statements are `multirow` ones: their rows come from a CTE `v`.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use atlas_core::audit::AuditDraft;
 use atlas_core::run::{transition, Run, RunEvent, RunStatus};
@@ -28,32 +26,6 @@ use crate::{Db, Store, StoreError, StoreResult, Tx};
 /// The most runs one batched transaction carries: keeps SQLite's bind count
 /// (at most 32,766) in range and its single writer lock short.
 pub const MAX_BATCH: usize = 512;
-
-/// One turn-taking lock per SQLite database file in this process.
-static WRITE_TURNS: Mutex<Vec<(PathBuf, Arc<tokio::sync::Mutex<()>>)>> = Mutex::new(Vec::new());
-
-/// A turn at writing for the queue's own transactions (claims, batched
-/// finishes, rescues), held until the transaction ends. SQLite allows one
-/// writer: waiting here, each queue transaction starts the moment the one
-/// before commits, instead of polling SQLite's busy handler, which sleeps
-/// 1, 2, 5, 10… ms between tries. Other writers still meet at SQLite's own
-/// lock. PostgreSQL needs no turns (`None`).
-pub(crate) async fn write_turn(store: &Store) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-    let Db::Sqlite(pool) = store.db() else { return None };
-    let file = pool.connect_options().get_filename().to_path_buf();
-    let lock = {
-        let mut turns = WRITE_TURNS.lock().ok()?;
-        match turns.iter().find(|(f, _)| *f == file) {
-            Some((_, lock)) => Arc::clone(lock),
-            None => {
-                let lock = Arc::new(tokio::sync::Mutex::new(()));
-                turns.push((file, Arc::clone(&lock)));
-                lock
-            }
-        }
-    };
-    Some(lock.lock_owned().await)
-}
 
 /// Several runs' rows by id, as they are now, without locking them.
 pub(crate) async fn read_runs(store: &Store, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Run>> {
@@ -390,7 +362,6 @@ impl Store {
                 Err(e) => results.push(Err(e)),
             }
         }
-        let _turn = write_turn(self).await;
         let mut tx = self.begin().await?;
         let written = write_transitions(&mut tx, &writes, at).await?;
         tx.commit().await?;
