@@ -153,13 +153,11 @@ impl Store {
             // hundred KB; in temporary files they cost the one writer ~10 % of
             // a drain (docs/BENCHMARKS.md, "Run throughput").
             .pragma("temp_store", "memory");
-        // Checkpoints by a task of their own (`checkpoint`), not by whichever commit fills the WAL.
-        let background_checkpoints = tokio::runtime::Handle::try_current().is_ok();
-        let opts = if background_checkpoints {
-            opts.pragma("wal_autocheckpoint", checkpoint::AUTOCHECKPOINT_PAGES)
-        } else {
-            opts
-        };
+        // Checkpoints by a task of their own (`checkpoint`), not by whichever commit fills the WAL;
+        // outside a tokio runtime SQLite's own automatic checkpoints stay as they are.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let opts =
+            if runtime.is_some() { opts.pragma("wal_autocheckpoint", checkpoint::AUTOCHECKPOINT_PAGES) } else { opts };
         if let Some(dir) = opts.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
@@ -180,7 +178,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(writer_opts)
             .await?;
-        let checkpointer = if background_checkpoints { checkpoint::start(&pool) } else { None };
+        let checkpointer = runtime.map(|r| checkpoint::start(&pool, &r));
         Ok(Store { db: Db::Sqlite(pool), sqlite_writer: Some(writer), _checkpointer: checkpointer })
     }
 
