@@ -216,12 +216,7 @@ impl Store {
         if let Some(t) = f.op_type {
             conds.push(format!("type = {}", b.text(t.as_str())));
         }
-        if let Some(s) = f.status {
-            conds.push(format!("status = {}", b.text(s.as_str())));
-        }
-        if let Some(o) = f.outcome {
-            conds.push(format!("outcome = {}", b.text(o.as_str())));
-        }
+        conds.extend(crate::monitoring::life_conditions(f.status, f.outcome));
         match &f.initiator {
             Some(Initiator::User(u)) => conds.push(format!("initiator_user_id = {}", b.text(u.to_string()))),
             Some(Initiator::System) => conds.push("authority_mode = 'system_authority'".into()),
