@@ -47,7 +47,9 @@ pub(crate) async fn read_runs(store: &Store, ids: &[Uuid]) -> StoreResult<HashMa
 
 /// One run's transition, computed by the core, to be written in a batch.
 pub(crate) struct Transition {
-    pub(crate) before: Run,
+    /// The status and attempt the row must still have (the guard); of the
+    /// row before, nothing else is needed.
+    pub(crate) before: (RunStatus, u32),
     pub(crate) after: Run,
     pub(crate) audit: AuditDraft,
     /// The lease the row must still hold (finishing writes); `None` at claim.
@@ -57,7 +59,7 @@ pub(crate) struct Transition {
 impl Transition {
     pub(crate) fn new(before: &Run, event: RunEvent, at: Timestamp, fence: Option<Uuid>) -> StoreResult<Transition> {
         let (after, audit) = transition(before, event, at)?;
-        Ok(Transition { before: before.clone(), after, audit, fence })
+        Ok(Transition { before: (before.status, before.attempt), after, audit, fence })
     }
 }
 
@@ -104,12 +106,17 @@ fn run_update_sql(sqlite: bool) -> String {
 /// notifications of the rows that were written. Returns the ids written;
 /// a run missing from it wrote nothing (its guard failed: `Fenced`).
 /// Every run must appear at most once.
-pub(crate) async fn write_transitions(tx: &mut Tx, items: &[Transition], at: Timestamp) -> StoreResult<HashSet<Uuid>> {
+pub(crate) async fn write_transitions<'a>(
+    tx: &mut Tx,
+    items: impl IntoIterator<Item = &'a Transition>,
+    at: Timestamp,
+) -> StoreResult<HashSet<Uuid>> {
+    let items: Vec<&Transition> = items.into_iter().collect();
     if items.is_empty() {
         return Ok(HashSet::new());
     }
     let mut rows = Rows::new(RUN_UPDATE_COLS);
-    for t in items {
+    for t in &items {
         let (a, lease) = (&t.after, t.after.lease.as_ref());
         rows.push([
             text(a.id.to_string()),
@@ -126,15 +133,15 @@ pub(crate) async fn write_transitions(tx: &mut Tx, items: &[Transition], at: Tim
             text(to_text(&a.failures)),
             text(to_text(&a.summary_counts)),
             text(to_text(&a.result)),
-            text(t.before.status.as_str()),
-            int(t.before.attempt),
+            text(t.before.0.as_str()),
+            int(t.before.1),
             text(t.fence.map(|f| f.to_string()).unwrap_or_default()),
         ]);
     }
     let sql = run_update_sql(matches!(tx, Tx::Sqlite(_)));
     let written: Vec<(String,)> = fetch(tx, rows, &sql).await?;
     let written: HashSet<Uuid> = written.iter().filter_map(|(id,)| Uuid::parse_str(id).ok()).collect();
-    let done: Vec<&Transition> = items.iter().filter(|t| written.contains(&t.after.id)).collect();
+    let done: Vec<&Transition> = items.iter().copied().filter(|t| written.contains(&t.after.id)).collect();
     for t in &done {
         crate::testkit::fail_point_after_row(t.after.id)?;
     }
@@ -335,17 +342,13 @@ impl Store {
         // So the write transaction (on SQLite, the one writer lock) holds no
         // read of wide rows, and PostgreSQL writes no row lock before the update.
         let ids: Vec<Uuid> = items.iter().filter(|f| f.known_before().is_none()).map(|f| f.run_id).collect();
-        let mut runs = if ids.is_empty() { HashMap::new() } else { read_runs(self, &ids).await? };
-        for f in items {
-            if let Some(run) = f.known_before() {
-                runs.insert(f.run_id, run.clone());
-            }
-        }
+        let read = if ids.is_empty() { HashMap::new() } else { read_runs(self, &ids).await? };
         let at = crate::now();
-        let mut results: Vec<StoreResult<Run>> = Vec::with_capacity(items.len());
+        // Per item: its transition's place in `writes`, or why it has none.
+        let mut results: Vec<StoreResult<usize>> = Vec::with_capacity(items.len());
         let mut writes = Vec::with_capacity(items.len());
         for f in items {
-            let Some(run) = runs.get(&f.run_id) else {
+            let Some(run) = f.known_before().or_else(|| read.get(&f.run_id)) else {
                 results.push(Err(StoreError::NotFound(format!("run {}", f.run_id))));
                 continue;
             };
@@ -356,20 +359,24 @@ impl Store {
             }
             match Transition::new(run, f.event.clone(), at, Some(f.lease_token)) {
                 Ok(t) => {
-                    results.push(Ok(t.after.clone()));
-                    writes.push(t);
+                    results.push(Ok(writes.len()));
+                    writes.push(Some(t));
                 }
                 Err(e) => results.push(Err(e)),
             }
         }
         let mut tx = self.begin().await?;
-        let written = write_transitions(&mut tx, &writes, at).await?;
+        let written = write_transitions(&mut tx, writes.iter().flatten(), at).await?;
         tx.commit().await?;
         Ok(results
             .into_iter()
-            .map(|r| match r {
-                Ok(run) if !written.contains(&run.id) => Err(StoreError::Fenced),
-                other => other,
+            .map(|r| {
+                let t = writes[r?].take().ok_or(StoreError::Fenced)?;
+                if written.contains(&t.after.id) {
+                    Ok(t.after)
+                } else {
+                    Err(StoreError::Fenced)
+                }
             })
             .collect())
     }
