@@ -76,6 +76,38 @@ pub(crate) fn life_conditions(status: Option<RunStatus>, outcome: Option<RunOutc
     conds
 }
 
+/// The parts of a run's life a list of the newest runs reads one by one: with
+/// a workspace or tenant (`scoped`) and no status or outcome, queued, running
+/// and completed runs, each along its own partial index (migration 0014 keeps
+/// no index of all of a workspace's runs, which every run's transitions would
+/// write twice); otherwise the one part the filters name.
+pub(crate) fn life_parts(scoped: bool, status: Option<RunStatus>, outcome: Option<RunOutcome>) -> Vec<Vec<String>> {
+    if scoped && status.is_none() && outcome.is_none() {
+        RunStatus::ALL.iter().map(|s| life_conditions(Some(*s), None)).collect()
+    } else {
+        vec![life_conditions(status, outcome)]
+    }
+}
+
+/// A query for `columns` (with `id`) of the newest `limit` runs that match
+/// `conds` and one of `parts`, newest first: one branch per part, each
+/// stopping after `limit` entries of its index, merged.
+pub(crate) fn newest_sql(columns: &str, conds: &[String], parts: &[Vec<String>], limit: &str) -> String {
+    let branch = |part: &[String]| {
+        let all: Vec<String> = conds.iter().chain(part).cloned().collect();
+        format!("SELECT {columns} FROM operation_runs{} ORDER BY id DESC LIMIT {limit}", where_sql(&all))
+    };
+    match parts {
+        [] => branch(&[]),
+        [one] => branch(one),
+        many => {
+            let arms: Vec<String> =
+                many.iter().enumerate().map(|(i, p)| format!("SELECT * FROM ({}) AS part{i}", branch(p))).collect();
+            format!("{} ORDER BY id DESC LIMIT {limit}", arms.join(" UNION ALL "))
+        }
+    }
+}
+
 /// Counts of the Monitoring tabs and outcome chips under the list's filters
 /// (status and outcome aside). Each is capped: a value equal to the cap means
 /// "at least that many" (shown as "99+").
@@ -185,7 +217,7 @@ impl Store {
             return self.run_tab_counts_in_window(b, &indexed, &checked, cap).await;
         }
         let limit = b.int(cap);
-        let mut parts: Vec<(String, Vec<String>)> = vec![("all".into(), Vec::new())];
+        let mut parts: Vec<(String, Vec<String>)> = Vec::new();
         for s in RunStatus::ALL {
             parts.push((s.as_str().into(), life_conditions(Some(*s), None)));
         }
@@ -209,12 +241,15 @@ impl Store {
         let sql = selects.join(" UNION ALL ");
         let rows: Vec<(String, i64)> = on_db!(self.db(), |p| bind_all!(sqlx::query_as(&sql), b).fetch_all(p).await)?;
         let get = |k: &str| rows.iter().find(|(key, _)| key == k).map_or(0, |(_, n)| *n);
+        let (queued, running, completed) = (get("queued"), get("running"), get("completed"));
         Ok(TabCounts {
             cap,
-            all: get("all"),
-            queued: get("queued"),
-            running: get("running"),
-            completed: get("completed"),
+            // Every run is in one of the three (counted along their indexes):
+            // below the cap their sum is exact, and at it so is the cap.
+            all: (queued + running + completed).min(cap),
+            queued,
+            running,
+            completed,
             outcomes: RunOutcome::ALL
                 .iter()
                 .filter(|o| **o != RunOutcome::Pending)
@@ -238,14 +273,13 @@ impl Store {
         let window = b.int(COUNT_WINDOW);
         let matches = checked.join(" AND ");
         let scan = |source: &str, status: Option<RunStatus>| {
-            let mut conds = indexed.to_vec();
-            conds.extend(life_conditions(status, None));
-            let where_sql = where_sql(&conds);
+            let parts = life_parts(!indexed.is_empty(), status, None);
+            let newest =
+                newest_sql("id, status, outcome, type, initiator_user_id, authority_mode", indexed, &parts, &window);
             format!(
                 "SELECT '{source}' AS src, status, outcome, \
                  CAST(SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS BIGINT) AS n, CAST(COUNT(*) AS BIGINT) AS seen \
-                 FROM (SELECT status, outcome, type, initiator_user_id, authority_mode FROM operation_runs{where_sql} \
-                 ORDER BY id DESC LIMIT {window}) AS w_{source} GROUP BY status, outcome"
+                 FROM ({newest}) AS w_{source} GROUP BY status, outcome"
             )
         };
         let sql =
@@ -546,9 +580,10 @@ mod tests {
         assert_eq!(*b, i64::try_from(blocked).unwrap());
     }
 
-    /// The plan of a Monitoring list query, as the database's `EXPLAIN` prints it.
-    async fn plan(store: &Store, conds: &[String]) -> String {
-        let sql = format!("SELECT id FROM operation_runs WHERE {} ORDER BY id DESC LIMIT 50", conds.join(" AND "));
+    /// The plan of a Monitoring list query (`newest_sql`, as `run_list`
+    /// builds it), as the database's `EXPLAIN` prints it.
+    async fn plan(store: &Store, scope: &str, status: Option<RunStatus>, outcome: Option<RunOutcome>) -> String {
+        let sql = newest_sql("id", &[scope.to_owned()], &life_parts(true, status, outcome), "50");
         match store.db() {
             Db::Sqlite(p) => {
                 let rows: Vec<(i64, i64, i64, String)> =
@@ -565,8 +600,10 @@ mod tests {
     /// A rare status or outcome is read from its partial index (migration
     /// 0012), not by checking a workspace's or tenant's runs one by one:
     /// `life_conditions` repeats each index predicate in a form the planner
-    /// of each database recognizes. (The pending outcome, which only an API
-    /// filter asks for, is Queued and Running together: no index key serves it.)
+    /// of each database recognizes. Without a status or outcome the newest
+    /// runs are read along those and the completed runs' own index (0014).
+    /// (The pending outcome, which only an API filter asks for, is Queued and
+    /// Running together: no index key serves it.)
     async fn rare_statuses_and_outcomes_read_their_partial_index(store: Store) {
         let by = ChangeBy::cli();
         let ws = store.workspace_create("plans", "Plans", &by).await.unwrap();
@@ -587,19 +624,34 @@ mod tests {
             store.run_insert(&run, &audit).await.unwrap();
         }
         on_db!(store.db(), |p| sqlx::query("ANALYZE").execute(p).await.map(|_| ())).unwrap();
-        let cases = [
-            (Some(RunStatus::Queued), None, "active_idx"),
-            (Some(RunStatus::Running), None, "active_idx"),
-            (None, Some(RunOutcome::Failed), "done_idx"),
-            (Some(RunStatus::Completed), Some(RunOutcome::Blocked), "done_idx"),
+        // Completed runs are nearly all of them here: PostgreSQL may as well
+        // walk the primary key newest first and filter (it stops as soon).
+        let newest_completed: &[&str] = &["done_newest_idx", "pkey"];
+        let cases: [(Option<RunStatus>, Option<RunOutcome>, &[&[&str]]); 6] = [
+            (Some(RunStatus::Queued), None, &[&["active_idx"]]),
+            (Some(RunStatus::Running), None, &[&["active_idx"]]),
+            (Some(RunStatus::Completed), None, &[newest_completed]),
+            (None, Some(RunOutcome::Failed), &[&["done_idx"]]),
+            (Some(RunStatus::Completed), Some(RunOutcome::Blocked), &[&["done_idx"]]),
+            (None, None, &[&["active_idx"], newest_completed]),
         ];
         for (scope, column, id) in [("workspace", "workspace_id", ws.id), ("tenant", "tenant_id", t.id)] {
-            for (status, outcome, index) in cases {
-                let mut conds = vec![format!("{column} = '{id}'")];
-                conds.extend(life_conditions(status, outcome));
-                let plan = plan(&store, &conds).await;
-                let want = format!("operation_runs_{scope}_{index}");
-                assert!(plan.contains(&want), "{status:?}/{outcome:?} by {scope}: want {want}, got\n{plan}");
+            for (status, outcome, wanted) in cases {
+                let plan = plan(&store, &format!("{column} = '{id}'"), status, outcome).await;
+                for any_of in wanted {
+                    let uses = |index: &&str| {
+                        let name = if *index == "pkey" {
+                            "operation_runs_pkey".into()
+                        } else {
+                            format!("operation_runs_{scope}_{index}")
+                        };
+                        plan.contains(&name)
+                    };
+                    assert!(
+                        any_of.iter().any(uses),
+                        "{status:?}/{outcome:?} by {scope}: want one of {any_of:?}, got\n{plan}"
+                    );
+                }
             }
         }
     }

@@ -216,7 +216,6 @@ impl Store {
         if let Some(t) = f.op_type {
             conds.push(format!("type = {}", b.text(t.as_str())));
         }
-        conds.extend(crate::monitoring::life_conditions(f.status, f.outcome));
         match &f.initiator {
             Some(Initiator::User(u)) => conds.push(format!("initiator_user_id = {}", b.text(u.to_string()))),
             Some(Initiator::System) => conds.push("authority_mode = 'system_authority'".into()),
@@ -225,9 +224,10 @@ impl Store {
         if let Some(before) = f.before {
             conds.push(format!("id < {}", b.text(before.to_string())));
         }
-        let where_sql = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        let scoped = f.workspace_id.is_some() || f.tenant_id.is_some() || f.tenant_scope.is_some();
+        let parts = crate::monitoring::life_parts(scoped, f.status, f.outcome);
         let limit = b.int(i64::from(f.limit.clamp(1, 500)));
-        let sql = format!("SELECT {RUN_COLUMNS} FROM operation_runs {where_sql} ORDER BY id DESC LIMIT {limit}");
+        let sql = crate::monitoring::newest_sql(RUN_COLUMNS, &conds, &parts, &limit);
         let rows: Vec<RunRow> = on_db!(self.db(), |p| bind_all!(sqlx::query_as(&sql), b).fetch_all(p).await)?;
         rows.into_iter().map(RunRow::into_domain).collect()
     }
