@@ -627,7 +627,9 @@ mod tests {
         // Completed runs are nearly all of them here: PostgreSQL may as well
         // walk the primary key newest first and filter (it stops as soon).
         let newest_completed: &[&str] = &["done_newest_idx", "pkey"];
-        let cases: [(Option<RunStatus>, Option<RunOutcome>, &[&[&str]]); 6] = [
+        // A filter, and the indexes its plan reads: each one of some names.
+        type Case<'a> = (Option<RunStatus>, Option<RunOutcome>, &'a [&'a [&'a str]]);
+        let cases: [Case; 6] = [
             (Some(RunStatus::Queued), None, &[&["active_idx"]]),
             (Some(RunStatus::Running), None, &[&["active_idx"]]),
             (Some(RunStatus::Completed), None, &[newest_completed]),
