@@ -485,6 +485,33 @@ mod tests {
         assert_eq!(note(&store, a.id).await, note(&store, b.id).await);
     }
 
+    /// A batch writes only the columns its transitions change (`RUN_SET`),
+    /// yet every row ends exactly as its transition computed it: here one run
+    /// completes from its claimed snapshot after its holder wrote progress
+    /// counts the snapshot does not show, and one goes back to the queue with
+    /// a failure, in the same batch.
+    async fn mixed_batches_write_every_row_as_computed(store: Store) {
+        let (a, b) = &two_started(&store).await;
+        let progress = SummaryCounts { total: 5, succeeded: 2, ..Default::default() };
+        store.run_progress(a.id, token(a), &progress).await.unwrap();
+        // Completing with the counts the claim saw: they must replace the progress.
+        let counts = a.summary_counts;
+        let done =
+            RunEvent::Complete { outcome: RunOutcome::Succeeded, counts, result: json!({"n": 1}), failures: vec![] };
+        let failure = Failure { code: "throttled".into(), message: "Slow down.".into() };
+        let retry = failure_event(b, failure, true, b.summary_counts, crate::now().plus_millis(60_000));
+        let results = store
+            .run_finish_many(vec![
+                Finish { claimed: Some(Box::new(a.clone())), ..Finish::new(a.id, token(a), done) },
+                Finish::new(b.id, token(b), retry),
+            ])
+            .await;
+        let [Ok(a_after), Ok(b_after)] = results.as_slice() else { panic!("{results:?}") };
+        assert_eq!((a_after.status, b_after.status), (RunStatus::Completed, RunStatus::Queued));
+        assert_eq!(&store.run_get(a.id).await.unwrap(), a_after);
+        assert_eq!(&store.run_get(b.id).await.unwrap(), b_after);
+    }
+
     /// A finish from the claimed run is fenced by the row as it is now, not by the snapshot.
     async fn finish_from_a_stale_claim_is_fenced(store: Store) {
         let (a, b) = &two_started(&store).await;
@@ -540,6 +567,7 @@ mod tests {
         claim_batch_decides_each_run_on_its_own,
         finish_many_fences_each_run_on_its_own,
         batched_writes_match_single_writes,
+        mixed_batches_write_every_row_as_computed,
         finish_from_a_stale_claim_is_fenced,
         insert_many_skips_active_duplicates,
     );

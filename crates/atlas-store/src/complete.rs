@@ -54,51 +54,150 @@ pub(crate) struct Transition {
     pub(crate) audit: AuditDraft,
     /// The lease the row must still hold (finishing writes); `None` at claim.
     pub(crate) fence: Option<Uuid>,
+    /// The columns of `RUN_SET` whose value the transition changes (bit i: `RUN_SET[i]`).
+    changed: u32,
 }
 
 impl Transition {
     pub(crate) fn new(before: &Run, event: RunEvent, at: Timestamp, fence: Option<Uuid>) -> StoreResult<Transition> {
         let (after, audit) = transition(before, event, at)?;
-        Ok(Transition { before: (before.status, before.attempt), after, audit, fence })
+        let changed = (RUN_SET.iter().enumerate())
+            .filter(|(_, c)| c.always || (c.differs)(before, &after))
+            .fold(0, |mask, (i, _)| mask | 1 << i);
+        Ok(Transition { before: (before.status, before.attempt), after, audit, fence, changed })
     }
 }
 
-const RUN_UPDATE_COLS: &[(&str, Kind)] = &[
-    ("id", Kind::Text),
-    ("status", Kind::Text),
-    ("outcome", Kind::Text),
-    ("attempt", Kind::Int),
-    ("run_after", Kind::Int),
-    ("lease_owner", Kind::Text),
-    ("lease_token", Kind::Text),
-    ("lease_expires_at", Kind::Int),
-    ("started_at", Kind::Int),
-    ("completed_at", Kind::Int),
-    ("decision", Kind::Text),
-    ("failures", Kind::Text),
-    ("summary_counts", Kind::Text),
-    ("result", Kind::Text),
-    ("b_status", Kind::Text),
-    ("b_attempt", Kind::Int),
-    ("b_token", Kind::Text),
+/// A run column a transition may write.
+struct SetColumn {
+    name: &'static str,
+    kind: Kind,
+    /// Written whatever the transition: a column that others than the run
+    /// service write between transitions (the lease holder's progress counts
+    /// and heartbeats), which a row read before the write may not show.
+    always: bool,
+    differs: fn(&Run, &Run) -> bool,
+    value: fn(&Run) -> Val,
+}
+
+/// Every column a transition may write. A batch writes those that some of
+/// its transitions change, and the `always` ones: every other column only a
+/// transition writes, and the guard (status, attempt, lease token) makes
+/// sure no other transition came between the row's read and its write, so
+/// those columns still hold the values the transition started from. Fewer
+/// columns are fewer values to encode and send (a finish no longer sends
+/// the decision of its claim back), and on SQLite fewer indexes to rewrite.
+const RUN_SET: &[SetColumn] = &[
+    SetColumn {
+        name: "status",
+        kind: Kind::Text,
+        always: true,
+        differs: |b, a| b.status != a.status,
+        value: |a| text(a.status.as_str()),
+    },
+    SetColumn {
+        name: "outcome",
+        kind: Kind::Text,
+        always: false,
+        differs: |b, a| b.outcome != a.outcome,
+        value: |a| text(a.outcome.as_str()),
+    },
+    SetColumn {
+        name: "attempt",
+        kind: Kind::Int,
+        always: false,
+        differs: |b, a| b.attempt != a.attempt,
+        value: |a| int(a.attempt),
+    },
+    SetColumn {
+        name: "run_after",
+        kind: Kind::Int,
+        always: false,
+        differs: |b, a| b.run_after != a.run_after,
+        value: |a| int(a.run_after.0),
+    },
+    SetColumn {
+        name: "lease_owner",
+        kind: Kind::Text,
+        always: true,
+        differs: |b, a| b.lease != a.lease,
+        value: |a| opt_text(a.lease.as_ref().map(|l| l.owner.clone())),
+    },
+    SetColumn {
+        name: "lease_token",
+        kind: Kind::Text,
+        always: true,
+        differs: |b, a| b.lease != a.lease,
+        value: |a| opt_text(a.lease.as_ref().map(|l| l.token.to_string())),
+    },
+    SetColumn {
+        name: "lease_expires_at",
+        kind: Kind::Int,
+        always: true,
+        differs: |b, a| b.lease != a.lease,
+        value: |a| Val::Int(a.lease.as_ref().map(|l| l.expires_at.0)),
+    },
+    SetColumn {
+        name: "started_at",
+        kind: Kind::Int,
+        always: false,
+        differs: |b, a| b.started_at != a.started_at,
+        value: |a| Val::Int(a.started_at.map(|t| t.0)),
+    },
+    SetColumn {
+        name: "completed_at",
+        kind: Kind::Int,
+        always: false,
+        differs: |b, a| b.completed_at != a.completed_at,
+        value: |a| Val::Int(a.completed_at.map(|t| t.0)),
+    },
+    SetColumn {
+        name: "decision",
+        kind: Kind::Text,
+        always: false,
+        differs: |b, a| b.decision != a.decision,
+        value: |a| opt_text(a.decision.as_ref().map(to_text)),
+    },
+    SetColumn {
+        name: "failures",
+        kind: Kind::Text,
+        always: false,
+        differs: |b, a| b.failures != a.failures,
+        value: |a| text(to_text(&a.failures)),
+    },
+    SetColumn {
+        name: "summary_counts",
+        kind: Kind::Text,
+        always: true,
+        differs: |b, a| b.summary_counts != a.summary_counts,
+        value: |a| text(to_text(&a.summary_counts)),
+    },
+    SetColumn {
+        name: "result",
+        kind: Kind::Text,
+        always: false,
+        differs: |b, a| b.result != a.result,
+        value: |a| text(to_text(&a.result)),
+    },
 ];
 
-/// The same guard as `run::apply`: a run changed underneath, or whose lease
-/// was lost, matches no row. Each `v` value is compared on PostgreSQL plainly (a nested loop over the primary key); SQLite through an
-/// expression (`|| ''`, `+ 0`) so that no index can be built on it: from about
-/// 250 rows on, SQLite 3.46 would otherwise scan the whole run table and probe
-/// an automatic index on `v`, instead of looking each run up by id. The same
-/// expressions would make PostgreSQL hash-join the whole run table.
-fn run_update_sql(sqlite: bool) -> String {
+/// The guarded update of the columns in `set`. The guard is `run::apply`'s: a
+/// run changed underneath, or whose lease was lost, matches no row. Each `v`
+/// value is compared on PostgreSQL plainly (a nested loop over the primary
+/// key); SQLite through an expression (`|| ''`, `+ 0`) so that no index can
+/// be built on it: from about 250 rows on, SQLite 3.46 would otherwise scan
+/// the whole run table and probe an automatic index on `v`, instead of
+/// looking each run up by id. The same expressions would make PostgreSQL
+/// hash-join the whole run table.
+fn run_update_sql(sqlite: bool, set: &[&SetColumn]) -> String {
     let (t, i) = if sqlite { (" || ''", " + 0") } else { ("", "") };
+    let assignments: Vec<String> = set.iter().map(|c| format!("{0} = v.{0}", c.name)).collect();
     format!(
-        "UPDATE operation_runs SET status = v.status, outcome = v.outcome, attempt = v.attempt, \
-         run_after = v.run_after, lease_owner = v.lease_owner, lease_token = v.lease_token, \
-         lease_expires_at = v.lease_expires_at, started_at = v.started_at, completed_at = v.completed_at, \
-         decision = v.decision, failures = v.failures, summary_counts = v.summary_counts, result = v.result \
+        "UPDATE operation_runs SET {} \
          FROM v WHERE operation_runs.id = v.id{t} AND operation_runs.status = v.b_status{t} \
          AND operation_runs.attempt = v.b_attempt{i} AND COALESCE(operation_runs.lease_token, '') = v.b_token{t} \
-         RETURNING operation_runs.id"
+         RETURNING operation_runs.id",
+        assignments.join(", ")
     )
 }
 
@@ -115,30 +214,23 @@ pub(crate) async fn write_transitions<'a>(
     if items.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut rows = Rows::new(RUN_UPDATE_COLS);
+    let changed = items.iter().fold(0, |mask, t| mask | t.changed);
+    let set: Vec<&SetColumn> =
+        RUN_SET.iter().enumerate().filter(|(i, _)| changed & 1 << i != 0).map(|(_, c)| c).collect();
+    let mut cols = vec![("id", Kind::Text)];
+    cols.extend(set.iter().map(|c| (c.name, c.kind)));
+    cols.extend([("b_status", Kind::Text), ("b_attempt", Kind::Int), ("b_token", Kind::Text)]);
+    let mut rows = Rows::new(cols);
     for t in &items {
-        let (a, lease) = (&t.after, t.after.lease.as_ref());
-        rows.push([
-            text(a.id.to_string()),
-            text(a.status.as_str()),
-            text(a.outcome.as_str()),
-            int(a.attempt),
-            int(a.run_after.0),
-            opt_text(lease.map(|l| l.owner.clone())),
-            opt_text(lease.map(|l| l.token.to_string())),
-            Val::Int(lease.map(|l| l.expires_at.0)),
-            Val::Int(a.started_at.map(|t| t.0)),
-            Val::Int(a.completed_at.map(|t| t.0)),
-            opt_text(a.decision.as_ref().map(to_text)),
-            text(to_text(&a.failures)),
-            text(to_text(&a.summary_counts)),
-            text(to_text(&a.result)),
+        let a = &t.after;
+        let row = std::iter::once(text(a.id.to_string())).chain(set.iter().map(|c| (c.value)(a))).chain([
             text(t.before.0.as_str()),
             int(t.before.1),
             text(t.fence.map(|f| f.to_string()).unwrap_or_default()),
         ]);
+        rows.push(row);
     }
-    let sql = run_update_sql(matches!(tx, Tx::Sqlite(_)));
+    let sql = run_update_sql(matches!(tx, Tx::Sqlite(_)), &set);
     let written: Vec<(String,)> = fetch(tx, rows, &sql).await?;
     let written: HashSet<Uuid> = written.iter().filter_map(|(id,)| Uuid::parse_str(id).ok()).collect();
     let done: Vec<&Transition> = items.iter().copied().filter(|t| written.contains(&t.after.id)).collect();

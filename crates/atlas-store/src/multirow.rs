@@ -4,6 +4,8 @@
 //! prepared once), on SQLite a `VALUES` list of binds. The queue's batched
 //! writes, the claim's fact reads and the audit sealer use them.
 
+use std::borrow::Cow;
+
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
@@ -34,14 +36,15 @@ pub(crate) fn int(i: impl Into<i64>) -> Val {
 
 /// Rows for one multi-row statement, seen by its SQL as the CTE `v`.
 pub(crate) struct Rows {
-    cols: &'static [(&'static str, Kind)],
+    cols: Cow<'static, [(&'static str, Kind)]>,
     /// Row-major.
     vals: Vec<Val>,
 }
 
 impl Rows {
-    pub(crate) fn new(cols: &'static [(&'static str, Kind)]) -> Rows {
-        Rows { cols, vals: Vec::new() }
+    /// Rows of `cols`: a constant list, or one built for the statement.
+    pub(crate) fn new(cols: impl Into<Cow<'static, [(&'static str, Kind)]>>) -> Rows {
+        Rows { cols: cols.into(), vals: Vec::new() }
     }
 
     /// Appends a row: one value per column, in column order.
