@@ -62,7 +62,10 @@ impl Transition {
     pub(crate) fn new(before: &Run, event: RunEvent, at: Timestamp, fence: Option<Uuid>) -> StoreResult<Transition> {
         let (after, audit) = transition(before, event, at)?;
         let changed = (RUN_SET.iter().enumerate())
-            .filter(|(_, c)| c.always || (c.differs)(before, &after))
+            .filter(|(_, c)| match c.written {
+                Written::Always => true,
+                Written::IfChanged(differs) => differs(before, &after),
+            })
             .fold(0, |mask, (i, _)| mask | 1 << i);
         Ok(Transition { before: (before.status, before.attempt), after, audit, fence, changed })
     }
@@ -72,16 +75,22 @@ impl Transition {
 struct SetColumn {
     name: &'static str,
     kind: Kind,
-    /// Written whatever the transition: a column that others than the run
-    /// service write between transitions (the lease holder's progress counts
-    /// and heartbeats), which a row read before the write may not show.
-    always: bool,
-    differs: fn(&Run, &Run) -> bool,
+    written: Written,
     value: fn(&Run) -> Val,
 }
 
+/// When a batch writes a column.
+enum Written {
+    /// Whatever the transitions: a column that others than the run service
+    /// write between transitions (the lease holder's progress counts and
+    /// heartbeats), which a row read before the write may not show.
+    Always,
+    /// When some transition of the batch changes it (before, after).
+    IfChanged(fn(&Run, &Run) -> bool),
+}
+
 /// Every column a transition may write. A batch writes those that some of
-/// its transitions change, and the `always` ones: every other column only a
+/// its transitions change, and the `Always` ones: every other column only a
 /// transition writes, and the guard (status, attempt, lease token) makes
 /// sure no other transition came between the row's read and its write, so
 /// those columns still hold the values the transition started from. Fewer
@@ -91,92 +100,79 @@ const RUN_SET: &[SetColumn] = &[
     SetColumn {
         name: "status",
         kind: Kind::Text,
-        always: true,
-        differs: |b, a| b.status != a.status,
+        written: Written::IfChanged(|b, a| b.status != a.status),
         value: |a| text(a.status.as_str()),
     },
     SetColumn {
         name: "outcome",
         kind: Kind::Text,
-        always: false,
-        differs: |b, a| b.outcome != a.outcome,
+        written: Written::IfChanged(|b, a| b.outcome != a.outcome),
         value: |a| text(a.outcome.as_str()),
     },
     SetColumn {
         name: "attempt",
         kind: Kind::Int,
-        always: false,
-        differs: |b, a| b.attempt != a.attempt,
+        written: Written::IfChanged(|b, a| b.attempt != a.attempt),
         value: |a| int(a.attempt),
     },
     SetColumn {
         name: "run_after",
         kind: Kind::Int,
-        always: false,
-        differs: |b, a| b.run_after != a.run_after,
+        written: Written::IfChanged(|b, a| b.run_after != a.run_after),
         value: |a| int(a.run_after.0),
     },
     SetColumn {
         name: "lease_owner",
         kind: Kind::Text,
-        always: true,
-        differs: |b, a| b.lease != a.lease,
+        written: Written::Always,
         value: |a| opt_text(a.lease.as_ref().map(|l| l.owner.clone())),
     },
     SetColumn {
         name: "lease_token",
         kind: Kind::Text,
-        always: true,
-        differs: |b, a| b.lease != a.lease,
+        written: Written::Always,
         value: |a| opt_text(a.lease.as_ref().map(|l| l.token.to_string())),
     },
     SetColumn {
         name: "lease_expires_at",
         kind: Kind::Int,
-        always: true,
-        differs: |b, a| b.lease != a.lease,
+        written: Written::Always,
         value: |a| Val::Int(a.lease.as_ref().map(|l| l.expires_at.0)),
     },
     SetColumn {
         name: "started_at",
         kind: Kind::Int,
-        always: false,
-        differs: |b, a| b.started_at != a.started_at,
+        written: Written::IfChanged(|b, a| b.started_at != a.started_at),
         value: |a| Val::Int(a.started_at.map(|t| t.0)),
     },
     SetColumn {
         name: "completed_at",
         kind: Kind::Int,
-        always: false,
-        differs: |b, a| b.completed_at != a.completed_at,
+        written: Written::IfChanged(|b, a| b.completed_at != a.completed_at),
         value: |a| Val::Int(a.completed_at.map(|t| t.0)),
     },
     SetColumn {
         name: "decision",
         kind: Kind::Text,
-        always: false,
-        differs: |b, a| b.decision != a.decision,
+        written: Written::IfChanged(|b, a| b.decision != a.decision),
         value: |a| opt_text(a.decision.as_ref().map(to_text)),
     },
     SetColumn {
         name: "failures",
         kind: Kind::Text,
-        always: false,
-        differs: |b, a| b.failures != a.failures,
+        written: Written::IfChanged(|b, a| b.failures != a.failures),
         value: |a| text(to_text(&a.failures)),
     },
     SetColumn {
         name: "summary_counts",
         kind: Kind::Text,
-        always: true,
-        differs: |b, a| b.summary_counts != a.summary_counts,
+        written: Written::Always,
         value: |a| text(to_text(&a.summary_counts)),
     },
     SetColumn {
         name: "result",
         kind: Kind::Text,
-        always: false,
-        differs: |b, a| b.result != a.result,
+        written: Written::IfChanged(|b, a| b.result != a.result),
         value: |a| text(to_text(&a.result)),
     },
 ];

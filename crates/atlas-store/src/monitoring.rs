@@ -225,8 +225,8 @@ impl Store {
             parts.push((o.as_str().into(), life_conditions(None, Some(*o))));
         }
         // No `ORDER BY`: any `cap` rows make the count, and without an order
-        // Completed may count along the outcome index, which holds only
-        // completed runs, instead of checking each run's status by the newest.
+        // Completed may count along an index that holds only completed runs,
+        // instead of checking each run's status from the newest down.
         let selects: Vec<String> = parts
             .iter()
             .map(|(key, extra)| {
@@ -259,10 +259,10 @@ impl Store {
         })
     }
 
-    /// The tab counts under a type or initiator filter: one index-ordered scan
-    /// of the newest `COUNT_WINDOW` runs of the workspace (or tenants) for
-    /// All, Completed and the outcomes, and one of the newest queued and
-    /// running runs each, counting those that match the rest.
+    /// The tab counts under a type or initiator filter: the newest
+    /// `COUNT_WINDOW` runs of the workspace (or tenants; `newest_sql`) for
+    /// All, Completed and the outcomes, and the newest queued and running runs
+    /// each, counting those that match the rest.
     async fn run_tab_counts_in_window(
         &self,
         mut b: Binds,
@@ -503,6 +503,22 @@ mod tests {
         assert_eq!(m.blocked_by_reason, reasons);
     }
 
+    /// Queues an inventory sync of `tenant` started by `user`.
+    async fn queue_sync(store: &Store, workspace: Uuid, tenant: Uuid, user: Uuid) -> Run {
+        let new = NewRun {
+            op_type: OperationType::InventorySync,
+            workspace_id: workspace,
+            tenant_id: Some(tenant),
+            authority: Authority::Actor { user_id: user },
+            params: serde_json::json!({}),
+            retry_of_run_id: None,
+            max_attempts: 3,
+        };
+        let (run, audit) = Run::queued(new, Uuid::now_v7(), crate::now());
+        store.run_insert(&run, &audit).await.unwrap();
+        run
+    }
+
     async fn counts_stay_exact_across_the_watermark(store: Store) {
         let by = ChangeBy::cli();
         let ws = store.workspace_create("metrics", "Metrics", &by).await.unwrap();
@@ -528,17 +544,7 @@ mod tests {
         // Scraping again folds nothing twice; a queued run (active, above the
         // watermark) is counted, and again once cancelled.
         agree(&store).await;
-        let new = NewRun {
-            op_type: OperationType::InventorySync,
-            workspace_id: ws.id,
-            tenant_id: Some(t.id),
-            authority: Authority::Actor { user_id: user.id },
-            params: serde_json::json!({}),
-            retry_of_run_id: None,
-            max_attempts: 3,
-        };
-        let (run, audit) = Run::queued(new, Uuid::now_v7(), crate::now());
-        store.run_insert(&run, &audit).await.unwrap();
+        let run = queue_sync(&store, ws.id, t.id, user.id).await;
         agree(&store).await;
         store.run_cancel(run.id, Actor::User { user_id: user.id }).await.unwrap();
         agree(&store).await;
@@ -611,17 +617,7 @@ mod tests {
         let t = store.tenant_create(ws.id, "T", TenantStatus::Active, true, None, &by).await.unwrap();
         store.bench_seed_runs(ws.id, &[t.id], user.id, 3000).await.unwrap();
         for _ in 0..3 {
-            let new = NewRun {
-                op_type: OperationType::InventorySync,
-                workspace_id: ws.id,
-                tenant_id: Some(t.id),
-                authority: Authority::Actor { user_id: user.id },
-                params: serde_json::json!({}),
-                retry_of_run_id: None,
-                max_attempts: 3,
-            };
-            let (run, audit) = Run::queued(new, Uuid::now_v7(), crate::now());
-            store.run_insert(&run, &audit).await.unwrap();
+            queue_sync(&store, ws.id, t.id, user.id).await;
         }
         on_db!(store.db(), |p| sqlx::query("ANALYZE").execute(p).await.map(|_| ())).unwrap();
         // Completed runs are nearly all of them here: PostgreSQL may as well
