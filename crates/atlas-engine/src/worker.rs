@@ -15,7 +15,7 @@ use atlas_providers::{Provider, WriteFence};
 use atlas_store::claim::{backoff_ms, ClaimBatch, ClaimParams, Claimed, Finish, MAX_BATCH};
 use atlas_store::{Store, StoreError};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tracing::{info_span, warn, Instrument};
 
@@ -40,6 +40,10 @@ pub struct WorkerStats {
 /// While it has runs in hand, a worker looks for expired leases at most this
 /// often (an idle worker looks at every poll).
 const RESCUE_EVERY: Duration = Duration::from_millis(250);
+
+/// How often a busy worker seals the audit log. Often enough that what is
+/// left unsealed when the queue empties is sealed in a few rounds.
+const SEAL_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -83,6 +87,9 @@ impl Worker {
         let mut stats = WorkerStats::default();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let mut last_seal = Instant::now();
+        // Sealing runs beside the claim loop: a round takes milliseconds per
+        // thousand events, during which this worker would otherwise claim nothing.
+        let mut sealing: Option<JoinHandle<()>> = None;
         let mut last_rescue: Option<Instant> = None;
         loop {
             while let Some(done) = tasks.try_join_next() {
@@ -96,11 +103,14 @@ impl Worker {
                         0
                     });
             }
-            if last_seal.elapsed() >= Duration::from_secs(1) {
+            if last_seal.elapsed() >= SEAL_EVERY && sealing.as_ref().is_none_or(JoinHandle::is_finished) {
                 last_seal = Instant::now();
-                if let Err(e) = self.store.audit_seal().await {
-                    warn!(error = %e, "audit sealer failed");
-                }
+                let store = self.store.clone();
+                sealing = Some(tokio::spawn(async move {
+                    if let Err(e) = store.audit_seal().await {
+                        warn!(error = %e, "audit sealer failed");
+                    }
+                }));
             }
             let room = self.config.concurrency.saturating_sub(tasks.len());
             let mut claimed_any = false;
@@ -131,6 +141,10 @@ impl Worker {
         }
         while let Some(done) = tasks.join_next().await {
             record(&mut stats, done);
+        }
+        if let Some(round) = sealing {
+            // Its failure was logged; the round below seals what it left.
+            let _ = round.await;
         }
         if let Err(e) = self.store.audit_seal().await {
             warn!(error = %e, "audit sealer failed");

@@ -122,7 +122,22 @@ async fn start_denied_stores_nothing(store: atlas_store::Store) {
     assert!(matches!(bad, atlas_engine::ServiceError::Invalid(_)), "{bad:?}");
 }
 
+/// A worker seals the audit log beside its claims while it runs, and what its
+/// runs wrote is sealed by the time it returns.
+async fn a_worker_seals_what_its_runs_wrote_before_it_returns(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    // Slow enough that the worker's sealing rounds run while the run does.
+    w.store.sandbox_fault_set(w.tenant.id, FaultKind::Latency, 3, 200).await.unwrap();
+    let run = w.start(OperationType::InventorySync, json!({})).await;
+    w.drain().await;
+    assert_eq!(w.run(run.id).await.outcome, RunOutcome::Succeeded);
+    let after = w.store.audit_seal().await.unwrap();
+    assert_eq!(after.sealed, 0, "nothing left unsealed: {after:?}");
+    assert!(!after.skipped, "no seal round still running: {after:?}");
+}
+
 both_stores!(
+    a_worker_seals_what_its_runs_wrote_before_it_returns,
     retry_is_reauthorized,
     expired_lease_is_rescued_and_the_stale_worker_is_fenced,
     cancel_before_start,
