@@ -54,7 +54,8 @@ pub(crate) struct Transition {
     pub(crate) audit: AuditDraft,
     /// The lease the row must still hold (finishing writes); `None` at claim.
     pub(crate) fence: Option<Uuid>,
-    /// The columns of `RUN_SET` whose value the transition changes (bit i: `RUN_SET[i]`).
+    /// The columns of `RUN_SET` this transition needs written: those it
+    /// changes and the `Always` ones (bit i: `RUN_SET[i]`).
     changed: u32,
 }
 
@@ -95,7 +96,7 @@ enum Written {
 /// sure no other transition came between the row's read and its write, so
 /// those columns still hold the values the transition started from. Fewer
 /// columns are fewer values to encode and send (a finish no longer sends
-/// the decision of its claim back), and on SQLite fewer indexes to rewrite.
+/// the decision of its claim back).
 const RUN_SET: &[SetColumn] = &[
     SetColumn {
         name: "status",

@@ -621,7 +621,7 @@ mod tests {
         }
         on_db!(store.db(), |p| sqlx::query("ANALYZE").execute(p).await.map(|_| ())).unwrap();
         // Completed runs are nearly all of them here: PostgreSQL may as well
-        // walk the primary key newest first and filter (it stops as soon).
+        // walk the primary key newest first and filter: it stops as early.
         let newest_completed: &[&str] = &["done_newest_idx", "pkey"];
         // A filter, and the indexes its plan reads: each one of some names.
         type Case<'a> = (Option<RunStatus>, Option<RunOutcome>, &'a [&'a [&'a str]]);
