@@ -50,6 +50,18 @@ pub fn run_tenants(run: &Run) -> Vec<Uuid> {
         .unwrap_or_default()
 }
 
+/// The tenants an audit event is about: its own tenant; for an event of a
+/// run without one (a bulk run over several tenants), the run's tenants, so
+/// that its events are visible exactly to those who may see the run (SPEC
+/// §6.2); a workspace-level event, none.
+pub fn audit_event_tenants(event_tenant: Option<Uuid>, run: Option<&Run>) -> Vec<Uuid> {
+    match (event_tenant, run) {
+        (Some(t), _) => vec![t],
+        (None, Some(run)) => run_tenants(run),
+        (None, None) => Vec::new(),
+    }
+}
+
 /// Access to view a run (Monitoring).
 pub fn view_run(viewer: Option<&Viewer>, run: &Run) -> Access {
     check(viewer, &run_tenants(run), Capability::OperationsView)

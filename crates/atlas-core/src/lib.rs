@@ -11,11 +11,14 @@ pub mod badge;
 pub mod capability;
 pub mod error;
 pub mod gate;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod operation;
 pub mod run;
 pub mod summary;
 pub mod tenant;
 pub mod timestamp;
+pub mod value;
 
 pub use capability::{BuiltinRole, Capability, CapabilitySet, Role};
 pub use error::CoreError;

@@ -28,7 +28,7 @@ pub(crate) use role::parse_caps;
 pub use role::{CustomRole, RoleRef};
 pub use tenant::Tenant;
 pub use token::{hash_token, ApiToken};
-pub use user::{normalize_email, User};
+pub use user::{generate_password, normalize_email, PasswordKind, User};
 pub use workspace::Workspace;
 
 /// Who makes an administrative change: a user, or the system (`via: "cli"`).
@@ -67,14 +67,11 @@ impl ChangeBy {
     }
 }
 
-/// A trimmed, non-empty text input.
-fn non_empty<'a>(what: &str, value: &'a str) -> StoreResult<&'a str> {
-    let v = value.trim();
-    if v.is_empty() {
-        Err(StoreError::Invalid(format!("{what} must not be empty")))
-    } else {
-        Ok(v)
-    }
+/// Text from outside becomes a typed value of `atlas_core::value` before it
+/// is stored or looked up (that module says the rules); a refusal is
+/// `Invalid` with the value's message.
+pub(crate) fn valid<T>(parsed: Result<T, atlas_core::value::ValueError>) -> StoreResult<T> {
+    parsed.map_err(|e| StoreError::Invalid(e.message))
 }
 
 impl Store {

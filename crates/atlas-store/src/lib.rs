@@ -34,6 +34,7 @@ pub mod sandbox;
 pub mod schedule;
 pub mod session;
 pub mod testkit;
+pub mod throttle;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 
 use atlas_core::audit::AuditDraft;
 use atlas_core::run::Run;
+use atlas_core::value::{CronExpr, TimeZone};
 use atlas_core::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -73,7 +74,9 @@ pub enum Fired {
 }
 
 impl Store {
-    /// Adds a schedule; the cron expression and zone are validated by the caller.
+    /// Adds a schedule. The zone is checked here; the cron expression's
+    /// fields by the caller (`CronSpec::parse`, which knows whether tests
+    /// allow a seconds field), its text here.
     pub async fn schedule_add(
         &self,
         tenant_id: Uuid,
@@ -81,14 +84,16 @@ impl Store {
         timezone: &str,
         by: &ChangeBy,
     ) -> StoreResult<Schedule> {
+        crate::admin::valid(atlas_core::value::check_line(CronExpr::FIELD, cron, CronExpr::MAX_LEN))?;
+        crate::admin::valid(TimeZone::parse(timezone))?;
         let tenant = self.tenant_get(tenant_id).await?;
         let at = crate::now();
         let s = Schedule {
             id: Uuid::now_v7(),
             workspace_id: tenant.workspace_id,
             tenant_id,
-            cron: cron.trim().to_owned(),
-            timezone: timezone.trim().to_owned(),
+            cron: cron.to_owned(),
+            timezone: timezone.to_owned(),
             enabled: true,
             created_by: by.actor.to_db(),
             last_changed_by: by.actor.to_db(),

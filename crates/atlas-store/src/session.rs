@@ -7,8 +7,7 @@
 //! `last_seen_at` is refreshed at most once a minute so that reading a session
 //! is not a write per request.
 //!
-//! Throttling counts failed sign-ins per (email, client address) in a fixed
-//! window; the console decides what limit to enforce.
+//! Throttling failed sign-ins lives beside this, in `throttle.rs`.
 
 use std::time::Duration;
 
@@ -36,15 +35,6 @@ pub struct WebSession {
     pub flash: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
-}
-
-/// Failed sign-ins in the current window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoginFailures {
-    /// For this email from this address.
-    pub pair: i64,
-    /// For this email from any address.
-    pub email: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -192,47 +182,6 @@ impl Store {
     pub async fn session_set_flash(&self, id_hash: &str, flash: Option<&str>) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         exec!(&mut tx, sqlx::query("UPDATE web_sessions SET flash = $1 WHERE id_hash = $2").bind(flash).bind(id_hash))?;
-        tx.commit().await
-    }
-
-    /// Failed sign-ins since `since` for an email (normalized by the caller).
-    pub async fn login_failures(&self, email: &str, ip: &str, since: Timestamp) -> StoreResult<LoginFailures> {
-        let (pair, total): (i64, i64) = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN ip = $2 THEN failures ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(failures), 0) AS BIGINT) \
-             FROM login_throttle WHERE email = $1 AND window_start >= $3"
-        )
-        .bind(email)
-        .bind(ip)
-        .bind(since.0)
-        .fetch_one(p)
-        .await)?;
-        Ok(LoginFailures { pair, email: total })
-    }
-
-    /// Counts a failed sign-in; a window older than `since` starts over.
-    pub async fn login_failure_record(&self, email: &str, ip: &str, since: Timestamp) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        exec!(
-            &mut tx,
-            sqlx::query(
-                "INSERT INTO login_throttle (email, ip, window_start, failures) VALUES ($1, $2, $3, 1) \
-                 ON CONFLICT (email, ip) DO UPDATE SET \
-                 failures = CASE WHEN login_throttle.window_start < $4 THEN 1 ELSE login_throttle.failures + 1 END, \
-                 window_start = CASE WHEN login_throttle.window_start < $4 THEN $3 ELSE login_throttle.window_start END"
-            )
-            .bind(email)
-            .bind(ip)
-            .bind(now().0)
-            .bind(since.0)
-        )?;
-        tx.commit().await
-    }
-
-    /// Forgets the failures of an (email, address) pair after a good sign-in.
-    pub async fn login_failures_clear(&self, email: &str, ip: &str) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        exec!(&mut tx, sqlx::query("DELETE FROM login_throttle WHERE email = $1 AND ip = $2").bind(email).bind(ip))?;
         tx.commit().await
     }
 }

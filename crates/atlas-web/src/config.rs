@@ -4,21 +4,32 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use atlas_store::throttle::ThrottlePolicy;
+
 #[derive(Clone, Debug)]
 pub struct WebConfig {
     /// Where to listen; port 0 picks a free port (tests).
     pub bind: SocketAddr,
-    /// Marks cookies `Secure` (behind TLS).
+    /// Marks cookies `Secure` and sends HSTS (behind TLS: `with_public_url`
+    /// sets it for an `https://` address).
     pub secure_cookies: bool,
     /// A session ends this long after it was last used.
     pub session_idle: Duration,
-    /// The largest request body accepted (413 above it).
+    /// The largest request body accepted (413 above it; a larger declared
+    /// `Content-Length` is refused before the body is read).
     pub body_limit: usize,
-    /// Failed sign-ins allowed per email and address within `login_window`.
-    pub login_max_failures: i64,
-    /// Failed sign-ins allowed per email from all addresses within `login_window`.
-    pub login_max_failures_per_email: i64,
-    pub login_window: Duration,
+    /// How long a client may take to send a request's headers before the
+    /// connection is closed.
+    pub header_read_timeout: Duration,
+    /// Failed sign-ins: per (account, address) delays and a per-address limit.
+    pub throttle: ThrottlePolicy,
+    /// `/metrics` answers only with `Authorization: Bearer <this>`; without
+    /// it, `/metrics` is not served on the console's address at all (a
+    /// separate metrics address may still serve it, see `metrics_bind`).
+    pub metrics_token: Option<String>,
+    /// A second address that serves only `/metrics` (and `/healthz`), without
+    /// a token: for a scraper on a private network.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for WebConfig {
@@ -28,9 +39,10 @@ impl Default for WebConfig {
             secure_cookies: false,
             session_idle: Duration::from_secs(12 * 3600),
             body_limit: 64 * 1024,
-            login_max_failures: 5,
-            login_max_failures_per_email: 20,
-            login_window: Duration::from_secs(15 * 60),
+            header_read_timeout: Duration::from_secs(10),
+            throttle: ThrottlePolicy::default(),
+            metrics_token: None,
+            metrics_bind: None,
         }
     }
 }
@@ -39,5 +51,17 @@ impl WebConfig {
     /// The defaults, listening on `bind`.
     pub fn new(bind: SocketAddr) -> WebConfig {
         WebConfig { bind, ..WebConfig::default() }
+    }
+
+    /// The address people reach the console at (`ATLAS_PUBLIC_URL`): an
+    /// `https://` one means TLS in front, so cookies are `Secure` and HSTS is sent.
+    pub fn with_public_url(mut self, url: &str) -> Result<WebConfig, String> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            self.secure_cookies = true;
+        } else if !lower.starts_with("http://") {
+            return Err(format!("ATLAS_PUBLIC_URL `{url}` must start with http:// or https://"));
+        }
+        Ok(self)
     }
 }

@@ -1,10 +1,16 @@
 //! Operations endpoints: `/healthz` (the process answers), `/readyz` (the
-//! database answers) and `/metrics` (Prometheus text format).
+//! database answers) and `/metrics` (Prometheus text format). On the
+//! console's address `/metrics` needs `Authorization: Bearer` with the
+//! configured metrics token and is not served without one; a separate
+//! metrics address (`metrics_bind`) serves it without a token. Denial reason
+//! codes of the `scope_denied` class never appear in it (they say who lost
+//! access to what), as they never reach an HTTP client elsewhere.
 
 use std::fmt::Write;
 
+use atlas_core::gate::{DenialClass, ReasonCode};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -37,7 +43,34 @@ fn quantile(sorted: &[i64], q: f64) -> f64 {
     sorted[idx.min(last)] as f64 / 1000.0
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// `/metrics` on the console's address: only with the configured token.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(expected) = state.config.metrics_token.as_deref() else {
+        return Err(ApiError::NotFound);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    if !given.is_some_and(|g| crate::auth::csrf::same(g, expected)) {
+        let mut resp = ApiError::Unauthenticated.into_response();
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return Ok(resp);
+    }
+    metrics_text(&state).await
+}
+
+/// `/metrics` on the separate metrics address: no token.
+pub async fn metrics_open(State(state): State<AppState>) -> Result<Response, ApiError> {
+    metrics_text(&state).await
+}
+
+fn scope_denied(reason: &str) -> bool {
+    ReasonCode::ALL.iter().any(|r| r.as_str() == reason && r.class() == DenialClass::ScopeDenied)
+}
+
+async fn metrics_text(state: &AppState) -> Result<Response, ApiError> {
     let m = state.store.metrics_snapshot().await?;
     let mut out = String::new();
     let _ = writeln!(out, "# HELP atlas_runs Operation runs by type, status and outcome.");
@@ -48,7 +81,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     }
     let _ = writeln!(out, "# HELP atlas_gate_denials Blocked runs by the reason code of their gate decision.");
     let _ = writeln!(out, "# TYPE atlas_gate_denials gauge");
-    for (r, n) in &m.blocked_by_reason {
+    for (r, n) in m.blocked_by_reason.iter().filter(|(r, _)| !scope_denied(r)) {
         let _ = writeln!(out, "atlas_gate_denials{{reason_code=\"{}\"}} {n}", label(r));
     }
     let _ = writeln!(out, "# HELP atlas_queue_depth Runs waiting in the queue.");

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use atlas_core::access::run_actions;
+use atlas_core::value::quoted;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::OperationType;
 use atlas_store::run::{Initiator, RunFilter};
@@ -40,7 +41,7 @@ impl RunListQuery {
     /// (the guard has already refused a tenant filter outside it), and the
     /// filters given. A value that does not parse is invalid (422).
     pub fn filter(&self, ctx: &Ctx, default_limit: u32) -> ApiResult<RunFilter> {
-        let invalid = |what: &str, v: &str| ApiError::Invalid(format!("`{v}` is not a valid {what}"));
+        let invalid = |what: &str, v: &str| ApiError::Invalid(format!("{} is not a valid {what}", quoted(v)));
         let op_type = given(&self.op_type)
             .map(|t| OperationType::parse(t).ok_or_else(|| invalid("operation type", t)))
             .transpose()?;

@@ -6,14 +6,17 @@
 use std::sync::Arc;
 
 use atlas_core::Capability;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
-use axum::http::{header, HeaderValue, Method};
-use axum::middleware::{from_fn_with_state, map_response};
-use axum::response::Response;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, map_response, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
 use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::error::{ApiError, PageError};
 use crate::guard::{self, GuardState};
 use crate::state::AppState;
 use crate::{api, auth, ops, pages, view};
@@ -258,7 +261,8 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-/// The whole application: every route of `routes()` behind the guard.
+/// The whole application: every route of `routes()` behind the guard, inside
+/// the serving stack's limits and headers (`serving`).
 pub fn router(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new();
     for spec in routes() {
@@ -269,11 +273,53 @@ pub fn router(state: AppState) -> Router {
         let handler = spec.handler.route_layer(from_fn_with_state(guard_state, guard::guard));
         router = router.route(spec.path, handler);
     }
-    router
-        .fallback(guard::fallback)
-        .layer(DefaultBodyLimit::max(state.config.body_limit))
+    serving(router.fallback(guard::fallback), &state).with_state(state)
+}
+
+/// What a separate metrics address serves: `/metrics` without a token, and `/healthz`.
+pub fn metrics_router(state: AppState) -> Router {
+    let router: Router<AppState> = Router::new()
+        .route("/metrics", routing::get(ops::metrics_open))
+        .route("/healthz", routing::get(ops::healthz))
+        .fallback(guard::fallback);
+    serving(router, &state).with_state(state)
+}
+
+/// The serving stack around the routes, from tower-http rather than by hand:
+/// a body over the limit is refused with 413 — at once when its declared
+/// `Content-Length` says so, before a byte of it is read; every answer that
+/// sets no caching of its own is `Cache-Control: no-store` (pages and API
+/// answers are per person); behind TLS, HSTS.
+fn serving(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let limit = state.config.body_limit;
+    let router = router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(from_fn(too_large_in_our_words))
         .layer(map_response(security_headers))
-        .with_state(state)
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if state.config.secure_cookies {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+    } else {
+        router
+    }
+}
+
+/// tower-http's 413 has no body; give it the error shape of its surface.
+async fn too_large_in_our_words(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || resp.headers().contains_key(header::CONTENT_TYPE) {
+        return resp;
+    }
+    if api {
+        ApiError::TooLarge.into_response()
+    } else {
+        PageError(ApiError::TooLarge).into_response()
+    }
 }
 
 /// Our own scripts and styles only, no framing, no sniffing.

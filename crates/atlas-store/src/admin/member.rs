@@ -98,6 +98,30 @@ async fn check_scope(tx: &mut Tx, workspace_id: Uuid, scope: &TenantScope) -> St
     }
 }
 
+/// The owners of a workspace, locked (PostgreSQL) in id order before the
+/// membership a change is about, so that two owners demoting each other at
+/// once are ordered and the second sees the first's change.
+async fn owners_locked(store: &Store, tx: &mut Tx, workspace_id: Uuid) -> StoreResult<Vec<String>> {
+    let sql = format!(
+        "SELECT id FROM memberships WHERE workspace_id = $1 AND builtin_role = 'owner' ORDER BY id{}",
+        store.row_lock(" FOR UPDATE")
+    );
+    let rows: Vec<(String,)> =
+        on_tx!(tx, |c| sqlx::query_as(&sql).bind(workspace_id.to_string()).fetch_all(c).await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Refuses a change that would leave the workspace without an owner.
+fn keep_an_owner(owners: &[String], before: &Membership, stays_owner: bool) -> StoreResult<()> {
+    let is_owner = before.role == Role::Builtin(BuiltinRole::Owner);
+    if is_owner && !stays_owner && owners.iter().all(|id| *id == before.id.to_string()) {
+        return Err(StoreError::Conflict(
+            "this is the workspace's last owner: make another member an owner first".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Makes a user a member of a workspace with a role and a tenant scope.
     pub async fn member_grant(
@@ -160,11 +184,13 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<Membership> {
         let mut tx = self.begin().await?;
+        let owners = owners_locked(self, &mut tx, workspace_id).await?;
         let before = self.membership_locked(&mut tx, workspace_id, user_id).await?;
         let resolved = resolve(&mut tx, workspace_id, role).await?;
         if resolved.role.name() == before.role.name() {
             return Ok(before);
         }
+        keep_an_owner(&owners, &before, resolved.role == Role::Builtin(BuiltinRole::Owner))?;
         let at = now();
         exec!(
             &mut tx,
@@ -229,9 +255,12 @@ impl Store {
     }
 
     /// Removes a membership (the row is deleted); returns what was removed.
+    /// The last owner cannot be removed (`Conflict`).
     pub async fn member_revoke(&self, workspace_id: Uuid, user_id: Uuid, by: &ChangeBy) -> StoreResult<Membership> {
         let mut tx = self.begin().await?;
+        let owners = owners_locked(self, &mut tx, workspace_id).await?;
         let before = self.membership_locked(&mut tx, workspace_id, user_id).await?;
+        keep_an_owner(&owners, &before, false)?;
         exec!(&mut tx, sqlx::query("DELETE FROM memberships WHERE id = $1").bind(before.id.to_string()))?;
         let draft = by.draft(
             "membership.revoked",

@@ -7,7 +7,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{non_empty, ChangeBy};
+use atlas_core::value::RoleName;
+
+use super::{valid, ChangeBy};
 use crate::audit::append;
 use crate::row::uuid;
 use crate::{exec, now, on_db, on_tx, Store, StoreError, StoreResult, Tx};
@@ -32,8 +34,8 @@ pub enum RoleRef {
 
 impl RoleRef {
     /// Built-in names win; custom roles can never take one (see `role_create`).
+    /// A custom name is checked (`RoleName`) where it is looked up.
     pub fn parse(name: &str) -> RoleRef {
-        let name = name.trim();
         BuiltinRole::parse(name).map_or_else(|| RoleRef::Custom(name.to_owned()), RoleRef::Builtin)
     }
 }
@@ -78,8 +80,9 @@ fn caps_to_db(caps: &CapabilitySet) -> String {
     caps.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
 }
 
-fn role_name(name: &str) -> StoreResult<&str> {
-    let name = non_empty("role name", name)?;
+fn role_name(name: &str) -> StoreResult<String> {
+    let name = valid(RoleName::parse(name))?.into_string();
+    let name = name.as_str();
     if BuiltinRole::parse(&name.to_lowercase()).is_some() {
         return Err(StoreError::Invalid(format!(
             "`{name}` is a built-in role name; choose another name for a custom role"
@@ -88,7 +91,7 @@ fn role_name(name: &str) -> StoreResult<&str> {
     if name.contains(',') {
         return Err(StoreError::Invalid(format!("role name `{name}` must not contain a comma")));
     }
-    Ok(name)
+    Ok(name.to_owned())
 }
 
 impl Store {
@@ -105,7 +108,7 @@ impl Store {
         let role = CustomRole {
             id: Uuid::now_v7(),
             workspace_id,
-            name: name.to_owned(),
+            name,
             capabilities: capabilities.clone(),
             created_at: at,
             updated_at: at,
@@ -143,7 +146,7 @@ impl Store {
         capabilities: &CapabilitySet,
         by: &ChangeBy,
     ) -> StoreResult<CustomRole> {
-        let name = name.trim();
+        valid(RoleName::parse(name))?;
         let mut tx = self.begin().await?;
         let sql = format!("{ROLE_SELECT} WHERE workspace_id = $1 AND name = $2{}", self.row_lock(" FOR UPDATE"));
         let row: Option<CustomRoleRow> = on_tx!(&mut tx, |c| sqlx::query_as(&sql)
@@ -180,13 +183,14 @@ impl Store {
     }
 
     pub async fn role_get(&self, workspace_id: Uuid, name: &str) -> StoreResult<CustomRole> {
+        valid(RoleName::parse(name))?;
         let sql = format!("{ROLE_SELECT} WHERE workspace_id = $1 AND name = $2");
         let row: Option<CustomRoleRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
             .bind(workspace_id.to_string())
-            .bind(name.trim())
+            .bind(name)
             .fetch_optional(p)
             .await)?;
-        row.ok_or_else(|| StoreError::NotFound(format!("custom role `{}`", name.trim())))?.into_domain()
+        row.ok_or_else(|| StoreError::NotFound(format!("custom role `{name}`")))?.into_domain()
     }
 
     /// The workspace's custom roles, by name.
@@ -203,6 +207,7 @@ pub(super) async fn resolve(tx: &mut Tx, workspace_id: Uuid, role: &RoleRef) -> 
     match role {
         RoleRef::Builtin(b) => Ok(ResolvedRole { builtin: Some(b.as_str()), custom_id: None, role: Role::Builtin(*b) }),
         RoleRef::Custom(name) => {
+            valid(RoleName::parse(name))?;
             let row: Option<(String, String)> = on_tx!(tx, |c| {
                 sqlx::query_as("SELECT id, capabilities FROM custom_roles WHERE workspace_id = $1 AND name = $2")
                     .bind(workspace_id.to_string())

@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{non_empty, ChangeBy};
+use atlas_core::value::{Guid, TenantName};
+
+use super::{valid, ChangeBy};
 use crate::audit::append;
 use crate::row::{parse, uuid};
 use crate::{exec, now, on_db, on_tx, Store, StoreError, StoreResult, Tx};
@@ -67,15 +69,15 @@ impl Store {
         external_tenant_id: Option<&str>,
         by: &ChangeBy,
     ) -> StoreResult<Tenant> {
-        let name = non_empty("tenant name", name)?;
+        let name = valid(TenantName::parse(name))?.into_string();
         let external_tenant_id =
-            external_tenant_id.map(|e| non_empty("external tenant id", e).map(str::to_owned)).transpose()?;
+            external_tenant_id.map(|e| valid(Guid::parse("external tenant id", e)).map(|g| g.to_string())).transpose()?;
         self.workspace_get(workspace_id).await?;
         let at = now();
         let tenant = Tenant {
             id: Uuid::now_v7(),
             workspace_id,
-            name: name.to_owned(),
+            name,
             external_tenant_id,
             status,
             writes_enabled,
@@ -190,6 +192,7 @@ impl Store {
     }
 
     pub async fn tenant_by_name(&self, workspace_id: Uuid, name: &str) -> StoreResult<Tenant> {
+        valid(TenantName::parse(name))?;
         let sql = format!("{TENANT_SELECT} WHERE workspace_id = $1 AND name = $2");
         let row: Option<TenantRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
             .bind(workspace_id.to_string())
@@ -211,7 +214,7 @@ impl Store {
     /// workspace given, a tenant of another workspace is not found (nothing
     /// crosses workspaces).
     pub async fn tenant_resolve(&self, workspace: Option<Uuid>, id_or_name: &str) -> StoreResult<Tenant> {
-        let key = id_or_name.trim();
+        let key = id_or_name;
         if let Ok(id) = Uuid::parse_str(key) {
             match (self.tenant_get(id).await, workspace) {
                 (Ok(t), Some(w)) if t.workspace_id != w => {}

@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{non_empty, ChangeBy};
+use atlas_core::value::{DisplayName, Email, Password};
+
+use super::{valid, ChangeBy};
 use crate::audit::append;
 use crate::row::uuid;
 use crate::{exec, now, on_db, Store, StoreError, StoreResult};
@@ -43,38 +45,49 @@ impl UserRow {
     }
 }
 
-const USER_SELECT: &str = "SELECT id, email, display_name, disabled_at, created_at FROM users";
-
-/// Emails are compared case-insensitively; stored lower-case.
-pub fn normalize_email(email: &str) -> Result<String, StoreError> {
-    let e = email.trim().to_lowercase();
-    let valid = match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !e.chars().any(|c| c.is_whitespace() || c == ',')
-                && e.matches('@').count() == 1
-        }
-        None => false,
-    };
-    if valid {
-        Ok(e)
-    } else {
-        Err(StoreError::Invalid(format!("`{email}` is not a valid email address")))
-    }
+/// Whether a password was chosen by its user or generated for one sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordKind {
+    Chosen,
+    OneTime,
 }
 
-fn hash_password(password: &str) -> StoreResult<String> {
-    if password.is_empty() {
-        return Err(StoreError::Invalid("password must not be empty".into()));
-    }
+/// A password people can type from a terminal: 16 letters and digits.
+pub fn generate_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::rngs::OsRng, 16)
+}
+
+const USER_SELECT: &str = "SELECT id, email, display_name, disabled_at, created_at FROM users";
+
+/// Emails are compared case-insensitively; stored lower-case (`atlas_core::value::Email`).
+pub fn normalize_email(email: &str) -> Result<String, StoreError> {
+    valid(Email::parse(email)).map(Email::into_string)
+}
+
+fn hash_password(password: &Password) -> StoreResult<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(password.expose().as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| StoreError::Invalid(format!("cannot hash password: {e}")))
+}
+
+/// A hash of a password nobody has, checked when the email is unknown (or has
+/// no password, or is disabled) so that a sign-in takes as long either way.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"no account has this password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 impl Store {
@@ -86,10 +99,10 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<User> {
         let email = normalize_email(email)?;
-        let display_name = non_empty("name", display_name)?;
-        let hash = password.map(hash_password).transpose()?;
-        let user =
-            User { id: Uuid::now_v7(), email, display_name: display_name.into(), disabled_at: None, created_at: now() };
+        let display_name = valid(DisplayName::parse(display_name))?.into_string();
+        let password = password.map(|p| valid(Password::parse(p))).transpose()?;
+        let hash = password.as_ref().map(hash_password).transpose()?;
+        let user = User { id: Uuid::now_v7(), email, display_name, disabled_at: None, created_at: now() };
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
@@ -115,7 +128,7 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &str) -> StoreResult<User> {
-        let email_norm = email.trim().to_lowercase();
+        let email_norm = normalize_email(email)?;
         let sql = format!("{USER_SELECT} WHERE email = $1");
         let row: Option<UserRow> =
             on_db!(self.db(), |p| sqlx::query_as(&sql).bind(&email_norm).fetch_optional(p).await)?;
@@ -137,46 +150,81 @@ impl Store {
     }
 
     /// Checks a password; `None` for an unknown, password-less or disabled user
-    /// or a wrong password, so callers cannot tell which.
+    /// or a wrong password, so callers cannot tell which — not by the answer,
+    /// nor by its time: without a stored hash a dummy one is checked.
     pub async fn user_verify_password(&self, email: &str, password: &str) -> StoreResult<Option<User>> {
-        let email_norm = email.trim().to_lowercase();
-        let row: Option<(String, Option<String>)> = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT id, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL"
-        )
-        .bind(&email_norm)
-        .fetch_optional(p)
-        .await)?;
-        let Some((id, Some(stored))) = row else {
-            return Ok(None);
+        let row: Option<(String, Option<String>)> = match normalize_email(email) {
+            Ok(email_norm) => on_db!(self.db(), |p| sqlx::query_as(
+                "SELECT id, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL"
+            )
+            .bind(&email_norm)
+            .fetch_optional(p)
+            .await)?,
+            Err(_) => None,
         };
-        let Ok(parsed) = PasswordHash::new(&stored) else {
-            return Ok(None);
+        // Hashing is CPU work that would stall the runtime's thread for ~20 ms.
+        let password = password.to_owned();
+        let (id, stored) = match row {
+            Some((id, Some(stored))) => (Some(id), stored),
+            _ => (None, dummy_hash().to_owned()),
         };
-        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
-            return Ok(None);
+        let matched = tokio::task::spawn_blocking(move || verify(&password, &stored)).await.unwrap_or(false);
+        match id {
+            Some(id) if matched => Ok(Some(self.user_get(uuid(&id)?).await?)),
+            _ => Ok(None),
         }
-        Ok(Some(self.user_get(uuid(&id)?).await?))
     }
 
-    /// Sets a user's password (the first owner's one-time password, the demo
-    /// logins). Audited without the password, of course.
+    /// Sets a password someone chose (the demo logins, `users set-password
+    /// --password`, the console's "Change password"). Audited without the
+    /// password, of course.
     pub async fn user_set_password(&self, email: &str, password: &str, by: &ChangeBy) -> StoreResult<User> {
-        if password.chars().count() < 8 {
-            return Err(StoreError::Invalid("a password needs at least 8 characters".into()));
-        }
+        self.user_write_password(email, password, PasswordKind::Chosen, by).await
+    }
+
+    /// Sets a password, chosen or one-time (a generated one that the console
+    /// asks to replace at the first sign-in).
+    pub async fn user_write_password(
+        &self,
+        email: &str,
+        password: &str,
+        kind: PasswordKind,
+        by: &ChangeBy,
+    ) -> StoreResult<User> {
+        let password = valid(Password::parse(password))?;
         let user = self.user_by_email(email).await?;
-        let hash = hash_password(password)?;
+        let hash = hash_password(&password)?;
+        let one_time = kind == PasswordKind::OneTime;
         let at = now();
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.id.to_string())
+            sqlx::query("UPDATE users SET password_hash = $1, password_change_required = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(i64::from(one_time))
+                .bind(user.id.to_string())
         )?;
-        let draft =
-            by.draft("user.password_set", None, None, format!("user:{}", user.id), json!({"email": user.email}));
+        let draft = by.draft(
+            "user.password_set",
+            None,
+            None,
+            format!("user:{}", user.id),
+            json!({"email": user.email, "one_time": one_time}),
+        );
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// Whether the user signed in with a one-time password not yet replaced.
+    pub async fn user_password_change_required(&self, user_id: Uuid) -> StoreResult<bool> {
+        let row: Option<(i64,)> = on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT password_change_required FROM users WHERE id = $1"
+        )
+        .bind(user_id.to_string())
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.is_some_and(|(r,)| r != 0))
     }
 
     /// Disables a user: from now on the gate refuses their queued runs, and their

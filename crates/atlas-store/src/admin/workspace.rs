@@ -5,7 +5,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{non_empty, ChangeBy};
+use atlas_core::value::{Slug, WorkspaceName};
+
+use super::{valid, ChangeBy};
 use crate::audit::append;
 use crate::row::uuid;
 use crate::{exec, now, on_db, Store, StoreError, StoreResult};
@@ -36,14 +38,9 @@ const WORKSPACE_SELECT: &str = "SELECT id, slug, name, created_at FROM workspace
 
 impl Store {
     pub async fn workspace_create(&self, slug: &str, name: &str, by: &ChangeBy) -> StoreResult<Workspace> {
-        let slug = non_empty("slug", slug)?;
-        if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return Err(StoreError::Invalid(format!(
-                "slug `{slug}` may only contain lower-case letters, digits and dashes"
-            )));
-        }
-        let name = non_empty("name", name)?;
-        let ws = Workspace { id: Uuid::now_v7(), slug: slug.into(), name: name.into(), created_at: now() };
+        let slug = valid(Slug::parse(slug))?.into_string();
+        let name = valid(WorkspaceName::parse(name))?.into_string();
+        let ws = Workspace { id: Uuid::now_v7(), slug, name, created_at: now() };
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,
@@ -66,6 +63,7 @@ impl Store {
     }
 
     pub async fn workspace_by_slug(&self, slug: &str) -> StoreResult<Workspace> {
+        valid(Slug::parse(slug))?;
         let sql = format!("{WORKSPACE_SELECT} WHERE slug = $1");
         let row: Option<WorkspaceRow> = on_db!(self.db(), |p| sqlx::query_as(&sql).bind(slug).fetch_optional(p).await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("workspace `{slug}`")))?.into_domain()

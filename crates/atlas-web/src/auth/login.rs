@@ -1,11 +1,12 @@
-//! Sign-in and sign-out. Passwords are checked by the store (argon2);
-//! failures are throttled per (email, client address) and per email, and a
-//! throttled attempt is refused before the password is even looked at.
+//! Sign-in and sign-out. Passwords are checked by the store (argon2, a dummy
+//! hash for an unknown email so both take as long); failures are throttled
+//! per (email, client address) with growing delays and per address
+//! (`atlas_store::throttle`), and a throttled attempt is refused before the
+//! password is even looked at.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use atlas_core::Timestamp;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -32,11 +33,25 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A local path to go to after signing in; anything else goes to Monitoring.
-fn safe_next(next: Option<&str>) -> String {
+/// Where a sign-in goes when `next` is missing or not a local path.
+const DEFAULT_NEXT: &str = "/admin/operations";
+
+/// A local path to go to after signing in: one leading `/` followed by
+/// neither `/` nor `\` (which browsers read as another host), only printable
+/// ASCII (no tab or line break a browser would drop or a header refuse), of a
+/// sane length. Anything else goes to Monitoring.
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/admin/operations".to_owned(),
+        Some(n)
+            if n.len() <= 2048
+                && n.starts_with('/')
+                && !n[1..].starts_with(['/', '\\'])
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_owned()
+        }
+        _ => DEFAULT_NEXT.to_owned(),
     }
 }
 
@@ -82,6 +97,16 @@ fn render(state: &AppState, status: StatusCode, next: &str, email: &str, error: 
     (status, [(header::SET_COOKIE, set)], login_page(&t, next, email, error)).into_response()
 }
 
+/// A throttled sign-in: 429 with the form, the wait in words and `Retry-After`.
+fn throttled(state: &AppState, next: &str, email: &str, wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let when = if secs < 120 { format!("{secs} seconds") } else { format!("{} minutes", secs.div_ceil(60)) };
+    let text = format!("Too many failed sign-ins. Wait {when}, then try again.");
+    let mut resp = render(state, StatusCode::TOO_MANY_REQUESTS, next, email, Some(&text));
+    resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    resp
+}
+
 #[derive(Deserialize, Default)]
 pub struct NextQuery {
     next: Option<String>,
@@ -119,22 +144,19 @@ pub async fn submit(
         return Err(ApiError::Csrf.into());
     }
     let next = safe_next(f.next.as_deref());
-    let email = f.email.trim().to_lowercase();
-    let window = i64::try_from(state.config.login_window.as_micros()).unwrap_or(i64::MAX);
-    let since = Timestamp(atlas_store::now().micros().saturating_sub(window));
-    let failures = state.store.login_failures(&email, &ip, since).await?;
-    if failures.pair >= state.config.login_max_failures || failures.email >= state.config.login_max_failures_per_email {
-        let minutes = state.config.login_window.as_secs().div_ceil(60);
-        return Err(ApiError::Throttled(format!(
-            "Too many failed sign-ins for this email. Wait {minutes} minutes, then try again."
-        ))
-        .into());
+    // A malformed email signs in nobody; it is throttled under one key so
+    // that it cannot be varied to dodge the per-pair count.
+    let email = atlas_store::admin::normalize_email(&f.email).unwrap_or_else(|_| "(invalid)".into());
+    let shown = atlas_core::value::Email::parse(&f.email).map(|e| e.into_string()).unwrap_or_default();
+    let wait = state.store.sign_in_wait(&email, &ip).await?;
+    if !wait.is_zero() {
+        return Ok(throttled(&state, &next, &shown, wait));
     }
     let Some(user) = state.store.user_verify_password(&email, &f.password).await? else {
-        state.store.login_failure_record(&email, &ip, since).await?;
-        return Ok(render(&state, StatusCode::UNAUTHORIZED, &next, &email, Some("The email or password is wrong.")));
+        state.store.sign_in_failed(&email, &ip, &state.config.throttle).await?;
+        return Ok(render(&state, StatusCode::UNAUTHORIZED, &next, &shown, Some("The email or password is wrong.")));
     };
-    state.store.login_failures_clear(&email, &ip).await?;
+    state.store.sign_in_succeeded(&email, &ip).await?;
     let (id, _) = state.store.session_create(user.id, state.config.session_idle).await?;
     let secure = state.config.secure_cookies;
     let session = cookie::set(cookie::SESSION, &id, None, secure);

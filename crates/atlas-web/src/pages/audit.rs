@@ -1,14 +1,22 @@
 //! The audit log of the workspace (`audit.view`), filterable by tenant,
 //! actor and action, newest first. A member with partial scope sees the
-//! workspace's own events and those of their tenants.
+//! workspace's own events and those of their tenants; the events of a run
+//! over several tenants only when entitled to all of them, like the run
+//! itself (`atlas_core::access::audit_event_tenants`).
 
+use std::collections::HashMap;
+
+use atlas_core::access::audit_event_tenants;
 use atlas_core::audit::Actor;
+use atlas_core::run::Run;
+use atlas_core::value::quoted;
 use atlas_core::Capability;
 use atlas_store::audit::{AuditEvent, AuditFilter};
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult, PageResult};
@@ -32,23 +40,58 @@ fn given(v: &Option<String>) -> Option<String> {
 
 /// One page of the events this viewer may read, and the cursor of the next.
 pub async fn events(state: &AppState, ctx: &Ctx, q: &AuditQuery) -> ApiResult<(Vec<AuditEvent>, Option<i64>)> {
+    let invalid = |e: atlas_core::value::ValueError| ApiError::Invalid(e.message);
     let before_seq = given(&q.before)
-        .map(|b| b.parse::<i64>().map_err(|_| ApiError::Invalid(format!("`{b}` is not a valid cursor"))))
+        .map(|b| b.parse::<i64>().map_err(|_| ApiError::Invalid(format!("{} is not a valid cursor", quoted(&b)))))
         .transpose()?;
+    let actor = given(&q.actor)
+        .map(|a| match a.as_str() {
+            "system" => Ok(a),
+            other => uuid::Uuid::parse_str(other)
+                .map(|u| u.to_string())
+                .map_err(|_| ApiError::Invalid(format!("actor {} is not a user id or `system`", quoted(other)))),
+        })
+        .transpose()?;
+    let action = atlas_core::value::filter_text("action", q.action.as_deref()).map_err(invalid)?;
     let limit = 100;
     let filter = AuditFilter {
         workspace_id: Some(ctx.workspace()?.id),
         tenant_id: ctx.tenant.as_ref().map(|t| t.id),
-        actor: given(&q.actor),
-        action: given(&q.action),
+        actor,
+        action,
         subject: None,
         before_seq,
         limit,
     };
     let page = state.store.audit_events(filter).await?;
     let next = if page.len() >= limit as usize { page.last().map(|e| e.seq) } else { None };
-    let visible =
-        page.into_iter().filter(|e| e.tenant_id.is_none_or(|t| ctx.allows(Capability::AuditView, &[t]))).collect();
+    let mut runs: HashMap<Uuid, Option<Run>> = HashMap::new();
+    let mut visible = Vec::with_capacity(page.len());
+    for e in page {
+        let run_id = e.subject.strip_prefix("run:").and_then(|r| Uuid::parse_str(r).ok()).filter(|_| e.tenant_id.is_none());
+        let run = match run_id {
+            Some(id) => match runs.get(&id) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = match state.store.run_get(id).await {
+                        Ok(r) => Some(r),
+                        Err(atlas_store::StoreError::NotFound(_)) => None,
+                        Err(e) => return Err(e.into()),
+                    };
+                    runs.insert(id, r.clone());
+                    r
+                }
+            },
+            None => None,
+        };
+        // A run event whose run cannot be read names no tenants it could be checked against: hide it.
+        if run_id.is_some() && run.is_none() && ctx.tenant_scope().is_some() {
+            continue;
+        }
+        if ctx.allows(Capability::AuditView, &audit_event_tenants(e.tenant_id, run.as_ref())) {
+            visible.push(e);
+        }
+    }
     Ok((visible, next))
 }
 

@@ -42,7 +42,12 @@ async fn login_request(w: &World, email: &str, password: &str) -> crate::support
 both_stores!(sign_in_sign_out_and_throttling, session_and_throttle_storage);
 
 async fn sign_in_sign_out_and_throttling(store: atlas_store::Store) {
-    let config = WebConfig { login_max_failures: 3, ..WebConfig::default() };
+    let throttle = atlas_store::throttle::ThrottlePolicy {
+        free_failures: 2,
+        first_delay: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
+    let config = WebConfig { throttle, ..WebConfig::default() };
     let w = World::with_config(store, config).await;
     let user = w.store.user_create("pat@example.com", "Pat Operator", Some("correct horse"), &cli()).await.unwrap();
     w.store
@@ -140,7 +145,6 @@ async fn secure_cookies_behind_tls() {
 
 /// The store half of sessions and throttling, on both dialects.
 async fn session_and_throttle_storage(store: atlas_store::Store) {
-    use atlas_core::Timestamp;
     use std::time::Duration;
     let w = World::new(store).await;
     let s = &w.store;
@@ -162,17 +166,29 @@ async fn session_and_throttle_storage(store: atlas_store::Store) {
     assert!(s.session_get(&id, Duration::from_secs(60)).await.unwrap().is_none());
     assert_eq!(s.sessions_delete_for_user(w.owner.user.id).await.unwrap(), 1, "the World's own session");
 
-    let since = Timestamp(atlas_store::now().micros() - 60_000_000);
-    for _ in 0..3 {
-        s.login_failure_record("a@example.com", "10.0.0.1", since).await.unwrap();
-    }
-    s.login_failure_record("a@example.com", "10.0.0.2", since).await.unwrap();
-    let f = s.login_failures("a@example.com", "10.0.0.1", since).await.unwrap();
-    assert_eq!((f.pair, f.email), (3, 4));
-    // A window that started before `since` starts over.
-    let later = atlas_store::now();
-    s.login_failure_record("a@example.com", "10.0.0.1", later).await.unwrap();
-    assert_eq!(s.login_failures("a@example.com", "10.0.0.1", later).await.unwrap().pair, 1);
-    s.login_failures_clear("a@example.com", "10.0.0.1").await.unwrap();
-    assert_eq!(s.login_failures("a@example.com", "10.0.0.1", since).await.unwrap().pair, 0);
+    // Delays grow per (account, address); another address is not slowed.
+    let policy = atlas_store::throttle::ThrottlePolicy {
+        free_failures: 1,
+        first_delay: Duration::from_secs(60),
+        address_max_failures: 5,
+        ..Default::default()
+    };
+    let (a, one, two) = ("a@example.com", "10.0.0.1", "10.0.0.2");
+    assert_eq!(s.sign_in_failed(a, one, &policy).await.unwrap(), Duration::ZERO);
+    assert!(s.sign_in_wait(a, one).await.unwrap().is_zero());
+    assert_eq!(s.sign_in_failed(a, one, &policy).await.unwrap(), Duration::from_secs(60));
+    assert_eq!(s.sign_in_failed(a, one, &policy).await.unwrap(), Duration::from_secs(120));
+    let waiting = s.sign_in_wait(a, one).await.unwrap();
+    assert!(waiting > Duration::from_secs(110) && waiting <= Duration::from_secs(120), "{waiting:?}");
+    assert!(s.sign_in_wait(a, two).await.unwrap().is_zero(), "the account from another address");
+    // A good sign-in forgets the pair, not the address's count.
+    s.sign_in_succeeded(a, one).await.unwrap();
+    assert!(s.sign_in_wait(a, one).await.unwrap().is_zero());
+    // The address's limit covers every account: its fifth failure blocks the address.
+    s.sign_in_failed("b@example.com", one, &policy).await.unwrap();
+    let blocked = s.sign_in_failed("c@example.com", one, &policy).await.unwrap();
+    assert!(blocked > Duration::from_secs(60), "blocked for the rest of the window: {blocked:?}");
+    assert!(!s.sign_in_wait("d@example.com", one).await.unwrap().is_zero(), "any account from that address");
+    assert!(s.sign_in_wait("d@example.com", two).await.unwrap().is_zero());
+    assert_eq!(s.sign_in_failures_purge(Duration::from_secs(3600)).await.unwrap(), 0, "nothing stale yet");
 }

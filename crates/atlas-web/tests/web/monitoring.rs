@@ -180,11 +180,21 @@ async fn cancel_and_retry_from_the_viewer() {
 }
 
 async fn operations_endpoints_answer(store: atlas_store::Store) {
-    let w = World::new(store).await;
+    let config = atlas_web::WebConfig { metrics_token: Some("metrics-secret".into()), ..Default::default() };
+    let w = World::with_config(store, config).await;
     w.blocked_run().await;
     assert_eq!(get(&w.app, "/healthz", Auth::None).await.status, StatusCode::OK);
     assert_eq!(get(&w.app, "/readyz", Auth::None).await.text(), "ready\n");
-    let m = get(&w.app, "/metrics", Auth::None).await.text();
+    let m = crate::support::send_with(
+        &w.app,
+        Method::GET,
+        "/metrics",
+        Auth::None,
+        Payload::Empty,
+        &[("authorization", "Bearer metrics-secret")],
+    )
+    .await
+    .text();
     assert!(
         m.contains("atlas_runs{type=\"provider.connection.check\",status=\"completed\",outcome=\"blocked\"} 1"),
         "{m}"
@@ -192,7 +202,7 @@ async fn operations_endpoints_answer(store: atlas_store::Store) {
     assert!(m.contains("atlas_gate_denials{reason_code=\"provider_connection_disabled\"} 1"), "{m}");
     assert!(m.contains("atlas_queue_depth 0") && m.contains("atlas_claim_latency_seconds_count"));
     let doc = get(&w.app, "/api/v1/openapi.json", Auth::None).await.json();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     for r in routes().iter().filter(|r| r.surface == Surface::Api && r.path.starts_with("/api/v1/")) {
         let method = r.method.as_str().to_lowercase();
         assert!(doc["paths"][r.path][&method].is_object(), "{r:?} is missing from the OpenAPI document");
