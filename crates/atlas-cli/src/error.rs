@@ -53,7 +53,8 @@ impl CliError {
             DenialClass::AuthorityInvalid
             | DenialClass::TenantNotOperable
             | DenialClass::WriteGateClosed
-            | DenialClass::PrerequisiteMissing => 5,
+            | DenialClass::PrerequisiteMissing
+            | DenialClass::ApprovalInvalid => 5,
             DenialClass::EvaluationUnavailable => 6,
         };
         CliError {
@@ -140,11 +141,12 @@ mod tests {
             DenialClass::CapabilityDenied,
             DenialClass::InitiatorInvalid,
             DenialClass::WriteGateClosed,
+            DenialClass::ApprovalInvalid,
             DenialClass::EvaluationUnavailable,
         ]
         .into_iter()
         .map(|c| CliError::denied(c, "x", "m").exit)
         .collect();
-        assert_eq!(exits, [3, 4, 4, 5, 6]);
+        assert_eq!(exits, [3, 4, 4, 5, 5, 6]);
     }
 }
