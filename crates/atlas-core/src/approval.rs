@@ -42,7 +42,8 @@ pub enum ApprovalState {
 }
 
 impl ApprovalState {
-    pub const ALL: &'static [ApprovalState] = &[ApprovalState::Pending, ApprovalState::Approved, ApprovalState::Rejected];
+    pub const ALL: &'static [ApprovalState] =
+        &[ApprovalState::Pending, ApprovalState::Approved, ApprovalState::Rejected];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -409,7 +410,9 @@ fn approved(
         let (detail, what) = match s {
             Standing::Disabled => ("disabled".to_owned(), "has been disabled".to_owned()),
             Standing::NotMember => ("membership".to_owned(), "is no longer a member of this workspace".to_owned()),
-            Standing::NotEntitled => ("tenant_entitlement".to_owned(), format!("is no longer entitled to {tenant_name}")),
+            Standing::NotEntitled => {
+                ("tenant_entitlement".to_owned(), format!("is no longer entitled to {tenant_name}"))
+            }
             Standing::Lacks(c) => (c.as_str().to_owned(), format!("no longer has the capability {c}")),
         };
         let message = format!("{who}, who approved this run, {what}.");

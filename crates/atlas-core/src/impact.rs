@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 use crate::approval::{self, Approval};
 use crate::capability::{CapabilitySet, Role};
-use crate::gate::{evaluate_for, Authority, CheckedContext, ExecutionContext, Facts, MembershipFact, Purpose, ReasonCode};
+use crate::gate::{
+    evaluate_for, Authority, CheckedContext, ExecutionContext, Facts, MembershipFact, Purpose, ReasonCode,
+};
 use crate::operation::OperationType;
 use crate::run::{Run, RunStatus};
 use crate::tenant::{ConnectionStatus, TenantScope, TenantStatus};
@@ -215,7 +217,8 @@ impl Candidate {
     /// A schedule's slot: the backup run it would start, with system authority.
     pub fn slot(schedule_id: Uuid, workspace_id: Uuid, tenant_id: Uuid, slot: Timestamp, facts: Facts) -> Candidate {
         let authority = Authority::schedule(schedule_id, slot);
-        let ctx = ExecutionContext::capture(OperationType::BackupRun, &authority, workspace_id, Some(tenant_id), &json!({}));
+        let ctx =
+            ExecutionContext::capture(OperationType::BackupRun, &authority, workspace_id, Some(tenant_id), &json!({}));
         Candidate { subject: Subject::Slot { schedule_id, slot }, state: AffectedState::Scheduled, ctx, facts }
     }
 }

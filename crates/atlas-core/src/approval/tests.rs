@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use super::*;
 use crate::capability::{BuiltinRole, CapabilitySet};
 use crate::gate::{
-    evaluate, Authority, evaluate_start, CheckName, CheckResultKind, ConnectionFact, DenialClass, ExecutionContext, Facts,
-    InitiatorFact, ScheduleFact, TenantFact,
+    evaluate, evaluate_start, Authority, CheckName, CheckResultKind, ConnectionFact, DenialClass, ExecutionContext,
+    Facts, InitiatorFact, ScheduleFact, TenantFact,
 };
 use crate::run::NewRun;
 use crate::tenant::{ConnectionStatus, TenantStatus};
@@ -83,7 +83,13 @@ fn with(change: impl FnOnce(&mut ApprovalFacts)) -> Facts {
 
 fn restore(dry_run: bool) -> ExecutionContext {
     let params = json!({"backup_set_id": SET, "dry_run": dry_run});
-    ExecutionContext::capture(OperationType::RestoreExecute, &Authority::Actor { user_id: JANE }, WS, Some(TENANT), &params)
+    ExecutionContext::capture(
+        OperationType::RestoreExecute,
+        &Authority::Actor { user_id: JANE },
+        WS,
+        Some(TENANT),
+        &params,
+    )
 }
 
 #[track_caller]
@@ -171,7 +177,8 @@ fn the_initiator_never_counts_as_the_approver() {
 #[test]
 fn a_rejection_blocks_with_its_reason_and_the_rejecter_named() {
     let reason = Some("Not during the change freeze.".to_owned());
-    let rejected = with(|a| a.record = Some(Approval { state: ApprovalState::Rejected, reason, ..approved_by(BOB, AT) }));
+    let rejected =
+        with(|a| a.record = Some(Approval { state: ApprovalState::Rejected, reason, ..approved_by(BOB, AT) }));
     assert_denied(&rejected, R::ApprovalRejected, "Bob Smith rejected this run: Not during the change freeze.");
 }
 
@@ -186,7 +193,11 @@ fn approval_revoked_when_the_approver_loses_standing() {
     assert_denied(&removed, R::ApprovalRevoked, message);
     let elsewhere = TenantScope::Tenants(BTreeSet::from([OTHER_TENANT]));
     let out_of_scope = with(|a| a.approver = bob(false, membership(role(BuiltinRole::Manager), elsewhere)));
-    assert_denied(&out_of_scope, R::ApprovalRevoked, "Bob Smith, who approved this run, is no longer entitled to Contoso.");
+    assert_denied(
+        &out_of_scope,
+        R::ApprovalRevoked,
+        "Bob Smith, who approved this run, is no longer entitled to Contoso.",
+    );
     let downgraded = with(|a| a.approver = bob(false, membership(role(BuiltinRole::Operator), TenantScope::All)));
     let message = "Bob Smith, who approved this run, no longer has the capability tenant.restore.execute.";
     assert_denied(&downgraded, R::ApprovalRevoked, message);

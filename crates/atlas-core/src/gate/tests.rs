@@ -353,21 +353,16 @@ fn arb_approval() -> impl Strategy<Value = ApprovalFacts> {
         let at = age.map(Timestamp);
         Approval { state, by, at, reason }
     });
-    let approver = (prop::bool::weighted(0.1), proptest::option::weighted(0.85, (arb_role(), arb_scope())))
-        .prop_map(|(disabled, m)| ApproverFact {
+    let approver = (prop::bool::weighted(0.1), proptest::option::weighted(0.85, (arb_role(), arb_scope()))).prop_map(
+        |(disabled, m)| ApproverFact {
             display_name: "Bob Smith".into(),
             disabled,
             membership: m.and_then(|(role, scope)| member(role, scope)),
-        });
+        },
+    );
     let validity = prop_oneof![Just(approval::DEFAULT_VALIDITY_MS), Just(3_600_000), Just(7_200_000)];
     let started = proptest::option::of(prop_oneof![0i64..12, 90i64..100].prop_map(|q| Timestamp(q * 900_000_000)));
-    (
-        required,
-        proptest::option::weighted(0.8, record),
-        proptest::option::weighted(0.9, approver),
-        validity,
-        started,
-    )
+    (required, proptest::option::weighted(0.8, record), proptest::option::weighted(0.9, approver), validity, started)
         .prop_map(|(required_by, record, approver, validity_ms, run_started_at)| ApprovalFacts {
             required_by,
             record,
