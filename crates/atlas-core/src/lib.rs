@@ -6,6 +6,7 @@
 //! what these functions return.
 
 pub mod access;
+pub mod announce;
 pub mod audit;
 pub mod badge;
 pub mod capability;

@@ -15,8 +15,10 @@ mod ctx;
 mod error;
 mod flash;
 mod guard;
+mod live;
 mod ops;
 mod pages;
+mod preview;
 mod query;
 mod view;
 

@@ -16,7 +16,7 @@ use axum::Router;
 
 use crate::guard::{self, GuardState};
 use crate::state::AppState;
-use crate::{api, auth, ops, pages, view};
+use crate::{api, auth, live, ops, pages, view};
 
 /// How a route answers: HTML pages, the JSON API, or public plumbing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,8 +109,11 @@ pub fn routes() -> Vec<RouteSpec> {
         // Console: Monitoring.
         get("/admin/operations", Page, List(C::OperationsView), pages::operations::list),
         get("/admin/operations/rows", Page, List(C::OperationsView), pages::operations::rows),
+        get("/admin/operations/tabs", Page, List(C::OperationsView), pages::operations::tabs_fragment),
+        get("/admin/live", Page, List(C::OperationsView), live::stream),
         post("/admin/operations/bulk", Page, Workspace(C::BulkExecute), pages::tenants::start_bulk),
         get("/admin/operations/{run}", Page, Run(Cap(C::OperationsView)), pages::run::show),
+        get("/admin/operations/{run}/live", Page, Run(Cap(C::OperationsView)), pages::run::fragment),
         post("/admin/operations/{run}/cancel", Page, Run(CancelRun), pages::run::cancel),
         post("/admin/operations/{run}/retry", Page, Run(RetryRun), pages::run::retry),
         // Console: tenants.

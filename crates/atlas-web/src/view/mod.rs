@@ -3,7 +3,9 @@
 //! the handlers decided.
 
 pub mod assets;
+pub mod audit_line;
 pub mod badge;
+pub mod cron;
 pub mod error;
 pub mod form;
 pub mod icon;
