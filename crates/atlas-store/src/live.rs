@@ -118,3 +118,19 @@ impl Store {
         rows.into_iter().map(pulse).collect()
     }
 }
+
+impl Store {
+    /// Runs by id, for a page that names many (the audit log's subjects);
+    /// ids of missing runs are left out.
+    pub async fn run_get_many(&self, ids: &[Uuid]) -> StoreResult<Vec<atlas_core::run::Run>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut b = Binds::new();
+        let list = b.list(ids.iter().map(Uuid::to_string));
+        let sql = format!("SELECT {} FROM operation_runs WHERE id IN ({list})", crate::run::RUN_COLUMNS);
+        let rows: Vec<crate::run::RunRow> =
+            on_db!(self.db(), |p| crate::run::bind_all!(sqlx::query_as(&sql), b).fetch_all(p).await)?;
+        rows.into_iter().map(crate::run::RunRow::into_domain).collect()
+    }
+}

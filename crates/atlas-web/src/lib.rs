@@ -13,6 +13,7 @@ mod auth;
 mod bulk;
 mod ctx;
 mod error;
+mod errors;
 mod flash;
 mod guard;
 mod live;

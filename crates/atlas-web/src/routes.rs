@@ -16,7 +16,7 @@ use axum::Router;
 
 use crate::guard::{self, GuardState};
 use crate::state::AppState;
-use crate::{api, auth, live, ops, pages, view};
+use crate::{api, auth, errors, live, ops, pages, view};
 
 /// How a route answers: HTML pages, the JSON API, or public plumbing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +164,7 @@ pub fn routes() -> Vec<RouteSpec> {
         post("/admin/notifications/{id}/read", Page, User, pages::notifications::mark_read),
         post("/admin/workspace", Page, User, pages::home::switch_workspace),
         get("/admin/audit", Page, List(C::AuditView), pages::audit::list),
+        get("/admin/search", Page, Workspace(C::TenantView), pages::search::search),
         get("/admin/members", Page, Workspace(C::MembersManage), pages::members::list),
         post("/admin/members", Page, Workspace(C::MembersManage), pages::members::grant),
         post("/admin/members/{user}/role", Page, Workspace(C::MembersManage), pages::members::set_role),
@@ -273,7 +274,9 @@ pub fn router(state: AppState) -> Router {
         router = router.route(spec.path, handler);
     }
     router
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .fallback(guard::fallback)
+        .layer(from_fn_with_state(state.clone(), errors::framed))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(map_response(security_headers))
         .with_state(state)

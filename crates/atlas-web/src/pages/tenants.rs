@@ -247,7 +247,8 @@ fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str) ->
                     label for=(format!("{id}-set")) { "Backup set" }
                     select id=(format!("{id}-set")) name="backup_set_id" disabled[disabled] {
                         @for s in sets {
-                            option value=(s.id) { (time::utc(s.created_at)) " · " (s.item_count) " items" }
+                            @let suffix = format!(" · {} items", s.item_count);
+                            option value=(s.id) data-datetime=(s.created_at.to_rfc3339()) data-suffix=(suffix) { (time::utc(s.created_at)) (suffix) }
                         }
                     }
                 }
@@ -317,13 +318,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
                 dt { "Connection" }
                 dd {
                     @match &conn {
-                        Some(c) => {
-                            (c.kind.as_str()) " · " strong { (c.status.as_str().replace('_', " ")) }
-                            @if let Some(at) = c.checked_at {
-                                " · last checked " (time::at(at))
-                                @if let Some(h) = &c.health { " · " code { (crate::view::run_detail::summary(h)) } }
-                            }
-                        }
+                        Some(c) => { (crate::view::health::connection(c)) }
                         None => { "No provider connection." }
                     }
                 }
@@ -348,7 +343,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
                 thead { tr { th { "Backup set" } th { "Taken" } th.num { "Items" } th { "Run" } } }
                 tbody {
                     @for s in &sets {
-                        tr {
+                        tr id=(format!("backup-{}", s.id)) {
                             td { code { (s.id) } }
                             td { (time::at(s.created_at)) }
                             td.num { (s.item_count) }

@@ -8,6 +8,7 @@ pub mod badge;
 pub mod cron;
 pub mod error;
 pub mod form;
+pub mod health;
 pub mod icon;
 pub mod layout;
 pub mod run_detail;

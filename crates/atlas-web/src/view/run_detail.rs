@@ -412,14 +412,3 @@ fn audit(events: &[AuditEvent], names: &Names) -> Markup {
     let newest_first: Vec<&AuditEvent> = events.iter().rev().collect();
     audit_line::list(&newest_first, names, &audit_line::Links::none())
 }
-
-/// The first bytes of an event's data, for a table cell.
-pub fn summary(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 160 {
-        let cut = (0..=160).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
-        format!("{}…", &s[..cut])
-    } else {
-        s
-    }
-}
