@@ -258,7 +258,7 @@ fn worker_drains_and_list_filters(atlas: Atlas) {
     assert_eq!(r["result"]["objects"], json!(total));
     let human = atlas.ok_human(&["runs", "show", &sync]);
     assert!(human.contains("status      completed / succeeded"), "{human}");
-    assert!(human.contains("type        inventory.sync"), "{human}");
+    assert!(human.contains("operation   Inventory sync (inventory.sync)"), "{human}");
 
     // A run refused by the worker: the connection was disabled after it was queued.
     let blocked = id(&atlas.start(OPERATOR, &south, "inventory.sync", None));
