@@ -47,7 +47,8 @@ fn start_args<'a>(tenant: &'a str, op: &'a str) -> Vec<&'a str> {
 
 fn links_follow_the_public_url_or_the_bind_address(atlas: Atlas) {
     let north = atlas.world();
-    let public = run_env(&atlas, &start_args(&north, "inventory.sync"), &[("ATLAS_PUBLIC_URL", "https://atlas.example.test/")]);
+    let public =
+        run_env(&atlas, &start_args(&north, "inventory.sync"), &[("ATLAS_PUBLIC_URL", "https://atlas.example.test/")]);
     assert_eq!(public.code, 0, "{public:?}");
     let run: Value = serde_json::from_str(&public.stdout).unwrap();
     assert_eq!(run["url"], format!("https://atlas.example.test/admin/operations/{}", id(&run)));
@@ -129,12 +130,34 @@ fn watch_exits_with_the_outcome(atlas: Atlas) {
 
 fn names_suggest_and_start_refusals_say_does_not_have(atlas: Atlas) {
     atlas.world();
-    let typo = ["runs", "start", "--as", MANAGER, "--workspace", "acme", "--tenant", "Contso North", "--type", "inventory.sync"];
+    let typo = [
+        "runs",
+        "start",
+        "--as",
+        MANAGER,
+        "--workspace",
+        "acme",
+        "--tenant",
+        "Contso North",
+        "--type",
+        "inventory.sync",
+    ];
     let message = atlas.bad(&typo, "not_found");
     assert!(message.contains("did you mean `Contoso North`"), "{message}");
 
     let refused = atlas.refused(
-        &["runs", "start", "--as", READONLY, "--workspace", "acme", "--tenant", "Contoso North", "--type", "inventory.sync"],
+        &[
+            "runs",
+            "start",
+            "--as",
+            READONLY,
+            "--workspace",
+            "acme",
+            "--tenant",
+            "Contoso North",
+            "--type",
+            "inventory.sync",
+        ],
         4,
     );
     assert_eq!(refused["message"], "Rita Reader does not have the capability tenant.inventory.sync.");
