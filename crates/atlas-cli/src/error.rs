@@ -23,11 +23,14 @@ pub struct CliError {
     pub denial_class: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
+    /// Already told (`runs watch` printed the result): only the exit code is left.
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 impl CliError {
     fn new(exit: u8, code: &'static str, message: impl Into<String>) -> CliError {
-        CliError { exit, code, message: message.into(), denial_class: None, reason_code: None }
+        CliError { exit, code, message: message.into(), denial_class: None, reason_code: None, quiet: false }
     }
 
     /// Malformed or unknown input.

@@ -209,6 +209,23 @@ pub enum CheckName {
 }
 
 impl CheckName {
+    /// The name as the contract spells it in `checks` (`tenant_entitlement`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::Context => "context",
+            CheckName::Initiator => "initiator",
+            CheckName::Membership => "membership",
+            CheckName::TenantEntitlement => "tenant_entitlement",
+            CheckName::Capability => "capability",
+            CheckName::SystemAllowlist => "system_allowlist",
+            CheckName::Schedule => "schedule",
+            CheckName::Tenant => "tenant",
+            CheckName::WriteGate => "write_gate",
+            CheckName::ProviderConnection => "provider_connection",
+            CheckName::BackupSet => "backup_set",
+        }
+    }
+
     /// SPEC §3.2 order.
     pub const ORDER: &'static [CheckName] = &[
         CheckName::Context,
@@ -231,6 +248,16 @@ impl CheckName {
 pub enum CheckResultKind {
     Pass,
     Fail,
+}
+
+impl CheckResultKind {
+    /// `pass` or `fail`, as in `checks`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResultKind::Pass => "pass",
+            CheckResultKind::Fail => "fail",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -514,6 +541,9 @@ pub fn evaluate_for(purpose: Purpose, ctx: &ExecutionContext, facts: &Facts, at:
     pass(&mut checks, CheckName::Context, None);
     let capability = checked.required_capability;
     let tenant_name = facts.tenant.as_ref().map_or("the tenant", |t| t.name.as_str()).to_owned();
+    // Attempt 0 is the start: the initiator may never have held what is
+    // missing, so "no longer" is only said of execution-time refusals.
+    let at_start = attempt == 0;
 
     match &checked.authority {
         Authority::Actor { user_id } => {
@@ -543,7 +573,11 @@ pub fn evaluate_for(purpose: Purpose, ctx: &ExecutionContext, facts: &Facts, at:
                     CheckName::Membership,
                     ReasonCode::WorkspaceMembershipRevoked,
                     None,
-                    format!("{who} is no longer a member of this workspace."),
+                    if at_start {
+                        format!("{who} is not a member of this workspace.")
+                    } else {
+                        format!("{who} is no longer a member of this workspace.")
+                    },
                 );
             };
             pass(&mut checks, CheckName::Membership, None);
@@ -554,7 +588,11 @@ pub fn evaluate_for(purpose: Purpose, ctx: &ExecutionContext, facts: &Facts, at:
                         CheckName::TenantEntitlement,
                         ReasonCode::TenantEntitlementRevoked,
                         Some(tenant_id.to_string()),
-                        format!("{who} is no longer entitled to {tenant_name}."),
+                        if at_start {
+                            format!("{who} is not entitled to {tenant_name}.")
+                        } else {
+                            format!("{who} is no longer entitled to {tenant_name}.")
+                        },
                     );
                 }
                 pass(&mut checks, CheckName::TenantEntitlement, None);
@@ -565,7 +603,11 @@ pub fn evaluate_for(purpose: Purpose, ctx: &ExecutionContext, facts: &Facts, at:
                     CheckName::Capability,
                     ReasonCode::CapabilityRevoked,
                     Some(capability.as_str().to_owned()),
-                    format!("{who} no longer has the capability {capability}."),
+                    if at_start {
+                        format!("{who} does not have the capability {capability}.")
+                    } else {
+                        format!("{who} no longer has the capability {capability}.")
+                    },
                 );
             }
             pass(&mut checks, CheckName::Capability, Some(capability.as_str().to_owned()));

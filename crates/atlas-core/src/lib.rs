@@ -7,6 +7,7 @@
 //! these functions return.
 
 pub mod access;
+pub mod announce;
 pub mod approval;
 pub mod audit;
 pub mod badge;
