@@ -217,6 +217,7 @@ impl CheckName {
             CheckName::Membership => "membership",
             CheckName::TenantEntitlement => "tenant_entitlement",
             CheckName::Capability => "capability",
+            CheckName::Approval => "approval",
             CheckName::SystemAllowlist => "system_allowlist",
             CheckName::Schedule => "schedule",
             CheckName::Tenant => "tenant",
