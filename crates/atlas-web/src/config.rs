@@ -30,6 +30,11 @@ pub struct WebConfig {
     /// A second address that serves only `/metrics` (and `/healthz`), without
     /// a token: for a scraper on a private network.
     pub metrics_bind: Option<SocketAddr>,
+    /// How often the live channel reads a watched workspace's runs.
+    pub live_tick: Duration,
+    /// The console's public address (`ATLAS_PUBLIC_URL`), for links the
+    /// server gives out without a request to take the host from.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -43,6 +48,8 @@ impl Default for WebConfig {
             throttle: ThrottlePolicy::default(),
             metrics_token: None,
             metrics_bind: None,
+            live_tick: Duration::from_secs(1),
+            public_url: None,
         }
     }
 }
@@ -62,6 +69,7 @@ impl WebConfig {
         } else if !lower.starts_with("http://") {
             return Err(format!("ATLAS_PUBLIC_URL `{url}` must start with http:// or https://"));
         }
+        self.public_url = Some(url.trim_end_matches('/').to_owned());
         Ok(self)
     }
 }

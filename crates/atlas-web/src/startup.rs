@@ -85,9 +85,12 @@ impl Application {
             let rx = stop_rx.clone();
             tokio::spawn(serve(listener, app, timeout, rx))
         });
+        let live = self.state.live.clone();
         let app = router(self.state);
         let served = tokio::spawn(serve(self.listener, app, timeout, stop_rx));
         stop.await;
+        // Open event streams would keep the graceful shutdown waiting.
+        live.shut_down();
         let _ = stop_tx.send(true);
         let result = served.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Some(m) = metrics {

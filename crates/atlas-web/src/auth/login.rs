@@ -34,12 +34,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 /// Where a sign-in goes when `next` is missing or not a local path.
-const DEFAULT_NEXT: &str = "/admin/operations";
+const DEFAULT_NEXT: &str = "/";
 
 /// A local path to go to after signing in: one leading `/` followed by
 /// neither `/` nor `\` (which browsers read as another host), only printable
 /// ASCII (no tab or line break a browser would drop or a header refuse), of a
-/// sane length. Anything else goes to Monitoring.
+/// sane length. Anything else goes to the start page.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)

@@ -1,41 +1,89 @@
-//! The audit log of the workspace (`audit.view`), filterable by tenant,
-//! actor and action, newest first. A member with partial scope sees the
-//! workspace's own events and those of their tenants; the events of a run
-//! over several tenants only when entitled to all of them, like the run
-//! itself (`atlas_core::access::audit_event_tenants`).
+//! `/admin/audit`: the workspace's audit log, newest first, one line per
+//! event in words (`view::audit_line`), filterable by actor, action,
+//! tenant, run and time, with keyset pagination ("Older →"). A member with
+//! partial scope sees the workspace's own events and those of their tenants;
+//! the events of a run over several tenants only when entitled to all of
+//! them, like the run itself (`atlas_core::access::audit_event_tenants`); a
+//! subject they may not open is shown as text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use atlas_core::access::audit_event_tenants;
+use atlas_core::access::{self, audit_event_tenants, Access};
 use atlas_core::audit::Actor;
-use atlas_core::run::Run;
 use atlas_core::value::quoted;
-use atlas_core::Capability;
+use atlas_core::{Capability, Timestamp};
 use atlas_store::audit::{AuditEvent, AuditFilter};
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult, PageResult};
-use crate::query::{parse_query, Names};
+use crate::query::{parse_query, run_label, Names};
 use crate::state::AppState;
+use crate::view::audit_line::{self, Links};
 use crate::view::layout::{page, Frame};
-use crate::view::run_detail::summary;
-use crate::view::time;
+
+/// The actions a person can filter by.
+const ACTIONS: &[&str] = &[
+    "operation.queued",
+    "operation.started",
+    "operation.blocked",
+    "operation.retry_scheduled",
+    "operation.completed",
+    "operation.cancelled",
+    "tenant.created",
+    "tenant.status_changed",
+    "tenant.write_gate_changed",
+    "connection.created",
+    "connection.enabled",
+    "connection.disabled",
+    "connection.status_changed",
+    "membership.granted",
+    "membership.role_changed",
+    "membership.scope_changed",
+    "membership.revoked",
+    "role.created",
+    "role.updated",
+    "schedule.created",
+    "schedule.enabled",
+    "schedule.disabled",
+    "user.created",
+    "user.disabled",
+    "user.password_set",
+    "token.created",
+    "workspace.created",
+];
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AuditQuery {
     pub tenant_id: Option<String>,
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// A run id: that run's events.
+    pub run: Option<String>,
+    /// `YYYY-MM-DD` (UTC) or RFC 3339: events from then on.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (UTC, the whole day) or RFC 3339: events before then.
+    pub to: Option<String>,
     pub before: Option<String>,
 }
 
 fn given(v: &Option<String>) -> Option<String> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// A day (its start, UTC; `end` its end) or an exact RFC 3339 time.
+fn when(v: &str, end: bool) -> ApiResult<Timestamp> {
+    if let Some(t) = Timestamp::parse_rfc3339(v) {
+        return Ok(t);
+    }
+    let day = Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z"))
+        .ok_or_else(|| ApiError::Invalid(format!("{} is not a date (YYYY-MM-DD) or an RFC 3339 time", quoted(v))))?;
+    Ok(if end { day.plus_millis(86_400_000) } else { day })
 }
 
 /// One page of the events this viewer may read, and the cursor of the next.
@@ -47,52 +95,73 @@ pub async fn events(state: &AppState, ctx: &Ctx, q: &AuditQuery) -> ApiResult<(V
     let actor = given(&q.actor)
         .map(|a| match a.as_str() {
             "system" => Ok(a),
-            other => uuid::Uuid::parse_str(other)
+            other => Uuid::parse_str(other)
                 .map(|u| u.to_string())
                 .map_err(|_| ApiError::Invalid(format!("actor {} is not a user id or `system`", quoted(other)))),
         })
         .transpose()?;
     let action = atlas_core::value::filter_text("action", q.action.as_deref()).map_err(invalid)?;
+    let subject = given(&q.run)
+        .map(|r| {
+            Uuid::parse_str(&r)
+                .map(|id| format!("run:{id}"))
+                .map_err(|_| ApiError::Invalid(format!("{} is not a run id", quoted(&r))))
+        })
+        .transpose()?;
     let limit = 100;
     let filter = AuditFilter {
         workspace_id: Some(ctx.workspace()?.id),
         tenant_id: ctx.tenant.as_ref().map(|t| t.id),
         actor,
         action,
-        subject: None,
+        subject,
         before_seq,
+        since: given(&q.from).map(|f| when(&f, false)).transpose()?,
+        until: given(&q.to).map(|t| when(&t, true)).transpose()?,
         limit,
     };
     let page = state.store.audit_events(filter).await?;
     let next = if page.len() >= limit as usize { page.last().map(|e| e.seq) } else { None };
-    let mut runs: HashMap<Uuid, Option<Run>> = HashMap::new();
-    let mut visible = Vec::with_capacity(page.len());
-    for e in page {
-        let run_id = e.subject.strip_prefix("run:").and_then(|r| Uuid::parse_str(r).ok()).filter(|_| e.tenant_id.is_none());
-        let run = match run_id {
+    // The runs of tenantless events (bulk runs), read at once: their
+    // events are visible exactly to those who may see the run.
+    let run_of = |e: &AuditEvent| {
+        e.subject.strip_prefix("run:").and_then(|r| Uuid::parse_str(r).ok()).filter(|_| e.tenant_id.is_none())
+    };
+    let ids: HashSet<Uuid> = page.iter().filter_map(run_of).collect();
+    let runs: HashMap<Uuid, _> =
+        state.store.run_get_many(&ids.into_iter().collect::<Vec<_>>()).await?.into_iter().map(|r| (r.id, r)).collect();
+    let visible = page
+        .into_iter()
+        .filter(|e| match run_of(e) {
+            // A run event whose run cannot be read names no tenants to check: only the unscoped see it.
             Some(id) => match runs.get(&id) {
-                Some(r) => r.clone(),
-                None => {
-                    let r = match state.store.run_get(id).await {
-                        Ok(r) => Some(r),
-                        Err(atlas_store::StoreError::NotFound(_)) => None,
-                        Err(e) => return Err(e.into()),
-                    };
-                    runs.insert(id, r.clone());
-                    r
-                }
+                Some(run) => ctx.allows(Capability::AuditView, &audit_event_tenants(None, Some(run))),
+                None => ctx.tenant_scope().is_none() && ctx.allows(Capability::AuditView, &[]),
             },
-            None => None,
-        };
-        // A run event whose run cannot be read names no tenants it could be checked against: hide it.
-        if run_id.is_some() && run.is_none() && ctx.tenant_scope().is_some() {
-            continue;
-        }
-        if ctx.allows(Capability::AuditView, &audit_event_tenants(e.tenant_id, run.as_ref())) {
-            visible.push(e);
-        }
-    }
+            None => ctx.allows(Capability::AuditView, &audit_event_tenants(e.tenant_id, None)),
+        })
+        .collect();
     Ok((visible, next))
+}
+
+/// The labels of the runs the events name, and what this viewer may open.
+async fn links(state: &AppState, ctx: &Ctx, events: &[AuditEvent]) -> ApiResult<Links> {
+    let ids: HashSet<Uuid> =
+        events.iter().filter_map(|e| e.subject.strip_prefix("run:").and_then(|s| Uuid::parse_str(s).ok())).collect();
+    let mut runs = HashMap::new();
+    for run in state.store.run_get_many(&ids.into_iter().collect::<Vec<_>>()).await? {
+        let open = access::view_run(ctx.viewer.as_ref(), &run) == Access::Allowed;
+        runs.insert(run.id, (run_label(&run), open));
+    }
+    let tenants = state
+        .store
+        .tenant_list(ctx.workspace()?.id)
+        .await?
+        .into_iter()
+        .filter(|t| ctx.allows(Capability::TenantView, &[t.id]))
+        .map(|t| t.id)
+        .collect();
+    Ok(Links { runs, tenants })
 }
 
 pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuery) -> PageResult<Response> {
@@ -100,11 +169,16 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
     let (events, next) = events(&state, &ctx, &q).await?;
     let ws = ctx.workspace()?.clone();
     let members = state.store.membership_list(ws.id).await?;
-    let users = members.iter().map(|m| m.user_id).chain(events.iter().filter_map(|e| match e.actor {
-        Actor::User { user_id } => Some(user_id),
-        Actor::System => None,
+    let users = members.iter().map(|m| m.user_id).chain(events.iter().flat_map(|e| {
+        let actor = match e.actor {
+            Actor::User { user_id } => Some(user_id),
+            Actor::System => None,
+        };
+        let subject = e.data.get("user_id").and_then(Value::as_str).and_then(|u| Uuid::parse_str(u).ok());
+        actor.into_iter().chain(subject)
     }));
     let names = Names::load(&state, ws.id, users.collect()).await?;
+    let links = links(&state, &ctx, &events).await?;
     let tenants: Vec<_> = state
         .store
         .tenant_list(ws.id)
@@ -113,18 +187,29 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
         .filter(|t| ctx.allows(Capability::AuditView, &[t.id]))
         .collect();
     let sel = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
+    let keep = |k: &'static str, v: &Option<String>| given(v).map(|v| (k, v));
+    let older = next.map(|n| {
+        let pairs: Vec<(&str, String)> = [
+            Some(("workspace", ws.slug.clone())),
+            keep("tenant_id", &q.tenant_id),
+            keep("actor", &q.actor),
+            keep("action", &q.action),
+            keep("run", &q.run),
+            keep("from", &q.from),
+            keep("to", &q.to),
+            Some(("before", n.to_string())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        format!("/admin/audit?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+    });
+    let shown: Vec<&AuditEvent> = events.iter().collect();
     let body = html! {
         h1 { "Audit log" }
         p.sub { "Every change in " (ws.name) ", newest first. Append-only and hash-chained." }
         form.filters method="get" action="/admin/audit" {
             input type="hidden" name="workspace" value=(ws.slug);
-            div {
-                label for="a-tenant" { "Tenant" }
-                select id="a-tenant" name="tenant_id" {
-                    option value="" { "All" }
-                    @for t in &tenants { option value=(t.id) selected[sel(&q.tenant_id, &t.id.to_string())] { (t.name) } }
-                }
-            }
             div {
                 label for="a-actor" { "Actor" }
                 select id="a-actor" name="actor" {
@@ -137,37 +222,36 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
             }
             div {
                 label for="a-action" { "Action" }
-                input id="a-action" type="text" name="action" value=(q.action.clone().unwrap_or_default()) placeholder="operation.blocked";
-            }
-            button type="submit" { "Filter" }
-        }
-        table {
-            thead { tr { th { "When" } th { "Actor" } th { "Action" } th { "Tenant" } th { "Subject" } th { "Data" } } }
-            tbody {
-                @if events.is_empty() { tr { td.empty colspan="6" { "No events match." } } }
-                @for e in &events {
-                    tr data-action=(e.action) {
-                        td { (time::at(e.created_at)) }
-                        td { (match e.actor { Actor::User { user_id } => names.user(user_id), Actor::System => "System".into() }) }
-                        td { code { (e.action) } }
-                        td { @if e.tenant_id.is_some() { (names.tenant(e.tenant_id)) } }
-                        td {
-                            @if let Some(run) = e.subject.strip_prefix("run:") {
-                                a href=(format!("/admin/operations/{run}")) { code { (e.subject) } }
-                            } @else { code { (e.subject) } }
-                        }
-                        td { code.mono { (summary(&e.data)) } }
-                    }
+                select id="a-action" name="action" {
+                    option value="" { "Any action" }
+                    @for a in ACTIONS { option value=(a) selected[sel(&q.action, a)] { (a) } }
                 }
             }
-        }
-        @if let Some(n) = next {
-            div.pager {
-                a href=(format!("/admin/audit?{}", serde_urlencoded::to_string([
-                    ("workspace", Some(ws.slug.clone())), ("tenant_id", given(&q.tenant_id)), ("actor", given(&q.actor)),
-                    ("action", given(&q.action)), ("before", Some(n.to_string())),
-                ].iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone()))).collect::<Vec<_>>()).unwrap_or_default())) { "Older →" }
+            div {
+                label for="a-tenant" { "Tenant" }
+                select id="a-tenant" name="tenant_id" {
+                    option value="" { "All" }
+                    @for t in &tenants { option value=(t.id) selected[sel(&q.tenant_id, &t.id.to_string())] { (t.name) } }
+                }
             }
+            div {
+                label for="a-run" { "Run id" }
+                input id="a-run" type="text" name="run" value=(q.run.clone().unwrap_or_default()) size="12";
+            }
+            div {
+                label for="a-from" { "From (UTC)" }
+                input id="a-from" type="date" name="from" value=(q.from.clone().unwrap_or_default());
+            }
+            div {
+                label for="a-to" { "To (UTC)" }
+                input id="a-to" type="date" name="to" value=(q.to.clone().unwrap_or_default());
+            }
+            button type="submit" { "Filter" }
+            a href=(format!("/admin/audit?workspace={}", ws.slug)) { "Clear" }
+        }
+        (audit_line::list(&shown, &names, &links))
+        @if let Some(href) = older {
+            div.pager { a href=(href) rel="next" { "Older →" } }
         }
     };
     let frame = Frame::load(&state, &ctx, "audit").await?;
