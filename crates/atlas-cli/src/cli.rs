@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, backups, bench_seed, connections, members, roles, runs, sandbox, schedules, serve, tenants, tokens, users,
-    worker, workspaces,
+    audit, backups, bench_seed, connections, members, notifications, roles, runs, sandbox, schedules, serve, tenants,
+    tokens, users, worker, workspaces,
 };
 
 #[derive(Debug, Parser)]
@@ -61,9 +61,12 @@ pub enum Command {
     /// A tenant's provider connection: add, enable, disable, show
     #[command(subcommand)]
     Connections(connections::ConnectionsCommand),
-    /// API tokens: create
+    /// API tokens: create, list, revoke
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// A person's notifications: list, read
+    #[command(subcommand)]
+    Notifications(notifications::NotificationsCommand),
     /// The audit log: verify, export
     #[command(subcommand)]
     Audit(audit::AuditCommand),

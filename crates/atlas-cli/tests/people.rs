@@ -11,7 +11,16 @@ use support::Atlas;
 #[test]
 fn users_add_list_and_disable() {
     let atlas = Atlas::new();
-    let user = atlas.ok(&["users", "add", "--email", "Jane@Example.com", "--name", "Jane Doe", "--password", "pw"]);
+    let user = atlas.ok(&[
+        "users",
+        "add",
+        "--email",
+        "Jane@Example.com",
+        "--name",
+        "Jane Doe",
+        "--password",
+        "pw-long-enough",
+    ]);
     assert_eq!(user["email"], "jane@example.com");
     assert_eq!(user["display_name"], "Jane Doe");
     assert_eq!(user["disabled_at"], json!(null));

@@ -364,7 +364,10 @@ fn cron(v: &str, allow_seconds: bool) -> Result<String, ValueError> {
     check_line(field, v, CronExpr::MAX_LEN)?;
     let fields: Vec<&str> = v.split(' ').collect();
     if fields.iter().any(|f| f.is_empty()) || v.chars().any(|c| c.is_whitespace() && c != ' ') {
-        return Err(ValueError::new(field, format!("cron expression {} must separate its fields by single spaces", quoted(v))));
+        return Err(ValueError::new(
+            field,
+            format!("cron expression {} must separate its fields by single spaces", quoted(v)),
+        ));
     }
     let n = fields.len();
     if n != 5 && !(allow_seconds && n == 6) {
@@ -428,7 +431,10 @@ impl Password {
             return Err(ValueError::new(field, format!("a password needs at least {} characters", Password::MIN_LEN)));
         }
         if len > Password::MAX_LEN {
-            return Err(ValueError::new(field, format!("a password may have at most {} characters", Password::MAX_LEN)));
+            return Err(ValueError::new(
+                field,
+                format!("a password may have at most {} characters", Password::MAX_LEN),
+            ));
         }
         if value.chars().any(forbidden) {
             return Err(ValueError::new(field, "a password must not contain control characters".into()));
@@ -511,15 +517,15 @@ impl Lifetime {
         let bad = || {
             ValueError::new(
                 Lifetime::FIELD,
-                format!(
-                    "expires_in {} is not a lifetime like 90m, 12h or 30d (one minute to 366 days)",
-                    quoted(value)
-                ),
+                format!("expires_in {} is not a lifetime like 90m, 12h or 30d (one minute to 366 days)", quoted(value)),
             )
         };
         let unit = value.chars().last().ok_or_else(bad)?;
         let digits = &value[..value.len() - unit.len_utf8()];
-        if digits.is_empty() || digits.len() > 6 || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit())
+        if digits.is_empty()
+            || digits.len() > 6
+            || digits.starts_with('0')
+            || !digits.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(bad());
         }

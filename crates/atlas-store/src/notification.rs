@@ -97,8 +97,20 @@ pub(crate) async fn notify_completed(tx: &mut Tx, run: &Run, at: Timestamp) -> S
 impl Store {
     /// A user's notifications, newest first.
     pub async fn notifications_for(&self, user_id: Uuid, limit: u32) -> StoreResult<Vec<Notification>> {
-        let sql =
-            format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2");
+        self.notifications_list(user_id, false, limit).await
+    }
+
+    /// A user's notifications, newest first; only the unread ones when `unread_only`.
+    pub async fn notifications_list(
+        &self,
+        user_id: Uuid,
+        unread_only: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        let unread = if unread_only { " AND read_at IS NULL" } else { "" };
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1{unread} ORDER BY id DESC LIMIT $2"
+        );
         let rows: Vec<NotificationRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)
             .bind(user_id.to_string())
             .bind(i64::from(limit.clamp(1, 500)))

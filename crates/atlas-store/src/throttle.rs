@@ -99,7 +99,8 @@ impl Store {
         // A pair's count starts over after a quiet window.
         let failures = if pair.last_failure_at < at.0 - window { 1 } else { pair.failures + 1 };
         let delay = policy.delay_after(u32::try_from(failures).unwrap_or(u32::MAX));
-        self.failure_write(&mut tx, PAIR, &pair_subject(email, address), failures, pair.window_start, at, delay).await?;
+        self.failure_write(&mut tx, PAIR, &pair_subject(email, address), failures, pair.window_start, at, delay)
+            .await?;
         let addr = self.failure_locked(&mut tx, ADDRESS, address, at).await?;
         let (failures, start) =
             if addr.window_start < at.0 - window { (1, at.0) } else { (addr.failures + 1, addr.window_start) };

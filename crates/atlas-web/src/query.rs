@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use atlas_core::access::run_actions;
-use atlas_core::value::quoted;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
+use atlas_core::value::quoted;
 use atlas_core::OperationType;
 use atlas_store::run::{Initiator, RunFilter};
 use serde::Deserialize;

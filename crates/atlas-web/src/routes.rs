@@ -179,6 +179,9 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/openapi.json", Api, Public, api::openapi::document_handler),
         get("/api/v1/me", Api, User, api::me::me),
         get("/api/v1/workspaces", Api, User, api::me::workspaces),
+        get("/api/v1/me/tokens", Api, User, api::tokens::list),
+        post("/api/v1/me/tokens", Api, User, api::tokens::create),
+        post("/api/v1/me/tokens/{id}/revoke", Api, User, api::tokens::revoke),
         post("/api/v1/tenants/{tenant}/operations", Api, Tenant(InScope), api::operations::start),
         post(
             "/api/v1/workspaces/{workspace}/operations",

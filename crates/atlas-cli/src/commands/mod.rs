@@ -7,6 +7,7 @@ pub mod connections;
 pub mod demo;
 pub mod members;
 pub mod migrate;
+pub mod notifications;
 pub mod roles;
 pub mod runs;
 pub mod sandbox;
@@ -32,6 +33,7 @@ pub async fn run(ctx: &Context, command: Command, public_url: Option<String>) ->
         Command::Tenants(c) => tenants::run(ctx, c).await,
         Command::Connections(c) => connections::run(ctx, c).await,
         Command::Tokens(c) => tokens::run(ctx, c).await,
+        Command::Notifications(c) => notifications::run(ctx, c).await,
         Command::Audit(c) => audit::run(ctx, c).await,
         Command::Runs(c) => runs::run(ctx, c).await,
         Command::Serve(a) => serve::run(ctx, a, public_url).await,

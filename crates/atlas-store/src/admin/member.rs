@@ -106,8 +106,7 @@ async fn owners_locked(store: &Store, tx: &mut Tx, workspace_id: Uuid) -> StoreR
         "SELECT id FROM memberships WHERE workspace_id = $1 AND builtin_role = 'owner' ORDER BY id{}",
         store.row_lock(" FOR UPDATE")
     );
-    let rows: Vec<(String,)> =
-        on_tx!(tx, |c| sqlx::query_as(&sql).bind(workspace_id.to_string()).fetch_all(c).await)?;
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(workspace_id.to_string()).fetch_all(c).await)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 

@@ -70,8 +70,9 @@ impl Store {
         by: &ChangeBy,
     ) -> StoreResult<Tenant> {
         let name = valid(TenantName::parse(name))?.into_string();
-        let external_tenant_id =
-            external_tenant_id.map(|e| valid(Guid::parse("external tenant id", e)).map(|g| g.to_string())).transpose()?;
+        let external_tenant_id = external_tenant_id
+            .map(|e| valid(Guid::parse("external tenant id", e)).map(|g| g.to_string()))
+            .transpose()?;
         self.workspace_get(workspace_id).await?;
         let at = now();
         let tenant = Tenant {

@@ -54,8 +54,7 @@ impl TokenRow {
     }
 }
 
-const TOKEN_SELECT: &str =
-    "SELECT id, user_id, name, created_at, last_used_at, revoked_at, expires_at FROM api_tokens";
+const TOKEN_SELECT: &str = "SELECT id, user_id, name, created_at, last_used_at, revoked_at, expires_at FROM api_tokens";
 
 /// The prefix of every token, so that a leaked one is recognizable.
 const TOKEN_PREFIX: &str = "atl_";
@@ -93,10 +92,17 @@ impl Store {
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let plaintext = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
         let created_at = now();
-        let expires_at = lifetime.map(|l| {
-            Timestamp(created_at.0.saturating_add(i64::try_from(l.as_micros()).unwrap_or(i64::MAX)))
-        });
-        let token = ApiToken { id: Uuid::now_v7(), user_id, name, created_at, last_used_at: None, revoked_at: None, expires_at };
+        let expires_at =
+            lifetime.map(|l| Timestamp(created_at.0.saturating_add(i64::try_from(l.as_micros()).unwrap_or(i64::MAX))));
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            user_id,
+            name,
+            created_at,
+            last_used_at: None,
+            revoked_at: None,
+            expires_at,
+        };
         let mut tx = self.begin().await?;
         exec!(
             &mut tx,

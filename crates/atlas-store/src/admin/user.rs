@@ -87,7 +87,8 @@ fn dummy_hash() -> &'static str {
 }
 
 fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 impl Store {
@@ -218,12 +219,11 @@ impl Store {
 
     /// Whether the user signed in with a one-time password not yet replaced.
     pub async fn user_password_change_required(&self, user_id: Uuid) -> StoreResult<bool> {
-        let row: Option<(i64,)> = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT password_change_required FROM users WHERE id = $1"
-        )
-        .bind(user_id.to_string())
-        .fetch_optional(p)
-        .await)?;
+        let row: Option<(i64,)> =
+            on_db!(self.db(), |p| sqlx::query_as("SELECT password_change_required FROM users WHERE id = $1")
+                .bind(user_id.to_string())
+                .fetch_optional(p)
+                .await)?;
         Ok(row.is_some_and(|(r,)| r != 0))
     }
 

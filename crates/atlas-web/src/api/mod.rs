@@ -10,3 +10,4 @@ pub mod openapi;
 pub mod operations;
 pub mod schedules;
 pub mod tenants;
+pub mod tokens;

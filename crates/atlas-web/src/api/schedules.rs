@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use atlas_core::value::TimeZone;
 use atlas_core::Timestamp;
 use atlas_engine::schedule::CronSpec;
 use atlas_store::schedule::Fired;
@@ -30,13 +31,14 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Val
 #[serde(deny_unknown_fields)]
 pub struct AddBody {
     cron: String,
-    timezone: Option<String>,
+    /// Absent: UTC. Present, it must be a zone (`""` is refused, as in the CLI).
+    timezone: Option<TimeZone>,
 }
 
 pub async fn add(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<AddBody>) -> ApiResult<Response> {
-    let tz = b.timezone.as_deref().map(str::trim).filter(|z| !z.is_empty()).unwrap_or("UTC");
-    CronSpec::parse(b.cron.trim(), tz).map_err(ApiError::Invalid)?;
-    let s = state.store.schedule_add(ctx.tenant()?.id, b.cron.trim(), tz, &ctx.by()).await?;
+    let tz = b.timezone.unwrap_or_else(TimeZone::utc);
+    CronSpec::parse(&b.cron, tz.as_str()).map_err(ApiError::Invalid)?;
+    let s = state.store.schedule_add(ctx.tenant()?.id, &b.cron, tz.as_str(), &ctx.by()).await?;
     Ok((StatusCode::CREATED, Json(json!(s))).into_response())
 }
 
