@@ -13,8 +13,8 @@ use crate::operation::OperationType;
 use crate::run::{RunOutcome, RunStatus};
 use crate::tenant::{ConnectionKind, TenantStatus};
 use crate::value::{
-    CronExpr, DisplayName, Email, Guid, Lifetime, Password, RoleName, Slug, TenantName, TextSchema, TimeZone,
-    TokenName, WorkspaceName,
+    ClientId, ClientSecret, CronExpr, DisplayName, Email, Guid, Lifetime, Password, RoleName, Slug, TenantName,
+    TextSchema, TimeZone, TokenName, WorkspaceName,
 };
 
 fn text(s: &TextSchema, example: &str) -> RefOr<Schema> {
@@ -58,6 +58,8 @@ text_schema! {
     Email => "jane@example.com",
     TimeZone => "Europe/Berlin",
     CronExpr => "0 2 * * *",
+    ClientId => "11111111-2222-3333-4444-555555555555",
+    ClientSecret => "…",
 }
 
 impl PartialSchema for Guid {

@@ -266,6 +266,31 @@ text_value!(
     line_schema(NAME_MAX, "What the token is for; up to 200 characters, no control characters, no surrounding whitespace.")
 );
 
+text_value!(
+    /// The application (client) id of a provider app registration.
+    ClientId,
+    "client_id",
+    NAME_MAX,
+    |v| line::<NAME_MAX>(ClientId::FIELD, v),
+    line_schema(NAME_MAX, "The app registration's application (client) id.")
+);
+
+text_value!(
+    /// A provider client secret as given (sealed at once, never shown):
+    /// single-line, no surrounding whitespace.
+    ClientSecret,
+    "client_secret",
+    1024,
+    |v| line::<1024>(ClientSecret::FIELD, v),
+    TextSchema {
+        min_length: 1,
+        max_length: 1024,
+        pattern: Some(LINE_PATTERN),
+        format: Some("password"),
+        description: "Sealed at rest and never returned.",
+    }
+);
+
 /// The longest email (RFC 5321's path limit).
 pub const EMAIL_MAX: usize = 254;
 

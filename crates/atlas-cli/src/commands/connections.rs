@@ -116,12 +116,9 @@ fn graph_settings(
             "a microsoft_graph connection needs --external-tenant-id, --client-id and --client-secret-file",
         ));
     };
-    let external = uuid::Uuid::parse_str(external.trim())
-        .map_err(|_| CliError::invalid(format!("--external-tenant-id `{external}` is not a GUID")))?;
-    let client = client.trim().to_owned();
-    if client.is_empty() {
-        return Err(CliError::invalid("--client-id must not be empty"));
-    }
+    let external =
+        atlas_core::value::Guid::parse("--external-tenant-id", &external).map_err(|e| CliError::invalid(e.message))?;
+    let client = atlas_core::value::ClientId::parse(&client).map_err(|e| CliError::invalid(e.message))?.into_string();
     let secret = std::fs::read_to_string(&file)
         .map_err(|e| CliError::invalid(format!("cannot read --client-secret-file {}: {e}", file.display())))?;
     let secret = secret.trim();

@@ -53,7 +53,7 @@ async fn admin_round_trip(store: Store) {
     assert_eq!(store.workspace_get(ws.id).await.unwrap(), ws);
     assert_eq!(store.workspace_by_slug(&ws.slug).await.unwrap(), ws);
 
-    let user = store.user_create("Jane@Example.com", "Jane Doe", Some("pw"), &by).await.unwrap();
+    let user = store.user_create("Jane@Example.com", "Jane Doe", Some("pw-long-enough"), &by).await.unwrap();
     assert_eq!(user.email, "jane@example.com");
     assert_eq!(store.user_get(user.id).await.unwrap(), user);
     assert_eq!(store.user_by_email("JANE@example.com").await.unwrap(), user);
@@ -63,8 +63,17 @@ async fn admin_round_trip(store: Store) {
     assert_eq!(store.role_get(ws.id, "auditor").await.unwrap(), auditor);
     assert_eq!(store.role_list(ws.id).await.unwrap(), vec![auditor.clone()]);
 
-    let north =
-        store.tenant_create(ws.id, "Contoso North", TenantStatus::Active, false, Some("ext-1"), &by).await.unwrap();
+    let north = store
+        .tenant_create(
+            ws.id,
+            "Contoso North",
+            TenantStatus::Active,
+            false,
+            Some("6f3c0f0e-8d5b-4c4b-9c8a-2b1e0f3d4a5b"),
+            &by,
+        )
+        .await
+        .unwrap();
     let south = store.tenant_create(ws.id, "Contoso South", TenantStatus::Onboarding, true, None, &by).await.unwrap();
     assert!(!north.writes_enabled && north.writes_changed_by.is_none());
     assert_eq!(south.writes_changed_by.as_deref(), Some("system"));
@@ -190,7 +199,10 @@ async fn admin_changes_write_one_event_each(store: Store) {
     let user = store.user_create("c@example.com", "C", None, &by).await.unwrap();
     let reader = caps(&[Capability::WorkspaceView]);
     let role = store.role_create(ws.id, "viewer", &reader, &by).await.unwrap();
-    let t = store.tenant_create(ws.id, "T", TenantStatus::Onboarding, false, Some("x"), &by).await.unwrap();
+    let t = store
+        .tenant_create(ws.id, "T", TenantStatus::Onboarding, false, Some("00000000-0000-0000-0000-000000000001"), &by)
+        .await
+        .unwrap();
     store.member_grant(ws.id, user.id, &RoleRef::parse("viewer"), &TenantScope::All, &by).await.unwrap();
     store.role_set(ws.id, "viewer", &caps(&[Capability::AuditView]), &by).await.unwrap();
     store.member_set_role(ws.id, user.id, &RoleRef::parse("operator"), &by).await.unwrap();

@@ -48,7 +48,7 @@ fn member_user(params: &HashMap<String, String>) -> ApiResult<Uuid> {
 /// The role a body names: a built-in role, or a custom role of the workspace
 /// (an unknown name is invalid input, 422 — not a missing route object).
 async fn role_ref(state: &AppState, ctx: &Ctx, name: &str) -> ApiResult<RoleRef> {
-    let role = RoleRef::parse(name.trim());
+    let role = RoleRef::parse(name);
     if let RoleRef::Custom(custom) = &role {
         match state.store.role_get(ctx.workspace()?.id, custom).await {
             Ok(_) => {}
@@ -179,7 +179,7 @@ pub async fn set_role_capabilities(
     ApiJson(b): ApiJson<RoleCapabilities>,
 ) -> ApiResult<Json<Value>> {
     let ws = ctx.workspace()?.id;
-    let wanted = params.get("role").map(|r| r.trim()).unwrap_or_default();
+    let wanted = params.get("role").map(String::as_str).unwrap_or_default();
     let id = Uuid::parse_str(wanted).ok();
     let role = state
         .store
@@ -193,5 +193,5 @@ pub async fn set_role_capabilities(
 }
 
 fn parse_capabilities(names: &[String]) -> ApiResult<CapabilitySet> {
-    names.iter().map(|c| c.trim().parse::<Capability>().map_err(|e| ApiError::Invalid(e.to_string()))).collect()
+    names.iter().map(|c| c.parse::<Capability>().map_err(|e| ApiError::Invalid(e.to_string()))).collect()
 }

@@ -30,7 +30,8 @@ pub struct StartBody {
 }
 
 fn parse_type(s: &str) -> ApiResult<OperationType> {
-    OperationType::parse(s.trim()).ok_or_else(|| ApiError::Invalid(format!("unknown operation type `{s}`")))
+    OperationType::parse(s)
+        .ok_or_else(|| ApiError::Invalid(format!("unknown operation type {}", atlas_core::value::quoted(s))))
 }
 
 /// The answer to a start: 202 with the new run, or 200 with the active one.

@@ -5,6 +5,7 @@
 //! accepted in the request body, sealed at once, and never answered back.
 
 use atlas_core::tenant::{ConnectionKind, TenantStatus};
+use atlas_core::value::{quoted, ClientId, ClientSecret, Guid};
 use atlas_core::Capability;
 use atlas_store::admin::Tenant;
 use axum::extract::State;
@@ -55,8 +56,8 @@ pub async fn set_status(
     ctx: Ctx,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> ApiResult<Json<Value>> {
-    let status = TenantStatus::parse(b.status.trim())
-        .ok_or_else(|| ApiError::Invalid(format!("`{}` is not a tenant status", b.status)))?;
+    let status = TenantStatus::parse(&b.status)
+        .ok_or_else(|| ApiError::Invalid(format!("{} is not a tenant status", quoted(&b.status))))?;
     let t = state.store.tenant_set_status(ctx.tenant()?.id, status, &ctx.by()).await?;
     Ok(Json(tenant_json(&state, &t).await?))
 }
@@ -91,11 +92,13 @@ pub struct NewTenant {
 /// `atlas tenants add`: 201 with the tenant (and its connection, none yet).
 pub async fn create(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<NewTenant>) -> ApiResult<Response> {
     let ws = ctx.workspace()?;
-    let status = match b.status.as_deref().map(str::trim) {
+    let status = match b.status.as_deref() {
         None => TenantStatus::Active,
-        Some(s) => TenantStatus::parse(s).ok_or_else(|| ApiError::Invalid(format!("`{s}` is not a tenant status")))?,
+        Some(s) => {
+            TenantStatus::parse(s).ok_or_else(|| ApiError::Invalid(format!("{} is not a tenant status", quoted(s))))?
+        }
     };
-    let external = b.external_tenant_id.as_deref().map(str::trim);
+    let external = b.external_tenant_id.as_deref();
     let t = state.store.tenant_create(ws.id, &b.name, status, b.writes_enabled, external, &ctx.by()).await?;
     Ok((StatusCode::CREATED, Json(tenant_json(&state, &t).await?)).into_response())
 }
@@ -129,24 +132,32 @@ pub async fn set_connection(
             Ok(Json(json!(c)).into_response())
         }
         (None, Some(kind)) => {
-            let kind = ConnectionKind::parse(kind.trim()).ok_or_else(|| {
-                ApiError::Invalid(format!("`{kind}` is not a connection kind (sandbox or microsoft_graph)"))
+            let kind = ConnectionKind::parse(kind).ok_or_else(|| {
+                ApiError::Invalid(format!("{} is not a connection kind (sandbox or microsoft_graph)", quoted(kind)))
             })?;
-            if state.store.connection_get(tenant.id).await?.is_some() {
-                return Err(ApiError::Conflict(format!("tenant `{}` already has a provider connection", tenant.name)));
-            }
-            let c = match kind {
+            // The input is checked in full before anything is looked up.
+            let settings = match kind {
                 ConnectionKind::Sandbox => {
                     if b.external_tenant_id.is_some() || b.client_id.is_some() || b.client_secret.is_some() {
                         return Err(ApiError::Invalid("a sandbox connection takes no Graph settings".into()));
                     }
+                    None
+                }
+                ConnectionKind::MicrosoftGraph => {
+                    Some(graph_settings(b.external_tenant_id, b.client_id, b.client_secret)?)
+                }
+            };
+            if state.store.connection_get(tenant.id).await?.is_some() {
+                return Err(ApiError::Conflict(format!("tenant `{}` already has a provider connection", tenant.name)));
+            }
+            let c = match settings {
+                None => {
                     let c = state.store.connection_add(tenant.id, kind, json!({}), None, &ctx.by()).await?;
                     // A sandbox tenant starts with realistic objects to operate on.
                     atlas_providers::sandbox::seed(&state.store, tenant.id).await.map_err(ApiError::internal)?;
                     c
                 }
-                ConnectionKind::MicrosoftGraph => {
-                    let (config, sealed) = graph_settings(b.external_tenant_id, b.client_id, b.client_secret)?;
+                Some((config, sealed)) => {
                     state.store.connection_add(tenant.id, kind, config, Some(sealed), &ctx.by()).await?
                 }
             };
@@ -170,18 +181,14 @@ fn graph_settings(
             "a microsoft_graph connection needs external_tenant_id, client_id and client_secret".into(),
         ));
     };
-    let external = uuid::Uuid::parse_str(external.trim())
-        .map_err(|_| ApiError::Invalid(format!("external_tenant_id `{}` is not a GUID", external.trim())))?;
-    let client = client.trim();
-    if client.is_empty() {
-        return Err(ApiError::Invalid("client_id must not be empty".into()));
-    }
-    let secret = secret.trim();
-    if secret.is_empty() {
-        return Err(ApiError::Invalid("client_secret must not be empty".into()));
-    }
-    let sealed = atlas_engine::secrets::seal(secret).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok((json!({"external_tenant_id": external.to_string(), "client_id": client}), sealed))
+    let invalid = |e: atlas_core::value::ValueError| ApiError::Invalid(e.message);
+    let external = Guid::parse("external_tenant_id", &external).map_err(invalid)?;
+    let client = ClientId::parse(&client).map_err(invalid)?;
+    // The secret's value is never part of a message.
+    let secret = ClientSecret::parse(&secret)
+        .map_err(|_| ApiError::Invalid("client_secret must be one line of at most 1024 characters without control characters or surrounding whitespace".into()))?;
+    let sealed = atlas_engine::secrets::seal(secret.as_str()).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((json!({"external_tenant_id": external.to_string(), "client_id": client.as_str()}), sealed))
 }
 
 /// `atlas connections show`: the connection without its secret.
