@@ -103,3 +103,20 @@ async fn metrics_text(state: &AppState) -> Result<Response, ApiError> {
     let _ = writeln!(out, "atlas_claim_latency_seconds_count {}", lat.len());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_denied_reason_codes_are_left_out() {
+        let mut hidden = 0;
+        for r in ReasonCode::ALL {
+            assert_eq!(scope_denied(r.as_str()), r.class() == DenialClass::ScopeDenied, "{}", r.as_str());
+            hidden += usize::from(r.class() == DenialClass::ScopeDenied);
+        }
+        assert!(hidden > 0, "the registry has scope_denied codes to hide");
+        assert!(scope_denied("tenant_entitlement_revoked"));
+        assert!(!scope_denied("provider_connection_disabled"));
+    }
+}

@@ -319,11 +319,17 @@ fn serving(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     }
 }
 
-/// tower-http's 413 has no body; give it the error shape of its surface.
+/// tower-http's 413 is plain text; give it the error shape of its surface.
 async fn too_large_in_our_words(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let resp = next.run(req).await;
-    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || resp.headers().contains_key(header::CONTENT_TYPE) {
+    // Ours are JSON or HTML; tower-http's is a bare `text/plain` line.
+    let ours = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || ours {
         return resp;
     }
     if api {

@@ -30,6 +30,15 @@ pub struct ServeArgs {
     /// Where to listen
     #[arg(long, env = "ATLAS_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
+    /// Behind TLS: `Secure` cookies and HSTS (implied by an https:// ATLAS_PUBLIC_URL)
+    #[arg(long, env = "ATLAS_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Serve /metrics on the console's address to `Authorization: Bearer <token>` only
+    #[arg(long, env = "ATLAS_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serve /metrics without a token on this separate address (a private network)
+    #[arg(long, env = "ATLAS_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
 }
 
 /// A password people can type from a terminal.
@@ -40,7 +49,13 @@ pub fn one_time_password() -> String {
 pub async fn run(ctx: &Context, args: ServeArgs, public_url: Option<String>) -> Result<(), CliError> {
     let engine = engine_config(None)?;
     let logins = if args.demo { demo::seed(&ctx.store).await? } else { first_owner(ctx).await? };
-    let config = WebConfig { public_url: public_url.clone(), ..WebConfig::new(args.bind) };
+    let mut config = WebConfig::new(args.bind);
+    if let Some(url) = public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        config = config.with_public_url(url).map_err(CliError::invalid)?;
+    }
+    config.secure_cookies |= args.secure_cookies;
+    config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
+    config.metrics_bind = args.metrics_bind;
     let app = Application::build(config, ctx.store.clone(), engine.clone())
         .await
         .map_err(|e| CliError::internal(format!("cannot listen on {}: {e}", args.bind)))?;
@@ -52,6 +67,13 @@ pub async fn run(ctx: &Context, args: ServeArgs, public_url: Option<String>) -> 
     }
     for line in about(ctx, &args, app.address()) {
         println!("{line}");
+    }
+    match app.metrics_address() {
+        Some(m) => println!("Metrics: http://{m}/metrics (no token: keep this address private)"),
+        None if args.metrics_token.is_some() => {
+            println!("Metrics: /metrics with the bearer token from ATLAS_METRICS_TOKEN")
+        }
+        None => println!("Metrics: off (set ATLAS_METRICS_TOKEN or --metrics-bind to serve /metrics)"),
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

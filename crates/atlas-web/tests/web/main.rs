@@ -17,3 +17,4 @@ mod bulk;
 mod control_chars;
 mod matrix;
 mod monitoring;
+mod serving;
