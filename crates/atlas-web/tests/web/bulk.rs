@@ -17,7 +17,10 @@ use uuid::Uuid;
 use crate::blocked::row;
 use crate::support::{cli, form, get, send, send_with, Answer, Auth, Payload, World};
 
-both_stores!(bulk_from_console_and_api_blocks_only_the_revoked_tenant);
+both_stores!(
+    audit_events_of_a_bulk_run_follow_the_runs_visibility,
+    bulk_from_console_and_api_blocks_only_the_revoked_tenant
+);
 
 fn bulk_path(w: &World) -> String {
     format!("/admin/operations/bulk?workspace={}", w.ws.slug)
@@ -297,4 +300,46 @@ async fn start_urls_are_absolute_with_a_host() {
         send_with(&w.app, Method::POST, &path, Auth::Bearer(&w.operator), body, &[("host", "evil.example/x?y")]).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert!(r.json()["url"].as_str().unwrap().starts_with("/admin/operations/"), "{}", r.text());
+}
+
+/// A bulk run over two tenants is hidden from a member entitled to one, and
+/// so are its audit events — over the API and in the console's audit log.
+async fn audit_events_of_a_bulk_run_follow_the_runs_visibility(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    w.seed_sandboxes().await;
+    let ids = [w.tenant_a.id, w.tenant_b.id];
+    let started = send(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/workspaces/{}/operations", w.ws.slug),
+        Auth::Bearer(&w.owner),
+        Payload::Json(json!({"type": "bulk.operation", "params": {"operation": "inventory.sync", "tenant_ids": ids}})),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text());
+    let run = started.json()["id"].as_str().unwrap().to_owned();
+    w.drain().await;
+    let subject = format!("run:{run}");
+    let audit = |login| {
+        let path = format!("/api/v1/audit?workspace={}", w.ws.slug);
+        let app = w.app.clone();
+        async move { get(&app, &path, Auth::Bearer(login)).await.json() }
+    };
+    let of_run =
+        |doc: &Value| doc["data"].as_array().unwrap().iter().filter(|e| e["subject"] == subject.as_str()).count();
+    let owner = audit(&w.owner).await;
+    assert!(of_run(&owner) >= 2, "the owner sees the run's events: {owner}");
+    // `scoped` is an owner limited to tenant_b: the run and its events are hidden.
+    assert_eq!(
+        get(&w.app, &format!("/api/v1/operations/{run}"), Auth::Bearer(&w.scoped)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let scoped = audit(&w.scoped).await;
+    assert_eq!(of_run(&scoped), 0, "no event of the hidden run: {scoped}");
+    assert!(!scoped.to_string().contains(&w.tenant_a.id.to_string()), "nor the other tenant's id: {scoped}");
+    let page = get(&w.app, &format!("/admin/audit?workspace={}", w.ws.slug), Auth::Cookie(&w.scoped)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text().contains(&run), "the console's audit log hides it too");
+    let page = get(&w.app, &format!("/admin/audit?workspace={}", w.ws.slug), Auth::Cookie(&w.owner)).await;
+    assert!(page.text().contains(&run), "the owner's page shows it (so the scoped page's silence means something)");
 }
