@@ -1,66 +1,96 @@
-//! The OpenAPI 3 document of `/api/v1`, built from the route table (so it
-//! lists every endpoint there is) plus hand-written schemas.
+//! The OpenAPI 3.1 document of `/api/v1`, built from the route table (so it
+//! lists every endpoint there is); the request bodies' field schemas come
+//! from the value types and registries the handlers parse with (their
+//! `utoipa` schemas in `atlas_core`), so lengths, patterns and enums match
+//! what the server checks. The body objects around them are still written
+//! here, closed as the handlers close them.
 
+use atlas_core::tenant::{ConnectionKind, TenantStatus};
+use atlas_core::value::{
+    ClientId, ClientSecret, CronExpr, Email, Guid, Lifetime, RoleName, TenantName, TimeZone, TokenName,
+};
+use atlas_core::{Capability, OperationType};
 use axum::Json;
 use serde_json::{json, Map, Value};
+use utoipa::PartialSchema;
 
 use crate::routes::{routes, Scope, Surface};
 
+/// The JSON schema of a value type, from the rules in `atlas_core::value`
+/// and the registries (their `utoipa` schemas), so the document states the
+/// limits, patterns and enums the server checks.
+fn schema<T: PartialSchema>() -> Value {
+    serde_json::to_value(T::schema()).unwrap_or_default()
+}
+
+/// A closed object (every body is `deny_unknown_fields`).
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties})
+}
+
 fn request_body(method: &str, path: &str) -> Option<Value> {
-    let schema = match (method, path) {
+    let caps = json!({"type": "array", "items": schema::<Capability>(), "uniqueItems": true});
+    let scope = json!({"$ref": "#/components/schemas/Scope"});
+    let body = match (method, path) {
         ("post", "/api/v1/tenants/{tenant}/operations") | ("post", "/api/v1/workspaces/{workspace}/operations") => {
             json!({"$ref": "#/components/schemas/StartOperation"})
         }
-        ("post", p) if p.ends_with("/write-gate") => {
-            json!({"type": "object", "required": ["open"], "properties": {"open": {"type": "boolean"}}})
-        }
-        ("post", p) if p.ends_with("/status") => {
-            json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["onboarding", "active", "suspended", "archived"]}}})
-        }
+        ("post", p) if p.ends_with("/write-gate") => object(&["open"], json!({"open": {"type": "boolean"}})),
+        ("post", p) if p.ends_with("/status") => object(&["status"], json!({"status": schema::<TenantStatus>()})),
         ("post", "/api/v1/tenants/{tenant}/connection") => json!({"oneOf": [
-            {"type": "object", "required": ["enabled"], "additionalProperties": false,
-             "properties": {"enabled": {"type": "boolean"}}},
+            object(&["enabled"], json!({"enabled": {"type": "boolean"}})),
             {"type": "object", "required": ["kind"], "additionalProperties": false,
              "description": "Adds the connection (201). microsoft_graph needs external_tenant_id, client_id and client_secret; the secret is sealed at rest and never returned.",
-             "properties": {"kind": {"type": "string", "enum": ["sandbox", "microsoft_graph"]},
-                            "external_tenant_id": {"type": "string", "format": "uuid"},
-                            "client_id": {"type": "string"},
-                            "client_secret": {"type": "string", "writeOnly": true}}}
+             "properties": {"kind": schema::<ConnectionKind>(),
+                            "external_tenant_id": schema::<Guid>(),
+                            "client_id": schema::<ClientId>(),
+                            "client_secret": schema::<ClientSecret>()}}
         ]}),
-        ("post", "/api/v1/workspaces/{workspace}/tenants") => {
-            json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-                "name": {"type": "string"},
-                "status": {"type": "string", "enum": ["onboarding", "active", "suspended", "archived"], "default": "active"},
-                "writes_enabled": {"type": "boolean", "default": false},
-                "external_tenant_id": {"type": "string"}}})
-        }
+        ("post", "/api/v1/workspaces/{workspace}/tenants") => object(
+            &["name"],
+            json!({"name": schema::<TenantName>(),
+                   "status": schema::<TenantStatus>(),
+                   "writes_enabled": {"type": "boolean", "default": false},
+                   "external_tenant_id": schema::<Guid>()}),
+        ),
         ("post", "/api/v1/workspaces/{workspace}/roles/{role}/capabilities") => {
-            json!({"type": "object", "required": ["capabilities"], "properties": {"capabilities": {"type": "array", "items": {"type": "string"}}}})
+            object(&["capabilities"], json!({"capabilities": caps}))
         }
-        ("post", p) if p.ends_with("/enabled") => {
-            json!({"type": "object", "properties": {"enabled": {"type": "boolean"}}})
-        }
+        ("post", p) if p.ends_with("/enabled") => object(&["enabled"], json!({"enabled": {"type": "boolean"}})),
         ("post", "/api/v1/tenants/{tenant}/schedules") => {
-            json!({"type": "object", "required": ["cron"], "properties": {"cron": {"type": "string"}, "timezone": {"type": "string"}}})
+            object(&["cron"], json!({"cron": schema::<CronExpr>(), "timezone": schema::<TimeZone>()}))
         }
-        ("post", p) if p.ends_with("/fire") => {
-            json!({"type": "object", "properties": {"slot": {"type": "string", "format": "date-time"}}})
-        }
-        ("post", "/api/v1/workspaces/{workspace}/members") => {
-            json!({"type": "object", "required": ["email", "role"], "properties": {"email": {"type": "string"}, "role": {"type": "string"}, "tenants": {"$ref": "#/components/schemas/Scope"}}})
-        }
-        ("post", p) if p.ends_with("/role") => {
-            json!({"type": "object", "required": ["role"], "properties": {"role": {"type": "string"}}})
-        }
-        ("post", p) if p.ends_with("/scope") => {
-            json!({"type": "object", "required": ["tenants"], "properties": {"tenants": {"$ref": "#/components/schemas/Scope"}}})
-        }
+        ("post", p) if p.ends_with("/fire") => object(&[], json!({"slot": {"type": "string", "format": "date-time"}})),
+        ("post", "/api/v1/workspaces/{workspace}/members") => object(
+            &["email", "role"],
+            json!({"email": schema::<Email>(), "role": schema::<RoleName>(), "tenants": scope}),
+        ),
+        ("post", p) if p.ends_with("/role") => object(&["role"], json!({"role": schema::<RoleName>()})),
+        ("post", p) if p.ends_with("/scope") => object(&["tenants"], json!({"tenants": scope})),
         ("post", "/api/v1/workspaces/{workspace}/roles") => {
-            json!({"type": "object", "required": ["name", "capabilities"], "properties": {"name": {"type": "string"}, "capabilities": {"type": "array", "items": {"type": "string"}}}})
+            object(&["name", "capabilities"], json!({"name": schema::<RoleName>(), "capabilities": caps}))
+        }
+        ("post", "/api/v1/me/tokens") => {
+            object(&["name"], json!({"name": schema::<TokenName>(), "expires_in": schema::<Lifetime>()}))
         }
         _ => return None,
     };
-    Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}))
+    Some(json!({"required": true, "content": {"application/json": {"schema": body}}}))
+}
+
+/// What a successful call answers: 201 for what it creates, 202 for a new run.
+fn success(method: &str, path: &str) -> (&'static str, &'static str) {
+    match (method, path) {
+        ("post", p) if p.ends_with("/operations") || p.ends_with("/retry") || p.ends_with("/fire") => {
+            ("202", "Accepted: the run (or the active one, deduplicated)")
+        }
+        ("post", "/api/v1/workspaces/{workspace}/tenants")
+        | ("post", "/api/v1/workspaces/{workspace}/roles")
+        | ("post", "/api/v1/workspaces/{workspace}/members")
+        | ("post", "/api/v1/tenants/{tenant}/schedules")
+        | ("post", "/api/v1/me/tokens") => ("201", "Created"),
+        _ => ("200", "OK"),
+    }
 }
 
 fn query_params(path: &str) -> Vec<Value> {
@@ -96,15 +126,19 @@ pub fn document() -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| {
+                let s = match name {
+                    "workspace" | "role" => json!({"type": "string", "minLength": 1, "maxLength": 200}),
+                    _ => json!({"type": "string", "format": "uuid"}),
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": s})
+            })
             .collect();
         params.extend(query_params(r.path));
         let mut op = json!({
             "summary": format!("{} {}", r.method, r.path),
             "parameters": params,
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {}}},
-                "202": {"description": "Accepted (a new run)"},
                 "400": {"$ref": "#/components/responses/Error"},
                 "401": {"$ref": "#/components/responses/Error"},
                 "403": {"$ref": "#/components/responses/Error"},
@@ -116,6 +150,16 @@ pub fn document() -> Value {
             },
         });
         if let Value::Object(m) = &mut op {
+            let (code, description) = success(&method, r.path);
+            if let Some(Value::Object(responses)) = m.get_mut("responses") {
+                responses.insert(code.into(), json!({"description": description, "content": {"application/json": {}}}));
+                if r.path == "/api/v1/tenants/{tenant}/connection" && method == "post" {
+                    responses.insert(
+                        "201".into(),
+                        json!({"description": "Created (a connection added)", "content": {"application/json": {}}}),
+                    );
+                }
+            }
             if r.scope == Scope::Public {
                 m.insert("security".into(), json!([]));
             }
@@ -129,7 +173,7 @@ pub fn document() -> Value {
         }
     }
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "TenantAtlas API", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Operations on managed tenants, authorized by the legitimacy gate. A 404 is the same whether a thing is missing or hidden."},
         "servers": [{"url": "/"}],
@@ -142,17 +186,17 @@ pub fn document() -> Value {
             },
             "schemas": {
                 "StartOperation": {"type": "object", "required": ["type"], "additionalProperties": false,
-                    "properties": {"type": {"type": "string"}, "params": {"type": "object"}}},
+                    "properties": {"type": schema::<OperationType>(), "params": {"type": "object"}}},
                 "Scope": {"oneOf": [{"type": "string", "enum": ["all"]}, {"type": "array", "items": {"type": "string", "format": "uuid"}}]},
                 "Run": {"type": "object", "properties": {
                     "id": {"type": "string"}, "type": {"type": "string"}, "workspace_id": {"type": "string"},
-                    "tenant_id": {"type": "string", "nullable": true}, "status": {"type": "string"}, "outcome": {"type": "string"},
-                    "initiator_user_id": {"type": "string", "nullable": true}, "authority_mode": {"type": "string"},
-                    "source": {"type": "object", "nullable": true}, "params": {"type": "object"}, "attempt": {"type": "integer"},
-                    "max_attempts": {"type": "integer"}, "created_at": {"type": "string"}, "started_at": {"type": "string", "nullable": true},
-                    "completed_at": {"type": "string", "nullable": true}, "decision": {"type": "object", "nullable": true},
+                    "tenant_id": {"type": ["string", "null"]}, "status": {"type": "string"}, "outcome": {"type": "string"},
+                    "initiator_user_id": {"type": ["string", "null"]}, "authority_mode": {"type": "string"},
+                    "source": {"type": ["object", "null"]}, "params": {"type": "object"}, "attempt": {"type": "integer"},
+                    "max_attempts": {"type": "integer"}, "created_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
+                    "completed_at": {"type": ["string", "null"]}, "decision": {"type": ["object", "null"]},
                     "summary_counts": {"type": "object"}, "failures": {"type": "array"}, "result": {"type": "object"},
-                    "retry_of_run_id": {"type": "string", "nullable": true},
+                    "retry_of_run_id": {"type": ["string", "null"]},
                     "actions": {"type": "object", "properties": {"cancel": {"type": "boolean"}, "retry": {"type": "boolean"}}},
                     "url": {"type": "string"}, "deduplicated": {"type": "boolean"}}},
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {

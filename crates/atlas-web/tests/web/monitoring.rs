@@ -207,6 +207,21 @@ async fn operations_endpoints_answer(store: atlas_store::Store) {
         let method = r.method.as_str().to_lowercase();
         assert!(doc["paths"][r.path][&method].is_object(), "{r:?} is missing from the OpenAPI document");
     }
+    // Bodies state what the handlers check: closed objects, lengths, formats, enums, 201s.
+    let tenants = &doc["paths"]["/api/v1/workspaces/{workspace}/tenants"]["post"];
+    let body = &tenants["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["additionalProperties"], false, "{body}");
+    assert_eq!(body["properties"]["name"]["maxLength"], atlas_core::value::NAME_MAX, "{body}");
+    assert_eq!(body["properties"]["external_tenant_id"]["format"], "uuid", "{body}");
+    assert!(tenants["responses"]["201"].is_object(), "{tenants}");
+    let schedules = &doc["paths"]["/api/v1/tenants/{tenant}/schedules"]["post"];
+    assert!(schedules["responses"]["201"].is_object());
+    let cron = &schedules["requestBody"]["content"]["application/json"]["schema"]["properties"]["cron"];
+    assert_eq!(cron["maxLength"], atlas_core::value::CronExpr::MAX_LEN, "{cron}");
+    let enabled = &doc["paths"]["/api/v1/tenants/{tenant}/schedules/{schedule}/enabled"]["post"]["requestBody"];
+    assert_eq!(enabled["content"]["application/json"]["schema"]["required"], json!(["enabled"]), "{enabled}");
+    let start = &doc["components"]["schemas"]["StartOperation"]["properties"]["type"]["enum"];
+    assert!(start.as_array().is_some_and(|t| t.iter().any(|v| v == "inventory.sync")), "{start}");
     let css = get(&w.app, "/static/app.css", Auth::None).await;
     assert!(css.text().contains("prefers-reduced-motion"));
 }
