@@ -583,9 +583,9 @@ impl TryFrom<String> for Lifetime {
 impl From<Lifetime> for String {
     fn from(l: Lifetime) -> String {
         let s = l.0.as_secs();
-        if s % 86_400 == 0 {
+        if s.is_multiple_of(86_400) {
             format!("{}d", s / 86_400)
-        } else if s % 3600 == 0 {
+        } else if s.is_multiple_of(3600) {
             format!("{}h", s / 3600)
         } else {
             format!("{}m", s / 60)
