@@ -11,6 +11,7 @@ use support::{Atlas, Outcome};
 
 /// `acme` (workspace.created, tenant.created, role.created, tenant.created)
 /// and `beta`, plus users on the global chain; verified (so sealed) once.
+/// (`users add` without a password also records its one-time password: `user.password_set`.)
 fn sealed_log() -> Atlas {
     let atlas = Atlas::new().with_basics();
     atlas.ok(&["tenants", "add", "--workspace", "acme", "--name", "North"]);
@@ -78,12 +79,12 @@ fn id(event: &Value) -> &str {
 fn intact_log_verifies_and_exports() {
     let atlas = sealed_log();
     let human = atlas.ok_human(&["audit", "verify"]);
-    assert!(human.starts_with("audit chains intact: 3 chain(s), 7 event(s) checked"), "{human}");
+    assert!(human.starts_with("audit chains intact: 3 chain(s), 9 event(s) checked"), "{human}");
     let scoped = atlas.ok(&["audit", "verify", "--workspace", "acme"]);
     assert_eq!((scoped["chains_checked"].as_u64(), scoped["events_checked"].as_u64()), (Some(1), Some(4)));
     let chain = acme_chain(&atlas);
     assert!(chain.windows(2).all(|w| w[1]["prev_hash"] == w[0]["hash"]), "linked");
-    assert_eq!(atlas.audit_len(), 7);
+    assert_eq!(atlas.audit_len(), 9);
 }
 
 #[test]
@@ -148,7 +149,7 @@ fn export_is_json_lines_in_seq_order() {
     let out = atlas.run(&["audit", "export"]);
     assert_eq!(out.code, 0, "{out:?}");
     let events: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(events.len(), 7);
+    assert_eq!(events.len(), 9);
     assert!(events.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()));
     assert!(events.iter().all(|e| e["hash"].is_string() && e["chain_index"].is_i64()));
 }
