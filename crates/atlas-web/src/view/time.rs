@@ -54,6 +54,17 @@ pub fn relative(t: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// A duration in words: "850 ms", "12 s", "3 min 4 s", "2 h 5 min".
+pub fn duration(from: Timestamp, to: Timestamp) -> String {
+    let ms = ((to.micros() - from.micros()) / 1000).max(0);
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1000..=59_999 => format!("{} s", ms / 1000),
+        60_000..=3_599_999 => format!("{} min {} s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{} h {} min", ms / 3_600_000, (ms / 60_000) % 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,16 +81,5 @@ mod tests {
         assert_eq!(relative(at(180), now), "in 3 min");
         assert_eq!(relative(at(13 * 3600), now), "in 13 h");
         assert!(relative(at(i64::MIN / 2_000_000), now).ends_with(" days ago"));
-    }
-}
-
-/// A duration in words: "850 ms", "12 s", "3 min 4 s", "2 h 5 min".
-pub fn duration(from: Timestamp, to: Timestamp) -> String {
-    let ms = ((to.micros() - from.micros()) / 1000).max(0);
-    match ms {
-        0..=999 => format!("{ms} ms"),
-        1000..=59_999 => format!("{} s", ms / 1000),
-        60_000..=3_599_999 => format!("{} min {} s", ms / 60_000, (ms / 1000) % 60),
-        _ => format!("{} h {} min", ms / 3_600_000, (ms / 60_000) % 60),
     }
 }
