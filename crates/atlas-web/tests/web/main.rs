@@ -14,5 +14,6 @@ mod auth;
 mod bad_input;
 mod blocked;
 mod bulk;
+mod console;
 mod matrix;
 mod monitoring;
