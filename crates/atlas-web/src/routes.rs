@@ -283,7 +283,8 @@ pub fn router(state: AppState) -> Router {
     let router = router
         .method_not_allowed_fallback(errors::method_not_allowed)
         .fallback(guard::fallback)
-        .layer(from_fn_with_state(state.clone(), errors::framed));
+        .layer(from_fn_with_state(state.clone(), errors::framed))
+        .layer(from_fn_with_state(state.clone(), crate::seal::after_writes));
     serving(router, &state).with_state(state)
 }
 
