@@ -9,8 +9,10 @@ pub mod access;
 pub mod audit;
 pub mod badge;
 pub mod capability;
+pub mod diff;
 pub mod error;
 pub mod gate;
+pub mod object_type;
 pub mod operation;
 pub mod run;
 pub mod summary;
@@ -19,6 +21,7 @@ pub mod timestamp;
 
 pub use capability::{BuiltinRole, Capability, CapabilitySet, Role};
 pub use error::CoreError;
+pub use object_type::ObjectType;
 pub use operation::{AuthorityKind, OperationSpec, OperationType};
 pub use run::{Run, RunEvent, RunOutcome, RunStatus};
 pub use summary::SummaryCounts;
