@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use atlas_providers::ObjectKind;
 use serde_json::{json, Value};
 use support::world::{Db, MANAGER, OPERATOR};
 use support::Atlas;
@@ -32,11 +31,11 @@ fn backup(atlas: &Atlas, tenant: &str) -> (Value, String) {
 /// re-created), with the fields a restore compares; panics on a duplicate.
 fn tenant_state(db: &Db, tenant: Uuid) -> BTreeMap<(String, String), Value> {
     let mut state = BTreeMap::new();
-    for kind in ObjectKind::ALL {
-        for o in db.block(db.store.sandbox_objects(tenant, kind.as_str())).unwrap() {
-            let key = (kind.as_str().to_owned(), o.display_name.clone());
-            let prev = state.insert(key, atlas_engine::families::comparable(&o.payload));
-            assert!(prev.is_none(), "duplicate object {} {}", kind.as_str(), o.display_name);
+    for kind in atlas_providers::object_type::all() {
+        for o in db.block(db.store.sandbox_objects(tenant, kind.key)).unwrap() {
+            let key = (kind.key.to_owned(), o.display_name.clone());
+            let prev = state.insert(key, kind.comparable(&o.payload));
+            assert!(prev.is_none(), "duplicate object {} {}", kind.key, o.display_name);
         }
     }
     state

@@ -17,7 +17,7 @@ use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_engine::{service, StartRequest};
 use atlas_providers::sandbox::SandboxProvider;
-use atlas_providers::{ObjectKind, Provider, ProviderError, WriteFence};
+use atlas_providers::{Provider, ProviderError, WriteFence};
 use atlas_store::admin::{ChangeBy, RoleRef};
 use atlas_store::audit::AuditFilter;
 use atlas_store::sandbox::SandboxJournalEntry;
@@ -79,14 +79,12 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
     let db = atlas.db();
     let mut edited = 0u64;
     let mut victim = None;
-    for kind in ObjectKind::ALL {
-        for o in db.block(db.store.sandbox_objects(tenant, kind.as_str())).unwrap() {
+    for kind in atlas_providers::object_type::all() {
+        for o in db.block(db.store.sandbox_objects(tenant, kind.key)).unwrap() {
             let mut payload = o.payload.clone();
             payload["description"] = json!("edited outside TenantAtlas");
-            assert!(db
-                .block(db.store.sandbox_out_of_band_update(tenant, kind.as_str(), &o.object_id, &payload))
-                .unwrap());
-            victim.get_or_insert((*kind, o.object_id.clone()));
+            assert!(db.block(db.store.sandbox_out_of_band_update(tenant, kind.key, &o.object_id, &payload)).unwrap());
+            victim.get_or_insert((kind, o.object_id.clone()));
             edited += 1;
         }
     }
@@ -194,9 +192,9 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
     atlas.drain();
     let dry = atlas.show(&dry);
     assert_eq!(dry["result"]["plan_summary"], json!({"create": 0, "update": 0, "unchanged": edited}), "{dry}");
-    let count: u64 = ObjectKind::ALL
+    let count: u64 = atlas_providers::object_type::all()
         .iter()
-        .map(|k| db.block(db.store.sandbox_objects(tenant, k.as_str())).unwrap().len() as u64)
+        .map(|k| db.block(db.store.sandbox_objects(tenant, k.key)).unwrap().len() as u64)
         .sum();
     assert_eq!(count, edited);
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use atlas_providers::{
-    ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
+    ComplianceSummary, Health, Kind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
 };
 use atlas_store::pacing::WriteBudget;
 use atlas_store::Store;
@@ -62,18 +62,18 @@ impl Provider for Paced {
         self.inner.check_health().await
     }
 
-    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+    async fn list_objects(&self, kind: Kind) -> Result<Vec<RemoteObject>, ProviderError> {
         self.inner.list_objects(kind).await
     }
 
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+    async fn get_object(&self, kind: Kind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
         self.inner.get_object(kind, id).await
     }
 
     async fn create_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         payload: &Value,
     ) -> Result<RemoteObject, ProviderError> {
         self.reserve().await?;
@@ -83,7 +83,7 @@ impl Provider for Paced {
     async fn update_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError> {
@@ -91,14 +91,14 @@ impl Provider for Paced {
         self.inner.update_object(fence, kind, id, payload).await
     }
 
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_assignments(&self, kind: Kind, id: &str) -> Result<Vec<Value>, ProviderError> {
         self.inner.list_assignments(kind, id).await
     }
 
     async fn set_assignments(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         assignments: &[Value],
     ) -> Result<(), ProviderError> {

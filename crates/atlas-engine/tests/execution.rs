@@ -12,13 +12,18 @@ use atlas_core::capability::BuiltinRole;
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunEvent, RunOutcome, RunStatus};
 use atlas_core::{OperationType, SummaryCounts};
-use atlas_providers::{ObjectKind, Provider, ProviderError, WriteFence};
+use atlas_providers::{Provider, ProviderError, WriteFence};
 use atlas_store::admin::RoleRef;
 use atlas_store::claim::{ClaimParams, Claimed};
 use atlas_store::sandbox::SandboxFaultKind as FaultKind;
 use atlas_store::StoreError;
 use serde_json::json;
 use support::{cli, World};
+
+/// A registered object type by key.
+fn ty(key: &str) -> atlas_providers::Kind {
+    atlas_providers::object_type::by_key(key).unwrap()
+}
 
 async fn retry_is_reauthorized(store: atlas_store::Store) {
     let w = World::new(store).await;
@@ -69,7 +74,7 @@ async fn expired_lease_is_rescued_and_the_stale_worker_is_fenced(store: atlas_st
     assert!(matches!(w.store.run_finish(run.id, stale_token, late).await, Err(StoreError::Fenced)));
     let provider = atlas_providers::sandbox::SandboxProvider::new(w.store.clone(), w.tenant.id);
     let fence = WriteFence { run_id: run.id, lease_token: stale_token };
-    let write = provider.create_object(fence, ObjectKind::DeviceConfiguration, &json!({"displayName": "late"})).await;
+    let write = provider.create_object(fence, ty("device_configuration"), &json!({"displayName": "late"})).await;
     assert_eq!(write.err(), Some(ProviderError::Fenced));
     assert!(w.store.sandbox_journal(w.tenant.id).await.unwrap().is_empty());
     assert_eq!(w.run(run.id).await.outcome, RunOutcome::Succeeded, "completed runs never change");

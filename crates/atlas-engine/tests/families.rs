@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunOutcome, RunStatus};
 use atlas_core::OperationType;
-use atlas_engine::families::comparable;
 use atlas_engine::ServiceError;
 use serde_json::{json, Value};
 use support::{cli, World};
@@ -27,10 +26,10 @@ async fn backup(w: &World) -> Uuid {
 /// The tenant's objects by (kind, display name) → comparable payload.
 async fn tenant_state(w: &World) -> BTreeMap<(String, String), Value> {
     let mut state = BTreeMap::new();
-    for kind in atlas_providers::ObjectKind::ALL {
-        for o in w.store.sandbox_objects(w.tenant.id, kind.as_str()).await.unwrap() {
-            let prev = state.insert((kind.as_str().to_owned(), o.display_name.clone()), comparable(&o.payload));
-            assert!(prev.is_none(), "duplicate object {} {}", kind.as_str(), o.display_name);
+    for kind in atlas_providers::object_type::all() {
+        for o in w.store.sandbox_objects(w.tenant.id, kind.key).await.unwrap() {
+            let prev = state.insert((kind.key.to_owned(), o.display_name.clone()), kind.comparable(&o.payload));
+            assert!(prev.is_none(), "duplicate object {} {}", kind.key, o.display_name);
         }
     }
     state

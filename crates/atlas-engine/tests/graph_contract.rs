@@ -26,8 +26,6 @@ use atlas_core::gate::ReasonCode;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::tenant::{ConnectionKind, ConnectionStatus, TenantStatus};
 use atlas_core::OperationType;
-use atlas_engine::families::comparable;
-use atlas_providers::ObjectKind;
 use atlas_store::admin::{ProviderConnection, RoleRef};
 use atlas_store::audit::AuditFilter;
 use atlas_store::Store;
@@ -226,13 +224,13 @@ fn token_path() -> String {
 
 /// Every object of the fake tenant as (kind, id).
 fn tenant_objects(fake: &FakeGraph) -> BTreeSet<(String, String)> {
-    ObjectKind::ALL
+    atlas_providers::object_type::all()
         .iter()
         .flat_map(|k| {
-            paths_of(*k)
+            paths_of(k)
                 .into_iter()
                 .flat_map(|p| fake.objects(p))
-                .map(|o| (k.as_str().to_owned(), o["id"].as_str().unwrap().to_owned()))
+                .map(|o| (k.key.to_owned(), o["id"].as_str().unwrap().to_owned()))
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -441,9 +439,9 @@ async fn backup_run(store: Store) {
     assert_eq!(items.len() as u64, OBJECTS);
     // Each item is the object whole, as Graph holds it.
     for item in &items {
-        let kind = ObjectKind::parse(&item.kind).unwrap();
+        let kind = atlas_providers::object_type::by_key(&item.kind).unwrap();
         let live = fake.view(kind, &item.object_id).expect("backed up from the tenant");
-        assert_eq!(comparable(&item.payload), comparable(&live), "{}", item.display_name);
+        assert_eq!(kind.comparable(&item.payload), kind.comparable(&live), "{}", item.display_name);
     }
     let item = |id: &str| items.iter().find(|i| i.object_id == id).unwrap();
     let baseline = item(BASELINE);
@@ -509,15 +507,15 @@ fn drift_the_tenant(fake: &FakeGraph) -> Vec<String> {
 async fn assert_tenant_matches_backup(w: &World, fake: &FakeGraph, set: Uuid) {
     let items = w.store.backup_items(set).await.unwrap();
     for item in &items {
-        let kind = ObjectKind::parse(&item.kind).unwrap();
+        let kind = atlas_providers::object_type::by_key(&item.kind).unwrap();
         let mapped = w.store.restore_map_get(w.tenant.id, &item.kind, &item.object_id).await.unwrap();
         let id = mapped.unwrap_or_else(|| item.object_id.clone());
         let live = fake.view(kind, &id).unwrap_or_else(|| panic!("{} is missing from the tenant", item.display_name));
-        assert_eq!(comparable(&live), comparable(&item.payload), "{}", item.display_name);
+        assert_eq!(kind.comparable(&live), kind.comparable(&item.payload), "{}", item.display_name);
     }
-    for kind in ObjectKind::ALL {
-        let backed_up = items.iter().filter(|i| i.kind == kind.as_str()).count();
-        assert_eq!(fake.count(*kind), backed_up, "no duplicate and nothing extra among the {} objects", kind.as_str());
+    for kind in atlas_providers::object_type::all() {
+        let backed_up = items.iter().filter(|i| i.kind == kind.key).count();
+        assert_eq!(fake.count(kind), backed_up, "no duplicate and nothing extra among the {} objects", kind.key);
     }
 }
 

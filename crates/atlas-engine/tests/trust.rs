@@ -138,9 +138,9 @@ async fn revocation_mid_restore_stops_between_items(store: atlas_store::Store) {
     w.drain().await;
     let set = w.run(backup.id).await.result["backup_set_id"].as_str().unwrap().to_owned();
     // Every object is gone, so every item writes.
-    for kind in atlas_providers::ObjectKind::ALL {
-        for o in w.store.sandbox_objects(w.tenant.id, kind.as_str()).await.unwrap() {
-            w.store.sandbox_out_of_band_delete(w.tenant.id, kind.as_str(), &o.object_id).await.unwrap();
+    for kind in atlas_providers::object_type::all() {
+        for o in w.store.sandbox_objects(w.tenant.id, kind.key).await.unwrap() {
+            w.store.sandbox_out_of_band_delete(w.tenant.id, kind.key, &o.object_id).await.unwrap();
         }
     }
     w.store.sandbox_fault_set(w.tenant.id, SandboxFaultKind::Latency, 10_000, 30).await.unwrap();

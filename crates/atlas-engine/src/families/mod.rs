@@ -115,29 +115,17 @@ pub fn content_hash(v: &Value) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Fields the provider manages itself: never compared, never written back.
-const SERVER_MANAGED: &[&str] =
-    &["id", "createdDateTime", "lastModifiedDateTime", "version", "@odata.context", "@odata.etag"];
-
-/// An object's payload without server-managed fields: what a backup restores
-/// and what two versions are compared on.
-pub fn comparable(payload: &Value) -> Value {
-    match payload {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !SERVER_MANAGED.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+/// The hash two versions of an object are compared on: its content as the
+/// registry defines it (`ObjectType::comparable`).
+pub fn content_hash_of(object: &atlas_providers::RemoteObject) -> String {
+    content_hash(&object.kind.comparable(&object.payload))
 }
 
-/// Every object of every kind the tenant has, kind by kind.
+/// Every object of every registered type the tenant has, type by type.
 pub async fn list_all(provider: &dyn Provider) -> Result<Vec<atlas_providers::RemoteObject>, HandlerError> {
     let mut all = Vec::new();
-    for kind in atlas_providers::ObjectKind::ALL {
-        all.extend(provider.list_objects(*kind).await?);
+    for kind in atlas_core::object_type::all() {
+        all.extend(provider.list_objects(kind).await?);
     }
     Ok(all)
 }
@@ -161,13 +149,13 @@ impl Provider for NoTenant {
     }
     async fn list_objects(
         &self,
-        _: atlas_providers::ObjectKind,
+        _: atlas_providers::Kind,
     ) -> Result<Vec<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
         no_tenant()
     }
     async fn get_object(
         &self,
-        _: atlas_providers::ObjectKind,
+        _: atlas_providers::Kind,
         _: &str,
     ) -> Result<Option<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
         no_tenant()
@@ -175,7 +163,7 @@ impl Provider for NoTenant {
     async fn create_object(
         &self,
         _: atlas_providers::WriteFence,
-        _: atlas_providers::ObjectKind,
+        _: atlas_providers::Kind,
         _: &Value,
     ) -> Result<atlas_providers::RemoteObject, atlas_providers::ProviderError> {
         no_tenant()
@@ -183,7 +171,7 @@ impl Provider for NoTenant {
     async fn update_object(
         &self,
         _: atlas_providers::WriteFence,
-        _: atlas_providers::ObjectKind,
+        _: atlas_providers::Kind,
         _: &str,
         _: &Value,
     ) -> Result<atlas_providers::UpdateOutcome, atlas_providers::ProviderError> {
@@ -191,7 +179,7 @@ impl Provider for NoTenant {
     }
     async fn list_assignments(
         &self,
-        _: atlas_providers::ObjectKind,
+        _: atlas_providers::Kind,
         _: &str,
     ) -> Result<Vec<Value>, atlas_providers::ProviderError> {
         no_tenant()
@@ -199,7 +187,7 @@ impl Provider for NoTenant {
     async fn set_assignments(
         &self,
         _: atlas_providers::WriteFence,
-        _: atlas_providers::ObjectKind,
+        _: atlas_providers::Kind,
         _: &str,
         _: &[Value],
     ) -> Result<(), atlas_providers::ProviderError> {

@@ -6,7 +6,7 @@ use atlas_core::SummaryCounts;
 use atlas_store::policy::PolicyObservation;
 use serde_json::json;
 
-use super::{comparable, content_hash, list_all, tenant_of};
+use super::{content_hash_of, list_all, tenant_of};
 use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct PoliciesSync;
@@ -19,8 +19,8 @@ impl Handler for PoliciesSync {
             .await?
             .into_iter()
             .map(|o| PolicyObservation {
-                kind: o.kind.as_str().into(),
-                content_hash: content_hash(&comparable(&o.payload)),
+                kind: o.kind.key.into(),
+                content_hash: content_hash_of(&o),
                 object_id: o.id,
                 display_name: o.display_name,
                 payload: o.payload,

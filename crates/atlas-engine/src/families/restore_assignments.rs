@@ -4,9 +4,10 @@
 //! exists is dropped with a reason, never re-pointed by guessing.
 
 use async_trait::async_trait;
+use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
-use atlas_providers::ObjectKind;
+use atlas_providers::Kind;
 use atlas_store::backup::BackupItem;
 use atlas_store::run_item::ItemResult;
 use serde_json::{json, Value};
@@ -32,10 +33,10 @@ fn normalized(assignments: &[Value]) -> String {
 async fn restore_one(
     ctx: &HandlerContext,
     tenant_id: Uuid,
-    kind: ObjectKind,
+    kind: Kind,
     item: &BackupItem,
 ) -> Result<ItemResult, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
+    let mapped = ctx.store.restore_map_get(tenant_id, kind.key, &item.object_id).await?;
     let mut target = None;
     for id in mapped.into_iter().chain(std::iter::once(item.object_id.clone())) {
         if ctx.provider.get_object(kind, &id).await?.is_some() {
@@ -91,13 +92,15 @@ impl Handler for RestoreAssignments {
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
-        let items: Vec<BackupItem> = ctx
+        let mut items: Vec<BackupItem> = ctx
             .store
             .backup_items(set_id)
             .await?
             .into_iter()
-            .filter(|i| ObjectKind::parse(&i.kind).is_some_and(ObjectKind::assignable))
+            .filter(|i| by_key(&i.kind).is_some_and(|k| k.assignable()))
             .collect();
+        // Assignments refer to filters: the registry's restore order.
+        items.sort_by_key(|i| restore_rank(&i.kind));
         let keys: Vec<(String, Value)> = items
             .iter()
             .map(|i| {
@@ -119,7 +122,7 @@ impl Handler for RestoreAssignments {
             if let Some(stop) = checkpoint.check(ctx).await? {
                 return super::items::stopped(ctx, counts, stop, failures).await;
             }
-            let Some(kind) = ObjectKind::parse(&item.kind) else { continue };
+            let Some(kind) = by_key(&item.kind) else { continue };
             let result = match restore_one(ctx, tenant_id, kind, item).await {
                 Ok(r) => r,
                 Err(e) if e.failure_code == "lease_lost" => return Err(e),

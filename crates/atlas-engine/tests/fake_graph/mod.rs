@@ -37,7 +37,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use atlas_providers::ObjectKind;
+use atlas_providers::Kind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -86,7 +86,7 @@ pub(crate) use fixture;
 /// One collection of the fake tenant.
 struct Spec {
     path: &'static str,
-    kind: ObjectKind,
+    kind: &'static str,
     versions: &'static [&'static str],
     permission: &'static str,
     /// The type of every item of a typed collection (left out of its items).
@@ -101,7 +101,7 @@ const BETA: &[&str] = &["beta"];
 const SPECS: &[Spec] = &[
     Spec {
         path: CONFIGS,
-        kind: ObjectKind::DeviceConfiguration,
+        kind: "device_configuration",
         versions: BOTH,
         permission: CONFIGURATION,
         item_type: None,
@@ -109,7 +109,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: COMPLIANCE,
-        kind: ObjectKind::CompliancePolicy,
+        kind: "compliance_policy",
         versions: BOTH,
         permission: CONFIGURATION,
         item_type: None,
@@ -117,7 +117,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: SETTINGS_CATALOG,
-        kind: ObjectKind::ConfigurationPolicy,
+        kind: "configuration_policy",
         versions: BETA,
         permission: CONFIGURATION,
         item_type: None,
@@ -125,7 +125,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: IOS_MAM,
-        kind: ObjectKind::AppProtectionPolicy,
+        kind: "app_protection_policy",
         versions: BOTH,
         permission: APPS,
         item_type: Some("#microsoft.graph.iosManagedAppProtection"),
@@ -133,7 +133,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: ANDROID_MAM,
-        kind: ObjectKind::AppProtectionPolicy,
+        kind: "app_protection_policy",
         versions: BOTH,
         permission: APPS,
         item_type: Some("#microsoft.graph.androidManagedAppProtection"),
@@ -141,7 +141,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: SCRIPTS,
-        kind: ObjectKind::DeviceManagementScript,
+        kind: "device_management_script",
         versions: BETA,
         permission: CONFIGURATION,
         item_type: None,
@@ -149,7 +149,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: FILTERS,
-        kind: ObjectKind::AssignmentFilter,
+        kind: "assignment_filter",
         versions: BETA,
         permission: CONFIGURATION,
         item_type: None,
@@ -157,7 +157,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         path: SCOPE_TAGS,
-        kind: ObjectKind::RoleScopeTag,
+        kind: "role_scope_tag",
         versions: BETA,
         permission: CONFIGURATION,
         item_type: None,
@@ -170,8 +170,8 @@ fn spec(path: &str) -> &'static Spec {
 }
 
 /// The collections holding objects of `kind`.
-pub fn paths_of(kind: ObjectKind) -> Vec<&'static str> {
-    SPECS.iter().filter(|s| s.kind == kind).map(|s| s.path).collect()
+pub fn paths_of(kind: Kind) -> Vec<&'static str> {
+    SPECS.iter().filter(|s| s.kind == kind.key).map(|s| s.path).collect()
 }
 
 /// Members a PATCH may not carry: navigation properties.
@@ -294,19 +294,19 @@ impl FakeGraph {
     }
 
     /// How many objects of `kind` the tenant holds.
-    pub fn count(&self, kind: ObjectKind) -> usize {
+    pub fn count(&self, kind: Kind) -> usize {
         paths_of(kind).iter().map(|p| self.objects(p).len()).sum()
     }
 
     /// An object of `kind` as the provider reads it whole: with a
     /// settings-catalog policy's settings and a typed collection's item type.
-    pub fn view(&self, kind: ObjectKind, id: &str) -> Option<Value> {
+    pub fn view(&self, kind: Kind, id: &str) -> Option<Value> {
         let s = self.state();
         for path in paths_of(kind) {
             let spec = spec(path);
             if let Some(item) = s.find(spec.path, id) {
                 let mut item = item.clone();
-                if kind == ObjectKind::ConfigurationPolicy {
+                if kind.key == "configuration_policy" {
                     item["settings"] = Value::Array(s.settings.get(id).cloned().unwrap_or_default());
                 }
                 if let Some(t) = spec.item_type {
@@ -534,7 +534,7 @@ impl State {
                 None => not_found(),
             },
             ("PATCH", [id]) => self.patch(spec, id, req),
-            ("PUT", [id]) if spec.kind == ObjectKind::ConfigurationPolicy => self.put(spec, id, req),
+            ("PUT", [id]) if spec.kind == "configuration_policy" => self.put(spec, id, req),
             ("DELETE", [id]) => {
                 if self.remove(spec.path, id) {
                     ResponseTemplate::new(204)
@@ -542,21 +542,21 @@ impl State {
                     not_found()
                 }
             }
-            ("GET", [id, "settings"]) if spec.kind == ObjectKind::ConfigurationPolicy => {
+            ("GET", [id, "settings"]) if spec.kind == "configuration_policy" => {
                 if self.find(spec.path, id).is_none() {
                     return not_found();
                 }
                 let settings = self.settings.get(*id).cloned().unwrap_or_default();
                 self.page(req, context(&format!("{}('{id}')/settings", spec.path)), settings)
             }
-            ("GET", [id, "assignments"]) if spec.kind.assignable() => {
+            ("GET", [id, "assignments"]) if atlas_providers::object_type::rules_for(spec.kind).assignable() => {
                 if self.find(spec.path, id).is_none() {
                     return not_found();
                 }
                 let list = self.assignments.get(&(spec.path, (*id).to_owned())).cloned().unwrap_or_default();
                 self.page(req, context(&format!("{}('{id}')/assignments", spec.path)), list)
             }
-            ("POST", [id, "assign"]) if spec.kind.assignable() => {
+            ("POST", [id, "assign"]) if atlas_providers::object_type::rules_for(spec.kind).assignable() => {
                 let body = match req.body_json::<Value>() {
                     Ok(b) => b,
                     Err(e) => return bad_request(&format!("the body is not JSON: {e}")),
@@ -570,7 +570,7 @@ impl State {
                     Err((_, why)) => bad_request(&why),
                 }
             }
-            ("GET", [id, "deviceStatusOverview"]) if spec.kind == ObjectKind::CompliancePolicy => {
+            ("GET", [id, "deviceStatusOverview"]) if spec.kind == "compliance_policy" => {
                 if self.find(spec.path, id).is_none() {
                     return not_found();
                 }
@@ -681,7 +681,7 @@ impl State {
                 return bad_request(&format!("{given} does not belong in {}", spec.path));
             }
         }
-        if spec.kind == ObjectKind::CompliancePolicy {
+        if spec.kind == "compliance_policy" {
             let block = body
                 .get("scheduledActionsForRule")
                 .and_then(Value::as_array)
@@ -697,15 +697,15 @@ impl State {
             body.remove(*m);
         }
         let settings = body.remove("settings");
-        if spec.kind != ObjectKind::ConfigurationPolicy && settings.is_some() {
+        if spec.kind != "configuration_policy" && settings.is_some() {
             return bad_request("settings is not a property of this type");
         }
         if spec.item_type.is_some() {
             body.remove("@odata.type");
         }
         let id = match spec.kind {
-            ObjectKind::AppProtectionPolicy => format!("T_{}", uuid::Uuid::new_v4()),
-            ObjectKind::RoleScopeTag => {
+            "app_protection_policy" => format!("T_{}", uuid::Uuid::new_v4()),
+            "role_scope_tag" => {
                 let next = self.objects[spec.path].iter().filter_map(|o| o["id"].as_str()?.parse::<u64>().ok()).max();
                 next.map_or(0, |n| n + 1).to_string()
             }
@@ -715,7 +715,7 @@ impl State {
         body.insert("id".into(), json!(id));
         body.insert("createdDateTime".into(), json!(stamp));
         body.insert("lastModifiedDateTime".into(), json!(stamp));
-        if matches!(spec.kind, ObjectKind::DeviceConfiguration | ObjectKind::CompliancePolicy) {
+        if matches!(spec.kind, "device_configuration" | "compliance_policy") {
             body.insert("version".into(), json!(1));
         }
         let item = Value::Object(body);
@@ -786,11 +786,8 @@ impl State {
         if self.find(spec.path, id).is_none() {
             return Err((404, format!("{}/{id} does not exist", spec.path)));
         }
-        let key = if spec.kind == ObjectKind::DeviceManagementScript {
-            "deviceManagementScriptAssignments"
-        } else {
-            "assignments"
-        };
+        let key =
+            if spec.kind == "device_management_script" { "deviceManagementScriptAssignments" } else { "assignments" };
         let Value::Object(members) = body else {
             return Err((400, "the body must be a JSON object".into()));
         };
@@ -834,7 +831,7 @@ impl Respond for Router {
 /// An item as a GET answers it: no compliance actions without `$expand`, no
 /// script content in lists, `$select` applied.
 fn present(spec: &Spec, mut item: Value, req: &Request, in_list: bool) -> Value {
-    if spec.kind == ObjectKind::CompliancePolicy {
+    if spec.kind == "compliance_policy" {
         let expanded = req.url.query_pairs().any(|(k, v)| k == "$expand" && v.contains("scheduledActionsForRule"));
         if !expanded {
             if let Value::Object(m) = &mut item {
@@ -842,7 +839,7 @@ fn present(spec: &Spec, mut item: Value, req: &Request, in_list: bool) -> Value 
             }
         }
     }
-    if spec.kind == ObjectKind::DeviceManagementScript && in_list {
+    if spec.kind == "device_management_script" && in_list {
         item["scriptContent"] = Value::Null;
     }
     select(req, item)

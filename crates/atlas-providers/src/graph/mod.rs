@@ -3,18 +3,23 @@
 //!
 //! Layers: [`client`] sends requests (retries, throttling, error mapping),
 //! [`token`] keeps the access token, [`paging`] follows `@odata.nextLink`,
-//! [`objects`] knows where each kind lives; this file wires them to the
+//! [`objects`] reads each registered type whole, [`writes`] creates and
+//! updates per the type's write mode, [`assignments`] reads and writes
+//! assignments per its assignment mode; this file wires them to the
 //! `Provider` trait and holds the health check and compliance summaries.
+//! Where each type lives is the registry's business (`atlas_core::object_type`).
 //!
 //! The write fence is not Graph's business: the engine re-checks its lease
 //! between writes, so a Graph write only logs the run it belongs to.
 
+mod assignments;
 mod client;
 mod clock;
 mod objects;
 mod paging;
 pub mod secret;
 mod token;
+mod writes;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +32,7 @@ pub use self::client::REQUIRED_PERMISSIONS;
 use self::client::{segment, GraphClient};
 pub use self::clock::{Clock, SystemClock};
 use self::secret::SecretString;
-use crate::{ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
+use crate::{ComplianceSummary, Health, Kind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
 
 /// Where a Graph connection goes and as whom. The secret is a
 /// [`SecretString`], so `Debug` of the config never shows it.
@@ -124,8 +129,8 @@ impl fmt::Debug for GraphProvider {
     }
 }
 
-fn log_write(fence: WriteFence, action: &str, kind: ObjectKind, id: &str) {
-    tracing::info!(run_id = %fence.run_id, action, kind = kind.as_str(), object_id = id, "Graph write");
+fn log_write(fence: WriteFence, action: &str, kind: Kind, id: &str) {
+    tracing::info!(run_id = %fence.run_id, action, kind = kind.key, object_id = id, "Graph write");
 }
 
 fn count(v: &Value, key: &str) -> u64 {
@@ -187,18 +192,18 @@ impl Provider for GraphProvider {
         Ok(Health { ok: missing.is_empty(), message, missing_permissions: missing, details })
     }
 
-    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+    async fn list_objects(&self, kind: Kind) -> Result<Vec<RemoteObject>, ProviderError> {
         self.client.list_objects(kind).await
     }
 
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+    async fn get_object(&self, kind: Kind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
         self.client.get_object(kind, id).await
     }
 
     async fn create_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         payload: &Value,
     ) -> Result<RemoteObject, ProviderError> {
         log_write(fence, "create", kind, "");
@@ -208,7 +213,7 @@ impl Provider for GraphProvider {
     async fn update_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError> {
@@ -216,14 +221,14 @@ impl Provider for GraphProvider {
         self.client.update_object(kind, id, payload).await
     }
 
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_assignments(&self, kind: Kind, id: &str) -> Result<Vec<Value>, ProviderError> {
         self.client.list_assignments(kind, id).await
     }
 
     async fn set_assignments(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         assignments: &[Value],
     ) -> Result<(), ProviderError> {

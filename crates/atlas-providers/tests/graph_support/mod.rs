@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use atlas_providers::graph::secret::SecretString;
 use atlas_providers::graph::{Clock, GraphConfig, GraphProvider};
-use atlas_providers::{WriteFence, SERVER_MANAGED_MEMBERS};
+use atlas_providers::object_type::SERVER_MANAGED;
+use atlas_providers::WriteFence;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -199,7 +200,7 @@ pub fn ids_of(page: &Value) -> Vec<String> {
 /// The body a restore sends: the backed-up payload less server-managed members.
 pub fn writable(payload: &Value) -> Value {
     let mut body = payload.clone();
-    for m in SERVER_MANAGED_MEMBERS {
+    for m in SERVER_MANAGED {
         body.as_object_mut().unwrap().remove(*m);
     }
     body
