@@ -257,7 +257,7 @@ async fn a_restore_round_trip_sends_exactly_the_expected_requests() {
     let gone_id = gone["id"].as_str().unwrap();
     let new_id = "5d0c8b1e-3f4a-4e7b-9c2d-1a6b8e0f7c33";
 
-    let mut patch = writable(&existing);
+    let mut patch = writable(ty("device_configuration"), &existing);
     patch["passwordMinimumLength"] = json!(12);
     Mock::given(method("PATCH"))
         .and(path(format!("{CONFIGS}/{BASELINE}")))
@@ -268,16 +268,16 @@ async fn a_restore_round_trip_sends_exactly_the_expected_requests() {
         .await;
     Mock::given(method("PATCH"))
         .and(path(format!("{CONFIGS}/{gone_id}")))
-        .and(body_json(writable(&gone)))
+        .and(body_json(writable(ty("device_configuration"), &gone)))
         .respond_with(json_response(404, &fixture!("error_404_ResourceNotFound_intune.json")))
         .expect(1)
         .mount(&fake.server)
         .await;
-    let mut created = writable(&gone);
+    let mut created = writable(ty("device_configuration"), &gone);
     created["id"] = json!(new_id);
     Mock::given(method("POST"))
         .and(path(CONFIGS))
-        .and(body_json(writable(&gone)))
+        .and(body_json(writable(ty("device_configuration"), &gone)))
         .respond_with(json_response(201, &created))
         .expect(1)
         .mount(&fake.server)
@@ -374,7 +374,7 @@ async fn settings_catalog_policies_carry_their_settings_and_are_replaced_with_pu
 
     Mock::given(method("PUT"))
         .and(path(format!("{base}/{}", bitlocker.id)))
-        .and(body_json(writable(&bitlocker.payload)))
+        .and(body_json(writable(ty("configuration_policy"), &bitlocker.payload)))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&fake.server)
@@ -428,11 +428,11 @@ async fn scripts_get_their_content_and_app_protection_policies_their_platform() 
 
     // Created in the collection its type names.
     let android = mam[2].payload.clone();
-    let mut created = writable(&android);
+    let mut created = writable(ty("app_protection_policy"), &android);
     created["id"] = json!("T_new");
     Mock::given(method("POST"))
         .and(path("/v1.0/deviceAppManagement/androidManagedAppProtections"))
-        .and(body_json(writable(&android)))
+        .and(body_json(writable(ty("app_protection_policy"), &android)))
         .respond_with(json_response(201, &created))
         .expect(1)
         .mount(&fake.server)
