@@ -35,15 +35,19 @@ async fn main() -> ExitCode {
     match run(cli, out).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            out.error(&e);
+            if !e.quiet {
+                out.error(&e);
+            }
             ExitCode::from(e.exit)
         }
     }
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
-    let ctx = Context::open(&cli.database_url, out).await?;
-    let result = commands::run(&ctx, cli.command).await;
+    let console = context::console_url(cli.public_url.as_deref());
+    let public_url = cli.public_url.clone();
+    let ctx = Context::open(&cli.database_url, out, console).await?;
+    let result = commands::run(&ctx, cli.command, public_url).await;
     ctx.store.close().await;
     result
 }

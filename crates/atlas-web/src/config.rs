@@ -19,6 +19,11 @@ pub struct WebConfig {
     /// Failed sign-ins allowed per email from all addresses within `login_window`.
     pub login_max_failures_per_email: i64,
     pub login_window: Duration,
+    /// How often the live channel reads a watched workspace's runs.
+    pub live_tick: Duration,
+    /// The console's public address (`ATLAS_PUBLIC_URL`), for links the
+    /// server gives out without a request to take the host from.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -31,6 +36,8 @@ impl Default for WebConfig {
             login_max_failures: 5,
             login_max_failures_per_email: 20,
             login_window: Duration::from_secs(15 * 60),
+            live_tick: Duration::from_secs(1),
+            public_url: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::commands::runs::{run_url, service_error};
+use crate::commands::runs::service_error;
 use crate::commands::worker::engine_config;
 use crate::context::Context;
 use crate::error::CliError;
@@ -95,11 +95,11 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
                     let mut doc = serde_json::to_value(&inserted.run).unwrap_or_default();
                     if let Some(m) = doc.as_object_mut() {
                         m.insert("deduplicated".into(), json!(inserted.deduplicated));
-                        m.insert("url".into(), json!(run_url(inserted.run.id)));
+                        m.insert("url".into(), json!(ctx.run_url(inserted.run.id)));
                         m.insert("slot".into(), json!(slot));
                     }
                     ctx.out.print(&doc, || {
-                        format!("slot {slot} fired: run {} ({})", inserted.run.id, run_url(inserted.run.id))
+                        format!("slot {slot} fired: run {} ({})", inserted.run.id, ctx.run_url(inserted.run.id))
                     })
                 }
                 Fired::AlreadyFired(run_id) => {
