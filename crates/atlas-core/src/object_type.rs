@@ -275,14 +275,29 @@ impl ObjectType {
     /// members that are null removed (Graph answers an unset property as
     /// null, and a PATCH clears a property by sending null, so null and
     /// absent are the same content). What is compared, hashed and written.
+    ///
+    /// Inside the members read or written apart (settings, group policy
+    /// values, notification messages…), the items' own `id` and timestamps
+    /// are the service's too: Graph gives a re-created item new ones, so a
+    /// restored object would otherwise never equal its backup. References
+    /// (`definition`, `presentation`) keep theirs: their id is the key.
     pub fn comparable(&self, payload: &Value) -> Value {
         match payload {
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .filter(|(k, v)| !v.is_null() && !self.is_server_managed(k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            Value::Object(m) => {
+                let navigation = self.navigation_members();
+                Value::Object(
+                    m.iter()
+                        .filter(|(k, v)| !v.is_null() && !self.is_server_managed(k))
+                        .map(|(k, v)| {
+                            let mut v = v.clone();
+                            if navigation.contains(&k.as_str()) {
+                                strip_item_members(&mut v);
+                            }
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                )
+            }
             other => other.clone(),
         }
     }
@@ -363,6 +378,24 @@ impl ObjectType {
             Write::ReadOnly { reason } => Some(reason),
             _ => None,
         }
+    }
+}
+
+/// Members of a contained item that the service sets (see `comparable`).
+pub const ITEM_SERVER_MANAGED: &[&str] = &["id", "createdDateTime", "lastModifiedDateTime"];
+
+fn strip_item_members(v: &mut Value) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(strip_item_members),
+        Value::Object(m) => {
+            m.retain(|k, _| !ITEM_SERVER_MANAGED.contains(&k.as_str()));
+            for (k, child) in m.iter_mut() {
+                if k != "definition" && k != "presentation" {
+                    strip_item_members(child);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

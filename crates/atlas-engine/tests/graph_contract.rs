@@ -40,8 +40,9 @@ const SECRET: &str = "s3cr3t-9fK2xQ7vLm4Tz8Rw";
 const SECRET_KEY: &str = "5f0c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c";
 /// Objects in the seeded fake tenant: 8 device configurations, 4 compliance
 /// policies, 4 settings-catalog policies, 4 app protection policies,
-/// 2 scripts, 3 assignment filters, 3 scope tags.
-const OBJECTS: u64 = 28;
+/// 2 scripts, 3 assignment filters, 3 scope tags, and 35 objects of the
+/// other 26 registered types (every type has at least one).
+const OBJECTS: u64 = 63;
 const PILOT_RING: &str = "fdae9d6b-7d4d-4d37-8c08-2f8c452f28aa";
 
 /// One test at a time: the Graph URLs are process-wide environment variables.
@@ -227,9 +228,8 @@ fn tenant_objects(fake: &FakeGraph) -> BTreeSet<(String, String)> {
     atlas_providers::object_type::all()
         .iter()
         .flat_map(|k| {
-            paths_of(k)
+            fake.objects_of(k)
                 .into_iter()
-                .flat_map(|p| fake.objects(p))
                 .map(|o| (k.key.to_owned(), o["id"].as_str().unwrap().to_owned()))
                 .collect::<Vec<_>>()
         })
@@ -339,10 +339,16 @@ async fn inventory_sync(store: Store) {
     assert_eq!(listed, tenant_objects(&fake), "every object of the tenant, once");
     assert_eq!(inventory.len() as u64, OBJECTS);
     assert_eq!((run.summary_counts.created, run.summary_counts.processed), (OBJECTS, OBJECTS));
+    let by_kind = run.result["by_kind"].as_object().unwrap();
+    assert_eq!(by_kind.len(), atlas_providers::object_type::all().len(), "every registered type is counted");
+    for kind in atlas_providers::object_type::all() {
+        assert_eq!(by_kind[kind.key], fake.count(kind), "{kind}");
+        assert!(fake.count(kind) >= 1, "the fake tenant has a {kind}");
+    }
     assert_eq!(
-        run.result["by_kind"],
-        json!({"device_configuration": 8, "compliance_policy": 4, "configuration_policy": 4,
-               "app_protection_policy": 4, "device_management_script": 2, "assignment_filter": 3, "role_scope_tag": 3})
+        (by_kind["device_configuration"].as_u64(), by_kind["windows_update_ring"].as_u64()),
+        (Some(8), Some(2)),
+        "a shared collection is split by @odata.type"
     );
     let sent = fake.requests_since(before).await;
     assert!(writes(&sent).is_empty(), "a sync only reads: {:?}", writes(&sent));
@@ -539,7 +545,7 @@ async fn restore_execute(store: Store) {
     let dry = succeeded(&w, OperationType::RestoreExecute, dry_params).await;
     assert_eq!(
         dry.result["plan_summary"],
-        json!({"create": 5, "update": 7, "unchanged": OBJECTS - 12}),
+        json!({"create": 5, "update": 7, "unchanged": OBJECTS - 12, "skipped": 0}),
         "{:#}",
         dry.result["plan"]
     );
@@ -623,7 +629,9 @@ async fn restore_assignments(store: Store) {
     let groups: BTreeSet<String> =
         sent.iter().filter(|r| r.path.starts_with("/v1.0/groups/")).map(|r| r.path.clone()).collect();
     assert_eq!(groups.len(), 3, "{groups:?}");
-    let assignable = OBJECTS - 6; // filters and scope tags carry no assignments
+    // Objects of types without assignments (filters, scope tags, partners…) are not items.
+    let assignable: u64 =
+        atlas_providers::object_type::all().iter().filter(|k| k.assignable()).map(|k| fake.count(k) as u64).sum();
     assert_eq!((run.summary_counts.total, run.summary_counts.succeeded), (assignable, 1));
     assert_eq!(run.summary_counts.skipped, assignable - 1);
 

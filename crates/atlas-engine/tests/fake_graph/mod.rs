@@ -17,16 +17,23 @@
 //!   DeviceManagementApps.ReadWrite.All, `groups/*` Group.Read.All.
 //!   [`FakeGraph::deny`] refuses a permission whatever the token says.
 //! * Collections are paged (`@odata.nextLink`, an absolute URL with an opaque
-//!   `$skiptoken`), `$select` projects, compliance policies carry
-//!   `scheduledActionsForRule` only under `$expand`, scripts have
-//!   `scriptContent: null` in lists, settings-catalog policies keep their
-//!   settings behind `/settings`, typed collections (MAM) leave `@odata.type`
-//!   out of their items, and beta-only collections answer 400 under v1.0.
+//!   `$skiptoken`), `$select` projects. Every registered type's collections
+//!   are served (`atlas_core::object_type`), each as the registry says Graph
+//!   serves it: expansions only under `$expand` (compliance actions), members
+//!   a list leaves null (script content), sub-collections apart
+//!   (settings-catalog `/settings`, intent settings), group policy values at
+//!   `/definitionValues` and `/presentationValues`; typed collections (MAM)
+//!   leave `@odata.type` out of their items, beta-only collections answer 400
+//!   under v1.0, singletons answer at the collection's path.
 //! * Writes: POST creates (server-assigned id and dates; a polymorphic
 //!   collection needs `@odata.type`; a compliance policy needs a block action),
-//!   PATCH merges (navigation properties refused), PUT replaces a
-//!   settings-catalog policy with its settings, `POST …/assign` replaces the
-//!   assignment set and answers it, DELETE removes. Unknown ids are 404
+//!   PATCH merges (navigation properties refused), PUT replaces a type
+//!   written whole, the registry's actions (`scheduleActionsForRules`,
+//!   `targetApps`, `updateSettings`, `updateDefinitionValues` with bound
+//!   definitions, `templates/{id}/createInstance`) and contained items
+//!   (notification messages) work, `POST …/assign` replaces the assignment
+//!   set and answers it, an `assignments` collection takes POST and DELETE,
+//!   DELETE removes; read-only types refuse writes. Unknown ids are 404
 //!   (Intune envelope), unknown groups 404 (directory envelope).
 //!
 //! Every request stays recorded by wiremock, so tests can count what a run
@@ -35,8 +42,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use atlas_providers::object_type::{self, ApiVersion, Assignments, Members, Write};
 use atlas_providers::Kind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -83,101 +91,90 @@ macro_rules! fixture {
 }
 pub(crate) use fixture;
 
-/// One collection of the fake tenant.
+/// One collection of the fake tenant; every registered type's collections
+/// are served (two types share some, told apart by `@odata.type`).
 struct Spec {
     path: &'static str,
-    kind: &'static str,
+    kinds: Vec<Kind>,
     versions: &'static [&'static str],
     permission: &'static str,
     /// The type of every item of a typed collection (left out of its items).
     item_type: Option<&'static str>,
-    /// Items carry `@odata.type` and a create must name it.
-    polymorphic: bool,
+    singleton: bool,
 }
 
 const BOTH: &[&str] = &["v1.0", "beta"];
 const BETA: &[&str] = &["beta"];
 
-const SPECS: &[Spec] = &[
-    Spec {
-        path: CONFIGS,
-        kind: "device_configuration",
-        versions: BOTH,
-        permission: CONFIGURATION,
-        item_type: None,
-        polymorphic: true,
-    },
-    Spec {
-        path: COMPLIANCE,
-        kind: "compliance_policy",
-        versions: BOTH,
-        permission: CONFIGURATION,
-        item_type: None,
-        polymorphic: true,
-    },
-    Spec {
-        path: SETTINGS_CATALOG,
-        kind: "configuration_policy",
-        versions: BETA,
-        permission: CONFIGURATION,
-        item_type: None,
-        polymorphic: false,
-    },
-    Spec {
-        path: IOS_MAM,
-        kind: "app_protection_policy",
-        versions: BOTH,
-        permission: APPS,
-        item_type: Some("#microsoft.graph.iosManagedAppProtection"),
-        polymorphic: false,
-    },
-    Spec {
-        path: ANDROID_MAM,
-        kind: "app_protection_policy",
-        versions: BOTH,
-        permission: APPS,
-        item_type: Some("#microsoft.graph.androidManagedAppProtection"),
-        polymorphic: false,
-    },
-    Spec {
-        path: SCRIPTS,
-        kind: "device_management_script",
-        versions: BETA,
-        permission: CONFIGURATION,
-        item_type: None,
-        polymorphic: false,
-    },
-    Spec {
-        path: FILTERS,
-        kind: "assignment_filter",
-        versions: BETA,
-        permission: CONFIGURATION,
-        item_type: None,
-        polymorphic: false,
-    },
-    Spec {
-        path: SCOPE_TAGS,
-        kind: "role_scope_tag",
-        versions: BETA,
-        permission: CONFIGURATION,
-        item_type: None,
-        polymorphic: false,
-    },
-];
+fn specs() -> &'static [Spec] {
+    static SPECS: OnceLock<Vec<Spec>> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let mut out: Vec<Spec> = Vec::new();
+        for t in object_type::all() {
+            for c in t.collections {
+                if let Some(s) = out.iter_mut().find(|s| s.path == c.path) {
+                    s.kinds.push(t);
+                    continue;
+                }
+                out.push(Spec {
+                    path: c.path,
+                    kinds: vec![t],
+                    versions: if c.version == ApiVersion::V1 { BOTH } else { BETA },
+                    permission: t.permission,
+                    item_type: c.item_type,
+                    singleton: t.singleton,
+                });
+            }
+        }
+        out
+    })
+}
 
 fn spec(path: &str) -> &'static Spec {
-    SPECS.iter().find(|s| s.path == path).unwrap_or_else(|| panic!("no collection {path}"))
+    specs().iter().find(|s| s.path == path).unwrap_or_else(|| panic!("no collection {path}"))
+}
+
+impl Spec {
+    /// The registered type of an item of this collection with this `@odata.type`.
+    fn kind_for(&self, odata_type: Option<&str>) -> Kind {
+        let t = odata_type.or(self.item_type);
+        self.kinds.iter().copied().find(|k| k.includes(t)).unwrap_or(self.kinds[0])
+    }
+
+    fn kind_of(&self, item: &Value) -> Kind {
+        self.kind_for(item.get("@odata.type").and_then(Value::as_str))
+    }
 }
 
 /// The collections holding objects of `kind`.
 pub fn paths_of(kind: Kind) -> Vec<&'static str> {
-    SPECS.iter().filter(|s| s.kind == kind.key).map(|s| s.path).collect()
+    kind.collections.iter().map(|c| c.path).collect()
 }
 
-/// Members a PATCH may not carry: navigation properties.
-const NAVIGATION: &[&str] = &["scheduledActionsForRule", "assignments", "settings", "deviceStatusOverview"];
-/// Members the service sets; ignored in write bodies.
-const READ_ONLY: &[&str] = &["id", "createdDateTime", "lastModifiedDateTime", "version", "@odata.context"];
+/// Members of nested items the service sets (new ones on every write).
+const ITEM_READ_ONLY: &[&str] = &["id", "createdDateTime", "lastModifiedDateTime"];
+
+/// Whether `$expand` names `member`.
+fn expanded(req: &Request, member: &str) -> bool {
+    req.url.query_pairs().any(|(k, v)| k == "$expand" && v.contains(member))
+}
+
+/// The navigation members a create may carry inline.
+fn inline_on_create(kind: Kind, member: &str) -> bool {
+    match kind.write {
+        Write::Put { member: m } => m == member,
+        Write::PatchAndAction { member: m, in_create, .. } => in_create && m == member,
+        _ => false,
+    }
+}
+
+/// The id in a `…('id')` binding's last segment.
+fn bound_id(bind: Option<&Value>) -> Option<String> {
+    let s = bind?.as_str()?;
+    let start = s.rfind("('")? + 2;
+    let end = s[start..].find("')")? + start;
+    Some(s[start..end].to_owned())
+}
 
 /// A request the fake received.
 #[derive(Clone, Debug)]
@@ -214,13 +211,17 @@ struct State {
     denied: HashSet<String>,
     /// Access token → the roles it was issued with.
     tokens: HashMap<String, Vec<String>>,
+    /// Collection → its objects, whole (members Graph serves apart inline).
     objects: BTreeMap<&'static str, Vec<Value>>,
-    /// Settings-catalog policy id → its settings.
-    settings: HashMap<String, Vec<Value>>,
     /// (collection, object id) → assignments as Graph lists them.
     assignments: HashMap<(&'static str, String), Vec<Value>>,
     groups: Vec<Value>,
     overviews: HashMap<String, Value>,
+    /// Collections whose items carry `@odata.type` (a create must name it).
+    polymorphic: HashSet<&'static str>,
+    /// Group policy definitions and presentations by id: what binds resolve to.
+    definitions: HashMap<String, Value>,
+    presentations: HashMap<String, Value>,
     page_size: usize,
     seq: u64,
 }
@@ -288,27 +289,35 @@ impl FakeGraph {
         self.requests().await.into_iter().skip(n).collect()
     }
 
-    /// The stored items of a collection (as a full GET would show them).
+    /// The stored items of a collection, whole.
     pub fn objects(&self, path: &str) -> Vec<Value> {
         self.state().objects.get(spec(path).path).cloned().unwrap_or_default()
     }
 
-    /// How many objects of `kind` the tenant holds.
-    pub fn count(&self, kind: Kind) -> usize {
-        paths_of(kind).iter().map(|p| self.objects(p).len()).sum()
+    /// The stored objects of `kind` (of its `@odata.type`s in a shared collection).
+    pub fn objects_of(&self, kind: Kind) -> Vec<Value> {
+        paths_of(kind)
+            .into_iter()
+            .flat_map(|p| {
+                let spec = spec(p);
+                self.objects(p).into_iter().filter(move |o| spec.kind_of(o) == kind)
+            })
+            .collect()
     }
 
-    /// An object of `kind` as the provider reads it whole: with a
-    /// settings-catalog policy's settings and a typed collection's item type.
+    /// How many objects of `kind` the tenant holds.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.objects_of(kind).len()
+    }
+
+    /// An object of `kind` as the provider reads it whole (a typed
+    /// collection's item type added).
     pub fn view(&self, kind: Kind, id: &str) -> Option<Value> {
         let s = self.state();
         for path in paths_of(kind) {
             let spec = spec(path);
-            if let Some(item) = s.find(spec.path, id) {
+            if let Some(item) = s.find(spec.path, id).filter(|o| spec.kind_of(o) == kind) {
                 let mut item = item.clone();
-                if kind.key == "configuration_policy" {
-                    item["settings"] = Value::Array(s.settings.get(id).cloned().unwrap_or_default());
-                }
                 if let Some(t) = spec.item_type {
                     item["@odata.type"] = json!(t);
                 }
@@ -324,15 +333,7 @@ impl FakeGraph {
         let mut assignments: Vec<(String, Value)> =
             s.assignments.iter().map(|((p, id), a)| (format!("{p}/{id}"), Value::Array(a.clone()))).collect();
         assignments.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut settings: Vec<(String, Value)> =
-            s.settings.iter().map(|(id, v)| (id.clone(), Value::Array(v.clone()))).collect();
-        settings.sort_by(|a, b| a.0.cmp(&b.0));
-        json!({
-            "objects": s.objects,
-            "settings": settings,
-            "assignments": assignments,
-            "groups": s.groups,
-        })
+        json!({"objects": s.objects, "assignments": assignments, "groups": s.groups})
     }
 
     /// Changes an object in place, as an administrator in the Intune portal would.
@@ -346,12 +347,14 @@ impl FakeGraph {
 
     /// Changes a settings-catalog policy's settings.
     pub fn edit_settings(&self, id: &str, change: impl FnOnce(&mut Vec<Value>)) {
-        let mut s = self.state();
-        assert!(s.find(SETTINGS_CATALOG, id).is_some(), "no settings-catalog policy {id}");
-        change(s.settings.entry(id.to_owned()).or_default());
+        self.edit(SETTINGS_CATALOG, id, |item| {
+            let mut settings = item["settings"].as_array().cloned().unwrap_or_default();
+            change(&mut settings);
+            item["settings"] = Value::Array(settings);
+        });
     }
 
-    /// Deletes an object (and its settings and assignments).
+    /// Deletes an object (and its assignments).
     pub fn delete(&self, path: &str, id: &str) {
         let mut s = self.state();
         assert!(s.remove(spec(path).path, id), "no {path}/{id}");
@@ -378,19 +381,44 @@ impl FakeGraph {
     }
 }
 
+/// A collection response's items (or a singleton's entity), without context.
+fn items_of(v: Value) -> Vec<Value> {
+    match v {
+        Value::Object(mut m) => match m.remove("value") {
+            Some(Value::Array(items)) => items.into_iter().map(strip_context).collect(),
+            _ => {
+                m.remove("@odata.context");
+                vec![Value::Object(m)]
+            }
+        },
+        _ => Vec::new(),
+    }
+}
+
 impl State {
     fn seeded(base: String, secret: &str) -> State {
-        let list = |v: Value| -> Vec<Value> {
-            v["value"].as_array().cloned().unwrap_or_default().into_iter().map(strip_context).collect()
-        };
-        let mut objects = BTreeMap::new();
-        let mut configs = list(fixture!("v1.0_deviceManagement_deviceConfigurations_page1.json"));
-        configs.extend(list(fixture!("v1.0_deviceManagement_deviceConfigurations_page2.json")));
-        objects.insert(CONFIGS, configs);
-        objects.insert(COMPLIANCE, list(fixture!("v1.0_deviceManagement_deviceCompliancePolicies.json")));
-        objects.insert(SETTINGS_CATALOG, list(fixture!("beta_deviceManagement_configurationPolicies.json")));
-        objects.insert(IOS_MAM, list(fixture!("v1.0_deviceAppManagement_iosManagedAppProtections.json")));
-        objects.insert(ANDROID_MAM, list(fixture!("v1.0_deviceAppManagement_androidManagedAppProtections.json")));
+        let list = items_of;
+        let mut objects: BTreeMap<&'static str, Vec<Value>> = specs().iter().map(|s| (s.path, Vec::new())).collect();
+        let mut add = |path: &'static str, items: Vec<Value>| objects.get_mut(spec(path).path).unwrap().extend(items);
+        add(CONFIGS, list(fixture!("v1.0_deviceManagement_deviceConfigurations_page1.json")));
+        add(CONFIGS, list(fixture!("v1.0_deviceManagement_deviceConfigurations_page2.json")));
+        add(COMPLIANCE, list(fixture!("v1.0_deviceManagement_deviceCompliancePolicies.json")));
+        // Settings-catalog policies hold their settings (served at `/settings`).
+        let mut policies = list(fixture!("beta_deviceManagement_configurationPolicies.json"));
+        for p in &mut policies {
+            p["settings"] = match p["id"].as_str() {
+                Some("9cb2b211-8b18-442f-a535-ce8771a3bb5a") => Value::Array(list(fixture!(
+                    "beta_deviceManagement_configurationPolicies_9cb2b211-8b18-442f-a535-ce8771a3bb5a_settings.json"
+                ))),
+                Some("78a8ddaa-f74d-4e01-ba2c-55a884b9eb71") => Value::Array(list(fixture!(
+                    "beta_deviceManagement_configurationPolicies_78a8ddaa-f74d-4e01-ba2c-55a884b9eb71_settings.json"
+                ))),
+                _ => json!([]),
+            };
+        }
+        add(SETTINGS_CATALOG, policies);
+        add(IOS_MAM, list(fixture!("v1.0_deviceAppManagement_iosManagedAppProtections.json")));
+        add(ANDROID_MAM, list(fixture!("v1.0_deviceAppManagement_androidManagedAppProtections.json")));
         // The list leaves scriptContent null; the single GET fixture has it.
         // The second script has no fixture of its own: its content is made up here.
         let full_script = strip_context(fixture!(
@@ -405,23 +433,111 @@ impl State {
                     .encode("New-PSDrive -Name P -PSProvider FileSystem -Root \\\\fab-fs01\\practice -Persist\r\n"))
             };
         }
-        objects.insert(SCRIPTS, scripts);
-        objects.insert(FILTERS, list(fixture!("beta_deviceManagement_assignmentFilters.json")));
-        objects.insert(SCOPE_TAGS, list(fixture!("beta_deviceManagement_roleScopeTags.json")));
+        add(SCRIPTS, scripts);
+        add(FILTERS, list(fixture!("beta_deviceManagement_assignmentFilters.json")));
+        add(SCOPE_TAGS, list(fixture!("beta_deviceManagement_roleScopeTags.json")));
+        // The other registered types: one file each, objects whole.
+        add(
+            CONFIGS,
+            list(fixture!("beta_deviceManagement_deviceConfigurations_windowsUpdateForBusinessConfiguration.json")),
+        );
+        add("deviceManagement/intents", list(fixture!("beta_deviceManagement_intents.json")));
+        add(
+            "deviceManagement/groupPolicyConfigurations",
+            list(fixture!("beta_deviceManagement_groupPolicyConfigurations.json")),
+        );
+        add(
+            "deviceManagement/deviceComplianceScripts",
+            list(fixture!("beta_deviceManagement_deviceComplianceScripts.json")),
+        );
+        add(
+            "deviceManagement/notificationMessageTemplates",
+            list(fixture!("beta_deviceManagement_notificationMessageTemplates.json")),
+        );
+        add(
+            "deviceManagement/windowsFeatureUpdateProfiles",
+            list(fixture!("beta_deviceManagement_windowsFeatureUpdateProfiles.json")),
+        );
+        add(
+            "deviceManagement/windowsQualityUpdateProfiles",
+            list(fixture!("beta_deviceManagement_windowsQualityUpdateProfiles.json")),
+        );
+        add(
+            "deviceManagement/windowsDriverUpdateProfiles",
+            list(fixture!("beta_deviceManagement_windowsDriverUpdateProfiles.json")),
+        );
+        add("deviceManagement/deviceHealthScripts", list(fixture!("beta_deviceManagement_deviceHealthScripts.json")));
+        add("deviceManagement/deviceShellScripts", list(fixture!("beta_deviceManagement_deviceShellScripts.json")));
+        add(
+            "deviceManagement/deviceCustomAttributeShellScripts",
+            list(fixture!("beta_deviceManagement_deviceCustomAttributeShellScripts.json")),
+        );
+        add(
+            "deviceAppManagement/windowsManagedAppProtections",
+            list(fixture!("beta_deviceAppManagement_windowsManagedAppProtections.json")),
+        );
+        add(
+            "deviceAppManagement/mobileAppConfigurations",
+            list(fixture!("v1.0_deviceAppManagement_mobileAppConfigurations.json")),
+        );
+        add(
+            "deviceAppManagement/targetedManagedAppConfigurations",
+            list(fixture!("v1.0_deviceAppManagement_targetedManagedAppConfigurations.json")),
+        );
+        add(
+            "deviceManagement/windowsAutopilotDeploymentProfiles",
+            list(fixture!("beta_deviceManagement_windowsAutopilotDeploymentProfiles.json")),
+        );
+        add(
+            "deviceManagement/deviceEnrollmentConfigurations",
+            list(fixture!("beta_deviceManagement_deviceEnrollmentConfigurations.json")),
+        );
+        add("deviceManagement/deviceCategories", list(fixture!("beta_deviceManagement_deviceCategories.json")));
+        add("deviceManagement/termsAndConditions", list(fixture!("v1.0_deviceManagement_termsAndConditions.json")));
+        add(
+            "deviceManagement/deviceManagementPartners",
+            list(fixture!("beta_deviceManagement_deviceManagementPartners.json")),
+        );
+        add(
+            "deviceManagement/complianceManagementPartners",
+            list(fixture!("beta_deviceManagement_complianceManagementPartners.json")),
+        );
+        add(
+            "deviceManagement/remoteAssistancePartners",
+            list(fixture!("beta_deviceManagement_remoteAssistancePartners.json")),
+        );
+        add(
+            "deviceManagement/applePushNotificationCertificate",
+            list(fixture!("beta_deviceManagement_applePushNotificationCertificate.json")),
+        );
+        add(
+            "deviceManagement/depOnboardingSettings",
+            list(fixture!("beta_deviceManagement_depOnboardingSettings.json")),
+        );
+        add("deviceAppManagement/vppTokens", list(fixture!("beta_deviceAppManagement_vppTokens.json")));
+        add(
+            "deviceManagement/androidManagedStoreAccountEnterpriseSettings",
+            list(fixture!("beta_deviceManagement_androidManagedStoreAccountEnterpriseSettings.json")),
+        );
 
-        let mut settings = HashMap::new();
-        settings.insert(
-            "9cb2b211-8b18-442f-a535-ce8771a3bb5a".to_owned(),
-            list(fixture!(
-                "beta_deviceManagement_configurationPolicies_9cb2b211-8b18-442f-a535-ce8771a3bb5a_settings.json"
-            )),
-        );
-        settings.insert(
-            "78a8ddaa-f74d-4e01-ba2c-55a884b9eb71".to_owned(),
-            list(fixture!(
-                "beta_deviceManagement_configurationPolicies_78a8ddaa-f74d-4e01-ba2c-55a884b9eb71_settings.json"
-            )),
-        );
+        let polymorphic = objects
+            .iter()
+            .filter(|(p, items)| spec(p).item_type.is_none() && items.iter().any(|o| o.get("@odata.type").is_some()))
+            .map(|(p, _)| *p)
+            .collect();
+        let (mut definitions, mut presentations) = (HashMap::new(), HashMap::new());
+        for gp in &objects["deviceManagement/groupPolicyConfigurations"] {
+            for v in gp["definitionValues"].as_array().into_iter().flatten() {
+                if let Some(id) = v.pointer("/definition/id").and_then(Value::as_str) {
+                    definitions.insert(id.to_owned(), v["definition"].clone());
+                }
+                for p in v["presentationValues"].as_array().into_iter().flatten() {
+                    if let Some(id) = p.pointer("/presentation/id").and_then(Value::as_str) {
+                        presentations.insert(id.to_owned(), p["presentation"].clone());
+                    }
+                }
+            }
+        }
         let mut assignments = HashMap::new();
         assignments.insert(
             (CONFIGS, BASELINE.to_owned()),
@@ -441,10 +557,12 @@ impl State {
             denied: HashSet::new(),
             tokens: HashMap::new(),
             objects,
-            settings,
             assignments,
             groups: list(fixture!("v1.0_groups_select_id_displayName.json")),
             overviews,
+            polymorphic,
+            definitions,
+            presentations,
             page_size: 5,
             seq: 0,
         }
@@ -467,9 +585,19 @@ impl State {
         let Some(items) = self.objects.get_mut(path) else { return false };
         let before = items.len();
         items.retain(|o| o["id"] != id);
-        self.settings.remove(id);
         self.assignments.remove(&(path, id.to_owned()));
         items.len() != before
+    }
+
+    /// A new nested item: the body with fresh service-set members.
+    fn nested(&mut self, mut item: Value) -> Value {
+        let stamp = self.stamp();
+        if let Value::Object(m) = &mut item {
+            m.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
+            m.insert("createdDateTime".into(), json!(stamp));
+            m.insert("lastModifiedDateTime".into(), json!(stamp));
+        }
+        item
     }
 
     fn handle(&mut self, req: &Request) -> ResponseTemplate {
@@ -506,7 +634,16 @@ impl State {
                 None => json_response(404, &fixture!("error_404_Request_ResourceNotFound_directory.json")),
             };
         }
-        let Some(spec) = SPECS.iter().find(|s| rest == s.path || rest.starts_with(&format!("{}/", s.path))) else {
+        if let Some(template) = rest.strip_prefix("deviceManagement/templates/") {
+            if !granted(CONFIGURATION) {
+                return forbidden(CONFIGURATION);
+            }
+            return match (method.as_str(), template.split_once('/')) {
+                ("POST", Some((template_id, "createInstance"))) => self.create_instance(template_id, req),
+                _ => bad_request(&format!("No HTTP resource was found that matches {method} {path}.")),
+            };
+        }
+        let Some(spec) = specs().iter().find(|s| rest == s.path || rest.starts_with(&format!("{}/", s.path))) else {
             return bad_request(&format!("Resource not found for the segment '{rest}'."));
         };
         if !spec.versions.contains(&version) {
@@ -519,44 +656,67 @@ impl State {
         let tail: Vec<&str> = rest[spec.path.len()..].split('/').filter(|s| !s.is_empty()).collect();
         let base = self.base.clone();
         let context = |what: &str| format!("{base}/{version}/$metadata#{what}");
+        if spec.singleton {
+            return match (method.as_str(), tail.as_slice()) {
+                ("GET", []) => match self.objects[spec.path].first() {
+                    Some(o) => {
+                        let o = present(spec.kind_of(o), o.clone(), req, false);
+                        json_response(200, &with_context(o, context(spec.path)))
+                    }
+                    None => not_found(),
+                },
+                _ => bad_request(&format!("{} is read-only here", spec.path)),
+            };
+        }
+        if let [id, ..] = tail.as_slice() {
+            if self.find(spec.path, id).is_none() {
+                return not_found();
+            }
+        }
+        let kind = match tail.first() {
+            Some(id) => self.find(spec.path, id).map_or(spec.kinds[0], |o| spec.kind_of(o)),
+            None => spec.kinds[0],
+        };
         match (method.as_str(), tail.as_slice()) {
             ("GET", []) => {
                 let items: Vec<Value> =
-                    self.objects[spec.path].iter().map(|o| present(spec, o.clone(), req, true)).collect();
+                    self.objects[spec.path].iter().map(|o| present(spec.kind_of(o), o.clone(), req, true)).collect();
                 self.page(req, context(spec.path), items)
             }
             ("POST", []) => self.create(spec, req, context(&format!("{}/$entity", spec.path))),
-            ("GET", [id]) => match self.find(spec.path, id) {
-                Some(o) => {
-                    let o = present(spec, o.clone(), req, false);
-                    json_response(200, &with_context(o, context(&format!("{}/$entity", spec.path))))
-                }
-                None => not_found(),
-            },
-            ("PATCH", [id]) => self.patch(spec, id, req),
-            ("PUT", [id]) if spec.kind == "configuration_policy" => self.put(spec, id, req),
+            ("GET", [id]) => {
+                let o = present(kind, self.find(spec.path, id).cloned().unwrap_or_default(), req, false);
+                json_response(200, &with_context(o, context(&format!("{}/$entity", spec.path))))
+            }
+            ("PATCH", [id]) => self.patch(spec, kind, id, req),
+            ("PUT", [id]) if matches!(kind.write, Write::Put { .. }) => self.put(spec, id, req),
             ("DELETE", [id]) => {
-                if self.remove(spec.path, id) {
-                    ResponseTemplate::new(204)
-                } else {
-                    not_found()
-                }
+                self.remove(spec.path, id);
+                ResponseTemplate::new(204)
             }
-            ("GET", [id, "settings"]) if spec.kind == "configuration_policy" => {
-                if self.find(spec.path, id).is_none() {
-                    return not_found();
-                }
-                let settings = self.settings.get(*id).cloned().unwrap_or_default();
-                self.page(req, context(&format!("{}('{id}')/settings", spec.path)), settings)
-            }
-            ("GET", [id, "assignments"]) if atlas_providers::object_type::rules_for(spec.kind).assignable() => {
-                if self.find(spec.path, id).is_none() {
-                    return not_found();
-                }
+            ("GET", [id, "assignments"]) if kind.assignable() => {
                 let list = self.assignments.get(&(spec.path, (*id).to_owned())).cloned().unwrap_or_default();
                 self.page(req, context(&format!("{}('{id}')/assignments", spec.path)), list)
             }
-            ("POST", [id, "assign"]) if atlas_providers::object_type::rules_for(spec.kind).assignable() => {
+            ("POST", [id, "assignments"]) if matches!(kind.assignments, Assignments::Collection { .. }) => {
+                let Ok(a) = req.body_json::<Value>() else { return bad_request("the body is not JSON") };
+                let Some(target) = a.get("target").filter(|t| t.is_object()).cloned() else {
+                    return bad_request("an assignment needs a target");
+                };
+                let stored = json!({"id": assignment_id(id, &target), "target": target});
+                self.assignments.entry((spec.path, (*id).to_owned())).or_default().push(stored.clone());
+                json_response(201, &stored)
+            }
+            ("DELETE", [id, "assignments", aid]) if matches!(kind.assignments, Assignments::Collection { .. }) => {
+                let list = self.assignments.entry((spec.path, (*id).to_owned())).or_default();
+                let before = list.len();
+                list.retain(|a| a["id"] != *aid);
+                if list.len() == before {
+                    return not_found();
+                }
+                ResponseTemplate::new(204)
+            }
+            ("POST", [id, "assign"]) if matches!(kind.assignments, Assignments::AssignAction { .. }) => {
                 let body = match req.body_json::<Value>() {
                     Ok(b) => b,
                     Err(e) => return bad_request(&format!("the body is not JSON: {e}")),
@@ -570,10 +730,7 @@ impl State {
                     Err((_, why)) => bad_request(&why),
                 }
             }
-            ("GET", [id, "deviceStatusOverview"]) if spec.kind == "compliance_policy" => {
-                if self.find(spec.path, id).is_none() {
-                    return not_found();
-                }
+            ("GET", [id, "deviceStatusOverview"]) if kind.key == "compliance_policy" => {
                 let overview = self.overviews.get(*id).cloned().unwrap_or_else(|| {
                     json!({"id": id, "configurationVersion": 1, "pendingCount": 0, "notApplicableCount": 0,
                            "successCount": 0, "errorCount": 0, "failedCount": 0,
@@ -582,8 +739,98 @@ impl State {
                 let context = context(&format!("{}('{id}')/deviceStatusOverview/$entity", spec.path));
                 json_response(200, &with_context(overview, context))
             }
+            ("GET", [id, "definitionValues"]) if matches!(kind.members, Members::DefinitionValues) => {
+                let values: Vec<Value> = self
+                    .member(spec, id, "definitionValues")
+                    .into_iter()
+                    .map(|mut v| {
+                        if let Value::Object(m) = &mut v {
+                            m.remove("presentationValues");
+                            if !expanded(req, "definition") {
+                                m.remove("definition");
+                            }
+                        }
+                        v
+                    })
+                    .collect();
+                self.page(req, context(&format!("{}('{id}')/definitionValues", spec.path)), values)
+            }
+            ("GET", [id, "definitionValues", vid, "presentationValues"])
+                if matches!(kind.members, Members::DefinitionValues) =>
+            {
+                let Some(value) = self.member(spec, id, "definitionValues").into_iter().find(|v| v["id"] == *vid)
+                else {
+                    return not_found();
+                };
+                let list: Vec<Value> = value["presentationValues"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|mut p| {
+                        if !expanded(req, "presentation") {
+                            if let Value::Object(m) = &mut p {
+                                m.remove("presentation");
+                            }
+                        }
+                        p
+                    })
+                    .collect();
+                self.page(req, context("presentationValues"), list)
+            }
+            ("POST", [id, "updateDefinitionValues"]) if matches!(kind.write, Write::DefinitionValues) => {
+                self.update_definition_values(spec, id, req)
+            }
+            ("POST", [id, "updateSettings"]) if matches!(kind.write, Write::TemplateInstance { .. }) => {
+                self.update_settings(spec, id, req)
+            }
+            ("POST", [id, action]) if matches!(kind.write, Write::PatchAndAction { action: a, .. } if a == *action) => {
+                let Write::PatchAndAction { member, body_key, .. } = kind.write else { unreachable!() };
+                let Ok(body) = req.body_json::<Value>() else { return bad_request("the body is not JSON") };
+                let Some(value) = body.get(body_key).filter(|v| v.is_array()).cloned() else {
+                    return bad_request(&format!("the body must carry `{body_key}`"));
+                };
+                self.find_mut(spec.path, id).unwrap()[member] = value;
+                ResponseTemplate::new(204)
+            }
+            ("POST", [id, member]) if matches!(kind.write, Write::PatchAndItems { member: m, .. } if m == *member) => {
+                let Ok(item) = req.body_json::<Value>() else { return bad_request("the body is not JSON") };
+                let item = self.nested(item);
+                let o = self.find_mut(spec.path, id).unwrap();
+                let mut list = o[*member].as_array().cloned().unwrap_or_default();
+                list.push(item.clone());
+                o[*member] = Value::Array(list);
+                json_response(201, &item)
+            }
+            (verb @ ("PATCH" | "DELETE"), [id, member, iid]) if matches!(kind.write, Write::PatchAndItems { member: m, .. } if m == *member) =>
+            {
+                let body = req.body_json::<Value>().unwrap_or(Value::Null);
+                let stamp = self.stamp();
+                let o = self.find_mut(spec.path, id).unwrap();
+                let mut list = o[*member].as_array().cloned().unwrap_or_default();
+                let Some(at) = list.iter().position(|i| i["id"] == *iid) else { return not_found() };
+                if verb == "DELETE" {
+                    list.remove(at);
+                } else if let Value::Object(m) = body {
+                    for (k, v) in m.into_iter().filter(|(k, _)| !ITEM_READ_ONLY.contains(&k.as_str())) {
+                        list[at][k.as_str()] = v;
+                    }
+                    list[at]["lastModifiedDateTime"] = json!(stamp);
+                }
+                o[*member] = Value::Array(list);
+                ResponseTemplate::new(204)
+            }
+            ("GET", [id, member]) if kind.navigation_members().contains(member) => {
+                let list = self.member(spec, id, member);
+                self.page(req, context(&format!("{}('{id}')/{member}", spec.path)), list)
+            }
             _ => bad_request(&format!("No HTTP resource was found that matches {method} {path}.")),
         }
+    }
+
+    /// An array member of a stored object.
+    fn member(&self, spec: &Spec, id: &str, member: &str) -> Vec<Value> {
+        self.find(spec.path, id).and_then(|o| o[member].as_array().cloned()).unwrap_or_default()
     }
 
     fn token(&mut self, req: &Request, path: &str) -> ResponseTemplate {
@@ -673,7 +920,7 @@ impl State {
             return bad_request("the body must be a JSON object");
         };
         let odata_type = body.get("@odata.type").and_then(Value::as_str).map(str::to_owned);
-        if spec.polymorphic && odata_type.is_none() {
+        if self.polymorphic.contains(spec.path) && odata_type.is_none() {
             return bad_request("A type named '' could not be resolved by the model: @odata.type is required.");
         }
         if let (Some(expected), Some(given)) = (spec.item_type, odata_type.as_deref()) {
@@ -681,7 +928,11 @@ impl State {
                 return bad_request(&format!("{given} does not belong in {}", spec.path));
             }
         }
-        if spec.kind == "compliance_policy" {
+        let kind = spec.kind_for(odata_type.as_deref());
+        if let Some(reason) = kind.read_only_reason() {
+            return bad_request(&format!("{} cannot be created through Graph: {reason}", kind.label));
+        }
+        if kind.key == "compliance_policy" {
             let block = body
                 .get("scheduledActionsForRule")
                 .and_then(Value::as_array)
@@ -693,18 +944,17 @@ impl State {
                 return bad_request("A compliance policy needs a scheduled action of type block.");
             }
         }
-        for m in READ_ONLY {
-            body.remove(*m);
-        }
-        let settings = body.remove("settings");
-        if spec.kind != "configuration_policy" && settings.is_some() {
-            return bad_request("settings is not a property of this type");
+        body.retain(|k, _| !kind.is_server_managed(k));
+        if let Some(nav) =
+            kind.navigation_members().into_iter().find(|m| body.contains_key(*m) && !inline_on_create(kind, m))
+        {
+            return bad_request(&format!("{nav} is not a property of this type"));
         }
         if spec.item_type.is_some() {
             body.remove("@odata.type");
         }
-        let id = match spec.kind {
-            "app_protection_policy" => format!("T_{}", uuid::Uuid::new_v4()),
+        let id = match kind.key {
+            "app_protection_policy" | "windows_app_protection_policy" => format!("T_{}", uuid::Uuid::new_v4()),
             "role_scope_tag" => {
                 let next = self.objects[spec.path].iter().filter_map(|o| o["id"].as_str()?.parse::<u64>().ok()).max();
                 next.map_or(0, |n| n + 1).to_string()
@@ -715,29 +965,117 @@ impl State {
         body.insert("id".into(), json!(id));
         body.insert("createdDateTime".into(), json!(stamp));
         body.insert("lastModifiedDateTime".into(), json!(stamp));
-        if matches!(spec.kind, "device_configuration" | "compliance_policy") {
+        if matches!(kind.key, "device_configuration" | "compliance_policy") {
             body.insert("version".into(), json!(1));
         }
         let item = Value::Object(body);
-        if let Some(settings) = settings {
-            self.settings.insert(id.clone(), settings.as_array().cloned().unwrap_or_default());
-        }
         self.objects.get_mut(spec.path).unwrap().push(item.clone());
         // The answer is the entity without its navigation properties.
         let mut answer = item;
         if let Value::Object(m) = &mut answer {
-            for nav in NAVIGATION {
-                m.remove(*nav);
+            for nav in kind.navigation_members() {
+                m.remove(nav);
             }
         }
         json_response(201, &with_context(answer, context))
     }
 
-    fn patch(&mut self, spec: &'static Spec, id: &str, req: &Request) -> ResponseTemplate {
+    /// `templates/{id}/createInstance`: a new intent with the template's id and the given settings.
+    fn create_instance(&mut self, template_id: &str, req: &Request) -> ResponseTemplate {
         let Ok(Value::Object(body)) = req.body_json::<Value>() else {
             return bad_request("the body must be a JSON object");
         };
-        if let Some(nav) = NAVIGATION.iter().find(|n| body.contains_key(**n)) {
+        let mut settings = Vec::new();
+        for s in body.get("settingsDelta").and_then(Value::as_array).cloned().unwrap_or_default() {
+            let mut s = s;
+            s["id"] = json!(uuid::Uuid::new_v4().to_string());
+            settings.push(s);
+        }
+        let stamp = self.stamp();
+        let id = uuid::Uuid::new_v4().to_string();
+        let item = json!({
+            "id": id, "displayName": body.get("displayName"), "description": body.get("description"),
+            "isAssigned": false, "isMigratingToConfigurationPolicy": false, "lastModifiedDateTime": stamp,
+            "templateId": template_id, "roleScopeTagIds": body.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
+            "settings": settings,
+        });
+        self.objects.get_mut("deviceManagement/intents").unwrap().push(item.clone());
+        let mut answer = item;
+        answer.as_object_mut().unwrap().remove("settings");
+        json_response(201, &answer)
+    }
+
+    /// An intent's `updateSettings`: each setting replaces the one of its definition, or is added.
+    fn update_settings(&mut self, spec: &Spec, id: &str, req: &Request) -> ResponseTemplate {
+        let Ok(body) = req.body_json::<Value>() else { return bad_request("the body is not JSON") };
+        let Some(given) = body.get("settings").and_then(Value::as_array).cloned() else {
+            return bad_request("the body must carry `settings`");
+        };
+        let o = self.find_mut(spec.path, id).unwrap();
+        let mut settings = o["settings"].as_array().cloned().unwrap_or_default();
+        for s in given {
+            match settings.iter_mut().find(|l| l["definitionId"] == s["definitionId"]) {
+                Some(l) => {
+                    let keep = l["id"].clone();
+                    *l = s;
+                    l["id"] = keep;
+                }
+                None => {
+                    let mut s = s;
+                    s["id"] = json!(uuid::Uuid::new_v4().to_string());
+                    settings.push(s);
+                }
+            }
+        }
+        o["settings"] = Value::Array(settings);
+        ResponseTemplate::new(204)
+    }
+
+    /// Group policy `updateDefinitionValues`: deletes, then adds values whose
+    /// definition and presentations are bound by reference.
+    fn update_definition_values(&mut self, spec: &Spec, id: &str, req: &Request) -> ResponseTemplate {
+        let Ok(body) = req.body_json::<Value>() else { return bad_request("the body is not JSON") };
+        let deleted: Vec<Value> = body["deletedIds"].as_array().cloned().unwrap_or_default();
+        let mut added = Vec::new();
+        for v in body["added"].as_array().cloned().unwrap_or_default() {
+            let Value::Object(mut m) = v else { return bad_request("a definition value must be an object") };
+            let Some(definition) =
+                bound_id(m.remove("definition@odata.bind").as_ref()).and_then(|d| self.definitions.get(&d).cloned())
+            else {
+                return bad_request("definition@odata.bind names no definition");
+            };
+            let mut presentations = Vec::new();
+            for p in m.remove("presentationValues").and_then(|p| p.as_array().cloned()).unwrap_or_default() {
+                let Value::Object(mut pm) = p else { return bad_request("a presentation value must be an object") };
+                let Some(presentation) = bound_id(pm.remove("presentation@odata.bind").as_ref())
+                    .and_then(|d| self.presentations.get(&d).cloned())
+                else {
+                    return bad_request("presentation@odata.bind names no presentation");
+                };
+                pm.insert("presentation".into(), presentation);
+                presentations.push(self.nested(Value::Object(pm)));
+            }
+            m.insert("definition".into(), definition);
+            m.insert("presentationValues".into(), Value::Array(presentations));
+            added.push(self.nested(Value::Object(m)));
+        }
+        let o = self.find_mut(spec.path, id).unwrap();
+        let mut values = o["definitionValues"].as_array().cloned().unwrap_or_default();
+        values.retain(|v| !deleted.contains(&v["id"]));
+        values.extend(added);
+        o["definitionValues"] = Value::Array(values);
+        ResponseTemplate::new(204)
+    }
+
+    fn patch(&mut self, spec: &'static Spec, kind: Kind, id: &str, req: &Request) -> ResponseTemplate {
+        let Ok(Value::Object(body)) = req.body_json::<Value>() else {
+            return bad_request("the body must be a JSON object");
+        };
+        if let Some(reason) = kind.read_only_reason() {
+            return bad_request(&format!("{} cannot be changed through Graph: {reason}", kind.label));
+        }
+        let navigation = kind.navigation_members();
+        if let Some(nav) = body.keys().find(|k| navigation.contains(&k.as_str()) || *k == "assignments") {
             return bad_request(&format!("The navigation property '{nav}' cannot be updated with PATCH."));
         }
         let stamp = self.stamp();
@@ -749,7 +1087,7 @@ impl State {
             }
         }
         for (k, v) in body {
-            if !READ_ONLY.contains(&k.as_str()) && k != "@odata.type" {
+            if !kind.is_server_managed(&k) && k != "@odata.type" {
                 item[k.as_str()] = v;
             }
         }
@@ -760,34 +1098,31 @@ impl State {
         ResponseTemplate::new(204)
     }
 
-    /// A settings-catalog policy replaced whole, settings included.
+    /// A type replaced whole (settings catalog), its contained members included.
     fn put(&mut self, spec: &'static Spec, id: &str, req: &Request) -> ResponseTemplate {
         let Ok(Value::Object(mut body)) = req.body_json::<Value>() else {
             return bad_request("the body must be a JSON object");
         };
         let stamp = self.stamp();
-        let settings = body.remove("settings");
         let Some(item) = self.find_mut(spec.path, id) else { return not_found() };
+        let kind = spec.kind_of(item);
         let created = item["createdDateTime"].clone();
-        for m in READ_ONLY {
-            body.remove(*m);
-        }
+        body.retain(|k, _| !kind.is_server_managed(k));
         body.insert("id".into(), json!(id));
         body.insert("createdDateTime".into(), created);
         body.insert("lastModifiedDateTime".into(), json!(stamp));
         *item = Value::Object(body);
-        let settings = settings.and_then(|s| s.as_array().cloned()).unwrap_or_default();
-        self.settings.insert(id.to_owned(), settings);
         ResponseTemplate::new(204)
     }
 
     /// `/assign`: the body's list replaces the object's assignments.
     fn assign(&mut self, spec: &'static Spec, id: &str, body: &Value) -> Result<Vec<Value>, (u16, String)> {
-        if self.find(spec.path, id).is_none() {
+        let Some(kind) = self.find(spec.path, id).map(|o| spec.kind_of(o)) else {
             return Err((404, format!("{}/{id} does not exist", spec.path)));
-        }
-        let key =
-            if spec.kind == "device_management_script" { "deviceManagementScriptAssignments" } else { "assignments" };
+        };
+        let Assignments::AssignAction { body_key: key, .. } = kind.assignments else {
+            return Err((400, format!("{} has no assign action", kind.key)));
+        };
         let Value::Object(members) = body else {
             return Err((400, "the body must be a JSON object".into()));
         };
@@ -802,13 +1137,8 @@ impl State {
             let Some(target) = a.get("target").filter(|t| t.is_object()) else {
                 return Err((400, "every assignment needs a target".into()));
             };
-            let suffix = match target["@odata.type"].as_str() {
-                Some("#microsoft.graph.allDevicesAssignmentTarget") => ALL_DEVICES.to_owned(),
-                Some("#microsoft.graph.allLicensedUsersAssignmentTarget") => ALL_USERS.to_owned(),
-                _ => target["groupId"].as_str().map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
-            };
             stored.push(json!({
-                "id": format!("{id}_{suffix}"),
+                "id": assignment_id(id, target),
                 "source": "direct",
                 "sourceId": id,
                 "intent": "apply",
@@ -820,6 +1150,16 @@ impl State {
     }
 }
 
+/// Intune's `{objectId}_{groupId}` assignment id.
+fn assignment_id(object_id: &str, target: &Value) -> String {
+    let suffix = match target["@odata.type"].as_str() {
+        Some("#microsoft.graph.allDevicesAssignmentTarget") => ALL_DEVICES.to_owned(),
+        Some("#microsoft.graph.allLicensedUsersAssignmentTarget") => ALL_USERS.to_owned(),
+        _ => target["groupId"].as_str().map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
+    };
+    format!("{object_id}_{suffix}")
+}
+
 struct Router(Arc<Mutex<State>>);
 
 impl Respond for Router {
@@ -828,19 +1168,32 @@ impl Respond for Router {
     }
 }
 
-/// An item as a GET answers it: no compliance actions without `$expand`, no
-/// script content in lists, `$select` applied.
-fn present(spec: &Spec, mut item: Value, req: &Request, in_list: bool) -> Value {
-    if spec.kind == "compliance_policy" {
-        let expanded = req.url.query_pairs().any(|(k, v)| k == "$expand" && v.contains("scheduledActionsForRule"));
-        if !expanded {
-            if let Value::Object(m) = &mut item {
-                m.remove("scheduledActionsForRule");
+/// An item as a GET answers it, as the registry says Graph serves the type:
+/// an expansion only under `$expand`, sub-collections and group policy values
+/// apart, members a list leaves out null; `$select` applied.
+fn present(kind: Kind, mut item: Value, req: &Request, in_list: bool) -> Value {
+    if let Value::Object(m) = &mut item {
+        match kind.members {
+            Members::Inline => {}
+            Members::Expand { member, .. } => {
+                if !expanded(req, member) {
+                    m.remove(member);
+                }
+            }
+            Members::SubCollection { member, .. } => {
+                m.remove(member);
+            }
+            Members::SingleGet { members } => {
+                if in_list {
+                    for member in members {
+                        m.insert((*member).to_owned(), Value::Null);
+                    }
+                }
+            }
+            Members::DefinitionValues => {
+                m.remove("definitionValues");
             }
         }
-    }
-    if spec.kind == "device_management_script" && in_list {
-        item["scriptContent"] = Value::Null;
     }
     select(req, item)
 }
