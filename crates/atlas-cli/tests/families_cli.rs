@@ -84,20 +84,33 @@ fn backups_list_and_show(atlas: Atlas) {
 
     let shown = atlas.ok(&["backups", "show", &set]);
     assert_eq!(&shown["backup_set"], listed);
-    let items = shown["items"].as_array().unwrap();
+    // Items by type, in the registry's order, each type's sorted by name.
+    let groups = shown["types"].as_array().unwrap();
+    let registry: Vec<&str> = atlas_providers::object_type::all().iter().map(|t| t.key).collect();
+    let order: Vec<&str> = groups.iter().map(|g| g["object_type"].as_str().unwrap()).collect();
+    assert_eq!(order, registry, "every registered type is in the sandbox, in the registry's order");
+    let items: Vec<&Value> = groups.iter().flat_map(|g| g["items"].as_array().unwrap()).collect();
     assert_eq!(items.len() as u64, objects);
-    for item in items {
-        assert_eq!(item["backup_set_id"], json!(set));
-        for key in ["id", "kind", "object_id", "display_name", "content_hash", "payload", "assignments"] {
-            assert!(item.get(key).is_some_and(|v| !v.is_null()), "{key} missing from {item}");
+    for g in groups {
+        let names: Vec<&str> = g["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+        assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+        assert!(g["label"].as_str().is_some_and(|l| !l.is_empty()));
+        for item in g["items"].as_array().unwrap() {
+            for key in ["item_id", "object_id", "name", "assignments", "content_hash"] {
+                assert!(item.get(key).is_some_and(|v| !v.is_null()), "{key} missing from {item}");
+            }
         }
     }
-    let kinds: std::collections::BTreeSet<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
-    assert!(kinds.contains("compliance_policy") && kinds.contains("device_configuration"), "{kinds:?}");
     let human = atlas.ok_human(&["backups", "show", &set]);
     assert!(human.starts_with(&format!("backup set {set}")), "{human}");
-    assert_eq!(human.lines().count() as u64, objects + 1, "{human}");
-    assert!(human.contains(items[0]["display_name"].as_str().unwrap()), "{human}");
+    assert_eq!(human.lines().count() as u64, objects + 1 + groups.len() as u64, "{human}");
+    assert!(human.contains(items[0]["name"].as_str().unwrap()), "{human}");
+    // Searchable by name.
+    let found = atlas.ok(&["backups", "show", &set, "--search", "bitlocker"]);
+    let hits: Vec<&Value> =
+        found["types"].as_array().unwrap().iter().flat_map(|g| g["items"].as_array().unwrap()).collect();
+    assert!(!hits.is_empty() && hits.len() < items.len(), "{found}");
+    assert!(hits.iter().all(|i| i["name"].as_str().unwrap().to_lowercase().contains("bitlocker")));
 
     // A second backup is listed first.
     let (_, second) = backup(&atlas, &north);
@@ -131,7 +144,7 @@ fn dry_run_plan_shows_in_runs_show(atlas: Atlas) {
     let plan = r["result"]["plan"].as_array().unwrap_or_else(|| panic!("a plan in {r}"));
     let total = r["summary_counts"]["total"].as_u64().unwrap();
     assert_eq!(plan.len() as u64, total);
-    assert_eq!(r["result"]["plan_summary"], json!({"create": 1, "update": 1, "unchanged": total - 2}), "{r}");
+    assert_eq!(r["result"]["plan_summary"], json!({"create": 1, "update": 1, "unchanged": total - 2, "skipped": 0}), "{r}");
     let action_of = |object_id: &str| {
         let row = plan
             .iter()
@@ -226,7 +239,7 @@ fn restore_round_trip(atlas: Atlas) {
     assert_eq!(db.block(db.store.sandbox_journal(tenant)).unwrap().len(), 3);
 
     // Selected items only, named by backup item id.
-    let item = atlas.ok(&["backups", "show", &set])["items"][0]["id"].as_str().unwrap().to_owned();
+    let item = atlas.ok(&["backups", "show", &set])["types"][0]["items"][0]["item_id"].as_str().unwrap().to_owned();
     let picked = format!(r#"{{"backup_set_id": "{set}", "item_ids": ["{item}"]}}"#);
     let one = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&picked)));
     atlas.drain();
@@ -282,8 +295,164 @@ fn cancel_stops_a_running_restore_between_items(atlas: Atlas) {
     assert_eq!(actions, ["operation.queued", "operation.started", "operation.cancelled"]);
 }
 
+/// "[Baseline] Windows - Device Restrictions" of the sandbox seed.
+const DEVICE_RESTRICTIONS: &str = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
+/// "[Baseline] Windows - BitLocker", a settings-catalog policy.
+const BITLOCKER: &str = "9cb2b211-8b18-442f-a535-ce8771a3bb5a";
+
+fn sync(atlas: &Atlas, tenant: &str) -> Value {
+    let run = id(&atlas.start(OPERATOR, tenant, "policies.sync", None));
+    atlas.drain();
+    let run = atlas.show(&run);
+    assert_eq!(run["outcome"], json!("succeeded"), "{run}");
+    run
+}
+
+fn registry_sandbox_edits_history_and_backup_diffs(atlas: Atlas) {
+    // The registry, whole.
+    let types = atlas.ok(&["object-types", "list"]);
+    let types = types.as_array().unwrap();
+    assert!(types.len() >= 30, "{} types", types.len());
+    assert_eq!(types.len(), atlas_providers::object_type::all().len());
+    for t in types {
+        for key in [
+            "key",
+            "label",
+            "collections",
+            "members",
+            "assignment_mode",
+            "restorable",
+            "server_managed",
+            "match",
+            "depends_on",
+        ] {
+            assert!(t.get(key).is_some(), "{key} missing from {t}");
+        }
+    }
+    assert_eq!(atlas.ok_human(&["object-types", "list"]).lines().count(), types.len());
+
+    let north = atlas.world();
+    let south = atlas.tenant("Contoso South");
+    // The simulated tenant's objects, all or of one type.
+    let all = atlas.ok(&["sandbox", "objects", "--tenant", &north]);
+    let all = all.as_array().unwrap();
+    let seeded: std::collections::BTreeSet<&str> = all.iter().filter_map(|o| o["object_type"].as_str()).collect();
+    assert_eq!(seeded.len(), types.len(), "every registered type is seeded");
+    let catalog = atlas.ok(&["sandbox", "objects", "--tenant", &north, "--type", "configuration_policy"]);
+    assert!(catalog.as_array().unwrap().iter().all(|o| o["object_type"] == "configuration_policy"), "{catalog}");
+    atlas.bad(&["sandbox", "objects", "--tenant", &north, "--type", "no_such_type"], "invalid");
+
+    sync(&atlas, &north);
+    let (_, before) = backup(&atlas, &north);
+
+    // An admin edits two objects in the portal and deletes a third.
+    let edited = atlas.ok(&[
+        "sandbox",
+        "edit",
+        "--tenant",
+        &north,
+        "--object",
+        DEVICE_RESTRICTIONS,
+        "--set",
+        "/passwordMinimumLength=14",
+        "--set",
+        r#"description="edited in the portal""#,
+    ]);
+    assert_eq!(
+        (edited["payload"]["passwordMinimumLength"].clone(), edited["payload"]["description"].clone()),
+        (json!(14), json!("edited in the portal"))
+    );
+    let bitlocker = catalog.as_array().unwrap().iter().find(|o| o["object_id"] == BITLOCKER).unwrap();
+    let setting = &bitlocker["payload"]["settings"][0]["settingInstance"];
+    let definition = setting["settingDefinitionId"].as_str().unwrap();
+    let path = format!("/settings/{definition}/settingInstance/settingInstanceTemplateReference");
+    atlas.ok(&[
+        "sandbox",
+        "edit",
+        "--tenant",
+        &north,
+        "--object",
+        BITLOCKER,
+        "--set",
+        &format!(r#"{path}={{"settingInstanceTemplateId": "edited"}}"#),
+    ]);
+    let gone = all.iter().find(|o| o["object_type"] == "device_category").unwrap();
+    let gone_id = gone["object_id"].as_str().unwrap();
+    let deleted = atlas.ok(&["sandbox", "edit", "--tenant", &north, "--object", gone_id, "--delete"]);
+    assert_eq!(deleted["deleted"], json!(true));
+    atlas.bad(&["sandbox", "edit", "--tenant", &north, "--object", gone_id, "--delete"], "invalid");
+    atlas.bad(
+        &["sandbox", "edit", "--tenant", &north, "--object", DEVICE_RESTRICTIONS, "--set", "/x=not json"],
+        "invalid",
+    );
+    atlas.bad(&["sandbox", "edit", "--tenant", &north, "--object", DEVICE_RESTRICTIONS, "--set", "nothing"], "invalid");
+
+    // Version history: one version per content change.
+    sync(&atlas, &north);
+    let history = atlas.ok(&["policies", "history", "--tenant", &north, "--object", DEVICE_RESTRICTIONS]);
+    let versions: Vec<i64> =
+        history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [1, 2], "{history}");
+    let diff = atlas.ok(&["policies", "diff", "--tenant", &north, "--object", DEVICE_RESTRICTIONS]);
+    assert_eq!((diff["from"].clone(), diff["to"].clone()), (json!(1), json!(2)));
+    let changes = diff["changes"].as_array().unwrap();
+    let min = changes.iter().find(|c| c["path"] == "/passwordMinimumLength").unwrap_or_else(|| panic!("{diff}"));
+    assert_eq!(min["new"], json!(14));
+    assert!(changes.iter().any(|c| c["path"] == "/description" && c["new"] == "edited in the portal"), "{diff}");
+    // Settings-catalog settings are addressed by their definition id.
+    let diff = atlas.ok(&["policies", "diff", "--tenant", &north, "--object", BITLOCKER, "--from", "1", "--to", "2"]);
+    let changes = diff["changes"].as_array().unwrap();
+    assert!(
+        !changes.is_empty()
+            && changes.iter().all(|c| c["path"].as_str().unwrap().starts_with(&format!("/settings/{definition}/"))),
+        "{diff}"
+    );
+    let human = atlas.ok_human(&["policies", "diff", "--tenant", &north, "--object", DEVICE_RESTRICTIONS]);
+    assert!(human.contains("/passwordMinimumLength:") && human.contains("→ 14"), "{human}");
+    let same = atlas.ok(&[
+        "policies",
+        "diff",
+        "--tenant",
+        &north,
+        "--object",
+        DEVICE_RESTRICTIONS,
+        "--from",
+        "2",
+        "--to",
+        "2",
+    ]);
+    assert_eq!(same["changes"], json!([]));
+    atlas.bad(&["policies", "history", "--tenant", &north, "--object", "no-such-object"], "not_found");
+    atlas.bad(&["policies", "diff", "--tenant", &north, "--object", DEVICE_RESTRICTIONS, "--from", "9"], "invalid");
+
+    // Two backups compared: added, removed, changed with their settings.
+    let (_, after) = backup(&atlas, &north);
+    let d = atlas.ok(&["backups", "diff", &before, &after]);
+    assert_eq!(d["added"], json!([]), "{d}");
+    let removed = d["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        (removed[0]["object_type"].clone(), removed[0]["object_id"].clone()),
+        (json!("device_category"), json!(gone_id))
+    );
+    let changed: Vec<&str> =
+        d["changed"].as_array().unwrap().iter().map(|c| c["object_id"].as_str().unwrap()).collect();
+    assert_eq!(changed.len(), 2, "{d}");
+    assert!(changed.contains(&DEVICE_RESTRICTIONS) && changed.contains(&BITLOCKER), "{d}");
+    assert_eq!(d["unchanged"], json!(all.len() - 3));
+    let reverse = atlas.ok(&["backups", "diff", &after, &before]);
+    assert_eq!(reverse["added"].as_array().unwrap().len(), 1);
+    let human = atlas.ok_human(&["backups", "diff", &before, &after]);
+    assert!(human.contains("0 added, 1 removed, 2 changed"), "{human}");
+    let (_, other) = backup(&atlas, &south);
+    atlas.bad(&["backups", "diff", &before, &other], "invalid");
+    atlas.bad(&["backups", "diff", &before, "not-a-set"], "invalid");
+    atlas.bad(&["backups", "diff", &before, &Uuid::now_v7().to_string()], "not_found");
+}
+
 cli_both_stores!(
     backups_list_and_show,
+    registry_sandbox_edits_history_and_backup_diffs,
     dry_run_plan_shows_in_runs_show,
     restore_round_trip,
     cancel_stops_a_running_restore_between_items,

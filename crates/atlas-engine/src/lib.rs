@@ -6,6 +6,7 @@
 //! Families only do their work: no family checks authorization, writes run
 //! state or sends notifications.
 
+pub mod changes;
 pub mod config;
 pub mod families;
 pub mod handler;

@@ -7,6 +7,8 @@ pub mod connections;
 pub mod demo;
 pub mod members;
 pub mod migrate;
+pub mod object_types;
+pub mod policies;
 pub mod roles;
 pub mod runs;
 pub mod sandbox;
@@ -38,6 +40,8 @@ pub async fn run(ctx: &Context, command: Command, public_url: Option<String>) ->
         Command::Worker(a) => worker::run(ctx, a).await,
         Command::Schedules(c) => schedules::run(ctx, c).await,
         Command::Sandbox(c) => sandbox::run(ctx, c).await,
+        Command::ObjectTypes(c) => object_types::run(ctx, c).await,
+        Command::Policies(c) => policies::run(ctx, c).await,
         Command::Backups(c) => backups::run(ctx, c).await,
         Command::BenchSeed(a) => bench_seed::run(ctx, a).await,
     }
