@@ -144,7 +144,11 @@ fn dry_run_plan_shows_in_runs_show(atlas: Atlas) {
     let plan = r["result"]["plan"].as_array().unwrap_or_else(|| panic!("a plan in {r}"));
     let total = r["summary_counts"]["total"].as_u64().unwrap();
     assert_eq!(plan.len() as u64, total);
-    assert_eq!(r["result"]["plan_summary"], json!({"create": 1, "update": 1, "unchanged": total - 2, "skipped": 0}), "{r}");
+    assert_eq!(
+        r["result"]["plan_summary"],
+        json!({"create": 1, "update": 1, "unchanged": total - 2, "skipped": 0}),
+        "{r}"
+    );
     let action_of = |object_id: &str| {
         let row = plan
             .iter()
