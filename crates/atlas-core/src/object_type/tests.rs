@@ -85,7 +85,8 @@ fn comparable_drops_service_members_and_top_level_nulls_only() {
     });
     assert_eq!(
         t.comparable(&payload),
-        json!({"name": "BitLocker", "settings": [{"id": "0", "settingInstance": {"x": null}}]})
+        json!({"name": "BitLocker", "settings": [{"settingInstance": {"x": null}}]}),
+        "a contained item's id is the service's too; nested nulls are content"
     );
     // Another type keeps `settingCount`: the list is per type.
     assert_eq!(by_key("device_category").unwrap().comparable(&json!({"settingCount": 1})), json!({"settingCount": 1}));

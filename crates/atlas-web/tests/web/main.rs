@@ -14,5 +14,6 @@ mod auth;
 mod bad_input;
 mod blocked;
 mod bulk;
+mod changes;
 mod matrix;
 mod monitoring;

@@ -27,12 +27,23 @@ use crate::support::{form, send, Answer, Auth, Login, Payload, World};
 struct Fixture {
     queued_run: Uuid,
     blocked_run: Uuid,
+    /// An object of tenant A with a stored version (the versions routes).
+    object_id: String,
 }
 
 async fn fixture(w: &World) -> Fixture {
     let blocked = w.blocked_run().await;
     let queued = w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
-    Fixture { queued_run: queued.id, blocked_run: blocked.id }
+    let object_id = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201".to_owned();
+    let seen = atlas_store::policy::PolicyObservation {
+        kind: "device_configuration".into(),
+        object_id: object_id.clone(),
+        display_name: "[Baseline] Windows - Device Restrictions".into(),
+        content_hash: "h1".into(),
+        payload: json!({"id": object_id, "displayName": "[Baseline] Windows - Device Restrictions"}),
+    };
+    w.store.policy_sync_record(w.tenant_a.id, queued.id, &[seen]).await.unwrap();
+    Fixture { queued_run: queued.id, blocked_run: blocked.id, object_id }
 }
 
 fn substitute(spec: &RouteSpec, w: &World, f: &Fixture, missing: bool) -> String {
@@ -46,7 +57,10 @@ fn substitute(spec: &RouteSpec, w: &World, f: &Fixture, missing: bool) -> String
         .replace("{schedule}", &w.schedule.id.to_string())
         .replace("{user}", &w.readonly.user.id.to_string())
         .replace("{role}", &w.viewer_role.id.to_string())
-        .replace("{id}", &Uuid::now_v7().to_string());
+        .replace("/objects/{id}", &format!("/objects/{}", f.object_id))
+        .replace("{id}", &Uuid::now_v7().to_string())
+        .replace("{a}", &Uuid::now_v7().to_string())
+        .replace("{b}", &Uuid::now_v7().to_string());
     if matches!(spec.scope, Scope::Workspace(_) | Scope::List(_)) {
         path.push_str(&format!("?workspace={}", w.ws.slug));
     }
