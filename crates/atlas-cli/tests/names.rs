@@ -81,6 +81,7 @@ fn show_names_the_run_and_says_what_to_do_next(atlas: Atlas) {
     assert!(check("tenant_entitlement", "pass") && check("tenant", "fail"), "contract names: {human}");
     assert!(!human.contains("TenantEntitlement") && !human.contains("Pass"), "{human}");
     assert!(human.contains("actions     cancel: no · retry: yes"), "the host administrator's view: {human}");
+    assert!(!human.contains("counts"), "a blocked run counted nothing: no row of zeros: {human}");
 
     let admin = atlas.ok(&["runs", "show", &run]);
     assert_eq!(admin["actions"], serde_json::json!({"cancel": false, "retry": true}));

@@ -2,7 +2,11 @@
 //! `chromium-driver`), driven over WebDriver: an operator starts an inventory
 //! sync and watches it succeed; a manager queues a restore, closes the write
 //! gate, and sees the restore Blocked with its reason in the viewer and in
-//! their notifications. Screenshots go to `target/test-artifacts/`.
+//! their notifications. Along the way: Retry disabled with its reason while
+//! the refusal holds, live rows and a live progress bar over the channel,
+//! phone cards at 390×844, one timestamp format in the viewer's zone, and
+//! axe-core (0 serious violations) in the light and the dark theme.
+//! Screenshots go to `target/test-artifacts/`.
 //!
 //! Without chromedriver or chromium the test is skipped loudly, unless
 //! `CI=true`, where it fails.
@@ -98,8 +102,10 @@ fn free_port() -> u16 {
 
 async fn start_driver() -> (Driver, String) {
     let port = free_port();
+    // The browser inherits the zone: times must show the viewer's (+05:30).
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        .env("TZ", "Asia/Kolkata")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -113,20 +119,27 @@ async fn start_driver() -> (Driver, String) {
     (driver, format!("http://127.0.0.1:{port}"))
 }
 
-async fn browser(webdriver: &str, profile: &Path) -> Client {
+/// A browser session; `dark` makes the page see `prefers-color-scheme: dark`.
+async fn browser(webdriver: &str, profile: &Path, dark: bool) -> Client {
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-dev-shm-usage".into(),
+        "--window-size=1280,1000".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if dark {
+        args.push("--force-dark-mode".into());
+        args.push("--blink-settings=preferredColorScheme=0".into());
+    }
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(webdriver)
@@ -226,6 +239,28 @@ async fn assert_accessible(c: &Client, axe: Option<&str>, page: &str) {
     assert_eq!(found, "[]", "axe-core found serious violations on {page}");
 }
 
+/// Every time on the page reads one way: relative, then the exact time in
+/// the viewer's zone with its offset (the browser runs in +05:30), and UTC
+/// on hover.
+async fn assert_one_time_format(c: &Client, page: &str) {
+    let script = "return Array.from(document.querySelectorAll('time[datetime]')).map(function (t) {\
+          var r = t.querySelector('.rel'), e = t.querySelector('.exact');\
+          return [r ? r.textContent : '', e ? e.textContent : '', t.title, t.getAttribute('datetime')]; });";
+    let times = c.execute(script, vec![]).await.unwrap();
+    let times = times.as_array().unwrap();
+    assert!(!times.is_empty(), "{page} shows times");
+    for t in times {
+        let [rel, exact, title, at] = [0, 1, 2, 3].map(|i| t[i].as_str().unwrap_or_default().to_owned());
+        let relative = rel == "just now" || rel.ends_with(" ago") || rel.starts_with("in ");
+        assert!(relative, "{page}: relative first, not {rel:?}");
+        let local =
+            exact.strip_suffix(" +05:30").unwrap_or_else(|| panic!("{page}: {exact:?} is not in the viewer's zone"));
+        assert_eq!(local.len(), "2026-12-03 14:07:30".len(), "{page}: {exact:?}");
+        let utc = format!("{} UTC", at.get(..19).unwrap_or_default().replace('T', " "));
+        assert_eq!(title, utc, "{page}: UTC on hover");
+    }
+}
+
 /// The page is no wider than the window (nothing scrolls sideways).
 async fn assert_fits(c: &Client, page: &str) {
     let widths = c.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
@@ -242,6 +277,7 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     let cli = ChangeBy::cli();
     let ws = store.workspace_create("contoso", "Contoso MSP", &cli).await.unwrap();
     let tenant = store.tenant_create(ws.id, "Contoso North", TenantStatus::Active, true, None, &cli).await.unwrap();
+    store.schedule_add(tenant.id, "0 2 * * *", "Europe/Berlin", &cli).await.unwrap();
     store.connection_add(tenant.id, ConnectionKind::Sandbox, json!({}), None, &cli).await.unwrap();
     atlas_providers::sandbox::seed(&store, tenant.id).await.unwrap();
     for (email, name, role) in [
@@ -264,7 +300,7 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
 
     let (_driver, webdriver) = start_driver().await;
     let profile = std::env::temp_dir().join(format!("atlas-chromium-{}", Uuid::now_v7()));
-    let c = browser(&webdriver, &profile).await;
+    let c = browser(&webdriver, &profile, false).await;
     let tenant_page = format!("{base}/admin/tenants/{}", tenant.id);
 
     // The operator syncs the inventory and follows "View run" to success.
@@ -341,6 +377,7 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     assert_eq!(fix.as_deref(), Some(format!("/admin/tenants/{}/settings", tenant.id).as_str()));
     let axe = axe_source();
     assert_accessible(&c, axe.as_deref(), "the blocked run").await;
+    assert_one_time_format(&c, "the blocked run").await;
 
     // The manager's notification says so too.
     c.goto(&format!("{base}/admin/notifications")).await.unwrap();
@@ -375,6 +412,7 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     ] {
         c.goto(&url).await.unwrap();
         assert_accessible(&c, axe.as_deref(), page).await;
+        assert_one_time_format(&c, page).await;
     }
 
     // Live: an idle list shows a run started elsewhere, without a reload.
@@ -472,6 +510,33 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     screenshot(&c, "9-members").await;
 
     c.close().await.unwrap();
+
+    // Dark (prefers-color-scheme: dark): the same pages, still accessible.
+    let dark_profile = std::env::temp_dir().join(format!("atlas-chromium-{}", Uuid::now_v7()));
+    let d = browser(&webdriver, &dark_profile, true).await;
+    sign_in(&d, &base, "otto@example.com", "let me in please").await;
+    let is_dark = d.execute("return window.matchMedia('(prefers-color-scheme: dark)').matches;", vec![]).await.unwrap();
+    assert_eq!(is_dark.as_bool(), Some(true), "the browser prefers dark");
+    let background = d.execute("return getComputedStyle(document.body).backgroundColor;", vec![]).await.unwrap();
+    assert_eq!(background.as_str(), Some("rgb(11, 17, 32)"), "the console follows it");
+    for (page, url) in [
+        ("the operations list (dark)", format!("{base}/admin/operations")),
+        ("the blocked run (dark)", restore_url.clone()),
+        ("the tenant page (dark)", tenant_page.clone()),
+        ("the tenant settings (dark)", format!("{tenant_page}/settings")),
+        ("the audit log (dark)", format!("{base}/admin/audit")),
+        ("the notifications (dark)", format!("{base}/admin/notifications")),
+        ("the schedules (dark)", format!("{tenant_page}/schedules")),
+        ("the members (dark)", format!("{base}/admin/members")),
+    ] {
+        d.goto(&url).await.unwrap();
+        assert_accessible(&d, axe.as_deref(), page).await;
+    }
+    d.goto(&restore_url).await.unwrap();
+    screenshot(&d, "14-dark-viewer").await;
+    d.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dark_profile);
+
     if let Some(w) = worker.take() {
         w.stop().await;
     }

@@ -415,6 +415,8 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
     ];
     match atlas_core::announce::plan_counts(r) {
         Some(plan) => out.push(format!("  preview     {} Nothing was written.", plan.sentence())),
+        // A run that counted nothing (no items) shows no row of zeros.
+        None if r.summary_counts == SummaryCounts::default() && r.status == RunStatus::Completed => {}
         None => out.push(format!("  counts      {}", counts_line(&r.summary_counts))),
     }
     if let Some(a) = actions {

@@ -19,15 +19,18 @@
     return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
   }
 
+  // "3 min ago", or "in 3 min" for a time to come (a schedule's next fire).
   function relative(d) {
     var s = Math.round((Date.now() - d.getTime()) / 1000);
+    var future = s < 0;
+    s = Math.abs(s);
     if (s < 5) return "just now";
-    if (s < 60) return s + " s ago";
-    var m = Math.round(s / 60);
-    if (m < 60) return m + " min ago";
-    var h = Math.round(m / 60);
-    if (h < 48) return h + " h ago";
-    return Math.round(h / 24) + " days ago";
+    var span;
+    if (s < 60) span = s + " s";
+    else if (s < 3600) span = Math.round(s / 60) + " min";
+    else if (s < 172800) span = Math.round(s / 3600) + " h";
+    else span = Math.round(s / 86400) + " days";
+    return future ? "in " + span : span + " ago";
   }
 
   // One format everywhere: relative, then the exact time in the viewer's

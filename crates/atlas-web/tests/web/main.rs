@@ -15,5 +15,6 @@ mod bad_input;
 mod blocked;
 mod bulk;
 mod changes;
+mod console;
 mod matrix;
 mod monitoring;
