@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunOutcome, RunStatus};
 use atlas_core::tenant::TenantScope;
@@ -15,7 +14,6 @@ use atlas_core::OperationType;
 use atlas_engine::{service, ServiceError, StartRequest};
 use atlas_store::sandbox::SandboxFaultKind;
 use serde_json::json;
-use support::{cli, World};
 use uuid::Uuid;
 
 async fn bulk_blocks_only_the_revoked_tenant(store: atlas_store::Store) {

@@ -15,11 +15,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_graph;
-mod support;
-
 use std::collections::{BTreeSet, HashMap};
 
+use crate::fake_graph::*;
+use crate::support::{cli, World};
 use atlas_core::audit::Actor;
 use atlas_core::capability::BuiltinRole;
 use atlas_core::gate::ReasonCode;
@@ -31,9 +30,7 @@ use atlas_providers::ObjectKind;
 use atlas_store::admin::{ProviderConnection, RoleRef};
 use atlas_store::audit::AuditFilter;
 use atlas_store::Store;
-use fake_graph::*;
 use serde_json::{json, Value};
-use support::{cli, World};
 use uuid::Uuid;
 
 /// The client secret of the test connections.

@@ -3,13 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{cli, World};
 use atlas_core::run::RunOutcome;
 use atlas_core::Timestamp;
 use atlas_engine::scheduler::Scheduler;
 use atlas_store::run::RunFilter;
-use support::{cli, World};
 
 fn at(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()

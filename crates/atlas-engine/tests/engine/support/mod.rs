@@ -17,14 +17,6 @@ use atlas_store::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// One test per case per dialect (see `atlas_store::dialect_tests`).
-#[macro_export]
-macro_rules! both_stores {
-    ($($case:ident),+ $(,)?) => {
-        atlas_store::dialect_tests!($($case),+);
-    };
-}
-
 pub struct World {
     pub store: Store,
     pub workspace: Workspace,

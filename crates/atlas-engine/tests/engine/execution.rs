@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{cli, World};
 use atlas_core::capability::BuiltinRole;
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunEvent, RunOutcome, RunStatus};
@@ -18,7 +17,6 @@ use atlas_store::claim::{ClaimParams, Claimed};
 use atlas_store::sandbox::SandboxFaultKind as FaultKind;
 use atlas_store::StoreError;
 use serde_json::json;
-use support::{cli, World};
 
 async fn retry_is_reauthorized(store: atlas_store::Store) {
     let w = World::new(store).await;

@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::World;
 use atlas_core::run::RunOutcome;
 use atlas_core::OperationType;
 use serde_json::json;
-use support::World;
 
 const BUDGET: usize = 6;
 const WINDOW_MICROS: i64 = 1_000_000;
