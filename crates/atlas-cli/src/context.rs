@@ -1,26 +1,33 @@
 //! What every command needs: the store (migrated, so that a fresh machine just
-//! works), the output mode, and the lookups that turn command-line names into
-//! records with errors that name the flag.
+//! works), the environment's configuration, the output mode, and the lookups
+//! that turn command-line names into records with errors that name the flag.
 
 use atlas_core::tenant::TenantScope;
 use atlas_store::admin::{ChangeBy, Tenant, User, Workspace};
 use atlas_store::Store;
 use uuid::Uuid;
 
+use crate::config::Env;
 use crate::error::CliError;
 use crate::output::Output;
 
 pub struct Context {
     pub store: Store,
+    pub env: Env,
     pub out: Output,
 }
 
 impl Context {
     /// Connects and applies pending migrations (idempotent).
-    pub async fn open(database_url: &str, out: Output) -> Result<Context, CliError> {
+    pub async fn open(database_url: &str, env: Env, out: Output) -> Result<Context, CliError> {
         let store = Store::connect(database_url).await?;
         store.migrate().await?;
-        Ok(Context { store, out })
+        Ok(Context { store, env, out })
+    }
+
+    /// The link to a run's page in the console.
+    pub fn run_url(&self, id: Uuid) -> String {
+        format!("{}/admin/operations/{id}", self.env.public_url())
     }
 
     /// Administrative changes from the CLI are the system's, `via: "cli"` (SPEC §6.4).

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod context;
 mod error;
 mod output;
@@ -14,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use crate::cli::Cli;
+use crate::config::Env;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::Output;
@@ -42,7 +44,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
-    let ctx = Context::open(&cli.database_url, out).await?;
+    let ctx = Context::open(&cli.database_url, Env::capture(), out).await?;
     let result = commands::run(&ctx, cli.command).await;
     ctx.store.close().await;
     result

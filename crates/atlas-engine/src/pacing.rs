@@ -1,7 +1,7 @@
 //! Provider write pacing (SPEC §5): every write to a tenant first reserves a
 //! slot in the tenant's sliding-window budget, shared through the database by
-//! all workers; reads pass through. Graph allows about 100 writes per 20 s per
-//! app and tenant, hence the default.
+//! all workers; reads pass through. The budget is the node's
+//! `ProviderConfig::write_budget` (Graph's limit by default).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,17 +14,6 @@ use atlas_store::pacing::WriteBudget;
 use atlas_store::Store;
 use serde_json::Value;
 use uuid::Uuid;
-
-/// `ATLAS_WRITE_BUDGET` writes (default 100) per `ATLAS_WRITE_WINDOW_MS` (default 20 000).
-pub fn budget_from_env() -> WriteBudget {
-    let num = |name: &str, default: i64| {
-        std::env::var(name).ok().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default)
-    };
-    WriteBudget {
-        limit: u32::try_from(num("ATLAS_WRITE_BUDGET", 100).max(1)).unwrap_or(100),
-        window_ms: num("ATLAS_WRITE_WINDOW_MS", 20_000).max(1),
-    }
-}
 
 /// Slack added to every wait, so that a write's own timestamp (taken a moment
 /// after its reservation) also stays inside the budget.

@@ -15,6 +15,13 @@ pub struct WriteBudget {
     pub window_ms: i64,
 }
 
+/// Graph allows about 100 writes per 20 s per app and tenant (SPEC §5).
+impl Default for WriteBudget {
+    fn default() -> WriteBudget {
+        WriteBudget { limit: 100, window_ms: 20_000 }
+    }
+}
+
 impl Store {
     /// Reserves one write for the tenant now, or says how long to wait (ms)
     /// before asking again. A reservation is never taken back.

@@ -8,7 +8,7 @@ use atlas_core::access::{run_actions, Actions};
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_engine::service::{self, ServiceError};
-use atlas_engine::{EngineConfig, StartRequest};
+use atlas_engine::StartRequest;
 use atlas_store::run::{Initiator, RunFilter};
 use clap::Subcommand;
 use serde::Serialize;
@@ -87,11 +87,6 @@ pub struct RunView<'a> {
     pub url: Option<String>,
 }
 
-pub fn run_url(id: Uuid) -> String {
-    let base = std::env::var("ATLAS_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-    format!("{}/admin/operations/{id}", base.trim_end_matches('/'))
-}
-
 /// The one mapping of service errors to CLI errors.
 pub fn service_error(e: ServiceError) -> CliError {
     match e {
@@ -120,8 +115,8 @@ fn parse_type(s: &str) -> Result<OperationType, CliError> {
     })
 }
 
-fn max_attempts() -> Result<u32, CliError> {
-    Ok(EngineConfig::from_env().map_err(CliError::invalid)?.max_attempts)
+fn max_attempts(ctx: &Context) -> Result<u32, CliError> {
+    Ok(ctx.env.engine()?.max_attempts)
 }
 
 pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
@@ -149,14 +144,14 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 op_type,
                 params,
                 retry_of_run_id: None,
-                max_attempts: max_attempts()?,
+                max_attempts: max_attempts(ctx)?,
             };
             let inserted = service::start(&ctx.store, req).await.map_err(service_error)?;
             print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await
         }
         RunsCommand::Retry { run, as_user } => {
             let user = ctx.user(&as_user).await?;
-            let inserted = service::retry(&ctx.store, parse_run_id(&run)?, user.id, max_attempts()?)
+            let inserted = service::retry(&ctx.store, parse_run_id(&run)?, user.id, max_attempts(ctx)?)
                 .await
                 .map_err(service_error)?;
             print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await
@@ -214,11 +209,11 @@ async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uu
         run,
         actions: run_actions(viewer.as_ref(), run),
         deduplicated: Some(deduplicated),
-        url: Some(run_url(run.id)),
+        url: Some(ctx.run_url(run.id)),
     };
     ctx.out.print(&view, || {
         let what = if deduplicated { "already active" } else { "queued" };
-        format!("{} {what}: run {} ({})", run.op_type.spec().label, run.id, run_url(run.id))
+        format!("{} {what}: run {} ({})", run.op_type.spec().label, run.id, ctx.run_url(run.id))
     })
 }
 
@@ -304,7 +299,7 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem]) -> String {
         for i in items {
             let name = i.target.get("display_name").and_then(Value::as_str).unwrap_or(&i.item_key);
             let why = i.reason_code.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
-            out.push(format!("    {:<10} {name}{why}", i.outcome));
+            out.push(format!("    {:<10} {name}{why}", i.outcome.as_str()));
         }
     }
     out.join("\n")

@@ -8,8 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::commands::runs::{run_url, service_error};
-use crate::commands::worker::engine_config;
+use crate::commands::runs::service_error;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -60,7 +59,7 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
     let by = ctx.by();
     match cmd {
         SchedulesCommand::Add { tenant, workspace, cron, tz } => {
-            CronSpec::parse(&cron, &tz).map_err(CliError::invalid)?;
+            CronSpec::parse(&cron, &tz, ctx.env.cron()).map_err(CliError::invalid)?;
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
             let s = ctx.store.schedule_add(t.id, &cron, &tz, &by).await?;
             ctx.out.print(&s, || format!("schedule {}", line(&s)))
@@ -88,18 +87,18 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
                 Some(text) => Timestamp::parse_rfc3339(text)
                     .ok_or_else(|| CliError::invalid(format!("--slot `{text}` is not an RFC 3339 time")))?,
             };
-            let max_attempts = engine_config(None)?.max_attempts;
+            let max_attempts = ctx.env.engine()?.max_attempts;
             match schedule::fire(&ctx.store, &s, slot, max_attempts).await.map_err(service_error)? {
                 Fired::Run(inserted) => {
                     // The run JSON itself, as for `runs start`, plus the slot it fired.
                     let mut doc = serde_json::to_value(&inserted.run).unwrap_or_default();
                     if let Some(m) = doc.as_object_mut() {
                         m.insert("deduplicated".into(), json!(inserted.deduplicated));
-                        m.insert("url".into(), json!(run_url(inserted.run.id)));
+                        m.insert("url".into(), json!(ctx.run_url(inserted.run.id)));
                         m.insert("slot".into(), json!(slot));
                     }
                     ctx.out.print(&doc, || {
-                        format!("slot {slot} fired: run {} ({})", inserted.run.id, run_url(inserted.run.id))
+                        format!("slot {slot} fired: run {} ({})", inserted.run.id, ctx.run_url(inserted.run.id))
                     })
                 }
                 Fired::AlreadyFired(run_id) => {

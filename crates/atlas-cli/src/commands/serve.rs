@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use atlas_core::capability::BuiltinRole;
 use atlas_core::tenant::TenantScope;
 use atlas_engine::scheduler::Scheduler;
-use atlas_engine::{families, Worker};
 use atlas_store::admin::RoleRef;
 use atlas_web::{Application, WebConfig};
 use clap::Args;
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::commands::demo;
-use crate::commands::worker::engine_config;
+use crate::commands::worker::{engine_config, node_worker};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -38,9 +37,12 @@ pub fn one_time_password() -> String {
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
-    let engine = engine_config(None)?;
-    let logins = if args.demo { demo::seed(&ctx.store).await? } else { first_owner(ctx).await? };
-    let app = Application::build(WebConfig::new(args.bind), ctx.store.clone(), engine.clone())
+    let engine = engine_config(ctx, None)?;
+    let scheduling = ctx.env.scheduler(&engine)?;
+    let worker = node_worker(ctx, engine.clone())?;
+    let logins = if args.demo { demo::seed(ctx).await? } else { first_owner(ctx).await? };
+    let web = WebConfig { secrets: ctx.env.secrets(), cron: ctx.env.cron(), ..WebConfig::new(args.bind) };
+    let app = Application::build(web, ctx.store.clone(), engine.clone())
         .await
         .map_err(|e| CliError::internal(format!("cannot listen on {}: {e}", args.bind)))?;
     let url = format!("http://{}/", app.address());
@@ -55,7 +57,6 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
     if !args.no_workers {
-        let worker = Worker::new(ctx.store.clone(), engine.clone(), families::registry());
         let mut rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
             if let Err(e) = worker
@@ -67,7 +68,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
                 tracing::error!(error = %e, "worker stopped");
             }
         }));
-        let scheduler = Scheduler::new(ctx.store.clone(), engine.max_attempts);
+        let scheduler = Scheduler::new(ctx.store.clone(), scheduling);
         let mut rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
             scheduler

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
+use atlas_core::item::ItemOutcome;
 use atlas_core::run::{RunOutcome, RunStatus};
 use atlas_core::tenant::TenantScope;
 use atlas_core::OperationType;
@@ -45,7 +46,7 @@ async fn bulk_blocks_only_the_revoked_tenant(store: atlas_store::Store) {
     let c = run.summary_counts;
     assert_eq!((c.total, c.succeeded, c.blocked, c.failed, c.processed), (5, 4, 1, 0, 4));
     let items = w.store.run_items(run.id).await.unwrap();
-    let blocked: Vec<_> = items.iter().filter(|i| i.outcome == "blocked").collect();
+    let blocked: Vec<_> = items.iter().filter(|i| i.outcome == ItemOutcome::Blocked).collect();
     assert_eq!(blocked.len(), 1);
     assert_eq!(blocked[0].item_key, w.tenant.id.to_string());
     assert_eq!(blocked[0].reason_code.as_deref(), Some("tenant_entitlement_revoked"));
@@ -210,7 +211,7 @@ async fn cancel_between_items(store: atlas_store::Store) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, atlas_core::audit::Actor::User { user_id: w.owner.id }, "attributed to who cancelled");
     let items = w.store.run_items(run.id).await.unwrap();
-    assert!(items.iter().any(|i| i.outcome == "cancelled"));
+    assert!(items.iter().any(|i| i.outcome == ItemOutcome::Cancelled));
 }
 
 both_stores!(
