@@ -29,6 +29,10 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// The console's public address, for the links the CLI prints (else the bind address)
+    #[arg(long, global = true, env = "ATLAS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -2,7 +2,7 @@
 //! (`Env::capture`), and each command asks for the typed settings it needs,
 //! which it passes inward. No library crate reads the environment.
 //!
-//! The variables (README, "Configuration"): `ATLAS_DATABASE_URL` and
+//! The variables (README, "Configuration"): `ATLAS_DATABASE_URL`, `ATLAS_PUBLIC_URL` and
 //! `ATLAS_BIND` are clap `env` fields; the others are read here. A malformed
 //! number is bad input (exit 2) naming the variable, reported by the commands
 //! that use it.
@@ -22,8 +22,8 @@ use atlas_store::pacing::WriteBudget;
 
 use crate::error::CliError;
 
-/// The run page's base in printed links.
-pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+/// Where `atlas serve` listens unless told otherwise (`ATLAS_BIND`).
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 /// The variables this binary reads, as the process had them at start.
 #[derive(Clone, Debug, Default)]
@@ -134,9 +134,9 @@ impl Env {
         self.get("HOSTNAME").unwrap_or(atlas_engine::worker::DEFAULT_NODE)
     }
 
-    /// Where printed run links point: `ATLAS_PUBLIC_URL`, without a trailing slash.
-    pub fn public_url(&self) -> &str {
-        self.get("ATLAS_PUBLIC_URL").unwrap_or(DEFAULT_PUBLIC_URL).trim_end_matches('/')
+    /// `ATLAS_BIND`, the console's address when no public URL is given.
+    pub fn bind(&self) -> Option<&str> {
+        self.get("ATLAS_BIND")
     }
 }
 
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(p.secrets.data_dir, PathBuf::from("atlas-data"));
         let s = e.scheduler(&engine).unwrap();
         assert_eq!((s.tick, s.cron), (Duration::from_secs(10), CronSyntax::Standard));
-        assert_eq!((e.node(), e.public_url()), ("atlas", "http://127.0.0.1:8080"));
+        assert_eq!((e.node(), e.bind()), ("atlas", None));
     }
 
     #[test]
@@ -182,7 +182,7 @@ mod tests {
             ("ATLAS_SCHEDULER_TICK_MS", "250"),
             ("ATLAS_CRON_ALLOW_SECONDS", "1"),
             ("HOSTNAME", "node-3"),
-            ("ATLAS_PUBLIC_URL", "https://atlas.example/"),
+            ("ATLAS_BIND", " 0.0.0.0:9090 "),
         ]);
         let engine = e.engine().unwrap();
         assert_eq!(engine.lease, Duration::from_millis(1));
@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(p.secrets.data_dir, PathBuf::from("/var/lib/atlas"));
         let s = e.scheduler(&engine).unwrap();
         assert_eq!((s.tick, s.max_attempts, s.cron), (Duration::from_millis(250), 7, CronSyntax::WithSeconds));
-        assert_eq!((e.node(), e.public_url()), ("node-3", "https://atlas.example"));
+        assert_eq!((e.node(), e.bind()), ("node-3", Some("0.0.0.0:9090")));
     }
 
     #[test]

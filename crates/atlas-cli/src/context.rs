@@ -7,7 +7,7 @@ use atlas_store::admin::{ChangeBy, Tenant, User, Workspace};
 use atlas_store::Store;
 use uuid::Uuid;
 
-use crate::config::Env;
+use crate::config::{Env, DEFAULT_BIND};
 use crate::error::CliError;
 use crate::output::Output;
 
@@ -15,19 +15,48 @@ pub struct Context {
     pub store: Store,
     pub env: Env,
     pub out: Output,
+    /// Where the console answers: `ATLAS_PUBLIC_URL`, else the bind address.
+    pub console: String,
+    /// The database this command opened (`ATLAS_DATABASE_URL`).
+    pub database_url: String,
+}
+
+/// The console's address for printed links: `--public-url`/`ATLAS_PUBLIC_URL`
+/// when set, else `http://` and the configured bind address (`ATLAS_BIND`).
+pub fn console_url(public_url: Option<&str>, env: &Env) -> String {
+    match public_url.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", env.bind().unwrap_or(DEFAULT_BIND)),
+    }
 }
 
 impl Context {
     /// Connects and applies pending migrations (idempotent).
-    pub async fn open(database_url: &str, env: Env, out: Output) -> Result<Context, CliError> {
+    pub async fn open(database_url: &str, env: Env, out: Output, console: String) -> Result<Context, CliError> {
         let store = Store::connect(database_url).await?;
         store.migrate().await?;
-        Ok(Context { store, env, out })
+        Ok(Context { store, env, out, console, database_url: database_url.to_owned() })
     }
 
-    /// The link to a run's page in the console.
+    /// The console address of a run.
     pub fn run_url(&self, id: Uuid) -> String {
-        format!("{}/admin/operations/{id}", self.env.public_url())
+        format!("{}/admin/operations/{id}", self.console)
+    }
+
+    /// The workspace named, else the only one there is.
+    pub async fn workspace_or_only(&self, named: Option<&str>) -> Result<Workspace, CliError> {
+        if let Some(w) = named {
+            return self.workspace(w).await;
+        }
+        let all = self.store.workspace_list().await?;
+        match all.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(CliError::invalid("there is no workspace yet: add one with `atlas workspaces add`")),
+            many => {
+                let slugs: Vec<&str> = many.iter().map(|w| w.slug.as_str()).collect();
+                Err(CliError::invalid(format!("pass --workspace (one of: {})", slugs.join(", "))))
+            }
+        }
     }
 
     /// Administrative changes from the CLI are the system's, `via: "cli"` (SPEC §6.4).
@@ -53,7 +82,21 @@ impl Context {
         match workspace {
             Some(w) => {
                 let ws = self.workspace(w).await?;
-                Ok(self.store.tenant_resolve(Some(ws.id), tenant).await?)
+                match self.store.tenant_resolve(Some(ws.id), tenant).await {
+                    Err(atlas_store::StoreError::NotFound(what)) => {
+                        let names: Vec<String> =
+                            self.store.tenant_list(ws.id).await?.into_iter().map(|t| t.name).collect();
+                        let mut e = CliError::from(atlas_store::StoreError::NotFound(what));
+                        e.message = format!(
+                            "no tenant `{}` in workspace {}{}",
+                            tenant.trim(),
+                            ws.slug,
+                            suggest(tenant, &names)
+                        );
+                        Err(e)
+                    }
+                    other => Ok(other?),
+                }
             }
             None if Uuid::parse_str(tenant.trim()).is_ok() => Ok(self.store.tenant_resolve(None, tenant).await?),
             None => Err(CliError::invalid(format!(
@@ -91,5 +134,36 @@ impl Context {
             .map(|id| tenants.iter().find(|t| t.id == *id).map_or_else(|| id.to_string(), |t| t.name.clone()))
             .collect();
         Ok(names.join(", "))
+    }
+}
+
+/// "; did you mean `Contoso North`?" for the names closest to `typed`.
+pub fn suggest(typed: &str, names: &[String]) -> String {
+    let typed = typed.trim().to_lowercase();
+    let mut scored: Vec<(f64, &String)> = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(&typed, &n.to_lowercase()), n))
+        .filter(|(score, _)| *score >= 0.75)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let best: Vec<String> = scored.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
+    match best.as_slice() {
+        [] if names.is_empty() => "; the workspace has no tenants yet".to_owned(),
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        many => format!("; did you mean one of {}?", many.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn a_misspelt_name_suggests_the_closest() {
+        let names = vec!["Contoso North".to_owned(), "Contoso South".to_owned(), "Fabrikam".to_owned()];
+        assert_eq!(suggest("contso north", &names), "; did you mean one of `Contoso North`, `Contoso South`?");
+        assert_eq!(suggest("Fabrikan", &names), "; did you mean `Fabrikam`?");
+        assert_eq!(suggest("zzz", &names), "");
     }
 }

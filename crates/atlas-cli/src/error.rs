@@ -23,11 +23,14 @@ pub struct CliError {
     pub denial_class: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
+    /// Already told (`runs watch` printed the result): only the exit code is left.
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 impl CliError {
     fn new(exit: u8, code: &'static str, message: impl Into<String>) -> CliError {
-        CliError { exit, code, message: message.into(), denial_class: None, reason_code: None }
+        CliError { exit, code, message: message.into(), denial_class: None, reason_code: None, quiet: false }
     }
 
     /// Malformed or unknown input.
@@ -53,7 +56,8 @@ impl CliError {
             DenialClass::AuthorityInvalid
             | DenialClass::TenantNotOperable
             | DenialClass::WriteGateClosed
-            | DenialClass::PrerequisiteMissing => 5,
+            | DenialClass::PrerequisiteMissing
+            | DenialClass::ApprovalInvalid => 5,
             DenialClass::EvaluationUnavailable => 6,
         };
         CliError {
@@ -140,11 +144,12 @@ mod tests {
             DenialClass::CapabilityDenied,
             DenialClass::InitiatorInvalid,
             DenialClass::WriteGateClosed,
+            DenialClass::ApprovalInvalid,
             DenialClass::EvaluationUnavailable,
         ]
         .into_iter()
         .map(|c| CliError::denied(c, "x", "m").exit)
         .collect();
-        assert_eq!(exits, [3, 4, 4, 5, 6]);
+        assert_eq!(exits, [3, 4, 4, 5, 5, 6]);
     }
 }

@@ -37,15 +37,20 @@ async fn main() -> ExitCode {
     match run(cli, out).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            out.error(&e);
+            if !e.quiet {
+                out.error(&e);
+            }
             ExitCode::from(e.exit)
         }
     }
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
-    let ctx = Context::open(&cli.database_url, Env::capture(), out).await?;
-    let result = commands::run(&ctx, cli.command).await;
+    let env = Env::capture();
+    let console = context::console_url(cli.public_url.as_deref(), &env);
+    let public_url = cli.public_url.clone();
+    let ctx = Context::open(&cli.database_url, env, out, console).await?;
+    let result = commands::run(&ctx, cli.command, public_url).await;
     ctx.store.close().await;
     result
 }

@@ -57,7 +57,60 @@ impl Output {
     }
 }
 
-/// Writes without panicking when the reader went away (`atlas … | head`).
+/// Writes without panicking when the reader went away (`atlas … | head`):
+/// a closed pipe ends the output quietly, as other tools do.
 fn write_line(w: &mut impl Write, text: &str) -> Result<(), CliError> {
-    writeln!(w, "{text}").and_then(|()| w.flush()).map_err(|e| CliError::internal(format!("cannot write output: {e}")))
+    match writeln!(w, "{text}").and_then(|()| w.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::internal(format!("cannot write output: {e}"))),
+    }
+}
+
+/// A writer that remembers when its reader went away, so a long export can
+/// end quietly instead of reporting the closed pipe as an error.
+pub struct PipeWriter<W: Write> {
+    inner: W,
+    pub closed: bool,
+}
+
+impl<W: Write> PipeWriter<W> {
+    pub fn new(inner: W) -> PipeWriter<W> {
+        PipeWriter { inner, closed: false }
+    }
+
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                self.closed = true;
+            }
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for PipeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
+    }
+}
+
+/// A time in this machine's zone with its offset: "2026-12-03 09:37:30 +01:00".
+pub fn local_time(t: atlas_core::Timestamp) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_micros(t.micros()).single() {
+        Some(local) => local.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+        None => t.to_string(),
+    }
+}
+
+/// An optional time, "—" when absent.
+pub fn local_time_or_dash(t: Option<atlas_core::Timestamp>) -> String {
+    t.map_or_else(|| "—".to_owned(), local_time)
 }

@@ -1,6 +1,8 @@
 //! The one badge mapping (SPEC §6.2): value → label and color. Blocked is a
-//! policy refusal and never shares failed's color.
+//! policy refusal and never shares failed's color; awaiting approval shares
+//! neither's.
 
+use crate::approval::{self, Approval};
 use crate::run::{RunOutcome, RunStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +21,20 @@ pub fn status_badge(status: RunStatus) -> Badge {
         RunStatus::Queued => Badge { value: "queued", label: "Queued", color: "grey", icon: "circle-outline" },
         RunStatus::Running => Badge { value: "running", label: "Running", color: "blue", icon: "pulse" },
         RunStatus::Completed => Badge { value: "completed", label: "Completed", color: "neutral", icon: "dot" },
+    }
+}
+
+/// A queued run whose approval is pending (SPEC §10.2), shown in its status's place.
+pub const AWAITING_APPROVAL: Badge =
+    Badge { value: "awaiting_approval", label: "Awaiting approval", color: "teal", icon: "hourglass" };
+
+/// The status badge a run is displayed with: its status, except that a queued
+/// run awaiting approval shows as "Awaiting approval" (`data-status="awaiting_approval"`).
+pub fn run_status_badge(status: RunStatus, approval: Option<&Approval>) -> Badge {
+    if approval::is_awaiting(status, approval) {
+        AWAITING_APPROVAL
+    } else {
+        status_badge(status)
     }
 }
 
@@ -49,6 +65,27 @@ mod tests {
         }
         for s in RunStatus::ALL {
             assert_eq!(status_badge(*s).value, s.as_str());
+        }
+    }
+
+    #[test]
+    fn awaiting_approval_is_a_queued_run_with_a_pending_approval_and_its_own_color() {
+        let pending = Approval::pending();
+        assert_eq!(run_status_badge(RunStatus::Queued, Some(&pending)), AWAITING_APPROVAL);
+        assert_eq!(AWAITING_APPROVAL.value, "awaiting_approval");
+        assert_eq!(AWAITING_APPROVAL.label, "Awaiting approval");
+        let approved = Approval { state: crate::approval::ApprovalState::Approved, ..pending.clone() };
+        assert_eq!(run_status_badge(RunStatus::Queued, Some(&approved)), status_badge(RunStatus::Queued));
+        assert_eq!(run_status_badge(RunStatus::Queued, None), status_badge(RunStatus::Queued));
+        // A pending record on a run that is no longer queued is not shown as waiting.
+        for s in [RunStatus::Running, RunStatus::Completed] {
+            assert_eq!(run_status_badge(s, Some(&pending)), status_badge(s));
+        }
+        let others = RunStatus::ALL.iter().map(|s| status_badge(*s));
+        let others = others.chain(RunOutcome::ALL.iter().map(|o| outcome_badge(*o)));
+        for b in others {
+            assert_ne!(b.color, AWAITING_APPROVAL.color, "{}", b.value);
+            assert_ne!(b.value, AWAITING_APPROVAL.value);
         }
     }
 }

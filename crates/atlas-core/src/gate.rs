@@ -4,11 +4,16 @@
 //! facts as they are now. Checks run in SPEC §3.2 order and the first denial
 //! wins; checks that do not apply to a run (initiator checks for a system run,
 //! the write gate for a read) are left out of `checks` rather than passed.
+//!
+//! The gate answers two questions with the same checks (`Purpose`): may this
+//! run be started, and may it execute now. They differ only in the `approval`
+//! check, where a requested approval is not yet due at the start.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::approval::{self, ApprovalFacts};
 use crate::capability::{Capability, Role};
 use crate::operation::{is_system_allowlisted, AuthorityKind, OperationType, Writes};
 use crate::params::OperationParams;
@@ -157,6 +162,8 @@ pub struct Facts {
     pub connection: Option<ConnectionFact>,
     pub schedule: Option<ScheduleFact>,
     pub backup_set_exists: bool,
+    /// Multi-admin approval (SPEC §10.2); the default requires none.
+    pub approval: ApprovalFacts,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -197,6 +204,7 @@ pub enum CheckName {
     Membership,
     TenantEntitlement,
     Capability,
+    Approval,
     SystemAllowlist,
     Schedule,
     Tenant,
@@ -206,6 +214,24 @@ pub enum CheckName {
 }
 
 impl CheckName {
+    /// The name as the contract spells it in `checks` (`tenant_entitlement`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::Context => "context",
+            CheckName::Initiator => "initiator",
+            CheckName::Membership => "membership",
+            CheckName::TenantEntitlement => "tenant_entitlement",
+            CheckName::Capability => "capability",
+            CheckName::Approval => "approval",
+            CheckName::SystemAllowlist => "system_allowlist",
+            CheckName::Schedule => "schedule",
+            CheckName::Tenant => "tenant",
+            CheckName::WriteGate => "write_gate",
+            CheckName::ProviderConnection => "provider_connection",
+            CheckName::BackupSet => "backup_set",
+        }
+    }
+
     /// SPEC §3.2 order.
     pub const ORDER: &'static [CheckName] = &[
         CheckName::Context,
@@ -213,6 +239,7 @@ impl CheckName {
         CheckName::Membership,
         CheckName::TenantEntitlement,
         CheckName::Capability,
+        CheckName::Approval,
         CheckName::SystemAllowlist,
         CheckName::Schedule,
         CheckName::Tenant,
@@ -227,6 +254,16 @@ impl CheckName {
 pub enum CheckResultKind {
     Pass,
     Fail,
+}
+
+impl CheckResultKind {
+    /// `pass` or `fail`, as in `checks`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResultKind::Pass => "pass",
+            CheckResultKind::Fail => "fail",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +284,7 @@ pub enum DenialClass {
     TenantNotOperable,
     WriteGateClosed,
     PrerequisiteMissing,
+    ApprovalInvalid,
     EvaluationUnavailable,
 }
 
@@ -260,12 +298,13 @@ impl DenialClass {
             DenialClass::TenantNotOperable => "tenant_not_operable",
             DenialClass::WriteGateClosed => "write_gate_closed",
             DenialClass::PrerequisiteMissing => "prerequisite_missing",
+            DenialClass::ApprovalInvalid => "approval_invalid",
             DenialClass::EvaluationUnavailable => "evaluation_unavailable",
         }
     }
 }
 
-/// Every reason code of SPEC §3.2, each in exactly one denial class.
+/// Every reason code of SPEC §3.2 and §10.2, each in exactly one denial class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
@@ -286,6 +325,10 @@ pub enum ReasonCode {
     ProviderConnectionMissing,
     ProviderConnectionDisabled,
     BackupSetMissing,
+    ApprovalMissing,
+    ApprovalRejected,
+    ApprovalRevoked,
+    ApprovalExpired,
     EvaluationUnavailable,
 }
 
@@ -308,6 +351,10 @@ impl ReasonCode {
         ReasonCode::ProviderConnectionMissing,
         ReasonCode::ProviderConnectionDisabled,
         ReasonCode::BackupSetMissing,
+        ReasonCode::ApprovalMissing,
+        ReasonCode::ApprovalRejected,
+        ReasonCode::ApprovalRevoked,
+        ReasonCode::ApprovalExpired,
         ReasonCode::EvaluationUnavailable,
     ];
 
@@ -325,6 +372,7 @@ impl ReasonCode {
             ProviderConnectionMissing | ProviderConnectionDisabled | BackupSetMissing => {
                 DenialClass::PrerequisiteMissing
             }
+            ApprovalMissing | ApprovalRejected | ApprovalRevoked | ApprovalExpired => DenialClass::ApprovalInvalid,
             EvaluationUnavailable => DenialClass::EvaluationUnavailable,
         }
     }
@@ -349,6 +397,10 @@ impl ReasonCode {
             ProviderConnectionMissing => "provider_connection_missing",
             ProviderConnectionDisabled => "provider_connection_disabled",
             BackupSetMissing => "backup_set_missing",
+            ApprovalMissing => "approval_missing",
+            ApprovalRejected => "approval_rejected",
+            ApprovalRevoked => "approval_revoked",
+            ApprovalExpired => "approval_expired",
             EvaluationUnavailable => "evaluation_unavailable",
         }
     }
@@ -378,6 +430,10 @@ impl ReasonCode {
             ProviderConnectionMissing => "Add a provider connection for the tenant, then Retry.",
             ProviderConnectionDisabled => "Enable the tenant's provider connection, then Retry.",
             BackupSetMissing => "Pick an existing backup set and start the restore again.",
+            ApprovalMissing => "Retry the run and have another member approve it.",
+            ApprovalRejected => "The run was rejected; start it again only if the reason is resolved.",
+            ApprovalRevoked => "The approver may no longer approve it; Retry and have another member approve it.",
+            ApprovalExpired => "The approval is too old; Retry and have the new run approved.",
             EvaluationUnavailable => "The database could not be read; the run will be tried again.",
         }
     }
@@ -441,8 +497,29 @@ impl Decision {
     }
 }
 
-/// Evaluates a run's legitimacy against the facts now. Pure and deterministic.
+/// Which question the gate answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// May the run be started (queued)? A requested approval is not yet due.
+    /// Also the question a preview asks of a run awaiting approval: would it
+    /// be blocked once approved?
+    Start,
+    /// May the run execute now (claim, retry, bulk item, between items)?
+    Execute,
+}
+
+/// Evaluates whether a run may execute now. Pure and deterministic.
 pub fn evaluate(ctx: &ExecutionContext, facts: &Facts, at: Timestamp, attempt: u32) -> Decision {
+    evaluate_for(Purpose::Execute, ctx, facts, at, attempt)
+}
+
+/// Evaluates whether a run may be started now (`attempt` 0).
+pub fn evaluate_start(ctx: &ExecutionContext, facts: &Facts, at: Timestamp) -> Decision {
+    evaluate_for(Purpose::Start, ctx, facts, at, 0)
+}
+
+/// Evaluates a run's legitimacy against the facts now, for `purpose`.
+pub fn evaluate_for(purpose: Purpose, ctx: &ExecutionContext, facts: &Facts, at: Timestamp, attempt: u32) -> Decision {
     let mut checks = Vec::new();
     let pass = |checks: &mut Vec<CheckResult>, check: CheckName, detail: Option<String>| {
         checks.push(CheckResult { check, result: CheckResultKind::Pass, detail });
@@ -470,6 +547,9 @@ pub fn evaluate(ctx: &ExecutionContext, facts: &Facts, at: Timestamp, attempt: u
     pass(&mut checks, CheckName::Context, None);
     let capability = checked.required_capability;
     let tenant_name = facts.tenant.as_ref().map_or("the tenant", |t| t.name.as_str()).to_owned();
+    // Attempt 0 is the start: the initiator may never have held what is
+    // missing, so "no longer" is only said of execution-time refusals.
+    let at_start = attempt == 0;
 
     match &checked.authority {
         Authority::Actor { user_id } => {
@@ -499,7 +579,11 @@ pub fn evaluate(ctx: &ExecutionContext, facts: &Facts, at: Timestamp, attempt: u
                     CheckName::Membership,
                     ReasonCode::WorkspaceMembershipRevoked,
                     None,
-                    format!("{who} is no longer a member of this workspace."),
+                    if at_start {
+                        format!("{who} is not a member of this workspace.")
+                    } else {
+                        format!("{who} is no longer a member of this workspace.")
+                    },
                 );
             };
             pass(&mut checks, CheckName::Membership, None);
@@ -510,7 +594,11 @@ pub fn evaluate(ctx: &ExecutionContext, facts: &Facts, at: Timestamp, attempt: u
                         CheckName::TenantEntitlement,
                         ReasonCode::TenantEntitlementRevoked,
                         Some(tenant_id.to_string()),
-                        format!("{who} is no longer entitled to {tenant_name}."),
+                        if at_start {
+                            format!("{who} is not entitled to {tenant_name}.")
+                        } else {
+                            format!("{who} is no longer entitled to {tenant_name}.")
+                        },
                     );
                 }
                 pass(&mut checks, CheckName::TenantEntitlement, None);
@@ -521,10 +609,19 @@ pub fn evaluate(ctx: &ExecutionContext, facts: &Facts, at: Timestamp, attempt: u
                     CheckName::Capability,
                     ReasonCode::CapabilityRevoked,
                     Some(capability.as_str().to_owned()),
-                    format!("{who} no longer has the capability {capability}."),
+                    if at_start {
+                        format!("{who} does not have the capability {capability}.")
+                    } else {
+                        format!("{who} no longer has the capability {capability}.")
+                    },
                 );
             }
             pass(&mut checks, CheckName::Capability, Some(capability.as_str().to_owned()));
+            match approval::check(&checked, *user_id, &tenant_name, &facts.approval, purpose, at) {
+                None => {}
+                Some(Ok(detail)) => pass(&mut checks, CheckName::Approval, Some(detail.to_owned())),
+                Some(Err(d)) => return deny(checks, CheckName::Approval, d.reason, d.detail, d.message),
+            }
         }
         Authority::System { schedule_id, .. } => {
             if !is_system_allowlisted(ctx.op_type) {

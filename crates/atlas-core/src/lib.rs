@@ -2,14 +2,18 @@
 //!
 //! Everything that decides something lives here exactly once: the capability
 //! registry, the operation-type registry, the run state machine, the legitimacy
-//! gate, summary counts and the badge mapping. The store and the engine apply
-//! what these functions return.
+//! gate (with the approval rule and the change-impact preview that reuse it),
+//! summary counts and the badge mapping. The store and the engine apply what
+//! these functions return.
 
 pub mod access;
+pub mod announce;
+pub mod approval;
 pub mod audit;
 pub mod badge;
 pub mod capability;
 pub mod gate;
+pub mod impact;
 pub mod item;
 pub mod operation;
 pub mod params;

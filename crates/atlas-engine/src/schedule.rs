@@ -57,6 +57,12 @@ impl CronSpec {
         Some(Timestamp::from_micros(prev.timestamp_micros()))
     }
 
+    /// A slot as the schedule's zone reads it: "2026-12-04 02:00 CET".
+    pub fn in_zone(&self, at: Timestamp) -> Option<String> {
+        let t = Utc.timestamp_micros(at.micros()).single()?.with_timezone(&self.tz);
+        Some(t.format("%Y-%m-%d %H:%M %Z").to_string())
+    }
+
     /// The first slot strictly after `at`.
     pub fn next_slot_after(&self, at: Timestamp) -> Option<Timestamp> {
         let t = Utc.timestamp_micros(at.micros()).single()?.with_timezone(&self.tz);

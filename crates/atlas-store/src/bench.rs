@@ -252,6 +252,8 @@ fn template(w: &World, tenant: (Uuid, &str), v: &Variant) -> StoreResult<Templat
         connection: Some(ConnectionFact { status: ConnectionStatus::Enabled }),
         schedule: Some(ScheduleFact { enabled: true }),
         backup_set_exists: true,
+        // The bench's tenants require no approval.
+        approval: Default::default(),
     };
     if let Ending::Blocked(denial) = v.ending {
         match denial {

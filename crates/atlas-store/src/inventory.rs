@@ -125,6 +125,35 @@ impl Store {
             .collect())
     }
 
+    /// Objects whose name contains `text` (any case), in these tenants, at most `limit`.
+    pub async fn inventory_search(
+        &self,
+        tenant_ids: &[Uuid],
+        text: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(Uuid, InventoryEntry)>> {
+        if tenant_ids.is_empty() || text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let escaped = text.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let mut b = crate::run::Binds::new();
+        let pattern = b.text(format!("%{escaped}%"));
+        let tenants = b.list(tenant_ids.iter().map(Uuid::to_string));
+        let limit = b.int(i64::from(limit.clamp(1, 200)));
+        let sql = format!(
+            "SELECT tenant_id, kind, object_id, display_name, content_hash FROM inventory_items \
+             WHERE tenant_id IN ({tenants}) AND LOWER(display_name) LIKE {pattern} ESCAPE '\\' \
+             ORDER BY display_name, kind LIMIT {limit}"
+        );
+        let rows: Vec<(String, String, String, String, String)> =
+            on_db!(self.db(), |p| crate::run::bind_all!(sqlx::query_as(&sql), b).fetch_all(p).await)?;
+        rows.into_iter()
+            .map(|(t, kind, object_id, display_name, content_hash)| {
+                Ok((crate::row::uuid(&t)?, InventoryEntry { kind, object_id, display_name, content_hash }))
+            })
+            .collect()
+    }
+
     /// Updates a run's progress counts while it runs, fenced by its lease. Not a
     /// transition: status and outcome stay with the run service.
     pub async fn run_progress(

@@ -19,6 +19,7 @@ mod row;
 pub mod claim;
 pub mod compliance;
 pub mod inventory;
+pub mod live;
 pub mod monitoring;
 
 pub mod admin;

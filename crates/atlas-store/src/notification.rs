@@ -2,7 +2,6 @@
 //! written in the transaction that completes the run — for blocked runs too.
 //! System runs have no initiator and notify nobody.
 
-use atlas_core::badge::outcome_badge;
 use atlas_core::run::{Run, RunOutcome};
 use atlas_core::Timestamp;
 use serde::Serialize;
@@ -60,34 +59,10 @@ impl NotificationRow {
 
 const NOTIFICATION_COLUMNS: &str = "id, user_id, workspace_id, run_id, kind, title, body, outcome, read_at, created_at";
 
-/// "Restore on Contoso North was blocked" and the one sentence that says why.
+/// "Restore on Contoso North was blocked" and the one sentence that says why
+/// (worded once, in `atlas_core::announce`).
 pub(crate) fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) {
-    let label = run.op_type.spec().label;
-    let subject = tenant_name.map_or_else(|| label.to_owned(), |t| format!("{label} on {t}"));
-    let verb = match run.outcome {
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::PartiallySucceeded => "partially succeeded",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Blocked => "was blocked",
-        RunOutcome::Cancelled => "was cancelled",
-        RunOutcome::Pending => "is pending",
-    };
-    let title = format!("{subject} {verb}");
-    let body = match run.outcome {
-        RunOutcome::Blocked => run.decision.as_ref().map_or_else(String::new, |d| d.message.clone()),
-        RunOutcome::Failed => run.failures.last().map_or_else(String::new, |f| f.message.clone()),
-        _ => {
-            let c = &run.summary_counts;
-            format!(
-                "{}: {} processed, {} succeeded, {} failed.",
-                outcome_badge(run.outcome).label,
-                c.processed,
-                c.succeeded,
-                c.failed
-            )
-        }
-    };
-    (title, body)
+    atlas_core::announce::completion(run, tenant_name)
 }
 
 pub(crate) async fn notify_completed(tx: &mut Tx, run: &Run, at: Timestamp) -> StoreResult<()> {

@@ -233,4 +233,15 @@ impl Store {
                 .await)?;
         Ok(row.0.map(Timestamp))
     }
+
+    /// The run of the newest slot a schedule fired, if it made one.
+    pub async fn schedule_last_run(&self, schedule_id: Uuid) -> StoreResult<Option<Uuid>> {
+        let row: Option<(Option<String>,)> = on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT run_id FROM schedule_fires WHERE schedule_id = $1 ORDER BY slot DESC LIMIT 1"
+        )
+        .bind(schedule_id.to_string())
+        .fetch_optional(p)
+        .await)?;
+        row.and_then(|(r,)| r).map(|r| crate::row::uuid(&r)).transpose()
+    }
 }

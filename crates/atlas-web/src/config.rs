@@ -26,6 +26,11 @@ pub struct WebConfig {
     pub secrets: Secrets,
     /// Which cron expressions schedules may use.
     pub cron: CronSyntax,
+    /// How often the live channel reads a watched workspace's runs.
+    pub live_tick: Duration,
+    /// The console's public address (`ATLAS_PUBLIC_URL`), for links the
+    /// server gives out without a request to take the host from.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -40,6 +45,8 @@ impl Default for WebConfig {
             login_window: Duration::from_secs(15 * 60),
             secrets: Secrets::default(),
             cron: CronSyntax::default(),
+            live_tick: Duration::from_secs(1),
+            public_url: None,
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// The legitimacy gate refused a start (never `scope_denied`: that is `NotFound`).
     #[error("{}", .0.message)]
     Denied(Box<Decision>),
+    /// The path exists, but not for this method.
+    #[error("This address does not accept {0} requests")]
+    MethodNotAllowed(String),
     #[error("The database is not reachable")]
     Unavailable,
     #[error("Something went wrong on our side; the error has been logged")]
@@ -75,6 +78,7 @@ impl ApiError {
                 Some(DenialClass::EvaluationUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
                 Some(_) => StatusCode::CONFLICT,
             },
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,6 +96,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Throttled(_) => "too_many_requests",
             ApiError::Denied(d) => d.denial_class.map_or("not_found", DenialClass::as_str),
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -172,11 +177,20 @@ impl<E: Into<ApiError>> From<E> for PageError {
     }
 }
 
+/// Marks an error page so that `errors::framed` can put it in the frame.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub message: String,
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         self.0.log();
         let status = self.0.status_code();
-        (status, crate::view::error::page(status, &self.0.message())).into_response()
+        let message = self.0.message();
+        let mut resp = (status, crate::view::error::page(status, &message)).into_response();
+        resp.extensions_mut().insert(ErrorPage { message });
+        resp
     }
 }
 

@@ -66,7 +66,7 @@ fn refuse(surface: Surface, e: ApiError, method: &Method, uri: &Uri) -> Response
             let next = if method == Method::GET {
                 uri.path_and_query().map_or("/admin/operations", |p| p.as_str()).to_owned()
             } else {
-                "/admin/operations".to_owned()
+                "/".to_owned()
             };
             let encoded = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
             Redirect::to(&format!("/login?{encoded}")).into_response()
@@ -173,6 +173,12 @@ async fn resolve(
         }
     }
     Ok(ctx)
+}
+
+/// The context of a signed-in person outside any route (error pages): their
+/// current workspace and what they may do there.
+pub(crate) async fn user_ctx(app: &AppState, p: Principal) -> ApiResult<Ctx> {
+    resolve(app, p, Scope::User, &HashMap::new(), &HashMap::new()).await
 }
 
 /// A path id that does not parse names nothing: not found, like a missing one.

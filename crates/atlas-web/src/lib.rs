@@ -13,10 +13,13 @@ mod auth;
 mod bulk;
 mod ctx;
 mod error;
+mod errors;
 mod flash;
 mod guard;
+mod live;
 mod ops;
 mod pages;
+mod preview;
 mod query;
 mod view;
 

@@ -170,12 +170,9 @@ impl Names {
     }
 }
 
-/// A run's human label: "Inventory sync", or "Bulk inventory sync".
+/// A run's human label: "Inventory sync", "Restore preview", "Bulk inventory sync".
 pub fn run_label(run: &Run) -> String {
-    match crate::bulk::item_type(run) {
-        Some(op) => format!("Bulk {}", op.spec().label.to_lowercase()),
-        None => run.op_type.spec().label.to_owned(),
-    }
+    atlas_core::announce::label(run.op_type, &run.params)
 }
 
 /// The run's JSON (SPEC §7): the run itself plus what this viewer may do now.

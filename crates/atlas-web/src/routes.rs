@@ -16,7 +16,7 @@ use axum::Router;
 
 use crate::guard::{self, GuardState};
 use crate::state::AppState;
-use crate::{api, auth, ops, pages, view};
+use crate::{api, auth, errors, live, ops, pages, view};
 
 /// How a route answers: HTML pages, the JSON API, or public plumbing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,8 +109,11 @@ pub fn routes() -> Vec<RouteSpec> {
         // Console: Monitoring.
         get("/admin/operations", Page, List(C::OperationsView), pages::operations::list),
         get("/admin/operations/rows", Page, List(C::OperationsView), pages::operations::rows),
+        get("/admin/operations/tabs", Page, List(C::OperationsView), pages::operations::tabs_fragment),
+        get("/admin/live", Page, List(C::OperationsView), live::stream),
         post("/admin/operations/bulk", Page, Workspace(C::BulkExecute), pages::tenants::start_bulk),
         get("/admin/operations/{run}", Page, Run(Cap(C::OperationsView)), pages::run::show),
+        get("/admin/operations/{run}/live", Page, Run(Cap(C::OperationsView)), pages::run::fragment),
         post("/admin/operations/{run}/cancel", Page, Run(CancelRun), pages::run::cancel),
         post("/admin/operations/{run}/retry", Page, Run(RetryRun), pages::run::retry),
         // Console: tenants.
@@ -161,6 +164,7 @@ pub fn routes() -> Vec<RouteSpec> {
         post("/admin/notifications/{id}/read", Page, User, pages::notifications::mark_read),
         post("/admin/workspace", Page, User, pages::home::switch_workspace),
         get("/admin/audit", Page, List(C::AuditView), pages::audit::list),
+        get("/admin/search", Page, Workspace(C::TenantView), pages::search::search),
         get("/admin/members", Page, Workspace(C::MembersManage), pages::members::list),
         post("/admin/members", Page, Workspace(C::MembersManage), pages::members::grant),
         post("/admin/members/{user}/role", Page, Workspace(C::MembersManage), pages::members::set_role),
@@ -270,7 +274,9 @@ pub fn router(state: AppState) -> Router {
         router = router.route(spec.path, handler);
     }
     router
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .fallback(guard::fallback)
+        .layer(from_fn_with_state(state.clone(), errors::framed))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(map_response(security_headers))
         .with_state(state)

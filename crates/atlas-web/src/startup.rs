@@ -46,6 +46,12 @@ impl Application {
     /// Serves until `stop` resolves (tests, and callers with their own signal handling).
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_sessions(self.state.store.clone()));
+        let live = self.state.live.clone();
+        let stop = async move {
+            stop.await;
+            // Open event streams would keep the graceful shutdown waiting.
+            live.shut_down();
+        };
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(stop).await;
         purge.abort();

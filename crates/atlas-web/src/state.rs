@@ -7,6 +7,7 @@ use atlas_engine::EngineConfig;
 use atlas_store::Store;
 
 use crate::config::WebConfig;
+use crate::live::LiveHub;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,11 +16,14 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Whether this build can execute bulk runs (a registered handler).
     pub bulk_supported: bool,
+    /// The live channel's per-workspace topics.
+    pub live: Arc<LiveHub>,
 }
 
 impl AppState {
     pub fn new(store: Store, engine: EngineConfig, config: WebConfig) -> AppState {
         let bulk_supported = atlas_engine::families::registry().get(OperationType::BulkOperation).is_some();
-        AppState { store, engine: Arc::new(engine), config: Arc::new(config), bulk_supported }
+        let live = Arc::new(LiveHub::new(store.clone(), config.live_tick));
+        AppState { store, engine: Arc::new(engine), config: Arc::new(config), bulk_supported, live }
     }
 }

@@ -15,10 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use atlas_core::capability::BuiltinRole;
+use atlas_core::run::{RunEvent, RunOutcome};
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
-use atlas_core::OperationType;
-use atlas_engine::{families, EngineConfig, Worker};
+use atlas_core::{OperationType, SummaryCounts};
+use atlas_engine::{families, service, EngineConfig, StartRequest, Worker};
 use atlas_store::admin::{ChangeBy, RoleRef};
+use atlas_store::claim::{ClaimParams, Claimed};
 use atlas_store::Store;
 use atlas_web::{Application, WebConfig};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -182,6 +184,55 @@ async fn wait_for_outcome(c: &Client, url: &str, outcome: &str) {
     }
 }
 
+/// Waits (without reloading: the live channel must bring it) until `script`
+/// returns true in the page.
+async fn wait_until(c: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = c.execute(script, vec![]).await.unwrap();
+        if v.as_bool() == Some(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// axe-core, installed by scripts/test into the clone (never committed).
+fn axe_source() -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Some(s),
+        Err(_) => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "CI=true but {} is missing (scripts/test installs it)", path.display());
+            eprintln!("\n!!! {} is missing: SKIPPING the accessibility check.\n", path.display());
+            None
+        }
+    }
+}
+
+/// Runs axe-core on the current page: no serious or critical violation.
+async fn assert_accessible(c: &Client, axe: Option<&str>, page: &str) {
+    let Some(axe) = axe else { return };
+    c.execute(&format!("{axe}\nreturn true;"), vec![]).await.unwrap();
+    let script = "var done = arguments[arguments.length - 1];\
+        axe.run(document, {resultTypes: ['violations']}).then(function (r) {\
+          done(JSON.stringify(r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })\
+            .map(function (v) { return {id: v.id, help: v.help, nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' '); })}; })));\
+        }).catch(function (e) { done(JSON.stringify([{id: 'axe-error', help: String(e)}])); });";
+    let found = c.execute_async(script, vec![]).await.unwrap();
+    let found = found.as_str().unwrap_or("[]").to_owned();
+    assert_eq!(found, "[]", "axe-core found serious violations on {page}");
+}
+
+/// The page is no wider than the window (nothing scrolls sideways).
+async fn assert_fits(c: &Client, page: &str) {
+    let widths = c.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
+    let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(scroll <= inner, "{page} is {scroll}px wide in a {inner}px window");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     if !tools_present() {
@@ -280,6 +331,16 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     assert_eq!(badge, "Blocked");
     assert!(c.find(Locator::Css("section.panel-failure")).await.is_err(), "blocked never looks failed");
     screenshot(&c, "3-restore-blocked").await;
+    // The gate is still closed: Retry would be refused the same way, so it is
+    // disabled, with the reason and a link to the setting that fixes it.
+    let retry = c.find(Locator::Css("button[data-retry='disabled']")).await.unwrap();
+    assert!(!retry.is_enabled().await.unwrap(), "Retry is disabled while the refusal holds");
+    let why = c.find(Locator::Css("[data-retry-reason]")).await.unwrap().text().await.unwrap();
+    assert!(why.contains("The write gate of Contoso North is closed."), "{why}");
+    let fix = c.find(Locator::Css("[data-retry-reason] a")).await.unwrap().attr("href").await.unwrap();
+    assert_eq!(fix.as_deref(), Some(format!("/admin/tenants/{}/settings", tenant.id).as_str()));
+    let axe = axe_source();
+    assert_accessible(&c, axe.as_deref(), "the blocked run").await;
 
     // The manager's notification says so too.
     c.goto(&format!("{base}/admin/notifications")).await.unwrap();
@@ -304,6 +365,104 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     screenshot(&c, "7-schedules").await;
     c.goto(&tenant_page).await.unwrap();
     screenshot(&c, "8-tenant-page-manager").await;
+
+    for (page, url) in [
+        ("the operations list", format!("{base}/admin/operations")),
+        ("the tenant page", tenant_page.clone()),
+        ("the audit log", format!("{base}/admin/audit")),
+        ("the notifications", format!("{base}/admin/notifications")),
+        ("the schedules", format!("{tenant_page}/schedules")),
+    ] {
+        c.goto(&url).await.unwrap();
+        assert_accessible(&c, axe.as_deref(), page).await;
+    }
+
+    // Live: an idle list shows a run started elsewhere, without a reload.
+    if let Some(w) = worker.take() {
+        w.stop().await;
+    }
+    c.goto(&format!("{base}/admin/operations")).await.unwrap();
+    wait_until(&c, "the live channel", "return document.documentElement.getAttribute('data-live') === 'up';").await;
+    let mona = store.user_by_email("mona@example.com").await.unwrap();
+    let elsewhere = service::start(
+        &store,
+        StartRequest {
+            user_id: mona.id,
+            workspace_id: ws.id,
+            tenant_id: Some(tenant.id),
+            op_type: OperationType::ComplianceSnapshot,
+            params: json!({}),
+            retry_of_run_id: None,
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap()
+    .run;
+    let row = format!("return !!document.querySelector(\"tr[data-run='{}']\");", elsewhere.id);
+    wait_until(&c, "the new run on the idle list", &row).await;
+    screenshot(&c, "10-live-list").await;
+
+    // Progress: the run is claimed and reports counts through the store, as a
+    // family does; the viewer's bar follows without a reload.
+    let params = ClaimParams { worker: "browser-test".into(), lease_ms: 60_000, batch: 4, backoff_base_ms: 50 };
+    let claimed = store.run_claim_and_authorize(&params).await.unwrap();
+    let running = claimed
+        .into_iter()
+        .find_map(|c| match c {
+            Claimed::Started(r) if r.id == elsewhere.id => Some(r),
+            _ => None,
+        })
+        .expect("the run starts");
+    let token = running.lease.as_ref().unwrap().token;
+    c.goto(&format!("{base}/admin/operations/{}", running.id)).await.unwrap();
+    wait_until(&c, "the live channel", "return document.documentElement.getAttribute('data-live') === 'up';").await;
+    for done in [3_u64, 7] {
+        let counts = SummaryCounts { total: 10, succeeded: done, ..Default::default() }.recount();
+        store.run_progress(running.id, token, &counts).await.unwrap();
+        let bar = format!("var p = document.querySelector('[data-progress] progress'); return !!p && p.value == {done} && p.max == 10;");
+        wait_until(&c, &format!("the progress bar at {done} of 10"), &bar).await;
+    }
+    screenshot(&c, "11-live-progress").await;
+    let counts = SummaryCounts { total: 10, succeeded: 10, ..Default::default() }.recount();
+    let event = RunEvent::Complete { outcome: RunOutcome::Succeeded, counts, result: json!({}), failures: vec![] };
+    store.run_finish(running.id, token, event).await.unwrap();
+    wait_until(
+        &c,
+        "the viewer to show the run succeeded",
+        "var b = document.querySelector('.run-head [data-outcome]'); return !!b && b.getAttribute('data-outcome') === 'succeeded';",
+    )
+    .await;
+
+    // Phones (390×844): runs as stacked cards, nothing wider than the screen,
+    // the viewer's raw JSON included.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/admin/operations")).await.unwrap();
+    assert_fits(&c, "the operations list").await;
+    let card = c
+        .execute(
+            "var td = document.querySelector('table.runs tbody td'); return td ? getComputedStyle(td).display : '';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(card.as_str(), Some("block"), "runs are stacked cards on a phone");
+    let badge_visible = c
+        .execute(
+            "var b = document.querySelector('table.runs tbody [data-outcome]'); var r = b.getBoundingClientRect(); return r.width > 0 && r.right <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(badge_visible.as_bool(), Some(true), "the outcome badge is on screen");
+    screenshot(&c, "12-phone-list").await;
+    c.goto(&restore_url).await.unwrap();
+    c.execute("document.querySelectorAll('details').forEach(function (d) { d.open = true; }); return true;", vec![])
+        .await
+        .unwrap();
+    assert_fits(&c, "the run viewer with its raw JSON open").await;
+    screenshot(&c, "13-phone-viewer").await;
+    c.set_window_size(1280, 1000).await.unwrap();
 
     // The owner manages members.
     sign_out(&c).await;

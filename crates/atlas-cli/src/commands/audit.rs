@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use crate::context::Context;
 use crate::error::CliError;
+use crate::output::PipeWriter;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -43,13 +44,19 @@ pub async fn run(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
             })
         }
         AuditCommand::Export => {
-            let mut out = BufWriter::new(std::io::stdout().lock());
-            ctx.store.audit_export(&mut out).await.map_err(|e| match e {
+            let mut out = BufWriter::new(PipeWriter::new(std::io::stdout().lock()));
+            let exported = ctx.store.audit_export(&mut out).await;
+            let flushed = out.flush();
+            // `audit export | head`: the reader has what it wanted; end quietly.
+            if out.get_ref().closed {
+                return Ok(());
+            }
+            exported.map_err(|e| match e {
                 // The store reports a failed write to our stdout as Invalid; it is not bad input.
                 StoreError::Invalid(m) => CliError::internal(m),
                 other => CliError::from(other),
             })?;
-            out.flush().map_err(|e| CliError::internal(format!("cannot write output: {e}")))
+            flushed.map_err(|e| CliError::internal(format!("cannot write output: {e}")))
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::cli::Command;
 use crate::context::Context;
 use crate::error::CliError;
 
-pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
+pub async fn run(ctx: &Context, command: Command, public_url: Option<String>) -> Result<(), CliError> {
     match command {
         Command::Migrate => migrate::run(ctx),
         Command::Users(c) => users::run(ctx, c).await,
@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Tokens(c) => tokens::run(ctx, c).await,
         Command::Audit(c) => audit::run(ctx, c).await,
         Command::Runs(c) => runs::run(ctx, c).await,
-        Command::Serve(a) => serve::run(ctx, a).await,
+        Command::Serve(a) => serve::run(ctx, a, public_url).await,
         Command::Worker(a) => worker::run(ctx, a).await,
         Command::Schedules(c) => schedules::run(ctx, c).await,
         Command::Sandbox(c) => sandbox::run(ctx, c).await,

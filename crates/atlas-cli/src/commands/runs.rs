@@ -1,6 +1,7 @@
 //! `atlas runs start|list|show|watch|cancel|retry`: operations from the
 //! terminal, authorized as if the named user pressed the button.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 use crate::context::Context;
 use crate::error::CliError;
+use crate::output::{local_time, local_time_or_dash};
 
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
@@ -55,10 +57,19 @@ pub enum RunsCommand {
         initiator: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Continue after this run id (`next_cursor` of the previous page)
+        #[arg(long)]
+        cursor: Option<String>,
     },
-    /// Show one run with its decision, items and plan
-    Show { run: String },
-    /// Follow a run until it completes
+    /// Show one run with its decision, items, plan and what may be done with it
+    Show {
+        run: String,
+        /// Whose view: what this user may do with the run (default: the host administrator's)
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Follow a run until it completes; exits with its outcome (0 succeeded,
+    /// 3–6 blocked as the gate's refusal, 1 otherwise)
     Watch { run: String },
     /// Cancel a run as a user
     Cancel {
@@ -167,8 +178,11 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 _ => format!("run {} will stop before its next item", run.id),
             })
         }
-        RunsCommand::List { workspace, tenant, status, outcome, op_type, initiator, limit } => {
-            let mut filter = RunFilter { limit, ..Default::default() };
+        RunsCommand::List { workspace, tenant, status, outcome, op_type, initiator, limit, cursor } => {
+            let mut filter = RunFilter { limit: limit.clamp(1, 500) + 1, ..Default::default() };
+            if let Some(c) = &cursor {
+                filter.before = Some(parse_run_id(c)?);
+            }
             if let Some(w) = &workspace {
                 filter.workspace_id = Some(ctx.workspace(w).await?.id);
             }
@@ -191,13 +205,36 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 Some("system") => Some(Initiator::System),
                 Some(email) => Some(Initiator::User(ctx.user(email).await?.id)),
             };
-            let runs = ctx.store.run_list(&filter).await?;
-            ctx.out.print_list(&runs, "no runs", line)
+            let mut runs = ctx.store.run_list(&filter).await?;
+            let page = limit.clamp(1, 500) as usize;
+            let next = if runs.len() > page {
+                runs.truncate(page);
+                runs.last().map(|r| r.id)
+            } else {
+                None
+            };
+            let names = Names::load(ctx, &runs).await?;
+            let doc = serde_json::json!({"data": runs, "next_cursor": next});
+            ctx.out.print(&doc, || table(&runs, &names, next))
         }
-        RunsCommand::Show { run } => {
-            let run = ctx.store.run_get(parse_run_id(&run)?).await?;
+        RunsCommand::Show { run, as_user } => {
+            let id = parse_run_id(&run)?;
+            let (run, actions) = match as_user {
+                Some(email) => {
+                    let user = ctx.user(&email).await?;
+                    let (run, viewer) = service::run_for(&ctx.store, id, user.id).await.map_err(service_error)?;
+                    let actions = run_actions(viewer.as_ref(), &run);
+                    (run, actions)
+                }
+                None => {
+                    let run = ctx.store.run_get(id).await?;
+                    let actions = host_actions(&run);
+                    (run, actions)
+                }
+            };
             let items = ctx.store.run_items(run.id).await?;
-            ctx.out.print(&run_doc(&run, &items), || describe(&run, &items))
+            let names = Names::load(ctx, std::slice::from_ref(&run)).await?;
+            ctx.out.print(&run_doc(&run, &items, Some(actions)), || describe(&run, &items, &names, Some(actions)))
         }
         RunsCommand::Watch { run } => watch(ctx, parse_run_id(&run)?).await,
     }
@@ -213,32 +250,147 @@ async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uu
     };
     ctx.out.print(&view, || {
         let what = if deduplicated { "already active" } else { "queued" };
-        format!("{} {what}: run {} ({})", run.op_type.spec().label, run.id, ctx.run_url(run.id))
+        format!(
+            "{} {what}: run {} ({})",
+            atlas_core::announce::label(run.op_type, &run.params),
+            run.id,
+            ctx.run_url(run.id)
+        )
     })
 }
 
-/// `runs show|watch --json`: the run object itself (SPEC §7), with its items.
-fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem]) -> Value {
+/// What the host administrator may do with a run (`runs show` without `--as`):
+/// everything the run's state allows.
+fn host_actions(run: &Run) -> Actions {
+    Actions {
+        cancel: run.status != RunStatus::Completed,
+        retry: run.status == RunStatus::Completed
+            && matches!(
+                run.outcome,
+                RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::Cancelled | RunOutcome::PartiallySucceeded
+            ),
+    }
+}
+
+/// The names of the tenants and people the printed runs mention.
+pub struct Names {
+    tenants: HashMap<Uuid, String>,
+    users: HashMap<Uuid, String>,
+}
+
+impl Names {
+    pub async fn load(ctx: &Context, runs: &[Run]) -> Result<Names, CliError> {
+        let mut tenants = HashMap::new();
+        let mut users = HashMap::new();
+        let workspaces: BTreeSet<Uuid> = runs.iter().map(|r| r.workspace_id).collect();
+        for ws in workspaces {
+            for t in ctx.store.tenant_list(ws).await? {
+                tenants.insert(t.id, t.name);
+            }
+        }
+        for id in runs.iter().filter_map(|r| r.initiator_user_id).collect::<BTreeSet<_>>() {
+            let name = match ctx.store.user_get(id).await {
+                Ok(u) => u.display_name,
+                Err(atlas_store::StoreError::NotFound(_)) => "a deleted user".to_owned(),
+                Err(e) => return Err(e.into()),
+            };
+            users.insert(id, name);
+        }
+        Ok(Names { tenants, users })
+    }
+
+    fn tenant(&self, run: &Run) -> String {
+        match run.tenant_id {
+            Some(t) => self.tenants.get(&t).cloned().unwrap_or_else(|| t.to_string()),
+            None => match atlas_core::access::run_tenants(run).len() {
+                1 => "1 tenant".into(),
+                n => format!("{n} tenants"),
+            },
+        }
+    }
+
+    fn initiator(&self, run: &Run) -> String {
+        match run.initiator_user_id {
+            Some(u) => self.users.get(&u).cloned().unwrap_or_else(|| u.to_string()),
+            None => {
+                let kind = run.source.as_ref().and_then(|s| s.get("kind")).and_then(Value::as_str).unwrap_or("system");
+                format!("System · {kind}")
+            }
+        }
+    }
+}
+
+/// `runs show|watch --json`: the run object itself (SPEC §7), with its items
+/// and, for `show`, what the viewer may do with it.
+fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem], actions: Option<Actions>) -> Value {
     let mut doc = serde_json::to_value(run).unwrap_or_else(|_| Value::Object(Default::default()));
     if let Value::Object(m) = &mut doc {
         m.insert("items".into(), serde_json::json!(items));
+        if let Some(a) = actions {
+            m.insert("actions".into(), serde_json::json!(a));
+        }
     }
     doc
 }
 
-fn line(r: &Run) -> String {
-    let reason =
-        r.decision.as_ref().and_then(|d| d.reason_code).map(|c| format!(" [{}]", c.as_str())).unwrap_or_default();
-    format!(
-        "{}  {:<24} {:<9} {:<19}{reason}  attempt {}/{}  {}",
-        r.id,
-        r.op_type.as_str(),
-        r.status.as_str(),
-        r.outcome.as_str(),
-        r.attempt,
-        r.max_attempts,
-        r.created_at
-    )
+/// Display width of a cell (labels and names may hold non-ASCII letters).
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// `runs list` as aligned columns with a header.
+fn table(runs: &[Run], names: &Names, next: Option<Uuid>) -> String {
+    if runs.is_empty() {
+        return "no runs".into();
+    }
+    let header = ["RUN", "OPERATION", "TENANT", "INITIATOR", "STATUS", "OUTCOME", "ATTEMPT", "QUEUED"];
+    let rows: Vec<[String; 8]> = runs
+        .iter()
+        .map(|r| {
+            let reason = r.decision.as_ref().filter(|d| !d.allowed).and_then(|d| d.reason_code);
+            let outcome = match reason {
+                Some(c) if r.outcome == RunOutcome::Blocked => format!("blocked [{}]", c.as_str()),
+                _ => r.outcome.as_str().to_owned(),
+            };
+            [
+                r.id.to_string(),
+                atlas_core::announce::label(r.op_type, &r.params),
+                names.tenant(r),
+                names.initiator(r),
+                r.status.as_str().to_owned(),
+                outcome,
+                format!("{}/{}", r.attempt, r.max_attempts),
+                local_time(r.created_at),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell));
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == last { (*c).to_owned() } else { pad(c, widths[i]) })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = vec![line(header.to_vec())];
+    for row in &rows {
+        out.push(line(row.iter().map(String::as_str).collect()));
+    }
+    if let Some(n) = next {
+        out.push(format!("(more: --cursor {n})"));
+    }
+    out.join("\n")
 }
 
 fn counts_line(c: &SummaryCounts) -> String {
@@ -248,33 +400,44 @@ fn counts_line(c: &SummaryCounts) -> String {
     )
 }
 
-fn describe(r: &Run, items: &[atlas_store::run_item::RunItem]) -> String {
+fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, actions: Option<Actions>) -> String {
+    let label = atlas_core::announce::label(r.op_type, &r.params);
     let mut out = vec![
         format!("run {}", r.id),
-        format!("  type        {} ({})", r.op_type.as_str(), r.op_type.spec().label),
-        format!("  tenant      {}", r.tenant_id.map_or_else(|| "—".into(), |t| t.to_string())),
-        format!(
-            "  initiator   {}",
-            r.initiator_user_id
-                .map_or_else(|| format!("system ({})", r.source.clone().unwrap_or_default()), |u| u.to_string())
-        ),
+        format!("  operation   {label} ({})", r.op_type.as_str()),
+        format!("  tenant      {}", names.tenant(r)),
+        format!("  initiator   {}", names.initiator(r)),
         format!("  status      {} / {}", r.status.as_str(), r.outcome.as_str()),
-        format!("  attempt     {}/{}", r.attempt, r.max_attempts),
-        format!("  queued      {}", r.created_at),
-        format!("  started     {}", r.started_at.map_or_else(|| "—".into(), |t| t.to_string())),
-        format!("  completed   {}", r.completed_at.map_or_else(|| "—".into(), |t| t.to_string())),
-        format!("  counts      {}", counts_line(&r.summary_counts)),
+        format!("  attempt     {} of {}", r.attempt, r.max_attempts),
+        format!("  queued      {}", local_time(r.created_at)),
+        format!("  started     {}", local_time_or_dash(r.started_at)),
+        format!("  completed   {}", local_time_or_dash(r.completed_at)),
     ];
+    match atlas_core::announce::plan_counts(r) {
+        Some(plan) => out.push(format!("  preview     {} Nothing was written.", plan.sentence())),
+        None => out.push(format!("  counts      {}", counts_line(&r.summary_counts))),
+    }
+    if let Some(a) = actions {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        out.push(format!("  actions     cancel: {} · retry: {}", yes(a.cancel), yes(a.retry)));
+    }
+    if let Some(set) = r.result.get("backup_set_id").and_then(Value::as_str) {
+        out.push(format!("  backup set  {set}"));
+    }
     if let Some(d) = &r.decision {
         if !d.allowed {
             out.push(format!("  BLOCKED     {} [{}]", d.message, d.reason_code.map_or("", |c| c.as_str())));
+            out.push("  checks (in gate order):".into());
             for c in &d.checks {
                 out.push(format!(
-                    "    {:<20} {:?}{}",
-                    format!("{:?}", c.check),
-                    c.result,
+                    "    {:<20} {}{}",
+                    c.check.as_str(),
+                    c.result.as_str(),
                     c.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
                 ));
+            }
+            if let Some(reason) = d.reason_code {
+                out.push(format!("  What to do next: {}", reason.remedy()));
             }
         }
     }
@@ -291,7 +454,7 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem]) -> String {
                 p.get("display_name").and_then(Value::as_str).unwrap_or("")
             ));
         }
-    } else if r.result.as_object().is_some_and(|m| !m.is_empty()) {
+    } else if r.result.as_object().is_some_and(|m| !m.is_empty()) && r.result.get("backup_set_id").is_none() {
         out.push(format!("  result      {}", r.result));
     }
     if !items.is_empty() {
@@ -305,48 +468,85 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem]) -> String {
     out.join("\n")
 }
 
-/// Polls the run and draws a progress bar until it completes.
+/// The exit code a watched run ends with: 0 succeeded, the gate's code for a
+/// blocked run (3–6, SPEC §3.2), 1 for failed, partial or cancelled.
+fn watch_exit(run: &Run) -> Result<(), CliError> {
+    match run.outcome {
+        RunOutcome::Succeeded => Ok(()),
+        RunOutcome::Blocked => {
+            let d = run.decision.as_ref();
+            let class = d.and_then(|d| d.denial_class).unwrap_or(atlas_core::gate::DenialClass::AuthorityInvalid);
+            let reason = d.and_then(|d| d.reason_code).map_or("denied", |r| r.as_str());
+            let message = d.map_or_else(|| "the run was blocked".to_owned(), |d| d.message.clone());
+            Err(CliError { quiet: true, ..CliError::denied(class, reason, message) })
+        }
+        other => Err(CliError {
+            quiet: true,
+            code: "run_not_succeeded",
+            ..CliError::internal(format!("the run {}", atlas_core::announce::outcome_verb(other)))
+        }),
+    }
+}
+
+/// "[#########---------]  9/28  running · attempt 1 of 3"
+fn progress_line(run: &Run) -> String {
+    let c = run.summary_counts;
+    let done = c.processed + c.blocked;
+    let width = 30usize;
+    let filled = if c.total == 0 {
+        if run.status == RunStatus::Completed {
+            width
+        } else {
+            0
+        }
+    } else {
+        (done.min(c.total) as usize * width) / c.total as usize
+    };
+    let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled));
+    let figures = if c.total > 0 { format!("{}/{}", done.min(c.total), c.total) } else { "…".to_owned() };
+    format!("{bar} {figures}  {} · attempt {} of {}", run.status.as_str(), run.attempt, run.max_attempts)
+}
+
+/// Follows the run, redrawing one progress line in place on a terminal (a
+/// line per change otherwise), then prints the result in words (or the run
+/// with `--json`) and exits with the outcome.
 async fn watch(ctx: &Context, id: Uuid) -> Result<(), CliError> {
     let tty = std::io::stderr().is_terminal();
     let mut last = String::new();
     loop {
         let run = ctx.store.run_get(id).await?;
-        let c = run.summary_counts;
-        let done = c.processed + c.blocked;
-        let width = 30usize;
-        let filled = if c.total == 0 {
-            if run.status == RunStatus::Completed {
-                width
-            } else {
-                0
-            }
-        } else {
-            (done.min(c.total) as usize * width) / c.total as usize
-        };
-        let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled));
-        let status = format!(
-            "{bar} {}/{} {} {} attempt {}",
-            done,
-            c.total,
-            run.status.as_str(),
-            run.outcome.as_str(),
-            run.attempt
-        );
-        if status != last {
+        let line = progress_line(&run);
+        if line != last {
             if tty {
-                eprint!("\r{status}   ");
+                // Carriage return and erase the line: the bar redraws in place.
+                eprint!("\r\x1b[2K{line}");
             } else {
-                eprintln!("{status}");
+                eprintln!("{line}");
             }
-            last = status;
+            last = line;
         }
         if run.status == RunStatus::Completed {
             if tty {
                 eprintln!();
             }
             let items = ctx.store.run_items(run.id).await?;
-            return ctx.out.print(&run_doc(&run, &items), || describe(&run, &items));
+            let names = Names::load(ctx, std::slice::from_ref(&run)).await?;
+            ctx.out.print(&run_doc(&run, &items, None), || result_words(&run, &names))?;
+            return watch_exit(&run);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// "Restore on Contoso North was blocked: the write gate of Contoso North is closed."
+fn result_words(run: &Run, names: &Names) -> String {
+    let tenant = run.tenant_id.map(|_| names.tenant(run));
+    let (title, body) = atlas_core::announce::completion(run, tenant.as_deref());
+    let mut out = if body.is_empty() { format!("{title}.") } else { format!("{title}: {body}") };
+    if run.outcome == RunOutcome::Blocked {
+        if let Some(r) = run.decision.as_ref().and_then(|d| d.reason_code) {
+            out.push_str(&format!("\nWhat to do next: {}", r.remedy()));
+        }
+    }
+    out
 }

@@ -27,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long)]
     no_workers: bool,
     /// Where to listen
-    #[arg(long, env = "ATLAS_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "ATLAS_BIND", default_value = crate::config::DEFAULT_BIND)]
     bind: SocketAddr,
 }
 
@@ -36,22 +36,28 @@ pub fn one_time_password() -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
 }
 
-pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
+pub async fn run(ctx: &Context, args: ServeArgs, public_url: Option<String>) -> Result<(), CliError> {
     let engine = engine_config(ctx, None)?;
     let scheduling = ctx.env.scheduler(&engine)?;
     let worker = node_worker(ctx, engine.clone())?;
     let logins = if args.demo { demo::seed(ctx).await? } else { first_owner(ctx).await? };
-    let web = WebConfig { secrets: ctx.env.secrets(), cron: ctx.env.cron(), ..WebConfig::new(args.bind) };
-    let app = Application::build(web, ctx.store.clone(), engine.clone())
+    let config = WebConfig {
+        public_url: public_url.clone(),
+        secrets: ctx.env.secrets(),
+        cron: ctx.env.cron(),
+        ..WebConfig::new(args.bind)
+    };
+    let app = Application::build(config, ctx.store.clone(), engine.clone())
         .await
         .map_err(|e| CliError::internal(format!("cannot listen on {}: {e}", args.bind)))?;
-    let url = format!("http://{}/", app.address());
+    let url =
+        public_url.map_or_else(|| format!("http://{}/", app.address()), |u| format!("{}/", u.trim_end_matches('/')));
     println!("TenantAtlas is serving at {url}");
     for line in logins {
         println!("{line}");
     }
-    if args.no_workers {
-        println!("(no workers in this process: run `atlas worker`)");
+    for line in about(ctx, &args, app.address()) {
+        println!("{line}");
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -84,6 +90,40 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), CliError> {
         let _ = task.await;
     }
     served.map_err(|e| CliError::internal(format!("the console stopped: {e}")))
+}
+
+/// Where the data is, what runs in this process, and how to reach the same
+/// data from the CLI.
+fn about(ctx: &Context, args: &ServeArgs, address: SocketAddr) -> Vec<String> {
+    let shown = redact(&ctx.database_url);
+    let mut lines = vec![format!("Database: {shown}")];
+    if let Some(path) = ctx.database_url.strip_prefix("sqlite://") {
+        let full = std::fs::canonicalize(path).map_or_else(|_| path.to_owned(), |p| p.display().to_string());
+        lines[0] = format!("Database: SQLite file {full}");
+    }
+    lines.push(if args.no_workers {
+        "Workers: none in this process (--no-workers): run `atlas worker` beside it.".to_owned()
+    } else {
+        "Workers and the scheduler run inside this process: queued runs start by themselves.".to_owned()
+    });
+    lines.push("Point the CLI at the same data from another terminal:".to_owned());
+    lines.push(format!("  export ATLAS_DATABASE_URL='{shown}' ATLAS_PUBLIC_URL='http://{address}'"));
+    lines.push("  atlas runs list".to_owned());
+    lines
+}
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// On an empty database: a first workspace and its owner, with a one-time password.

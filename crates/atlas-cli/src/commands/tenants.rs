@@ -60,10 +60,10 @@ pub enum TenantsCommand {
         #[arg(long)]
         workspace: Option<String>,
     },
-    /// List a workspace's tenants
+    /// List a workspace's tenants (the only workspace when there is one)
     List {
         #[arg(long)]
-        workspace: String,
+        workspace: Option<String>,
     },
 }
 
@@ -85,7 +85,7 @@ pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
         }
         TenantsCommand::Show { tenant, workspace } => ctx.tenant(workspace.as_deref(), &tenant).await?,
         TenantsCommand::List { workspace } => {
-            let ws = ctx.workspace(&workspace).await?;
+            let ws = ctx.workspace_or_only(workspace.as_deref()).await?;
             let all = ctx.store.tenant_list(ws.id).await?;
             return ctx.out.print_list(&all, "no tenants", describe);
         }

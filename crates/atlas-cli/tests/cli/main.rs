@@ -30,6 +30,7 @@ mod support;
 mod audit_verify;
 mod families_cli;
 mod general;
+mod names;
 mod people;
 mod runs;
 mod scheduler_nodes;

@@ -124,7 +124,7 @@ fn bad_input_exits_2_and_stores_nothing(atlas: Atlas) {
     let out = atlas.run_bounded(&["worker", "--until-idle", "--json"], &[("ATLAS_LEASE_MS", "soon")], limit);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stdout.contains("ATLAS_LEASE_MS"), "{out:?}");
-    assert_eq!(atlas.ok(&["runs", "list"]), json!([]));
+    assert_eq!(atlas.ok(&["runs", "list"]), json!({"data": [], "next_cursor": null}));
     assert_eq!(atlas.audit_len(), events, "a refused start records nothing");
 }
 
@@ -235,7 +235,7 @@ fn worker_drains_and_list_filters(atlas: Atlas) {
     let sync = id(&atlas.start(MANAGER, &north, "inventory.sync", None));
     let check = id(&atlas.start(OPERATOR, &south, "provider.connection.check", None));
     let queued = atlas.ok(&["runs", "list", "--status", "queued"]);
-    assert_eq!(queued.as_array().unwrap().len(), 2);
+    assert_eq!(queued["data"].as_array().unwrap().len(), 2);
 
     let report = atlas.drain();
     assert_eq!((report["started"].clone(), report["finished"].clone()), (json!(2), json!(2)), "{report}");
@@ -256,7 +256,7 @@ fn worker_drains_and_list_filters(atlas: Atlas) {
     assert_eq!(r["result"]["objects"], json!(total));
     let human = atlas.ok_human(&["runs", "show", &sync]);
     assert!(human.contains("status      completed / succeeded"), "{human}");
-    assert!(human.contains("type        inventory.sync"), "{human}");
+    assert!(human.contains("operation   Inventory sync (inventory.sync)"), "{human}");
 
     // A run refused by the worker: the connection was disabled after it was queued.
     let blocked = id(&atlas.start(OPERATOR, &south, "inventory.sync", None));
@@ -275,7 +275,7 @@ fn worker_drains_and_list_filters(atlas: Atlas) {
     assert!(human.contains("BLOCKED") && human.contains("[provider_connection_disabled]"), "{human}");
 
     let ids = |args: &[&str]| -> Vec<String> {
-        atlas.ok(&[&["runs", "list"], args].concat()).as_array().unwrap().iter().map(id).collect()
+        atlas.ok(&[&["runs", "list"], args].concat())["data"].as_array().unwrap().iter().map(id).collect()
     };
     assert_eq!(ids(&[]), [blocked.clone(), check.clone(), sync.clone()], "newest first");
     assert_eq!(ids(&["--status", "completed"]).len(), 3);
@@ -291,7 +291,7 @@ fn worker_drains_and_list_filters(atlas: Atlas) {
     assert_eq!(ids(&["--workspace", "acme", "--limit", "1"]), [blocked.as_str()]);
     atlas.bad(&["runs", "list", "--tenant", "Contoso North"], "invalid");
     let human = atlas.ok_human(&["runs", "list", "--outcome", "blocked"]);
-    assert!(human.contains(&blocked) && human.contains("[provider_connection_disabled]"), "{human}");
+    assert!(human.contains(&blocked) && human.contains("blocked [provider_connection_disabled]"), "{human}");
     assert_eq!(atlas.ok_human(&["runs", "list", "--status", "running"]).trim(), "no runs");
 }
 
@@ -359,14 +359,14 @@ fn watch_follows_a_run_to_its_end(atlas: Atlas) {
     assert_eq!(out.code, 0, "{out:?}");
     let doc: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!((doc["id"].clone(), doc["status"].clone()), (json!(run), json!("completed")), "{doc}");
-    assert!(out.stderr.contains("queued pending"), "progress while queued: {out:?}");
+    assert!(out.stderr.contains("queued · attempt 0 of 3"), "progress while queued: {out:?}");
     assert!(out.stderr.contains("[##############################]"), "a full bar at the end: {out:?}");
 
-    // A completed run prints at once.
+    // A completed run prints at once, its result in words.
     let out = atlas.run_bounded(&["runs", "watch", &run], &[], Duration::from_secs(30));
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("status      completed / succeeded"), "{out:?}");
-    assert!(out.stderr.contains("completed succeeded attempt 1"), "{out:?}");
+    assert!(out.stdout.starts_with("Inventory sync on Contoso North succeeded"), "{out:?}");
+    assert!(out.stderr.contains("completed · attempt 1 of 3"), "{out:?}");
     atlas.bad(&["runs", "watch", &Uuid::now_v7().to_string()], "not_found");
 }
 
@@ -418,7 +418,7 @@ fn schedules_fire_once_per_slot_and_stop_when_disabled(atlas: Atlas) {
     atlas.bad(&["schedules", "fire", &sid, "--slot", "tomorrow at three"], "invalid");
     atlas.bad(&["schedules", "fire", &Uuid::now_v7().to_string()], "not_found");
     let system = atlas.ok(&["runs", "list", "--initiator", "system"]);
-    assert_eq!(system.as_array().unwrap().len(), 1);
+    assert_eq!(system["data"].as_array().unwrap().len(), 1);
 
     // Switched off before the worker got to it: refused, and nobody is notified.
     let d = atlas.ok(&["schedules", "disable", &sid]);

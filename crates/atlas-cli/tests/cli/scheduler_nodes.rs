@@ -16,7 +16,8 @@ const NODE: &[(&str, &str)] = &[("ATLAS_CRON_ALLOW_SECONDS", "1"), ("ATLAS_SCHED
 /// The schedule's runs as (slot, run id).
 fn slot_runs(atlas: &Atlas, schedule: &str) -> Vec<(String, String)> {
     let runs = atlas.ok(&["runs", "list", "--workspace", "acme", "--type", "backup.run", "--limit", "500"]);
-    runs.as_array()
+    runs["data"]
+        .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["source"]["schedule_id"] == schedule)

@@ -1,5 +1,5 @@
-//! The gate against an independent re-statement of SPEC §3.2, plus one unit test
-//! per reason code.
+//! The gate against an independent re-statement of SPEC §3.2 and §10.2, plus
+//! one unit test per reason code.
 
 use std::collections::BTreeSet;
 
@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::approval::{Approval, ApprovalState, ApproverFact};
 use crate::capability::BuiltinRole;
 use CheckName as C;
 use OperationType as Op;
@@ -16,6 +17,7 @@ const WS: Uuid = Uuid::from_u128(0x10);
 const TENANT: Uuid = Uuid::from_u128(0x20);
 const OTHER_TENANT: Uuid = Uuid::from_u128(0x21);
 const USER: Uuid = Uuid::from_u128(0x30);
+const APPROVER: Uuid = Uuid::from_u128(0x31);
 const SCHEDULE: Uuid = Uuid::from_u128(0x40);
 const SET: Uuid = Uuid::from_u128(0x50);
 const AT: Timestamp = Timestamp(1_795_000_000_000_000);
@@ -98,9 +100,42 @@ struct Case {
     ctx: ExecutionContext,
 }
 
+/// SPEC §10.2's approval, re-stated: `None` when the check does not apply.
+fn spec_approval(case: &Case, facts: &Facts, purpose: Purpose, at: Timestamp) -> Option<Option<ReasonCode>> {
+    let a = &facts.approval;
+    if !spec_writes(case.op, &case.params) || (a.required_by.is_empty() && a.record.is_none()) {
+        return None;
+    }
+    let due = purpose == Purpose::Execute;
+    let Some(record) = &a.record else { return Some(due.then_some(R::ApprovalMissing)) };
+    Some(match (record.state, record.by, record.at) {
+        (ApprovalState::Pending, _, _) => due.then_some(R::ApprovalMissing),
+        (ApprovalState::Rejected, _, _) => Some(R::ApprovalRejected),
+        (ApprovalState::Approved, Some(by), Some(approved_at)) => {
+            let standing = a.approver.as_ref().is_some_and(|p| {
+                let m = p.membership.as_ref();
+                let entitled = case.tenant.is_none_or(|t| m.is_some_and(|m| m.scope.includes(t)));
+                !p.disabled && entitled && m.is_some_and(|m| spec_role_grants(&m.role, spec_capability(case.op)))
+            });
+            let judged = a.run_started_at.map_or(at.0, |s| s.0.min(at.0));
+            let age_ms = (judged - approved_at.0).div_euclid(1000);
+            if by == USER {
+                Some(R::ApprovalMissing)
+            } else if !standing {
+                Some(R::ApprovalRevoked)
+            } else if judged >= approved_at.0 && age_ms >= a.validity_ms {
+                Some(R::ApprovalExpired)
+            } else {
+                None
+            }
+        }
+        (ApprovalState::Approved, _, _) => Some(R::ApprovalMissing),
+    })
+}
+
 /// Expected check names (all passed but the last when denied) and the reason.
 /// Every applicable check is listed with its verdict; the first failure ends it.
-fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
+fn oracle(case: &Case, facts: &Facts, purpose: Purpose, at: Timestamp) -> (Vec<CheckName>, Option<ReasonCode>) {
     let fail = |failed: bool, reason: ReasonCode| failed.then_some(reason);
     let op = case.op;
     let member = facts.membership.as_ref();
@@ -133,6 +168,9 @@ fn oracle(case: &Case, facts: &Facts) -> (Vec<CheckName>, Option<ReasonCode>) {
         }
         let granted = member.is_some_and(|m| spec_role_grants(&m.role, spec_capability(op)));
         steps.push((C::Capability, fail(!granted, R::CapabilityRevoked)));
+        if let Some(approval) = spec_approval(case, facts, purpose, at) {
+            steps.push((C::Approval, approval));
+        }
     }
     if case.tenant.is_some() {
         let status = tenant.map(|t| spec_tenant_reason(op, t.status));
@@ -298,6 +336,52 @@ fn arb_scope() -> impl Strategy<Value = TenantScope> {
     ]
 }
 
+/// Approval facts with times as ages before the evaluation (see `aged`).
+fn arb_approval() -> impl Strategy<Value = ApprovalFacts> {
+    let required = prop_oneof![
+        2 => Just(BTreeSet::new()),
+        2 => Just(BTreeSet::from([TENANT])),
+        1 => Just(BTreeSet::from([OTHER_TENANT])),
+    ];
+    let state = prop::sample::select(ApprovalState::ALL.to_vec());
+    let by = prop_oneof![8 => Just(Some(APPROVER)), 1 => Just(Some(USER)), 1 => Just(None)];
+    // Quarter hours around the validities below, so that both sides of each boundary come up.
+    let quarters = prop_oneof![0i64..12, 90i64..100];
+    let age = prop_oneof![8 => quarters.prop_map(|q| Some(q * 900_000_000)), 1 => Just(None)];
+    let reason = proptest::option::of(Just("Not during business hours".to_owned()));
+    let record = (state, by, age, reason).prop_map(|(state, by, age, reason)| {
+        let at = age.map(Timestamp);
+        Approval { state, by, at, reason }
+    });
+    let approver = (prop::bool::weighted(0.1), proptest::option::weighted(0.85, (arb_role(), arb_scope()))).prop_map(
+        |(disabled, m)| ApproverFact {
+            display_name: "Bob Smith".into(),
+            disabled,
+            membership: m.and_then(|(role, scope)| member(role, scope)),
+        },
+    );
+    let validity = prop_oneof![Just(approval::DEFAULT_VALIDITY_MS), Just(3_600_000), Just(7_200_000)];
+    let started = proptest::option::of(prop_oneof![0i64..12, 90i64..100].prop_map(|q| Timestamp(q * 900_000_000)));
+    (required, proptest::option::weighted(0.8, record), proptest::option::weighted(0.9, approver), validity, started)
+        .prop_map(|(required_by, record, approver, validity_ms, run_started_at)| ApprovalFacts {
+            required_by,
+            record,
+            approver,
+            validity_ms,
+            run_started_at,
+        })
+}
+
+/// Turns the generated ages into instants before `at`.
+fn aged(mut facts: Facts, at: Timestamp) -> Facts {
+    let before = |age: Timestamp| Timestamp(at.0.saturating_sub(age.0));
+    if let Some(r) = facts.approval.record.as_mut() {
+        r.at = r.at.map(before);
+    }
+    facts.approval.run_started_at = facts.approval.run_started_at.map(before);
+    facts
+}
+
 /// Biased towards a working world so that the later checks are reached too.
 fn arb_facts() -> impl Strategy<Value = Facts> {
     let statuses = prop_oneof![
@@ -324,14 +408,16 @@ fn arb_facts() -> impl Strategy<Value = Facts> {
         proptest::option::weighted(0.9, connections),
         proptest::option::weighted(0.9, likely()),
         likely(),
+        arb_approval(),
     );
-    facts.prop_map(|(initiator, membership, tenant, connection, schedule, set)| Facts {
+    facts.prop_map(|(initiator, membership, tenant, connection, schedule, set, approval)| Facts {
         initiator: initiator.and_then(jane),
         membership: membership.and_then(|(role, scope)| member(role, scope)),
         tenant,
         connection: connection.map(|status| ConnectionFact { status }),
         schedule: schedule.map(|enabled| ScheduleFact { enabled }),
         backup_set_exists: set,
+        approval,
     })
 }
 
@@ -340,11 +426,13 @@ proptest! {
 
     #[test]
     fn gate_matches_the_spec_oracle(
-        case in arb_case(), facts in arb_facts(), at in 0i64..4_000_000_000_000_000, attempt: u32,
+        case in arb_case(), facts in arb_facts(), at in 0i64..4_000_000_000_000_000, attempt: u32, start: bool,
     ) {
         let at = Timestamp(at);
-        let d = evaluate(&case.ctx, &facts, at, attempt);
-        prop_assert_eq!(&d, &evaluate(&case.ctx, &facts, at, attempt), "not deterministic");
+        let facts = aged(facts, at);
+        let purpose = if start { Purpose::Start } else { Purpose::Execute };
+        let d = evaluate_for(purpose, &case.ctx, &facts, at, attempt);
+        prop_assert_eq!(&d, &evaluate_for(purpose, &case.ctx, &facts, at, attempt), "not deterministic");
         prop_assert_eq!((d.attempt, d.evaluated_at), (attempt, at));
 
         prop_assert!(!d.checks.is_empty());
@@ -366,7 +454,7 @@ proptest! {
         let kind = if case.system { AuthorityKind::SystemAuthority } else { AuthorityKind::ActorBound };
         prop_assert_eq!(d.authority_mode, case.context_valid.then_some(kind));
 
-        let (expected_checks, expected_reason) = oracle(&case, &facts);
+        let (expected_checks, expected_reason) = oracle(&case, &facts, purpose, at);
         prop_assert_eq!(d.reason_code, expected_reason, "checks: {:?}", d.checks);
         let names: Vec<CheckName> = d.checks.iter().map(|c| c.check).collect();
         prop_assert_eq!(names, expected_checks);
@@ -420,6 +508,7 @@ fn world() -> Facts {
         connection: Some(ConnectionFact { status: ConnectionStatus::Enabled }),
         schedule: Some(ScheduleFact { enabled: true }),
         backup_set_exists: true,
+        approval: ApprovalFacts::default(),
     }
 }
 

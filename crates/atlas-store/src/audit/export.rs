@@ -23,6 +23,10 @@ pub struct AuditFilter {
     /// `kind:id`, e.g. `run:…`.
     pub subject: Option<String>,
     pub before_seq: Option<i64>,
+    /// Only events at or after this time.
+    pub since: Option<atlas_core::Timestamp>,
+    /// Only events before this time.
+    pub until: Option<atlas_core::Timestamp>,
     /// At most `MAX_LIMIT`; 0 means `DEFAULT_LIMIT`.
     pub limit: u32,
 }
@@ -92,6 +96,12 @@ impl Store {
         }
         if let Some(before) = filter.before_seq {
             cond("seq", "<", Bind::Int(before));
+        }
+        if let Some(since) = filter.since {
+            cond("created_at", ">=", Bind::Int(since.0));
+        }
+        if let Some(until) = filter.until {
+            cond("created_at", "<", Bind::Int(until.0));
         }
         let limit = match filter.limit {
             0 => AuditFilter::DEFAULT_LIMIT,

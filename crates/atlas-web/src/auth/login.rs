@@ -36,7 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/admin/operations".to_owned(),
+        _ => "/".to_owned(),
     }
 }
 

@@ -6,11 +6,19 @@ use serde::Deserialize;
 
 use super::PageForm;
 use crate::ctx::Ctx;
-use crate::error::{ApiError, PageResult};
+use crate::error::{ApiError, PageError, PageResult};
 use crate::state::AppState;
 
-pub async fn index() -> Response {
-    Redirect::to("/admin/operations").into_response()
+/// The first page the person may see: Operations, else Tenants, Audit…
+/// (a role without `operations.view` does not land on a 403).
+pub async fn index(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Ok(Some(principal)) = crate::auth::authenticate(&state, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    match crate::guard::user_ctx(&state, principal).await {
+        Ok(ctx) => Redirect::to(&crate::view::layout::start_page(&ctx)).into_response(),
+        Err(e) => PageError(e).into_response(),
+    }
 }
 
 #[derive(Deserialize)]

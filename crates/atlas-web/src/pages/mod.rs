@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod operations;
 pub mod run;
 pub mod schedules;
+pub mod search;
 pub mod settings;
 pub mod tenants;
 

@@ -57,12 +57,13 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
         .collect();
     let now = atlas_store::now();
     let live_src = format!("/admin/operations/rows?{}", q.with(&[]));
+    let tabs_src = format!("/admin/operations/tabs?{}", q.with(&[]));
     let body = html! {
         h1 { "Operations" }
         p.sub { "Runs in " (ws.name) ", newest first." }
-        (tabs(&q, &filter, &counts))
+        div data-live-tabs=(tabs_src) { (tabs(&q, &filter, &counts)) }
         (filters(&q, &ws.slug, &tenants, &members.iter().map(|m| (m.user_id, names.user(m.user_id))).collect::<Vec<_>>()))
-        (runs::table(&list, &names, now, &live_src))
+        (runs::table(&list, &names, now, &live_src, None))
         div.pager {
             @if q.cursor.as_deref().is_some_and(|c| !c.is_empty()) {
                 a href=(format!("?{}", q.with(&[("cursor", None)]))) { "← Newest" }
@@ -87,6 +88,17 @@ pub async fn rows(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
     let mut resp = runs::rows(&list, &names, atlas_store::now()).into_response();
     resp.headers_mut().insert("x-atlas-active", HeaderValue::from_static(if active { "true" } else { "false" }));
     Ok(resp)
+}
+
+/// The tabs and chips alone, for live refresh of their counts.
+pub async fn tabs_fragment(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuery) -> PageResult<Response> {
+    let q: RunListQuery = parse_query(raw.as_deref())?;
+    let filter = q.filter(&ctx, PAGE_SIZE)?;
+    let counts = state
+        .store
+        .run_tab_counts(&RunFilter { status: None, outcome: None, before: None, ..filter.clone() }, COUNT_CAP)
+        .await?;
+    Ok(tabs(&q, &filter, &counts).into_response())
 }
 
 fn tabs(q: &RunListQuery, f: &RunFilter, c: &TabCounts) -> Markup {

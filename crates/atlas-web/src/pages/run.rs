@@ -1,26 +1,42 @@
-//! `/admin/operations/{run}`: the run viewer, and its Cancel and Retry.
-//! Opening a run marks the viewer's notification about it read.
+//! `/admin/operations/{run}`: the run viewer, its live fragment, and its
+//! Cancel and Retry. Opening a run marks the viewer's notification about it read.
 
 use atlas_core::access::run_actions;
 use atlas_core::audit::Actor;
+use atlas_core::gate::ReasonCode;
+use atlas_core::Capability;
 use atlas_engine::service;
 use atlas_store::audit::AuditFilter;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use maud::Markup;
 use uuid::Uuid;
 
 use super::{back, started};
 use crate::ctx::Ctx;
-use crate::error::{ApiError, PageResult};
+use crate::error::{ApiError, ApiResult, PageResult};
 use crate::flash::{self, Flash};
 use crate::query::{run_json, run_label, run_url, Names};
 use crate::state::AppState;
 use crate::view::layout::{page, Frame};
-use crate::view::run_detail::{body, RunView};
+use crate::view::run_detail::{body, RetryBlock, RunView};
 
 pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
     let run = ctx.run()?.clone();
     state.store.notification_mark_run_read(ctx.user.id, run.id).await?;
+    let (title, markup) = render(&state, &ctx).await?;
+    let frame = Frame::load(&state, &ctx, "operations").await?;
+    Ok(page(&frame, &title, markup).into_response())
+}
+
+/// The viewer's body alone, for the live channel's refresh.
+pub async fn fragment(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let (_, markup) = render(&state, &ctx).await?;
+    Ok(markup.into_response())
+}
+
+async fn render(state: &AppState, ctx: &Ctx) -> ApiResult<(String, Markup)> {
+    let run = ctx.run()?.clone();
     let mut events = state
         .store
         .audit_events(AuditFilter { subject: Some(format!("run:{}", run.id)), limit: 1000, ..AuditFilter::default() })
@@ -31,11 +47,11 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         Actor::User { user_id } => Some(user_id),
         Actor::System => None,
     }));
-    let names = Names::load(&state, run.workspace_id, users.collect()).await?;
+    let names = Names::load(state, run.workspace_id, users.collect()).await?;
     let schedule = match run.source.as_ref().and_then(|s| s.get("schedule_id")).and_then(|s| s.as_str()) {
         Some(id) => match Uuid::parse_str(id).ok() {
             Some(id) => match state.store.schedule_get(id).await {
-                Ok(s) => Some(format!("schedule `{}` {}", s.cron, s.timezone)),
+                Ok(s) => Some(format!("schedule: {}, {}", crate::view::cron::describe(&s.cron), s.timezone)),
                 Err(atlas_store::StoreError::NotFound(_)) => Some("a deleted schedule".into()),
                 Err(e) => return Err(e.into()),
             },
@@ -43,21 +59,54 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         },
         None => None,
     };
-    let json = serde_json::to_string_pretty(&run_json(&ctx, &run)).unwrap_or_default();
+    let actions = run_actions(ctx.viewer.as_ref(), &run);
+    let retry = if actions.retry { retry_block(state, ctx, &run).await? } else { None };
+    let json = serde_json::to_string_pretty(&run_json(ctx, &run)).unwrap_or_default();
     let view = RunView {
         run: &run,
         names: &names,
-        actions: run_actions(ctx.viewer.as_ref(), &run),
+        actions,
+        retry,
         events: &events,
         items: &items,
         schedule,
         json,
         csrf: ctx.csrf(),
         now: atlas_store::now(),
+        tenant_link: run.tenant_id.filter(|t| ctx.allows(Capability::TenantView, &[*t])),
     };
     let title = format!("{} · {}", run_label(&run), names.run_tenants(&run));
-    let frame = Frame::load(&state, &ctx, "operations").await?;
-    Ok(page(&frame, &title, body(&view)).into_response())
+    Ok((title, body(&view)))
+}
+
+/// Retry, asked of the gate first: when the start would be refused the same
+/// way now, the button is disabled with the reason and where to fix it.
+async fn retry_block(state: &AppState, ctx: &Ctx, run: &atlas_core::run::Run) -> ApiResult<Option<RetryBlock>> {
+    let d = crate::preview::retry_decision(state, run, ctx.user.id).await?;
+    if d.allowed {
+        return Ok(None);
+    }
+    let fix = run.tenant_id.and_then(|t| fix_link(ctx, t, d.reason_code));
+    Ok(Some(RetryBlock { reason: d.message, fix }))
+}
+
+/// The page where the refusal's cause is changed, if this viewer may open it.
+fn fix_link(ctx: &Ctx, tenant: Uuid, reason: Option<ReasonCode>) -> Option<(String, &'static str)> {
+    use ReasonCode::*;
+    let (cap, href, label) = match reason? {
+        WriteGateClosed | TenantSuspended | TenantOnboarding | TenantArchived => {
+            (Capability::TenantManage, format!("/admin/tenants/{tenant}/settings"), "Tenant settings")
+        }
+        ProviderConnectionMissing | ProviderConnectionDisabled => {
+            (Capability::ProviderConnectionsManage, format!("/admin/tenants/{tenant}/connection"), "Connection")
+        }
+        CapabilityRevoked | WorkspaceMembershipRevoked | TenantEntitlementRevoked => {
+            (Capability::MembersManage, "/admin/members".to_owned(), "Members")
+        }
+        BackupSetMissing => (Capability::TenantView, format!("/admin/tenants/{tenant}"), "Backups of the tenant"),
+        _ => return None,
+    };
+    ctx.allows(cap, &[tenant]).then_some((href, label))
 }
 
 pub async fn cancel(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {

@@ -41,20 +41,47 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         .filter_map(|u| Uuid::parse_str(u).ok());
     let names = Names::load(&state, t.workspace_id, users.collect()).await?;
     let who = |s: &str| Uuid::parse_str(s).map_or_else(|_| s.to_owned(), |u| names.user(u));
+    let now = atlas_store::now();
+    let mut details = Vec::new();
+    for s in &schedules {
+        let spec = CronSpec::parse(&s.cron, &s.timezone, state.config.cron).ok();
+        let next = if s.enabled { spec.as_ref().and_then(|c| c.next_slot_after(now)) } else { None };
+        let next_in_zone = next.and_then(|n| spec.as_ref().and_then(|c| c.in_zone(n)));
+        let last = match state.store.schedule_last_run(s.id).await? {
+            Some(id) => match state.store.run_get(id).await {
+                Ok(r) => Some(r),
+                Err(atlas_store::StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        details.push((next, next_in_zone, last));
+    }
     let base = format!("/admin/tenants/{}/schedules", t.id);
     let body = html! {
         p { a href=(format!("/admin/tenants/{}", t.id)) { "← " (t.name) } }
         h1 { "Backup schedules · " (t.name) }
         p.sub { "Schedules belong to the workspace and run backups with system authority." }
         table {
-            thead { tr { th { "Cron" } th { "Time zone" } th { "State" } th { "Created by" } th { "Last changed by" } th { "Actions" } } }
+            thead { tr { th { "When" } th { "State" } th { "Next backup" } th { "Last run" } th { "Created by" } th { "Last changed by" } th { "Actions" } } }
             tbody {
-                @if schedules.is_empty() { tr { td.empty colspan="6" { "No schedules yet." } } }
-                @for s in &schedules {
+                @if schedules.is_empty() { tr { td.empty colspan="7" { "No schedules yet." } } }
+                @for (s, (next, next_in_zone, last)) in schedules.iter().zip(&details) {
                     tr data-schedule=(s.id) {
-                        td { code { (s.cron) } }
-                        td { (s.timezone) }
+                        td { (crate::view::cron::describe(&s.cron)) " (" (s.timezone) ")" br; code { (s.cron) } }
                         td { (if s.enabled { "enabled" } else { "disabled" }) }
+                        td data-next-fire {
+                            @match (next, next_in_zone) {
+                                (Some(n), Some(z)) => { (z) " in " (s.timezone) br; (time::at(*n)) }
+                                _ => { "—" }
+                            }
+                        }
+                        td data-last-run {
+                            @match last {
+                                Some(r) => { a href=(run_url(r.id)) { (crate::view::badge::outcome(r.outcome)) } " " (time::ago(r.created_at, now)) }
+                                None => { "Never ran" }
+                            }
+                        }
                         td { (who(&s.created_by)) ", " (time::at(s.created_at)) }
                         td { (who(&s.last_changed_by)) }
                         td {

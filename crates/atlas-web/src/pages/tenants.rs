@@ -5,9 +5,7 @@
 //! shown; one the gate would refuse now is shown disabled with the gate's
 //! reason beside it.
 
-use atlas_core::gate::{Authority, Decision, ReasonCode};
-use atlas_core::operation::validate_params;
-use atlas_core::run::{NewRun, Run};
+use atlas_core::gate::{Decision, ReasonCode};
 use atlas_core::{Capability, OperationType};
 use atlas_engine::{service, StartRequest};
 use atlas_store::admin::Tenant;
@@ -172,18 +170,14 @@ const GROUPS: &[(&str, &[OperationType])] = &[
 
 /// What the gate would say to this viewer starting `t` now (nothing is stored).
 async fn preview(state: &AppState, ctx: &Ctx, tenant: &Tenant, t: OperationType, params: Value) -> ApiResult<Decision> {
-    let params = validate_params(t, &params).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let new = NewRun {
-        op_type: t,
+    let ask = crate::preview::Ask {
+        user_id: ctx.user.id,
         workspace_id: tenant.workspace_id,
         tenant_id: Some(tenant.id),
-        authority: Authority::Actor { user_id: ctx.user.id },
+        op_type: t,
         params,
-        retry_of_run_id: None,
-        max_attempts: 1,
     };
-    let (run, _) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
-    Ok(state.store.run_decide_now(&run, 0).await?)
+    crate::preview::start_decision(state, ask).await
 }
 
 /// One start control: hidden without the capability, disabled with the reason
@@ -253,7 +247,8 @@ fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str) ->
                     label for=(format!("{id}-set")) { "Backup set" }
                     select id=(format!("{id}-set")) name="backup_set_id" disabled[disabled] {
                         @for s in sets {
-                            option value=(s.id) { (time::utc(s.created_at)) " · " (s.item_count) " items" }
+                            @let suffix = format!(" · {} items", s.item_count);
+                            option value=(s.id) data-datetime=(s.created_at.to_rfc3339()) data-suffix=(suffix) { (time::utc(s.created_at)) (suffix) }
                         }
                     }
                 }
@@ -323,13 +318,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
                 dt { "Connection" }
                 dd {
                     @match &conn {
-                        Some(c) => {
-                            (c.kind.as_str()) " · " strong { (c.status.as_str().replace('_', " ")) }
-                            @if let Some(at) = c.checked_at {
-                                " · last checked " (time::at(at))
-                                @if let Some(h) = &c.health { " · " code { (crate::view::run_detail::summary(h)) } }
-                            }
-                        }
+                        Some(c) => { (crate::view::health::connection(c)) }
                         None => { "No provider connection." }
                     }
                 }
@@ -354,7 +343,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
                 thead { tr { th { "Backup set" } th { "Taken" } th.num { "Items" } th { "Run" } } }
                 tbody {
                     @for s in &sets {
-                        tr {
+                        tr id=(format!("backup-{}", s.id)) {
                             td { code { (s.id) } }
                             td { (time::at(s.created_at)) }
                             td.num { (s.item_count) }
@@ -366,7 +355,8 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
         }
         @if let Some(recent) = &recent {
             h2 { "Recent operations" }
-            (runs::table(recent, &names, atlas_store::now(), ""))
+            @let src = format!("/admin/operations/rows?workspace={}&tenant_id={}&limit=10", ctx.workspace()?.slug, tenant.id);
+            (runs::table(recent, &names, atlas_store::now(), &src, Some(tenant.id)))
         }
     };
     let frame = Frame::load(&state, &ctx, "tenants").await?;

@@ -23,22 +23,40 @@ pub struct Frame {
     active: &'static str,
 }
 
+/// The sections of the top bar, each shown only with its capability.
+const SECTIONS: [(&str, &str, Capability); 4] = [
+    ("operations", "/admin/operations", Capability::OperationsView),
+    ("tenants", "/admin/tenants", Capability::TenantView),
+    ("audit", "/admin/audit", Capability::AuditView),
+    ("members", "/admin/members", Capability::MembersManage),
+];
+
+/// The first section this viewer may open: where `/` and sign-in lead.
+pub fn start_page(ctx: &Ctx) -> String {
+    let q = ctx.workspace.as_ref().map(|w| format!("?workspace={}", w.slug)).unwrap_or_default();
+    SECTIONS
+        .iter()
+        .find(|(_, _, cap)| ctx.allows(*cap, &[]))
+        .map_or_else(|| "/admin/notifications".to_owned(), |(_, href, _)| format!("{href}{q}"))
+}
+
 impl Frame {
     /// Loads what the frame shows; `active` names the current section.
     pub async fn load(state: &AppState, ctx: &Ctx, active: &'static str) -> ApiResult<Frame> {
+        let mut frame = Frame::bare(state, ctx, active).await?;
+        frame.flash = flash::take(state, ctx).await?;
+        Ok(frame)
+    }
+
+    /// The frame without taking the pending flash (error pages leave it for the next page).
+    pub async fn bare(state: &AppState, ctx: &Ctx, active: &'static str) -> ApiResult<Frame> {
         let mut workspaces = Vec::new();
         for m in state.store.memberships_of_user(ctx.user.id).await? {
             workspaces.push(state.store.workspace_get(m.workspace_id).await?);
         }
         let current = ctx.workspace.clone();
         let q = current.as_ref().map(|w| format!("?workspace={}", w.slug)).unwrap_or_default();
-        let sections: [(&'static str, &'static str, Capability); 4] = [
-            ("operations", "/admin/operations", Capability::OperationsView),
-            ("tenants", "/admin/tenants", Capability::TenantView),
-            ("audit", "/admin/audit", Capability::AuditView),
-            ("members", "/admin/members", Capability::MembersManage),
-        ];
-        let nav = sections
+        let nav = SECTIONS
             .iter()
             .filter(|(_, _, cap)| ctx.allows(*cap, &[]))
             .map(|(key, href, _)| (*key, format!("{href}{q}"), *key))
@@ -50,7 +68,7 @@ impl Frame {
             current,
             nav,
             unread: state.store.notifications_unread_count(ctx.user.id).await?,
-            flash: flash::take(state, ctx).await?,
+            flash: None,
             active,
         })
     }
@@ -94,6 +112,7 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · TenantAtlas" }
                 meta name="csrf-token" content=(frame.csrf);
+                @if let Some(w) = &frame.current { meta name="atlas-workspace" content=(w.slug); }
                 link rel="stylesheet" href="/static/app.css";
                 script src="/static/app.js" defer {}
             }
@@ -128,10 +147,20 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
                         }
                     }
                     span.spacer {}
-                    a.bell href="/admin/notifications" aria-label=(format!("Notifications, {} unread", frame.unread)) {
+                    @if let Some(w) = &frame.current {
+                        form.search role="search" method="get" action="/admin/search" {
+                            input type="hidden" name="workspace" value=(w.slug);
+                            label.skip for="top-search" { "Search runs, tenants and objects" }
+                            input id="top-search" type="search" name="q" placeholder="Run id, tenant or object";
+                            button.link type="submit" { "Search" }
+                        }
+                    }
+                    a.bell href="/admin/notifications" {
                         (icon::svg("bell"))
                         "Notifications"
-                        @if frame.unread > 0 { span.count data-unread=(frame.unread) { (frame.unread) } }
+                        @if frame.unread > 0 {
+                            " " span.count data-unread=(frame.unread) { (frame.unread) span.skip { " unread" } }
+                        }
                     }
                     span.user { (frame.user_name) }
                     form method="post" action="/logout" {

@@ -3,9 +3,12 @@
 //! the handlers decided.
 
 pub mod assets;
+pub mod audit_line;
 pub mod badge;
+pub mod cron;
 pub mod error;
 pub mod form;
+pub mod health;
 pub mod icon;
 pub mod layout;
 pub mod run_detail;

@@ -1,31 +1,46 @@
 //! The run viewer's sections (UI.md, top to bottom): header, refusal or
 //! failure panel, summary counts, timeline, items, audit events, raw JSON.
+//! The whole body is also served alone (`/admin/operations/{run}/live`) for
+//! the live channel to swap in; its counts and progress bar are updated in
+//! place from the channel's data (`data-count`, `data-progress`).
 
 use atlas_core::access::Actions;
 use atlas_core::audit::Actor;
 use atlas_core::gate::{CheckResultKind, Decision};
 use atlas_core::item::ItemOutcome;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
-use atlas_core::Timestamp;
+use atlas_core::{OperationType, Timestamp};
 use atlas_store::audit::AuditEvent;
 use atlas_store::run_item::RunItem;
 use maud::{html, Markup};
 use serde_json::Value;
+use uuid::Uuid;
 
-use super::{badge, form, icon, runs, time};
+use super::{audit_line, badge, form, icon, runs, time};
 use crate::query::{run_label, Names};
+
+/// Retry, when the gate would refuse it now: why, and where to fix it.
+pub struct RetryBlock {
+    pub reason: String,
+    /// (href, label) of the page that fixes the cause, if the viewer may open it.
+    pub fix: Option<(String, &'static str)>,
+}
 
 /// Everything the viewer shows.
 pub struct RunView<'a> {
     pub run: &'a Run,
     pub names: &'a Names,
     pub actions: Actions,
+    /// `Some` when Retry is allowed by the role but the gate would refuse it now.
+    pub retry: Option<RetryBlock>,
     pub events: &'a [AuditEvent],
     pub items: &'a [RunItem],
     pub schedule: Option<String>,
     pub json: String,
     pub csrf: &'a str,
     pub now: Timestamp,
+    /// The run's tenant, when the viewer may open its page.
+    pub tenant_link: Option<Uuid>,
 }
 
 pub fn body(v: &RunView<'_>) -> Markup {
@@ -33,7 +48,8 @@ pub fn body(v: &RunView<'_>) -> Markup {
     let title = format!("{} · {}", run_label(run), v.names.run_tenants(run));
     let bulk = crate::bulk::item_type(run).is_some();
     html! {
-        div data-live-run=(if run.is_active() { "true" } else { "false" }) {
+        div.run data-live-run=(run.id) data-status=(run.status.as_str()) data-outcome=(run.outcome.as_str())
+            data-attempt=(run.attempt) data-active=(if run.is_active() { "true" } else { "false" }) {
             div.run-head {
                 h1 { (title) }
                 (badge::status(run.status))
@@ -44,6 +60,9 @@ pub fn body(v: &RunView<'_>) -> Markup {
                 dd {
                     (runs::initiator(run, v.names))
                     @if let Some(s) = &v.schedule { " (" (s) ")" }
+                }
+                @if let Some(t) = v.tenant_link {
+                    dt { "Tenant" } dd { a href=(format!("/admin/tenants/{t}")) { (v.names.tenant(Some(t))) } }
                 }
                 @if bulk {
                     dt { "Tenants" } dd { (v.names.run_tenant_names(run).join(", ")) }
@@ -56,6 +75,15 @@ pub fn body(v: &RunView<'_>) -> Markup {
                 @if let Some(r) = run.retry_of_run_id {
                     dt { "Retry of" } dd { a href=(crate::query::run_url(r)) { code { (r) } } }
                 }
+                @if let Some(set) = backup_set(run) {
+                    dt { "Backup set" }
+                    dd {
+                        @match v.tenant_link {
+                            Some(t) => { a href=(format!("/admin/tenants/{t}#backup-{set}")) data-backup-set=(set) { code { (set) } } }
+                            None => { code { (set) } }
+                        }
+                    }
+                }
                 dt { "Run id" } dd { code { (run.id) } }
             }
             @if v.actions.cancel || v.actions.retry {
@@ -64,15 +92,23 @@ pub fn body(v: &RunView<'_>) -> Markup {
                         (form::button(&format!("/admin/operations/{}/cancel", run.id), v.csrf, "Cancel", "danger", &[]))
                     }
                     @if v.actions.retry {
-                        (form::button(&format!("/admin/operations/{}/retry", run.id), v.csrf, "Retry", "", &[]))
+                        @match &v.retry {
+                            None => { (form::button(&format!("/admin/operations/{}/retry", run.id), v.csrf, "Retry", "", &[])) }
+                            Some(block) => {
+                                button type="button" disabled aria-describedby="retry-why" data-retry="disabled" { "Retry" }
+                                span.reason id="retry-why" data-retry-reason {
+                                    "Retrying now would be refused the same way: " (block.reason)
+                                    @if let Some((href, label)) = &block.fix { " " a href=(href) { (label) " →" } }
+                                }
+                            }
+                        }
                     }
                 }
             }
             @if let Some(d) = refusal(run) { (refusal_panel(d)) }
             @if run.outcome == RunOutcome::Failed || (run.status == RunStatus::Completed && !run.failures.is_empty() && refusal(run).is_none()) {
-                (failure_panel(run))
+                (failure_panel(run, v.events))
             }
-            h2 { "Summary" }
             (counts(run))
             h2 { "Timeline" }
             (timeline(v.events, v.names))
@@ -88,6 +124,14 @@ pub fn body(v: &RunView<'_>) -> Markup {
             }
         }
     }
+}
+
+/// The backup set a backup run made (`result.backup_set_id`).
+fn backup_set(run: &Run) -> Option<Uuid> {
+    if run.op_type != OperationType::BackupRun {
+        return None;
+    }
+    run.result.get("backup_set_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
 }
 
 /// The decision that stopped the run, if a refusal did.
@@ -110,10 +154,10 @@ fn refusal_panel(d: &Decision) -> Markup {
             ol.checks aria-label="Checks in gate order" {
                 @for c in &d.checks {
                     @let failed = c.result == CheckResultKind::Fail;
-                    li class=(if failed { "fail" } else { "pass" }) data-check=(check_name(c.check)) {
+                    li class=(if failed { "fail" } else { "pass" }) data-check=(c.check.as_str()) {
                         span.mark aria-hidden="true" { (if failed { "✗" } else { "✓" }) }
-                        (check_name(c.check))
-                        " — " (if failed { "fail" } else { "pass" })
+                        (c.check.as_str())
+                        " — " (c.result.as_str())
                         @if let Some(detail) = &c.detail { " (" code { (detail) } ")" }
                     }
                 }
@@ -126,28 +170,57 @@ fn refusal_panel(d: &Decision) -> Markup {
     }
 }
 
-fn check_name(c: atlas_core::gate::CheckName) -> String {
-    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+/// One line per attempt that failed: "Attempt 2 of 3 · provider_unavailable · …",
+/// from the run's audit events (each failed attempt's event carries its
+/// errors), or from `failures` when the events are not at hand.
+fn failure_lines(run: &Run, events: &[AuditEvent]) -> Vec<(u32, String, String)> {
+    let mut lines = Vec::new();
+    for e in events {
+        let attempt = e.data.get("attempt").and_then(Value::as_u64).and_then(|a| u32::try_from(a).ok()).unwrap_or(0);
+        let failures: Vec<Value> = match e.action.as_str() {
+            "operation.retry_scheduled" => {
+                e.data.get("failure").filter(|f| !f.is_null()).cloned().into_iter().collect()
+            }
+            "operation.completed" => e.data.get("failures").and_then(Value::as_array).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for f in failures {
+            let text = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            lines.push((attempt, text("code"), text("message")));
+        }
+    }
+    if lines.is_empty() {
+        lines = run.failures.iter().map(|f| (0, f.code.clone(), f.message.clone())).collect();
+    }
+    lines
 }
 
-fn failure_panel(run: &Run) -> Markup {
+fn failure_panel(run: &Run, events: &[AuditEvent]) -> Markup {
+    let lines = failure_lines(run, events);
     html! {
         section.panel.panel-failure aria-labelledby="failure-title" {
             h2 id="failure-title" { (icon::svg("cross")) "Failed" }
-            @if run.failures.is_empty() {
+            @if lines.is_empty() {
                 p { "The run failed without a recorded error." }
             }
-            ul {
-                @for f in &run.failures {
-                    li { code { (f.code) } ": " (f.message) }
+            ul.failures {
+                @for (attempt, code, message) in &lines {
+                    li data-failure-attempt=(attempt) {
+                        @if *attempt > 0 { "Attempt " (attempt) " of " (run.max_attempts) " · " }
+                        code { (code) } " · " (message)
+                    }
                 }
             }
         }
     }
 }
 
+/// The summary counts as small figures, with a progress bar while the run
+/// runs; a restore preview shows what it would do instead; a finished run
+/// that counted nothing shows no row of zeros.
 fn counts(run: &Run) -> Markup {
     let c = run.summary_counts;
+    let running = run.status == RunStatus::Running;
     let figures = [
         ("total", c.total),
         ("processed", c.processed),
@@ -158,15 +231,44 @@ fn counts(run: &Run) -> Markup {
         ("created", c.created),
         ("updated", c.updated),
     ];
+    let counted = c != atlas_core::SummaryCounts::default();
+    let done = c.processed + c.blocked;
     html! {
-        div.figures {
-            @for (k, n) in figures {
-                div.figure data-count=(k) { b { (n) } span { (k) } }
+        @if let Some(plan) = atlas_core::announce::plan_counts(run) {
+            section aria-labelledby="summary-title" {
+                h2 id="summary-title" { "Preview" }
+                p.sub { "A dry run: nothing was written. " (plan.sentence()) }
+                div.figures {
+                    div.figure data-plan="create" { b { (plan.create) } span { "would create" } }
+                    div.figure data-plan="update" { b { (plan.update) } span { "would update" } }
+                    div.figure data-plan="unchanged" { b { (plan.unchanged) } span { "would leave unchanged" } }
+                }
+            }
+        } @else if counted || running {
+            section aria-labelledby="summary-title" {
+                h2 id="summary-title" { "Summary" }
+                div.figures {
+                    @for (k, n) in figures {
+                        div.figure data-count=(k) { b { (n) } span { (k) } }
+                    }
+                }
             }
         }
-        @if run.status == RunStatus::Running && c.total > 0 {
-            label for="progress" { "Progress " (c.processed) " of " (c.total) }
-            progress id="progress" max=(c.total) value=(c.processed) {}
+        @if running {
+            div.progress data-progress {
+                label for="progress" {
+                    @if c.total > 0 {
+                        "Progress: " span data-progress-text { (done.min(c.total)) " of " (c.total) }
+                    } @else {
+                        "Progress: " span data-progress-text { "working…" }
+                    }
+                }
+                @if c.total > 0 {
+                    progress id="progress" max=(c.total) value=(done.min(c.total)) {}
+                } @else {
+                    progress id="progress" {}
+                }
+            }
         }
     }
 }
@@ -303,31 +405,8 @@ fn target(v: &Value) -> String {
     }
 }
 
+/// The run's audit events, newest first, rendered as the audit log renders them.
 fn audit(events: &[AuditEvent], names: &Names) -> Markup {
-    html! {
-        table {
-            thead { tr { th { "When" } th { "Actor" } th { "Action" } th { "Data" } } }
-            tbody {
-                @for e in events.iter().rev() {
-                    tr {
-                        td { (time::at(e.created_at)) }
-                        td { (actor(&e.actor, names)) }
-                        td { code { (e.action) } }
-                        td { code.mono { (summary(&e.data)) } }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The first bytes of an event's data, for a table cell.
-pub fn summary(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 160 {
-        let cut = (0..=160).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
-        format!("{}…", &s[..cut])
-    } else {
-        s
-    }
+    let newest_first: Vec<&AuditEvent> = events.iter().rev().collect();
+    audit_line::list(&newest_first, names, &audit_line::Links::none())
 }

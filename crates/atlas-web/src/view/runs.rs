@@ -27,7 +27,9 @@ pub fn duration(run: &Run, now: Timestamp) -> String {
     }
 }
 
-/// The rows of the table body (also served alone for live refresh).
+/// The rows of the table body (also served alone for live refresh). Each
+/// cell names its column (`data-label`), so that under the phone breakpoint
+/// a row reads as a card: operation, tenant, badges, time.
 pub fn rows(runs: &[Run], names: &Names, now: Timestamp) -> Markup {
     html! {
         @if runs.is_empty() {
@@ -36,17 +38,17 @@ pub fn rows(runs: &[Run], names: &Names, now: Timestamp) -> Markup {
         @for run in runs {
             @let href = run_url(run.id);
             tr.row-link data-href=(href) data-run=(run.id) {
-                td { a href=(href) { (run_label(run)) } }
-                td {
+                td.op data-label="Operation" { a href=(href) { (run_label(run)) } }
+                td data-label="Tenant" {
                     @if run.tenant_id.is_some() {
                         (names.run_tenants(run))
                     } @else {
                         span.tenants title=(names.run_tenant_names(run).join(", ")) { (names.run_tenants(run)) }
                     }
                 }
-                td { (initiator(run, names)) }
-                td { (badge::status(run.status)) }
-                td {
+                td data-label="Initiator" { (initiator(run, names)) }
+                td data-label="Status" { (badge::status(run.status)) }
+                td data-label="Outcome" {
                     (badge::outcome(run.outcome))
                     @if let Some(d) = run.decision.as_ref().filter(|d| !d.allowed) {
                         @if run.outcome == atlas_core::RunOutcome::Blocked {
@@ -54,19 +56,21 @@ pub fn rows(runs: &[Run], names: &Names, now: Timestamp) -> Markup {
                         }
                     }
                 }
-                td { (time::ago(run.created_at, now)) }
-                td.num { (duration(run, now)) }
-                td.num { (run.attempt) "/" (run.max_attempts) }
+                td data-label="Queued" { (time::ago(run.created_at, now)) }
+                td.num data-label="Duration" { (duration(run, now)) }
+                td.num data-label="Attempt" { (run.attempt) "/" (run.max_attempts) }
             }
         }
     }
 }
 
-/// The table; `live_src` makes the body refresh itself while runs are active.
-pub fn table(runs: &[Run], names: &Names, now: Timestamp, live_src: &str) -> Markup {
+/// The table. Its body refreshes itself from `live_src` (the rows fragment)
+/// whenever the live channel reports a change it may show; `tenant` limits
+/// that to one tenant's runs.
+pub fn table(runs: &[Run], names: &Names, now: Timestamp, live_src: &str, tenant: Option<uuid::Uuid>) -> Markup {
     let active = runs.iter().any(Run::is_active);
     html! {
-        table {
+        table.runs {
             caption.skip { "Operations, newest first" }
             thead {
                 tr {
@@ -80,7 +84,9 @@ pub fn table(runs: &[Run], names: &Names, now: Timestamp, live_src: &str) -> Mar
                     th.num scope="col" { "Attempt" }
                 }
             }
-            tbody data-live-src=[(!live_src.is_empty()).then_some(live_src)] data-active=(if active { "true" } else { "false" }) {
+            tbody data-live-src=[(!live_src.is_empty()).then_some(live_src)]
+                data-live-tenant=[tenant]
+                data-active=(if active { "true" } else { "false" }) {
                 (rows(runs, names, now))
             }
         }

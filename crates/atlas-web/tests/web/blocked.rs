@@ -102,8 +102,19 @@ async fn blocked_restore_is_a_policy_refusal_everywhere(store: atlas_store::Stor
     assert!(!page.contains("Failed") && !page.contains("panel-failure"), "a blocked run must not look failed");
     // Opening the run marked the notification read.
     assert_eq!(w.store.notifications_unread_count(w.manager.user.id).await.unwrap(), 0);
-    // The manager may retry it; nobody may cancel a completed run.
-    assert!(page.contains("/retry") && !page.contains("/cancel\""));
+    // The manager's role may retry it, but the gate would refuse it the same
+    // way now: Retry is disabled, with the reason and the setting that fixes it.
+    assert!(!page.contains("/retry\"") && !page.contains("/cancel\""), "{page}");
+    assert!(page.contains("data-retry=\"disabled\""), "{page}");
+    let why = "Retrying now would be refused the same way: The write gate of Contoso North is closed.";
+    assert!(page.contains(why), "{page}");
+    assert!(page.contains(&format!("href=\"/admin/tenants/{}/settings\"", w.tenant_a.id)), "{page}");
+    // With the gate open again, Retry is a button.
+    w.store.tenant_set_write_gate(w.tenant_a.id, true, &cli()).await.unwrap();
+    let page = viewer_page(&w, run.id).await;
+    assert!(
+        page.contains(&format!("/admin/operations/{}/retry\"", run.id)) && !page.contains("data-retry=\"disabled\"")
+    );
 
     let json = get(&w.app, &format!("/api/v1/operations/{}", run.id), Auth::Bearer(&w.manager)).await.json();
     assert_eq!(json["outcome"], "blocked");
@@ -132,4 +143,8 @@ async fn blocked_system_run_shows_system_and_notifies_nobody(store: atlas_store:
     assert!(viewer.contains("System · schedule") && viewer.contains("Blocked — policy refusal"));
     assert!(viewer.contains("Enable the schedule, then Run now."));
     assert!(viewer.contains("Queued by a schedule"));
+}
+
+async fn viewer_page(w: &World, run: Uuid) -> String {
+    get(&w.app, &format!("/admin/operations/{run}"), Auth::Cookie(&w.manager)).await.text()
 }

@@ -284,7 +284,15 @@ pub async fn send_with(
     let resp = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024).await.unwrap().to_vec();
+    let streaming = headers.get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    let body = if streaming {
+        // The live channel never ends by itself: its first event is enough.
+        use futures_util::StreamExt;
+        let mut stream = resp.into_body().into_data_stream();
+        stream.next().await.map(|c| c.unwrap().to_vec()).unwrap_or_default()
+    } else {
+        axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024).await.unwrap().to_vec()
+    };
     Answer { status, headers, body }
 }
 

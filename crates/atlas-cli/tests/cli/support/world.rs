@@ -109,8 +109,8 @@ impl Atlas {
 
     /// The ids of every run, newest first.
     pub fn run_ids(&self) -> Vec<String> {
-        let runs = self.ok(&["runs", "list", "--limit", "1000"]);
-        runs.as_array().expect("a list").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect()
+        let runs = self.ok(&["runs", "list", "--limit", "500"]);
+        runs["data"].as_array().expect("a list").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect()
     }
 
     /// Works on the store in-process (what the CLI does not show: journals,
