@@ -10,9 +10,10 @@ use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
 use atlas_core::item::ItemOutcome;
 use atlas_core::run::{RunOutcome, RunStatus};
-use atlas_core::tenant::TenantScope;
+use atlas_core::tenant::{TenantScope, TenantStatus};
 use atlas_core::OperationType;
 use atlas_engine::{service, ServiceError, StartRequest};
+use atlas_store::run::RunFilter;
 use atlas_store::sandbox::SandboxFaultKind;
 use serde_json::json;
 use uuid::Uuid;
@@ -77,13 +78,27 @@ async fn bulk_start_validates_its_targets(store: atlas_store::Store) {
     };
     for params in [
         json!({"operation": "inventory.sync", "tenant_ids": []}),
-        json!({"operation": "inventory.sync", "tenant_ids": [Uuid::now_v7().to_string()]}),
         json!({"operation": "restore.execute", "tenant_ids": [w.tenant.id.to_string()]}),
         json!({"operation": "bulk.operation", "tenant_ids": [w.tenant.id.to_string()]}),
     ] {
         let err = start(params.clone()).await.unwrap_err();
         assert!(matches!(err, ServiceError::Invalid(_)), "{params}: {err:?}");
     }
+    // A tenant the starter cannot see is not found, as the API and console
+    // answer (404) — whether it does not exist or is another workspace's.
+    let elsewhere = w.store.workspace_create(&format!("else-{}", Uuid::now_v7().simple()), "Elsewhere", &cli()).await;
+    let elsewhere = w
+        .store
+        .tenant_create(elsewhere.unwrap().id, "Elsewhere", TenantStatus::Active, true, None, &cli())
+        .await
+        .unwrap();
+    for tenant in [Uuid::now_v7(), elsewhere.id] {
+        let params = json!({"operation": "inventory.sync", "tenant_ids": [tenant.to_string()]});
+        let err = start(params.clone()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::NotFound(_)), "{params}: {err:?}");
+    }
+    let runs = RunFilter { workspace_id: Some(w.workspace.id), limit: 10, ..RunFilter::default() };
+    assert!(w.store.run_list(&runs).await.unwrap().is_empty(), "nothing started");
 }
 
 async fn assignments_are_restored_and_missing_groups_skipped(store: atlas_store::Store) {
