@@ -262,14 +262,7 @@ async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uu
 /// What the host administrator may do with a run (`runs show` without `--as`):
 /// everything the run's state allows.
 fn host_actions(run: &Run) -> Actions {
-    Actions {
-        cancel: run.status != RunStatus::Completed,
-        retry: run.status == RunStatus::Completed
-            && matches!(
-                run.outcome,
-                RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::Cancelled | RunOutcome::PartiallySucceeded
-            ),
-    }
+    Actions { cancel: run.status != RunStatus::Completed, retry: run.is_retryable() }
 }
 
 /// The names of the tenants and people the printed runs mention.

@@ -87,3 +87,25 @@ pub async fn list_all(provider: &dyn Provider) -> Result<Vec<atlas_providers::Re
 pub fn tenant_of(run: &Run) -> Result<uuid::Uuid, HandlerError> {
     run.tenant_id.ok_or_else(|| HandlerError::permanent("no_tenant", "this operation needs a tenant".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    /// `HandlerContext` has no store, so a family cannot reach run state,
+    /// authorization or notifications through it; this keeps one from
+    /// importing the store itself (issue 13): no family source names it.
+    #[test]
+    fn no_family_names_the_store() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/families");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+            for word in ["atlas_store::Store", "Store::", "Store,", "Store}", "ctx.store", ": Store"] {
+                assert!(!code.contains(word), "{} names `{word}`", path.display());
+            }
+            checked += 1;
+        }
+        assert!(checked >= 9, "only {checked} family files found");
+    }
+}

@@ -117,7 +117,7 @@ async fn a_bulk_items_handle_is_fenced_by_its_bulk_run(store: Store) {
         content_hash: "1".into(),
     };
     results.inventory_replace(std::slice::from_ref(&entry)).await.unwrap();
-    assert_eq!(store.inventory_list(tenant.id).await.unwrap(), [entry.clone()]);
+    assert_eq!(store.inventory_list(tenant.id).await.unwrap(), std::slice::from_ref(&entry));
     results.progress(&SummaryCounts { total: 5, ..SummaryCounts::default() }).await.unwrap();
     assert_eq!(store.run_get(run).await.unwrap().summary_counts.total, 0, "an item reports no progress of its own");
     let stale = handle(&store, run, Uuid::now_v7()).await.for_item(&item).unwrap();
