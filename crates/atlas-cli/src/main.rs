@@ -51,6 +51,11 @@ async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
     let public_url = cli.public_url.clone();
     let ctx = Context::open(&cli.database_url, env, out, console).await?;
     let result = commands::run(&ctx, cli.command, public_url).await;
+    // What this command appended is sealed before it exits, so no event waits
+    // unsealed (and editable unnoticed) for a worker that may never run.
+    if let Err(e) = ctx.store.audit_seal().await {
+        tracing::warn!(error = %e, "audit sealer failed");
+    }
     ctx.store.close().await;
     result
 }

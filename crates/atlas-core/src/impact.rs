@@ -256,12 +256,14 @@ pub fn preview(change: &AdminChange, candidates: &[Candidate], at: Timestamp) ->
         // A context that fails its integrity check is refused before and after.
         let Ok(checked) = c.ctx.check() else { continue };
         let purpose = c.state.purpose();
-        if !evaluate_for(purpose, &c.ctx, &c.facts, at, 0).allowed {
+        // Everything previewed is judged later than its start (at a claim,
+        // between items, after approval, at a slot's fire): never attempt 0,
+        // so the gate words the refusal as a change ("no longer").
+        let attempt = 1;
+        if !evaluate_for(purpose, &c.ctx, &c.facts, at, attempt).allowed {
             continue;
         }
-        // Asked as of a later check (attempt 1): the run exists already, so
-        // its initiator "no longer has" what the change takes away.
-        let after = evaluate_for(purpose, &c.ctx, &change.apply(&checked, &c.facts), at, 1);
+        let after = evaluate_for(purpose, &c.ctx, &change.apply(&checked, &c.facts), at, attempt);
         let Some(reason_code) = after.reason_code.filter(|_| !after.allowed) else { continue };
         let (schedule_id, slot) = match c.subject {
             Subject::Slot { schedule_id, slot } => (Some(schedule_id), Some(slot)),

@@ -21,6 +21,7 @@ mod ops;
 mod pages;
 mod preview;
 mod query;
+mod seal;
 mod view;
 
 pub mod config;

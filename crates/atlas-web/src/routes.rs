@@ -277,6 +277,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(errors::method_not_allowed)
         .fallback(guard::fallback)
         .layer(from_fn_with_state(state.clone(), errors::framed))
+        .layer(from_fn_with_state(state.clone(), crate::seal::after_writes))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(map_response(security_headers))
         .with_state(state)

@@ -150,3 +150,32 @@ fn export_is_json_lines_in_seq_order() {
     assert!(events.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()));
     assert!(events.iter().all(|e| e["hash"].is_string() && e["chain_index"].is_i64()));
 }
+
+/// An event left unsealed past the bound (here: written straight into the
+/// database, as no command leaves one) is named, whatever its chain says;
+/// commands seal what they wrote before they exit.
+#[test]
+fn event_left_unsealed_too_long_is_named() {
+    let atlas = sealed_log();
+    atlas.ok(&["tenants", "add", "--workspace", "acme", "--name", "West"]);
+    let fresh = atlas.ok(&["audit", "verify"]);
+    assert_eq!(fresh["unsealed_before"]["unsealed"], 0, "the command sealed its own event: {fresh}");
+    let id = "0190b6a4-0000-7000-8000-00000000beef";
+    tamper(
+        &atlas,
+        &format!(
+            "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
+             VALUES ('{id}', 'global', NULL, NULL, 'system', 'test.planted', 'test:1', '{{}}', 1)"
+        ),
+    );
+    let out = atlas.run(&["audit", "verify", "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "audit_unsealed_too_long", "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("test.planted"), "{doc}");
+    // A generous bound accepts it; verify sealed it meanwhile.
+    let lenient = atlas.ok(&["audit", "verify", "--max-unsealed-age", "31536000"]);
+    assert_eq!(lenient["broken"], Value::Null, "{lenient}");
+    let bad = atlas.run(&["audit", "verify", "--max-unsealed-age", "-1"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+}

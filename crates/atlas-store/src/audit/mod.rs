@@ -19,6 +19,7 @@
 
 mod export;
 mod seal;
+mod unsealed;
 mod verify;
 
 use std::time::Duration;
@@ -35,6 +36,7 @@ use crate::{exec, now, on_db, Store, StoreResult, Tx};
 
 pub use export::AuditFilter;
 pub use seal::SealReport;
+pub use unsealed::{StaleEvent, UnsealedReport};
 pub use verify::{BreakReason, BrokenEvent, VerifyReport};
 
 pub const GLOBAL_CHAIN: &str = "global";

@@ -30,6 +30,7 @@ conformance!(
     verify_scopes_to_one_workspace,
     reader_filters_newest_first,
     concurrent_writers_seal_into_valid_chains,
+    events_waiting_unsealed_are_counted_and_the_old_ones_named,
 );
 
 fn draft(workspace_id: Option<Uuid>, n: usize) -> AuditDraft {
@@ -432,4 +433,28 @@ async fn concurrent_writers_seal_into_valid_chains(store: Store) {
             }
         }
     }
+}
+
+/// Unsealed events are counted with the age of the oldest; those older than
+/// the bound are named (an edit to them would be sealed as if intact), and a
+/// seal takes them all off the list.
+async fn events_waiting_unsealed_are_counted_and_the_old_ones_named(store: Store) {
+    let (ws, _) = sealed_log(&store, 1).await;
+    assert_eq!(store.audit_unsealed(None, 60).await.unwrap().unsealed, 0);
+    store.audit_append_for_tests(&[draft(Some(ws), 7), draft(Some(ws), 8)], Duration::ZERO).await.unwrap();
+    let fresh = store.audit_unsealed(None, 60).await.unwrap();
+    assert_eq!((fresh.unsealed, fresh.stale), (2, 0), "{fresh:?}");
+    assert!(fresh.stale_events.is_empty());
+    // The first of them waited two minutes.
+    raw(&store, "UPDATE audit_events SET created_at = created_at - 120000000 WHERE subject = 'test:7'").await;
+    let old = store.audit_unsealed(None, 60).await.unwrap();
+    assert_eq!((old.unsealed, old.stale), (2, 1), "{old:?}");
+    assert!(old.oldest_age_secs.is_some_and(|a| (120..180).contains(&a)), "{old:?}");
+    assert_eq!(old.stale_events.len(), 1);
+    assert_eq!(old.stale_events[0].action, "test.event");
+    assert!(old.stale_events[0].age_secs >= 120);
+    let scoped = store.audit_unsealed(Some(Uuid::now_v7()), 60).await.unwrap();
+    assert_eq!((scoped.unsealed, scoped.stale), (0, 0), "another workspace's chain has nothing waiting");
+    seal_all(&store).await;
+    assert_eq!(store.audit_unsealed(None, 60).await.unwrap(), Default::default());
 }
