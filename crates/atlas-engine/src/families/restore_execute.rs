@@ -8,13 +8,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use atlas_core::item::ItemOutcome;
+use atlas_core::params::{OperationParams, RestoreParams};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
 use atlas_providers::{ObjectKind, ProviderError, RemoteObject, UpdateOutcome};
 use atlas_store::backup::BackupItem;
 use atlas_store::run_item::ItemResult;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::{comparable, content_hash, tenant_of};
 use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput};
@@ -62,13 +63,8 @@ where
     }
 }
 
-async fn plan(
-    ctx: &HandlerContext,
-    tenant_id: Uuid,
-    kind: ObjectKind,
-    item: &BackupItem,
-) -> Result<Action, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
+async fn plan(ctx: &HandlerContext, kind: ObjectKind, item: &BackupItem) -> Result<Action, HandlerError> {
+    let mapped = ctx.results.restore_map_get(kind.as_str(), &item.object_id).await?;
     let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
     for target_id in candidates {
         let live = patiently(|| ctx.provider.get_object(kind, &target_id)).await?;
@@ -80,35 +76,29 @@ async fn plan(
     Ok(Action::Create)
 }
 
-async fn create(
-    ctx: &HandlerContext,
-    tenant_id: Uuid,
-    kind: ObjectKind,
-    item: &BackupItem,
-) -> Result<RemoteObject, HandlerError> {
+async fn create(ctx: &HandlerContext, kind: ObjectKind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
     let payload = comparable(&item.payload);
     let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
-    ctx.store.restore_map_put(tenant_id, kind.as_str(), &item.object_id, &created.id).await?;
+    ctx.results.restore_map_put(kind.as_str(), &item.object_id, &created.id).await?;
     Ok(created)
 }
 
 /// Applies an item's action; returns whether it created (else updated or unchanged).
 async fn apply(
     ctx: &HandlerContext,
-    tenant_id: Uuid,
     kind: ObjectKind,
     item: &BackupItem,
     action: &Action,
 ) -> Result<&'static str, HandlerError> {
     match action {
         Action::Unchanged { .. } => Ok("unchanged"),
-        Action::Create => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+        Action::Create => create(ctx, kind, item).await.map(|_| "created"),
         Action::Update { target_id } => {
             let payload = comparable(&item.payload);
             match patiently(|| ctx.provider.update_object(ctx.fence, kind, target_id, &payload)).await? {
                 UpdateOutcome::Updated(_) => Ok("updated"),
                 // Deleted since we looked: re-create it.
-                UpdateOutcome::Gone => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+                UpdateOutcome::Gone => create(ctx, kind, item).await.map(|_| "created"),
             }
         }
     }
@@ -117,21 +107,15 @@ async fn apply(
 #[async_trait]
 impl Handler for RestoreExecute {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
-        let params = &ctx.run.params;
-        let set_id = params
-            .get("backup_set_id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
-        let dry_run = params.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
-        let selected: Option<Vec<String>> = params
-            .get("item_ids")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect());
-        let mut items = ctx.store.backup_items(set_id).await?;
-        if let Some(ids) = &selected {
-            items.retain(|i| ids.contains(&i.id.to_string()));
+        tenant_of(&ctx.run)?;
+        let Ok(OperationParams::RestoreExecute(RestoreParams { backup_set_id: set_id, dry_run, item_ids })) =
+            ctx.run.operation_params()
+        else {
+            return Err(HandlerError::permanent("invalid_params", "backup_set_id is missing".into()));
+        };
+        let mut items = ctx.results.backup_items(set_id).await?;
+        if let Some(ids) = &item_ids {
+            items.retain(|i| ids.contains(&i.id));
         }
         let keys: Vec<(String, Value)> = items
             .iter()
@@ -139,19 +123,17 @@ impl Handler for RestoreExecute {
                 (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
             })
             .collect();
-        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
+        let run_items = ctx.results.items_ensure(&keys).await?;
 
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         let mut plan_rows = Vec::new();
         // Items a rescued earlier attempt finished stay finished.
-        for done in run_items.iter().filter(|i| i.status == "completed") {
-            super::items::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
-        }
+        super::items::tally_done(&mut counts, &run_items);
         let mut checkpoint = Checkpoint::new();
         for item in &items {
             let key = item.id.to_string();
-            if run_items.iter().any(|r| r.item_key == key && r.status == "completed") {
+            if super::items::is_done(&run_items, &key) {
                 continue;
             }
             if !dry_run {
@@ -161,7 +143,7 @@ impl Handler for RestoreExecute {
             }
             let Some(kind) = ObjectKind::parse(&item.kind) else {
                 let result = ItemResult {
-                    outcome: "failed",
+                    outcome: ItemOutcome::Failed,
                     reason_code: None,
                     error: Some(format!("unknown object kind {}", item.kind)),
                     detail: json!({}),
@@ -169,26 +151,26 @@ impl Handler for RestoreExecute {
                 super::items::finish(ctx, &key, &result, &mut counts).await?;
                 continue;
             };
-            let outcome = match plan(ctx, tenant_id, kind, item).await {
+            let outcome = match plan(ctx, kind, item).await {
                 Ok(action) if dry_run => {
                     plan_rows.push(json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
                         "display_name": item.display_name, "action": action.name()}));
                     ItemResult {
-                        outcome: "skipped",
+                        outcome: ItemOutcome::Skipped,
                         reason_code: Some("dry_run".into()),
                         error: None,
                         detail: json!({"action": action.name()}),
                     }
                 }
-                Ok(action) => match apply(ctx, tenant_id, kind, item, &action).await {
+                Ok(action) => match apply(ctx, kind, item, &action).await {
                     Ok("unchanged") => ItemResult {
-                        outcome: "skipped",
+                        outcome: ItemOutcome::Skipped,
                         reason_code: Some("unchanged".into()),
                         error: None,
                         detail: json!({"action": "unchanged", "result": "unchanged"}),
                     },
                     Ok(done) => ItemResult {
-                        outcome: "succeeded",
+                        outcome: ItemOutcome::Succeeded,
                         reason_code: None,
                         error: None,
                         detail: json!({"action": action.name(), "result": done}),
@@ -225,7 +207,7 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
     }
     failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
     Ok(ItemResult {
-        outcome: "failed",
+        outcome: ItemOutcome::Failed,
         reason_code: Some(e.failure_code.clone()),
         error: Some(e.message),
         detail: json!({}),
