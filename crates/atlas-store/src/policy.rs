@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::results::Fence;
 use crate::{exec, on_db, on_tx, Store, StoreResult};
 
 /// One object as a sync saw it.
@@ -62,8 +63,9 @@ pub struct ObjectVersion {
 
 impl Store {
     /// Records a sync's observations in one transaction and returns the drift.
-    pub async fn policy_sync_record(
+    pub(crate) async fn policy_sync_record(
         &self,
+        fence: Fence,
         tenant_id: Uuid,
         run_id: Uuid,
         seen: &[PolicyObservation],
@@ -71,6 +73,7 @@ impl Store {
         let at = crate::now();
         let tid = tenant_id.to_string();
         let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
         let heads: Vec<(String, String, i64, String, Option<i64>)> = on_tx!(&mut tx, |c| sqlx::query_as(
             "SELECT kind, object_id, version, content_hash, removed_at FROM policy_heads WHERE tenant_id = $1"
         )

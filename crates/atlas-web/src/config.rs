@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use atlas_engine::schedule::CronSyntax;
+use atlas_engine::secrets::Secrets;
+
 #[derive(Clone, Debug)]
 pub struct WebConfig {
     /// Where to listen; port 0 picks a free port (tests).
@@ -19,6 +22,10 @@ pub struct WebConfig {
     /// Failed sign-ins allowed per email from all addresses within `login_window`.
     pub login_max_failures_per_email: i64,
     pub login_window: Duration,
+    /// The key that seals provider secrets entered in the console or the API.
+    pub secrets: Secrets,
+    /// Which cron expressions schedules may use.
+    pub cron: CronSyntax,
     /// How often the live channel reads a watched workspace's runs.
     pub live_tick: Duration,
     /// The console's public address (`ATLAS_PUBLIC_URL`), for links the
@@ -36,6 +43,8 @@ impl Default for WebConfig {
             login_max_failures: 5,
             login_max_failures_per_email: 20,
             login_window: Duration::from_secs(15 * 60),
+            secrets: Secrets::default(),
+            cron: CronSyntax::default(),
             live_tick: Duration::from_secs(1),
             public_url: None,
         }

@@ -9,7 +9,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::commands::runs::service_error;
-use crate::commands::worker::engine_config;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -60,7 +59,7 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
     let by = ctx.by();
     match cmd {
         SchedulesCommand::Add { tenant, workspace, cron, tz } => {
-            CronSpec::parse(&cron, &tz).map_err(CliError::invalid)?;
+            CronSpec::parse(&cron, &tz, ctx.env.cron()).map_err(CliError::invalid)?;
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
             let s = ctx.store.schedule_add(t.id, &cron, &tz, &by).await?;
             ctx.out.print(&s, || format!("schedule {}", line(&s)))
@@ -88,7 +87,7 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
                 Some(text) => Timestamp::parse_rfc3339(text)
                     .ok_or_else(|| CliError::invalid(format!("--slot `{text}` is not an RFC 3339 time")))?,
             };
-            let max_attempts = engine_config(None)?.max_attempts;
+            let max_attempts = ctx.env.engine()?.max_attempts;
             match schedule::fire(&ctx.store, &s, slot, max_attempts).await.map_err(service_error)? {
                 Fired::Run(inserted) => {
                     // The run JSON itself, as for `runs start`, plus the slot it fired.

@@ -15,7 +15,7 @@ pub struct BackupRun;
 #[async_trait]
 impl Handler for BackupRun {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
+        tenant_of(&ctx.run)?;
         let mut items = Vec::new();
         for kind in atlas_core::object_type::all() {
             for o in ctx.provider.list_objects(kind).await? {
@@ -35,10 +35,7 @@ impl Handler for BackupRun {
                 });
             }
         }
-        let written = ctx
-            .store
-            .backup_create(ctx.fence.run_id, ctx.fence.lease_token, ctx.run.workspace_id, tenant_id, &items)
-            .await?;
+        let written = ctx.results.backup_create(&items).await?;
         let n = items.len() as u64;
         let counts =
             SummaryCounts { total: n, succeeded: n, created: written.new_blobs, ..Default::default() }.recount();

@@ -14,9 +14,9 @@ pub struct InventorySync;
 #[async_trait]
 impl Handler for InventorySync {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let Some(tenant_id) = ctx.run.tenant_id else {
+        if ctx.run.tenant_id.is_none() {
             return Err(HandlerError::permanent("no_tenant", "an inventory sync needs a tenant".into()));
-        };
+        }
         let mut by_kind = Map::new();
         for kind in atlas_core::object_type::all() {
             by_kind.insert(kind.key.into(), Value::from(0));
@@ -33,7 +33,7 @@ impl Handler for InventorySync {
                 display_name: o.display_name,
             });
         }
-        let delta = ctx.store.inventory_replace(tenant_id, ctx.run.id, &seen).await?;
+        let delta = ctx.results.inventory_replace(&seen).await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

@@ -14,7 +14,7 @@ pub struct PoliciesSync;
 #[async_trait]
 impl Handler for PoliciesSync {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
+        tenant_of(&ctx.run)?;
         let seen: Vec<PolicyObservation> = list_all(ctx.provider.as_ref())
             .await?
             .into_iter()
@@ -26,7 +26,7 @@ impl Handler for PoliciesSync {
                 payload: o.payload,
             })
             .collect();
-        let drift = ctx.store.policy_sync_record(tenant_id, ctx.run.id, &seen).await?;
+        let drift = ctx.results.policy_sync_record(&seen).await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use atlas_core::object_type::{by_key, restore_rank};
+use atlas_core::item::ItemOutcome;
+use atlas_core::params::{OperationParams, RestoreParams};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
 use atlas_providers::{Kind, ProviderError, RemoteObject, UpdateOutcome};
 use atlas_store::backup::BackupItem;
 use atlas_store::run_item::ItemResult;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::{content_hash, tenant_of};
 use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput};
@@ -106,13 +107,12 @@ fn found(kind: Kind, item: &BackupItem, target_id: String, live: Value, matched_
 /// `unique_keys`: the secondary keys that only one item of the backup set has.
 async fn plan(
     ctx: &HandlerContext,
-    tenant_id: Uuid,
     kind: Kind,
     item: &BackupItem,
     unique_keys: &HashMap<(String, String), usize>,
     live: &mut Live,
 ) -> Result<Action, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.key, &item.object_id).await?;
+    let mapped = ctx.results.restore_map_get(kind.key, &item.object_id).await?;
     let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
     for target_id in candidates {
         if let Some(o) = patiently(|| ctx.provider.get_object(kind, &target_id)).await? {
@@ -156,39 +156,37 @@ async fn plan(
 
 async fn create(
     ctx: &HandlerContext,
-    tenant_id: Uuid,
     kind: Kind,
     item: &BackupItem,
 ) -> Result<RemoteObject, HandlerError> {
     let payload = kind.comparable(&item.payload);
     let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
-    ctx.store.restore_map_put(tenant_id, kind.key, &item.object_id, &created.id).await?;
+    ctx.results.restore_map_put(kind.key, &item.object_id, &created.id).await?;
     Ok(created)
 }
 
 /// Applies an item's action; returns whether it created (else updated or unchanged).
 async fn apply(
     ctx: &HandlerContext,
-    tenant_id: Uuid,
     kind: Kind,
     item: &BackupItem,
     action: &Action,
 ) -> Result<&'static str, HandlerError> {
     match action {
         Action::Unchanged { .. } | Action::Skipped { .. } => Ok("unchanged"),
-        Action::Create => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+        Action::Create => create(ctx, kind, item).await.map(|_| "created"),
         Action::Update { target_id, live, matched_by_name } => {
             let body = kind.update_body(&item.payload, live);
             match patiently(|| ctx.provider.update_object(ctx.fence, kind, target_id, &body)).await? {
                 UpdateOutcome::Updated(_) => {
                     if *matched_by_name {
                         // Found by name: later restores find it by id.
-                        ctx.store.restore_map_put(tenant_id, kind.key, &item.object_id, target_id).await?;
+                        ctx.results.restore_map_put(kind.key, &item.object_id, target_id).await?;
                     }
                     Ok("updated")
                 }
                 // Deleted since we looked: re-create it.
-                UpdateOutcome::Gone => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+                UpdateOutcome::Gone => create(ctx, kind, item).await.map(|_| "created"),
             }
         }
     }
@@ -197,27 +195,21 @@ async fn apply(
 #[async_trait]
 impl Handler for RestoreExecute {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
-        let params = &ctx.run.params;
-        let set_id = params
-            .get("backup_set_id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
-        let dry_run = params.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
-        let selected: Option<Vec<String>> = params
-            .get("item_ids")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect());
-        let mut items = ctx.store.backup_items(set_id).await?;
-        if let Some(ids) = &selected {
-            items.retain(|i| ids.contains(&i.id.to_string()));
+        tenant_of(&ctx.run)?;
+        let Ok(OperationParams::RestoreExecute(RestoreParams { backup_set_id: set_id, dry_run, item_ids })) =
+            ctx.run.operation_params()
+        else {
+            return Err(HandlerError::permanent("invalid_params", "backup_set_id is missing".into()));
+        };
+        let mut items = ctx.results.backup_items(set_id).await?;
+        if let Some(ids) = &item_ids {
+            items.retain(|i| ids.contains(&i.id));
         }
         items.sort_by_key(|i| restore_rank(&i.kind));
         // How many items of the whole set have each secondary key (a match
         // by it is made only when one does).
         let mut unique_keys: HashMap<(String, String), usize> = HashMap::new();
-        for i in ctx.store.backup_items(set_id).await? {
+        for i in ctx.results.backup_items(set_id).await? {
             if let Some(key) = by_key(&i.kind).and_then(|k| k.secondary_key(&i.payload)) {
                 *unique_keys.entry((i.kind.clone(), key)).or_default() += 1;
             }
@@ -229,19 +221,17 @@ impl Handler for RestoreExecute {
                 (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
             })
             .collect();
-        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
+        let run_items = ctx.results.items_ensure(&keys).await?;
 
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         let mut plan_rows = Vec::new();
         // Items a rescued earlier attempt finished stay finished.
-        for done in run_items.iter().filter(|i| i.status == "completed") {
-            super::items::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
-        }
+        super::items::tally_done(&mut counts, &run_items);
         let mut checkpoint = Checkpoint::new();
         for item in &items {
             let key = item.id.to_string();
-            if run_items.iter().any(|r| r.item_key == key && r.status == "completed") {
+            if super::items::is_done(&run_items, &key) {
                 continue;
             }
             if !dry_run {
@@ -251,7 +241,7 @@ impl Handler for RestoreExecute {
             }
             let Some(kind) = by_key(&item.kind) else {
                 let result = ItemResult {
-                    outcome: "failed",
+                    outcome: ItemOutcome::Failed,
                     reason_code: None,
                     error: Some(format!("unknown object kind {}", item.kind)),
                     detail: json!({}),
@@ -259,7 +249,7 @@ impl Handler for RestoreExecute {
                 super::items::finish(ctx, &key, &result, &mut counts).await?;
                 continue;
             };
-            let outcome = match plan(ctx, tenant_id, kind, item, &unique_keys, &mut live).await {
+            let outcome = match plan(ctx, kind, item, &unique_keys, &mut live).await {
                 Ok(action) if dry_run => {
                     let mut row = json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
                         "display_name": item.display_name, "action": action.name()});
@@ -269,27 +259,27 @@ impl Handler for RestoreExecute {
                     }
                     plan_rows.push(row);
                     ItemResult {
-                        outcome: "skipped",
+                        outcome: ItemOutcome::Skipped,
                         reason_code: Some("dry_run".into()),
                         error: None,
                         detail: json!({"action": action.name()}),
                     }
                 }
                 Ok(Action::Skipped { reason_code, reason }) => ItemResult {
-                    outcome: "skipped",
+                    outcome: ItemOutcome::Skipped,
                     reason_code: Some(reason_code.into()),
                     error: None,
                     detail: json!({"action": "skipped", "reason": reason}),
                 },
-                Ok(action) => match apply(ctx, tenant_id, kind, item, &action).await {
+                Ok(action) => match apply(ctx, kind, item, &action).await {
                     Ok("unchanged") => ItemResult {
-                        outcome: "skipped",
+                        outcome: ItemOutcome::Skipped,
                         reason_code: Some("unchanged".into()),
                         error: None,
                         detail: json!({"action": "unchanged", "result": "unchanged"}),
                     },
                     Ok(done) => ItemResult {
-                        outcome: "succeeded",
+                        outcome: ItemOutcome::Succeeded,
                         reason_code: None,
                         error: None,
                         detail: json!({"action": action.name(), "result": done}),
@@ -327,7 +317,7 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
     }
     failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
     Ok(ItemResult {
-        outcome: "failed",
+        outcome: ItemOutcome::Failed,
         reason_code: Some(e.failure_code.clone()),
         error: Some(e.message),
         detail: json!({}),

@@ -57,9 +57,6 @@ impl GraphConfig {
     pub const DEFAULT_LOGIN_URL: &'static str = "https://login.microsoftonline.com";
     pub const DEFAULT_MAX_RETRIES: u32 = 4;
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-    pub const GRAPH_URL_ENV: &'static str = "ATLAS_GRAPH_BASE_URL";
-    pub const LOGIN_URL_ENV: &'static str = "ATLAS_GRAPH_LOGIN_URL";
-
     /// A connection to the public cloud with default retries and timeout.
     pub fn new(
         external_tenant_id: impl Into<String>,
@@ -77,21 +74,14 @@ impl GraphConfig {
         }
     }
 
-    /// [`GraphConfig::new`], with the base URLs from `ATLAS_GRAPH_LOGIN_URL`
-    /// and `ATLAS_GRAPH_BASE_URL` where set (tests point them at a fake).
-    pub fn from_env(
+    /// [`GraphConfig::new`], reaching Graph at `endpoints`.
+    pub fn at(
+        endpoints: &GraphEndpoints,
         external_tenant_id: impl Into<String>,
         client_id: impl Into<String>,
         client_secret: SecretString,
     ) -> GraphConfig {
-        Self::new(external_tenant_id, client_id, client_secret).with_env(|name| std::env::var(name).ok())
-    }
-
-    fn with_env(self, lookup: impl Fn(&str) -> Option<String>) -> GraphConfig {
-        let pick = |name, default: String| lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or(default);
-        let login_url = pick(Self::LOGIN_URL_ENV, self.login_url.clone());
-        let graph_url = pick(Self::GRAPH_URL_ENV, self.graph_url.clone());
-        self.with_urls(&login_url, &graph_url)
+        Self::new(external_tenant_id, client_id, client_secret).with_urls(&endpoints.login_url, &endpoints.graph_url)
     }
 
     /// Sets both base URLs (a trailing slash is dropped).
@@ -100,6 +90,25 @@ impl GraphConfig {
         self.login_url = login_url.trim().trim_end_matches('/').to_owned();
         self.graph_url = graph_url.trim().trim_end_matches('/').to_owned();
         self
+    }
+}
+
+/// Where Graph and its token endpoint are: Microsoft's public cloud unless
+/// configured otherwise (tests point both at a fake).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphEndpoints {
+    /// e.g. `https://login.microsoftonline.com`.
+    pub login_url: String,
+    /// e.g. `https://graph.microsoft.com`.
+    pub graph_url: String,
+}
+
+impl Default for GraphEndpoints {
+    fn default() -> GraphEndpoints {
+        GraphEndpoints {
+            login_url: GraphConfig::DEFAULT_LOGIN_URL.to_owned(),
+            graph_url: GraphConfig::DEFAULT_GRAPH_URL.to_owned(),
+        }
     }
 }
 
@@ -280,19 +289,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base_urls_come_from_the_environment_or_default() {
-        let base = GraphConfig::new("tid", "app", SecretString::new("s3cret"));
-        let from = |login: Option<&str>, graph: Option<&str>| {
-            base.clone().with_env(|name| match name {
-                GraphConfig::LOGIN_URL_ENV => login.map(str::to_owned),
-                GraphConfig::GRAPH_URL_ENV => graph.map(str::to_owned),
-                _ => None,
-            })
-        };
-        let defaults = from(None, Some(" "));
-        assert_eq!(defaults.login_url, "https://login.microsoftonline.com");
-        assert_eq!(defaults.graph_url, "https://graph.microsoft.com");
-        let local = from(Some("http://127.0.0.1:9/"), Some("http://127.0.0.1:8"));
+    fn base_urls_default_to_microsoft_and_drop_a_trailing_slash() {
+        let secret = || SecretString::new("s3cret");
+        let public = GraphConfig::at(&GraphEndpoints::default(), "tid", "app", secret());
+        assert_eq!(public.login_url, "https://login.microsoftonline.com");
+        assert_eq!(public.graph_url, "https://graph.microsoft.com");
+        let fake = GraphEndpoints { login_url: "http://127.0.0.1:9/".into(), graph_url: " http://127.0.0.1:8".into() };
+        let local = GraphConfig::at(&fake, "tid", "app", secret());
         assert_eq!(local.login_url, "http://127.0.0.1:9");
         assert_eq!(local.graph_url, "http://127.0.0.1:8");
     }

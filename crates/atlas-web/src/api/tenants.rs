@@ -146,7 +146,7 @@ pub async fn set_connection(
                     c
                 }
                 ConnectionKind::MicrosoftGraph => {
-                    let (config, sealed) = graph_settings(b.external_tenant_id, b.client_id, b.client_secret)?;
+                    let (config, sealed) = graph_settings(&state, b.external_tenant_id, b.client_id, b.client_secret)?;
                     state.store.connection_add(tenant.id, kind, config, Some(sealed), &ctx.by()).await?
                 }
             };
@@ -161,6 +161,7 @@ pub async fn set_connection(
 /// Validates a Graph connection's settings and seals its secret. Messages
 /// name fields, never the secret's value.
 fn graph_settings(
+    state: &AppState,
     external_tenant_id: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -180,7 +181,7 @@ fn graph_settings(
     if secret.is_empty() {
         return Err(ApiError::Invalid("client_secret must not be empty".into()));
     }
-    let sealed = atlas_engine::secrets::seal(secret).map_err(|e| ApiError::Internal(e.into()))?;
+    let sealed = state.config.secrets.seal(secret).map_err(|e| ApiError::Internal(e.into()))?;
     Ok((json!({"external_tenant_id": external.to_string(), "client_id": client}), sealed))
 }
 

@@ -33,16 +33,12 @@ struct Fixture {
 
 async fn fixture(w: &World) -> Fixture {
     let blocked = w.blocked_run().await;
+    // A policies sync stores versions of the sandbox's objects (the versions routes).
+    w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
+    w.drain().await;
     let queued = w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
+    // A device configuration of the sandbox seed.
     let object_id = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201".to_owned();
-    let seen = atlas_store::policy::PolicyObservation {
-        kind: "device_configuration".into(),
-        object_id: object_id.clone(),
-        display_name: "[Baseline] Windows - Device Restrictions".into(),
-        content_hash: "h1".into(),
-        payload: json!({"id": object_id, "displayName": "[Baseline] Windows - Device Restrictions"}),
-    };
-    w.store.policy_sync_record(w.tenant_a.id, queued.id, &[seen]).await.unwrap();
     Fixture { queued_run: queued.id, blocked_run: blocked.id, object_id }
 }
 

@@ -1,7 +1,7 @@
 //! The legitimacy contract against Microsoft Graph (SPEC §3, §5): every family
 //! runs through the engine — start, worker, gate, handler — on a tenant whose
 //! connection is `microsoft_graph`, against a stateful fake Graph
-//! (`fake_graph`) reached through `ATLAS_GRAPH_LOGIN_URL`/`ATLAS_GRAPH_BASE_URL`.
+//! (`fake_graph`) the workers' provider settings point at.
 //!
 //! For each family: the allowed path does its work against Graph; blocked
 //! paths end `completed/blocked` with the contract's observable checks and
@@ -10,33 +10,36 @@
 //! are checked request by request. The client secret is scanned for in the
 //! audit, runs, notifications and captured logs.
 //!
-//! These tests set process-wide environment variables, so they live in their
-//! own test binary and run one at a time (`SERIAL`), each with its own fake.
+//! They run one at a time (`SERIAL`), each with its own fake: the captured
+//! logs are process-wide.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_graph;
-mod support;
-
 use std::collections::{BTreeSet, HashMap};
 
+use crate::fake_graph::*;
+use crate::support::{cli, World};
 use atlas_core::audit::Actor;
 use atlas_core::capability::BuiltinRole;
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::tenant::{ConnectionKind, ConnectionStatus, TenantStatus};
 use atlas_core::OperationType;
+use atlas_engine::families::comparable;
+use atlas_engine::secrets::Secrets;
+use atlas_engine::ProviderConfig;
+use atlas_providers::graph::secret::SecretString;
+use atlas_providers::graph::GraphEndpoints;
+use atlas_providers::ObjectKind;
 use atlas_store::admin::{ProviderConnection, RoleRef};
 use atlas_store::audit::AuditFilter;
 use atlas_store::Store;
-use fake_graph::*;
 use serde_json::{json, Value};
-use support::{cli, World};
 use uuid::Uuid;
 
 /// The client secret of the test connections.
 const SECRET: &str = "s3cr3t-9fK2xQ7vLm4Tz8Rw";
-/// The installation key sealing it (`ATLAS_SECRET_KEY`, 64 hex characters).
+/// The installation key sealing it (64 hex characters).
 const SECRET_KEY: &str = "5f0c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c";
 /// Objects in the seeded fake tenant: 8 device configurations, 4 compliance
 /// policies, 4 settings-catalog policies, 4 app protection policies,
@@ -45,34 +48,42 @@ const SECRET_KEY: &str = "5f0c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b
 const OBJECTS: u64 = 63;
 const PILOT_RING: &str = "fdae9d6b-7d4d-4d37-8c08-2f8c452f28aa";
 
-/// One test at a time: the Graph URLs are process-wide environment variables.
+/// One test at a time: the log capture is process-wide.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Takes the test slot, starts this test's fake Graph and points the engine at it.
+/// Takes the test slot and starts this test's fake Graph.
 async fn setup() -> (tokio::sync::MutexGuard<'static, ()>, FakeGraph) {
     let serial = SERIAL.lock().await;
     logs::install();
     let fake = FakeGraph::start(SECRET).await;
-    std::env::set_var("ATLAS_SECRET_KEY", SECRET_KEY);
-    std::env::set_var("ATLAS_GRAPH_LOGIN_URL", fake.uri());
-    std::env::set_var("ATLAS_GRAPH_BASE_URL", fake.uri());
-    // `secrets::key()` creates the data directory even when the key comes from
-    // the environment: keep it out of the source tree.
-    std::env::set_var("ATLAS_DATA_DIR", std::env::temp_dir().join("atlas-graph-contract"));
     (serial, fake)
+}
+
+/// Provider settings that reach `fake` and open secrets with the test key.
+fn providers(fake: &FakeGraph) -> ProviderConfig {
+    ProviderConfig {
+        graph: GraphEndpoints { login_url: fake.uri(), graph_url: fake.uri() },
+        // A configured key writes nothing into the data directory.
+        secrets: Secrets {
+            key: Some(SecretString::new(SECRET_KEY)),
+            data_dir: std::env::temp_dir().join("atlas-graph-contract"),
+        },
+        ..ProviderConfig::default()
+    }
 }
 
 /// The usual test world, with its tenant swapped for one connected to Graph
 /// (a Graph connection starts `pending_consent`).
-async fn graph_world(store: Store) -> World {
-    graph_world_with(store, "Fabrikam Dental Group", SECRET).await
+async fn graph_world(store: Store, fake: &FakeGraph) -> World {
+    graph_world_with(store, fake, "Fabrikam Dental Group", SECRET).await
 }
 
-async fn graph_world_with(store: Store, name: &str, secret: &str) -> World {
+async fn graph_world_with(store: Store, fake: &FakeGraph, name: &str, secret: &str) -> World {
     let mut w = World::new(store).await;
+    w.providers = providers(fake);
     let tenant =
         w.store.tenant_create(w.workspace.id, name, TenantStatus::Active, true, Some(TENANT), &cli()).await.unwrap();
-    let sealed = atlas_engine::secrets::seal(secret).unwrap();
+    let sealed = w.providers.secrets.seal(secret).unwrap();
     assert!(!sealed.contains(secret));
     let config = json!({"external_tenant_id": TENANT, "client_id": CLIENT_ID});
     let conn =
@@ -241,7 +252,7 @@ fn tenant_objects(fake: &FakeGraph) -> BTreeSet<(String, String)> {
 
 async fn connection_check(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     // Blocked while the connection still waits for consent: Entra is not even asked for a token.
     for drift in [Drift::Role(BuiltinRole::Readonly), Drift::TenantArchived] {
         blocked(&w, &fake, OperationType::ProviderConnectionCheck, json!({}), drift).await;
@@ -292,7 +303,7 @@ async fn connection_check(store: Store) {
 async fn connection_check_without_group_read_all(store: Store) {
     let (_serial, fake) = setup().await;
     fake.grant(&[CONFIGURATION, APPS, SERVICE_CONFIG]);
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     let run = w.start(OperationType::ProviderConnectionCheck, json!({})).await;
     w.drain().await;
     let run = w.run(run.id).await;
@@ -325,7 +336,7 @@ async fn connection_check_without_group_read_all(store: Store) {
 
 async fn inventory_sync(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     for drift in [Drift::Role(BuiltinRole::Readonly), Drift::TenantArchived, Drift::ConnectionDisabled] {
         blocked(&w, &fake, OperationType::InventorySync, json!({}), drift).await;
@@ -365,7 +376,7 @@ async fn inventory_sync(store: Store) {
 
 async fn policies_sync(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     for drift in [Drift::Role(BuiltinRole::Readonly), Drift::TenantArchived, Drift::ConnectionDisabled] {
         blocked(&w, &fake, OperationType::PoliciesSync, json!({}), drift).await;
@@ -396,7 +407,7 @@ async fn policies_sync(store: Store) {
 
 async fn compliance_snapshot(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     for drift in [Drift::Role(BuiltinRole::Readonly), Drift::TenantArchived, Drift::ConnectionDisabled] {
         blocked(&w, &fake, OperationType::ComplianceSnapshot, json!({}), drift).await;
@@ -431,7 +442,7 @@ async fn compliance_snapshot(store: Store) {
 
 async fn backup_run(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     for drift in [Drift::Role(BuiltinRole::Readonly), Drift::TenantArchived, Drift::ConnectionDisabled] {
         blocked(&w, &fake, OperationType::BackupRun, json!({}), drift).await;
@@ -527,7 +538,7 @@ async fn assert_tenant_matches_backup(w: &World, fake: &FakeGraph, set: Uuid) {
 
 async fn restore_execute(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     let set = backup(&w).await;
     let expected = drift_the_tenant(&fake);
@@ -584,7 +595,7 @@ async fn restore_execute(store: Store) {
 
 async fn restore_assignments(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     let set = backup(&w).await;
     let assigned =
@@ -661,7 +672,7 @@ async fn restore_assignments(store: Store) {
 
 async fn a_permission_refused_mid_run_fails_it_naming_the_permission(store: Store) {
     let (_serial, fake) = setup().await;
-    let w = graph_world(store).await;
+    let w = graph_world(store, &fake).await;
     connect(&w).await;
     // Consent for app protection is withdrawn after the check.
     fake.deny(APPS);
@@ -681,7 +692,7 @@ async fn a_permission_refused_mid_run_fails_it_naming_the_permission(store: Stor
 async fn the_client_secret_never_leaves_its_sealed_column(store: Store) {
     let (_serial, fake) = setup().await;
     logs::capture();
-    let w = graph_world(store.clone()).await;
+    let w = graph_world(store.clone(), &fake).await;
     connect(&w).await;
     succeeded(&w, OperationType::InventorySync, json!({})).await;
     succeeded(&w, OperationType::PoliciesSync, json!({})).await;
@@ -696,7 +707,7 @@ async fn the_client_secret_never_leaves_its_sealed_column(store: Store) {
     // A second connection with a mistyped secret: the check fails with Entra's
     // reason, and that secret does not show either.
     let mistyped = "s3cr3t-Mistyped-4b8d1f0e2a";
-    let other = graph_world_with(store.clone(), "Fabrikam Labs", mistyped).await;
+    let other = graph_world_with(store.clone(), &fake, "Fabrikam Labs", mistyped).await;
     let run = other.start(OperationType::ProviderConnectionCheck, json!({})).await;
     other.drain().await;
     let run = other.run(run.id).await;

@@ -4,18 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
+use atlas_core::item::ItemOutcome;
 use atlas_core::run::{RunOutcome, RunStatus};
-use atlas_core::tenant::TenantScope;
+use atlas_core::tenant::{TenantScope, TenantStatus};
 use atlas_core::OperationType;
 use atlas_engine::{service, ServiceError, StartRequest};
+use atlas_store::run::RunFilter;
 use atlas_store::sandbox::SandboxFaultKind;
 use serde_json::json;
-use support::{cli, World};
 use uuid::Uuid;
 
 async fn bulk_blocks_only_the_revoked_tenant(store: atlas_store::Store) {
@@ -47,7 +47,7 @@ async fn bulk_blocks_only_the_revoked_tenant(store: atlas_store::Store) {
     let c = run.summary_counts;
     assert_eq!((c.total, c.succeeded, c.blocked, c.failed, c.processed), (5, 4, 1, 0, 4));
     let items = w.store.run_items(run.id).await.unwrap();
-    let blocked: Vec<_> = items.iter().filter(|i| i.outcome == "blocked").collect();
+    let blocked: Vec<_> = items.iter().filter(|i| i.outcome == ItemOutcome::Blocked).collect();
     assert_eq!(blocked.len(), 1);
     assert_eq!(blocked[0].item_key, w.tenant.id.to_string());
     assert_eq!(blocked[0].reason_code.as_deref(), Some("tenant_entitlement_revoked"));
@@ -78,13 +78,27 @@ async fn bulk_start_validates_its_targets(store: atlas_store::Store) {
     };
     for params in [
         json!({"operation": "inventory.sync", "tenant_ids": []}),
-        json!({"operation": "inventory.sync", "tenant_ids": [Uuid::now_v7().to_string()]}),
         json!({"operation": "restore.execute", "tenant_ids": [w.tenant.id.to_string()]}),
         json!({"operation": "bulk.operation", "tenant_ids": [w.tenant.id.to_string()]}),
     ] {
         let err = start(params.clone()).await.unwrap_err();
         assert!(matches!(err, ServiceError::Invalid(_)), "{params}: {err:?}");
     }
+    // A tenant the starter cannot see is not found, as the API and console
+    // answer (404) — whether it does not exist or is another workspace's.
+    let elsewhere = w.store.workspace_create(&format!("else-{}", Uuid::now_v7().simple()), "Elsewhere", &cli()).await;
+    let elsewhere = w
+        .store
+        .tenant_create(elsewhere.unwrap().id, "Elsewhere", TenantStatus::Active, true, None, &cli())
+        .await
+        .unwrap();
+    for tenant in [Uuid::now_v7(), elsewhere.id] {
+        let params = json!({"operation": "inventory.sync", "tenant_ids": [tenant.to_string()]});
+        let err = start(params.clone()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::NotFound(_)), "{params}: {err:?}");
+    }
+    let runs = RunFilter { workspace_id: Some(w.workspace.id), limit: 10, ..RunFilter::default() };
+    assert!(w.store.run_list(&runs).await.unwrap().is_empty(), "nothing started");
 }
 
 async fn assignments_are_restored_and_missing_groups_skipped(store: atlas_store::Store) {
@@ -212,7 +226,7 @@ async fn cancel_between_items(store: atlas_store::Store) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, atlas_core::audit::Actor::User { user_id: w.owner.id }, "attributed to who cancelled");
     let items = w.store.run_items(run.id).await.unwrap();
-    assert!(items.iter().any(|i| i.outcome == "cancelled"));
+    assert!(items.iter().any(|i| i.outcome == ItemOutcome::Cancelled));
 }
 
 both_stores!(

@@ -3,10 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::Atlas;
 use serde_json::json;
-use support::Atlas;
 
 #[test]
 fn users_add_list_and_disable() {

@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{cli, World};
 use atlas_core::capability::{BuiltinRole, Capability};
 use atlas_core::gate::{Authority, ReasonCode};
 use atlas_core::run::{NewRun, Run, RunOutcome, RunStatus};
@@ -16,7 +15,6 @@ use atlas_core::tenant::{ConnectionStatus, TenantScope, TenantStatus};
 use atlas_core::OperationType;
 use atlas_store::admin::RoleRef;
 use serde_json::json;
-use support::{cli, World};
 use uuid::Uuid;
 
 /// The observable semantics of a run blocked before it started.

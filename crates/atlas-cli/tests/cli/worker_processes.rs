@@ -6,11 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use crate::support::world::{Db, MANAGER};
+use crate::support::Atlas;
 use atlas_core::capability::BuiltinRole;
 use atlas_core::run::{RunEvent, RunOutcome, RunStatus};
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
@@ -23,8 +23,6 @@ use atlas_store::audit::AuditFilter;
 use atlas_store::sandbox::SandboxJournalEntry;
 use atlas_store::{Store, StoreError};
 use serde_json::{json, Value};
-use support::world::{Db, MANAGER};
-use support::Atlas;
 use uuid::Uuid;
 
 fn id(v: &Value) -> String {

@@ -8,14 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::world::{MANAGER, READONLY};
+use crate::support::{Atlas, Outcome, TEST_SECRET_KEY};
 use serde_json::Value;
-use support::world::{MANAGER, READONLY};
-use support::{Atlas, Outcome, TEST_SECRET_KEY};
 
 /// Runs `atlas` with extra environment (a time zone, a public URL).
 fn run_env(atlas: &Atlas, args: &[&str], env: &[(&str, &str)]) -> Outcome {

@@ -10,20 +10,12 @@ use atlas_core::run::Run;
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::OperationType;
 use atlas_engine::worker::WorkerStats;
-use atlas_engine::{families, service, EngineConfig, StartRequest, Worker};
+use atlas_engine::{families, service, EngineConfig, ProviderConfig, StartRequest, Worker};
 use atlas_store::admin::{ChangeBy, RoleRef, Tenant, User, Workspace};
 use atlas_store::audit::AuditFilter;
 use atlas_store::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-/// One test per case per dialect (see `atlas_store::dialect_tests`).
-#[macro_export]
-macro_rules! both_stores {
-    ($($case:ident),+ $(,)?) => {
-        atlas_store::dialect_tests!($($case),+);
-    };
-}
 
 pub struct World {
     pub store: Store,
@@ -31,6 +23,9 @@ pub struct World {
     pub owner: User,
     pub initiator: User,
     pub tenant: Tenant,
+    /// What this world's workers build providers with (tests change the
+    /// write budget, or point Graph at a fake).
+    pub providers: ProviderConfig,
 }
 
 pub fn cli() -> ChangeBy {
@@ -61,7 +56,7 @@ impl World {
             store.tenant_create(workspace.id, "Contoso North", TenantStatus::Active, true, None, &cli()).await.unwrap();
         store.connection_add(tenant.id, ConnectionKind::Sandbox, json!({}), None, &cli()).await.unwrap();
         atlas_providers::sandbox::seed(&store, tenant.id).await.unwrap();
-        World { store, workspace, owner, initiator, tenant }
+        World { store, workspace, owner, initiator, tenant, providers: ProviderConfig::default() }
     }
 
     pub async fn other_tenant(&self, name: &str) -> Tenant {
@@ -96,7 +91,7 @@ impl World {
     }
 
     pub fn worker(&self) -> Worker {
-        Worker::new(self.store.clone(), fast_config(), families::registry())
+        Worker::new(self.store.clone(), fast_config(), families::registry()).with_providers(self.providers.clone())
     }
 
     /// Runs a worker until nothing is queued or running.

@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::world::FAST;
-use support::Atlas;
+use crate::support::world::FAST;
+use crate::support::Atlas;
 
 /// Seconds-resolution cron for tests, and a quick scheduler tick.
 const NODE: &[(&str, &str)] = &[("ATLAS_CRON_ALLOW_SECONDS", "1"), ("ATLAS_SCHEDULER_TICK_MS", "100")];

@@ -3,13 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{cli, World};
 use atlas_core::run::RunOutcome;
 use atlas_core::Timestamp;
-use atlas_engine::scheduler::Scheduler;
+use atlas_engine::scheduler::{Scheduler, SchedulerConfig};
 use atlas_store::run::RunFilter;
-use support::{cli, World};
 
 fn at(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
@@ -33,7 +31,9 @@ async fn one_run_per_slot_across_nodes(store: atlas_store::Store) {
         .execute_raw(&format!("UPDATE backup_schedules SET created_at = 0 WHERE id = '{}'", schedule.id))
         .await
         .unwrap();
-    let nodes: Vec<Scheduler> = (0..3).map(|_| Scheduler::new(w.store.clone(), 3)).collect();
+    let nodes: Vec<Scheduler> = (0..3)
+        .map(|_| Scheduler::new(w.store.clone(), SchedulerConfig { max_attempts: 3, ..SchedulerConfig::default() }))
+        .collect();
     for minute in ["10:00", "10:05", "10:10"] {
         let now = at(&format!("2026-11-26T{minute}:30Z"));
         // Polled together: each node's tick races the others on the slot's unique key.
@@ -66,7 +66,10 @@ async fn disabled_schedules_do_not_fire(store: atlas_store::Store) {
         .await
         .unwrap();
     w.store.schedule_set_enabled(schedule.id, false, &cli()).await.unwrap();
-    let report = Scheduler::new(w.store.clone(), 3).tick_at(at("2026-11-26T10:00:00Z")).await.unwrap();
+    let report = Scheduler::new(w.store.clone(), SchedulerConfig { max_attempts: 3, ..SchedulerConfig::default() })
+        .tick_at(at("2026-11-26T10:00:00Z"))
+        .await
+        .unwrap();
     assert_eq!(report.fired, 0);
     assert!(backup_runs(&w).await.is_empty());
 }

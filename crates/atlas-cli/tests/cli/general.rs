@@ -3,10 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::Atlas;
 use serde_json::{json, Value};
-use support::Atlas;
 
 #[test]
 fn migrate_is_idempotent() {

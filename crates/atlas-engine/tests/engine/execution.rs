@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{cli, World};
 use atlas_core::capability::BuiltinRole;
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunEvent, RunOutcome, RunStatus};
@@ -18,7 +17,6 @@ use atlas_store::claim::{ClaimParams, Claimed};
 use atlas_store::sandbox::SandboxFaultKind as FaultKind;
 use atlas_store::StoreError;
 use serde_json::json;
-use support::{cli, World};
 
 /// A registered object type by key.
 fn ty(key: &str) -> atlas_providers::Kind {
@@ -176,6 +174,28 @@ mod ordering {
     both_stores!(denied_handler_is_never_called);
 }
 
+/// Waits until some backend waits on a lock that `holder`'s backend holds
+/// (`pg_blocking_pids`, read over another connection: statistics views are a
+/// snapshot per transaction). Deterministic, unlike sleeping a while.
+async fn blocked_on(url: &str, holder: &mut sqlx::PgConnection) {
+    use sqlx::Connection;
+    let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()").fetch_one(&mut *holder).await.unwrap();
+    let mut watcher = sqlx::PgConnection::connect(url).await.unwrap();
+    for _ in 0..3_000 {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
+                .bind(pid)
+                .fetch_one(&mut watcher)
+                .await
+                .unwrap();
+        if n > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("nothing ever waited on backend {pid}'s locks");
+}
+
 /// A revocation committed while a claim waits on the facts it locks is seen by
 /// that claim: the run is blocked, never started after the revocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +221,7 @@ async fn postgres_revocation_racing_a_claim_is_ordered() {
         let store = w.store.clone();
         tokio::spawn(async move { store.run_claim_and_authorize(&params).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocked_on(&url, &mut revoker).await;
     assert!(!claimer.is_finished(), "the claim waits for the revocation's row lock");
     sqlx::query("COMMIT").execute(&mut revoker).await.unwrap();
     let claimed = claimer.await.unwrap().unwrap();
@@ -235,7 +255,7 @@ async fn postgres_claim_holding_facts_makes_the_revocation_wait() {
         let (ws, user) = (w.workspace.id, w.initiator.id);
         tokio::spawn(async move { store.member_revoke(ws, user, &cli()).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocked_on(&url, &mut claimer).await;
     assert!(!revoke.is_finished(), "a revocation waits for a claim holding the membership");
     sqlx::query("COMMIT").execute(&mut claimer).await.unwrap();
     revoke.await.unwrap().unwrap();

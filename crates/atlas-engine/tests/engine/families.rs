@@ -3,16 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunOutcome, RunStatus};
 use atlas_core::OperationType;
 use atlas_engine::ServiceError;
 use serde_json::{json, Value};
-use support::{cli, World};
 use uuid::Uuid;
 
 async fn backup(w: &World) -> Uuid {

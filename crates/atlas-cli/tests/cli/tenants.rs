@@ -3,10 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::Atlas;
 use serde_json::{json, Value};
-use support::Atlas;
 
 fn north(atlas: &Atlas) -> Value {
     atlas.ok(&["tenants", "add", "--workspace", "acme", "--name", "Contoso North"])
@@ -207,7 +205,7 @@ fn graph_connection_secret_is_sealed_and_never_shown() {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "the secret leaked: {out:?}");
     }
     // The database holds it sealed, not in clear.
-    let sealed = support::world::block_on(async {
+    let sealed = crate::support::world::block_on(async {
         let store = atlas_store::Store::connect(atlas.url()).await.unwrap();
         store.connection_sealed_secret(uuid::Uuid::parse_str(id).unwrap()).await.unwrap().unwrap()
     });

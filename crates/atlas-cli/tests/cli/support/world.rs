@@ -22,31 +22,6 @@ pub const OUTSIDER: &str = "oscar@example.com";
 pub const FAST: &[(&str, &str)] =
     &[("ATLAS_POLL_INTERVAL_MS", "25"), ("ATLAS_RETRY_BACKOFF_MS", "50"), ("ATLAS_LEASE_MS", "5000")];
 
-/// One test per case per store; the PostgreSQL half is skipped (loudly, by the
-/// testkit) when no server answers, unless `ATLAS_TEST_PG=require`.
-#[macro_export]
-macro_rules! cli_both_stores {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $case() {
-                    super::$case($crate::support::Atlas::new());
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $case() {
-                    let Some(atlas) = $crate::support::Atlas::postgres() else { return };
-                    super::$case(atlas);
-                }
-            )+
-        }
-    };
-}
-
 /// Runs a future to completion on a private runtime (for sync tests).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)

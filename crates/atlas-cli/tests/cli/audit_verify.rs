@@ -4,10 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Atlas, Outcome};
 use serde_json::Value;
-use support::{Atlas, Outcome};
 
 /// `acme` (workspace.created, tenant.created, role.created, tenant.created)
 /// and `beta`, plus users on the global chain; verified (so sealed) once.

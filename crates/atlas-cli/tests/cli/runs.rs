@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::world::{MANAGER, OPERATOR, OUTSIDER, OWNER, READONLY};
+use crate::support::Atlas;
 use serde_json::{json, Value};
-use support::world::{MANAGER, OPERATOR, OUTSIDER, OWNER, READONLY};
-use support::Atlas;
 use uuid::Uuid;
 
 fn id(v: &Value) -> String {

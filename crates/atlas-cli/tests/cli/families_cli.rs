@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::world::{Db, MANAGER, OPERATOR};
+use crate::support::Atlas;
 use serde_json::{json, Value};
-use support::world::{Db, MANAGER, OPERATOR};
-use support::Atlas;
 use uuid::Uuid;
 
 fn id(v: &Value) -> String {
@@ -263,7 +261,7 @@ fn cancel_stops_a_running_restore_between_items(atlas: Atlas) {
     let (_, set) = backup(&atlas, &north);
     atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "latency", "--calls", "20", "--ms", "300"]);
     let run = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&format!(r#"{{"backup_set_id": "{set}"}}"#))));
-    let worker = atlas.spawn(&["worker", "--until-idle", "--json"], support::world::FAST);
+    let worker = atlas.spawn(&["worker", "--until-idle", "--json"], crate::support::world::FAST);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let r = atlas.show(&run);

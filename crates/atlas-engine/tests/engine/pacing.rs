@@ -1,23 +1,20 @@
 //! Provider write pacing: a burst of restores to one tenant never exceeds the
 //! write budget in any sliding window, checked from the sandbox journal.
-//! (Its own test binary: the budget comes from the environment.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::World;
 use atlas_core::run::RunOutcome;
 use atlas_core::OperationType;
+use atlas_store::pacing::WriteBudget;
 use serde_json::json;
-use support::World;
 
 const BUDGET: usize = 6;
 const WINDOW_MICROS: i64 = 1_000_000;
 
 async fn burst_of_restores_stays_within_the_budget(store: atlas_store::Store) {
-    std::env::set_var("ATLAS_WRITE_BUDGET", BUDGET.to_string());
-    std::env::set_var("ATLAS_WRITE_WINDOW_MS", "1000");
-    let w = World::new(store).await;
+    let mut w = World::new(store).await;
+    w.providers.write_budget = WriteBudget { limit: BUDGET as u32, window_ms: WINDOW_MICROS / 1000 };
     let configs = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
     let mut sets = Vec::new();
     for version in 1..=3 {
