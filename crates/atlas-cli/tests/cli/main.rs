@@ -34,5 +34,6 @@ mod names;
 mod people;
 mod runs;
 mod scheduler_nodes;
+mod serve;
 mod tenants;
 mod worker_processes;

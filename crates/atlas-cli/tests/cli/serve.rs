@@ -5,15 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::TEST_SECRET_KEY;
+use crate::support::TEST_SECRET_KEY;
 
 /// The server, stopped by its own handle when the test ends.
 struct Server(Child);
