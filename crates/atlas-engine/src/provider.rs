@@ -144,13 +144,7 @@ impl Provider for NoTenant {
     async fn create_object(&self, _: WriteFence, _: Kind, _: &Value) -> Result<RemoteObject, ProviderError> {
         no_tenant()
     }
-    async fn update_object(
-        &self,
-        _: WriteFence,
-        _: Kind,
-        _: &str,
-        _: &Value,
-    ) -> Result<UpdateOutcome, ProviderError> {
+    async fn update_object(&self, _: WriteFence, _: Kind, _: &str, _: &Value) -> Result<UpdateOutcome, ProviderError> {
         no_tenant()
     }
     async fn list_assignments(&self, _: Kind, _: &str) -> Result<Vec<Value>, ProviderError> {

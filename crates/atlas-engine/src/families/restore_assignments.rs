@@ -4,8 +4,8 @@
 //! exists is dropped with a reason, never re-pointed by guessing.
 
 use async_trait::async_trait;
-use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::item::ItemOutcome;
+use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
 use atlas_providers::Kind;
@@ -30,11 +30,7 @@ fn normalized(assignments: &[Value]) -> String {
     targets.join(",")
 }
 
-async fn restore_one(
-    ctx: &HandlerContext,
-    kind: Kind,
-    item: &BackupItem,
-) -> Result<ItemResult, HandlerError> {
+async fn restore_one(ctx: &HandlerContext, kind: Kind, item: &BackupItem) -> Result<ItemResult, HandlerError> {
     let mapped = ctx.results.restore_map_get(kind.key, &item.object_id).await?;
     let mut target = None;
     for id in mapped.into_iter().chain(std::iter::once(item.object_id.clone())) {

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::item::ItemOutcome;
+use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::params::{OperationParams, RestoreParams};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
@@ -154,11 +154,7 @@ async fn plan(
     })
 }
 
-async fn create(
-    ctx: &HandlerContext,
-    kind: Kind,
-    item: &BackupItem,
-) -> Result<RemoteObject, HandlerError> {
+async fn create(ctx: &HandlerContext, kind: Kind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
     let payload = kind.comparable(&item.payload);
     let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
     ctx.results.restore_map_put(kind.key, &item.object_id, &created.id).await?;
