@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, backups, bench_seed, connections, members, notifications, roles, runs, sandbox, schedules, serve, tenants,
-    tokens, users, worker, workspaces,
+    audit, backups, bench_seed, connections, members, notifications, object_types, policies, roles, runs, sandbox,
+    schedules, serve, tenants, tokens, users, worker, workspaces,
 };
 
 #[derive(Debug, Parser)]
@@ -78,10 +78,16 @@ pub enum Command {
     /// Backup schedules: add, enable, disable, list, fire
     #[command(subcommand)]
     Schedules(schedules::SchedulesCommand),
-    /// The sandbox provider: inject faults
+    /// The sandbox provider: inject faults, list and edit the simulated tenant's objects
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
-    /// Backup sets: list, show
+    /// The object-type registry: list
+    #[command(subcommand)]
+    ObjectTypes(object_types::ObjectTypesCommand),
+    /// Object versions: history, diff
+    #[command(subcommand)]
+    Policies(policies::PoliciesCommand),
+    /// Backup sets: list, show, diff
     #[command(subcommand)]
     Backups(backups::BackupsCommand),
     /// Benchmarks only: add completed runs to a workspace (scripts/bench-console)

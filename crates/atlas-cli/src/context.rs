@@ -1,17 +1,19 @@
 //! What every command needs: the store (migrated, so that a fresh machine just
-//! works), the output mode, and the lookups that turn command-line names into
-//! records with errors that name the flag.
+//! works), the environment's configuration, the output mode, and the lookups
+//! that turn command-line names into records with errors that name the flag.
 
 use atlas_core::tenant::TenantScope;
 use atlas_store::admin::{ChangeBy, Tenant, User, Workspace};
 use atlas_store::Store;
 use uuid::Uuid;
 
+use crate::config::{Env, DEFAULT_BIND};
 use crate::error::CliError;
 use crate::output::Output;
 
 pub struct Context {
     pub store: Store,
+    pub env: Env,
     pub out: Output,
     /// Where the console answers: `ATLAS_PUBLIC_URL`, else the bind address.
     pub console: String,
@@ -21,22 +23,19 @@ pub struct Context {
 
 /// The console's address for printed links: `--public-url`/`ATLAS_PUBLIC_URL`
 /// when set, else `http://` and the configured bind address (`ATLAS_BIND`).
-pub fn console_url(public_url: Option<&str>) -> String {
+pub fn console_url(public_url: Option<&str>, env: &Env) -> String {
     match public_url.map(str::trim).filter(|u| !u.is_empty()) {
         Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let bind = std::env::var("ATLAS_BIND").ok().filter(|b| !b.trim().is_empty());
-            format!("http://{}", bind.as_deref().map_or("127.0.0.1:8080", str::trim))
-        }
+        None => format!("http://{}", env.bind().unwrap_or(DEFAULT_BIND)),
     }
 }
 
 impl Context {
     /// Connects and applies pending migrations (idempotent).
-    pub async fn open(database_url: &str, out: Output, console: String) -> Result<Context, CliError> {
+    pub async fn open(database_url: &str, env: Env, out: Output, console: String) -> Result<Context, CliError> {
         let store = Store::connect(database_url).await?;
         store.migrate().await?;
-        Ok(Context { store, out, console, database_url: database_url.to_owned() })
+        Ok(Context { store, env, out, console, database_url: database_url.to_owned() })
     }
 
     /// The console address of a run.

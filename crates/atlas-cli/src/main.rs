@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod context;
 mod error;
 mod output;
@@ -14,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use crate::cli::Cli;
+use crate::config::Env;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::Output;
@@ -44,9 +46,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
-    let console = context::console_url(cli.public_url.as_deref());
+    let env = Env::capture();
+    let console = context::console_url(cli.public_url.as_deref(), &env);
     let public_url = cli.public_url.clone();
-    let ctx = Context::open(&cli.database_url, out, console).await?;
+    let ctx = Context::open(&cli.database_url, env, out, console).await?;
     let result = commands::run(&ctx, cli.command, public_url).await;
     // What this command appended is sealed before it exits, so no event waits
     // unsealed (and editable unnoticed) for a worker that may never run.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::capability::{Capability, Role};
-use crate::run::{Run, RunOutcome, RunStatus};
+use crate::run::{Run, RunStatus};
 use crate::tenant::TenantScope;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,11 +43,7 @@ pub fn run_tenants(run: &Run) -> Vec<Uuid> {
     if let Some(t) = run.tenant_id {
         return vec![t];
     }
-    run.params
-        .get("tenant_ids")
-        .and_then(|v| v.as_array())
-        .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
-        .unwrap_or_default()
+    run.operation_params().ok().and_then(|p| p.bulk().map(|b| b.tenant_ids.clone())).unwrap_or_default()
 }
 
 /// The tenants an audit event is about: its own tenant; for an event of a
@@ -74,22 +70,32 @@ pub struct Actions {
     pub retry: bool,
 }
 
-/// Cancel: an active run, by someone with `operations.cancel` or its initiator.
-/// Retry: a completed run that did not fully succeed, by someone whose role
-/// grants the type's capability (the gate still authorizes the new run).
+/// Cancelling the run: by its initiator, or by someone with
+/// `operations.cancel` for its tenants. Whether it is still active is the
+/// caller's to check (a completed run is a conflict, not a refusal).
+pub fn can_cancel(viewer: Option<&Viewer>, run: &Run) -> Access {
+    let initiator = viewer.is_some_and(|v| run.initiator_user_id == Some(v.user_id));
+    match check(viewer, &run_tenants(run), Capability::OperationsCancel) {
+        Access::Forbidden if initiator => Access::Allowed,
+        other => other,
+    }
+}
+
+/// Retrying the run: by someone whose role grants its type's capability for
+/// its tenants (the gate still authorizes the new run). Whether its outcome
+/// may be retried is `Run::is_retryable`.
+pub fn can_retry(viewer: Option<&Viewer>, run: &Run) -> Access {
+    check(viewer, &run_tenants(run), run.op_type.spec().capability)
+}
+
+/// Cancel: an active run that `can_cancel`. Retry: a retryable run that
+/// `can_retry`. Nothing for a viewer who cannot see the run.
 pub fn run_actions(viewer: Option<&Viewer>, run: &Run) -> Actions {
-    let Some(v) = viewer else { return Actions::default() };
-    if view_run(Some(v), run) == Access::NotFound {
+    if view_run(viewer, run) == Access::NotFound {
         return Actions::default();
     }
-    let cancel = run.status != RunStatus::Completed
-        && (v.role.grants(Capability::OperationsCancel) || run.initiator_user_id == Some(v.user_id));
-    let retry = run.status == RunStatus::Completed
-        && matches!(
-            run.outcome,
-            RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::Cancelled | RunOutcome::PartiallySucceeded
-        )
-        && v.role.grants(run.op_type.spec().capability);
+    let cancel = run.status != RunStatus::Completed && can_cancel(viewer, run) == Access::Allowed;
+    let retry = run.is_retryable() && can_retry(viewer, run) == Access::Allowed;
     Actions { cancel, retry }
 }
 
@@ -97,6 +103,9 @@ pub fn run_actions(viewer: Option<&Viewer>, run: &Run) -> Actions {
 mod tests {
     use super::*;
     use crate::capability::BuiltinRole;
+    use crate::gate::Authority;
+    use crate::operation::OperationType;
+    use crate::run::{NewRun, RunOutcome};
 
     fn viewer(role: BuiltinRole, scope: TenantScope) -> Viewer {
         Viewer { user_id: Uuid::now_v7(), role: Role::Builtin(role), scope }
@@ -120,5 +129,52 @@ mod tests {
         assert_eq!(check(Some(&reader), &[t, other], Capability::OperationsView), Access::Allowed);
         let partial = viewer(BuiltinRole::Owner, TenantScope::Tenants([t].into_iter().collect()));
         assert_eq!(check(Some(&partial), &[t, other], Capability::OperationsView), Access::NotFound);
+    }
+
+    fn run_by(initiator: Uuid, tenant: Uuid, status: RunStatus, outcome: RunOutcome) -> Run {
+        let new = NewRun {
+            op_type: OperationType::RestoreAssignments,
+            workspace_id: Uuid::now_v7(),
+            tenant_id: Some(tenant),
+            authority: Authority::Actor { user_id: initiator },
+            params: serde_json::json!({"backup_set_id": Uuid::now_v7().to_string()}),
+            retry_of_run_id: None,
+            max_attempts: 3,
+        };
+        let (mut run, _) = Run::queued(new, Uuid::now_v7(), crate::Timestamp(0));
+        (run.status, run.outcome) = (status, outcome);
+        run
+    }
+
+    /// The one rule behind the console's buttons, the API's guard and the
+    /// CLI's verbs: cancel by the initiator or with `operations.cancel`, retry
+    /// with the type's capability, both only in scope.
+    #[test]
+    fn cancel_and_retry_follow_capability_initiator_and_scope() {
+        let t = Uuid::now_v7();
+        let operator = viewer(BuiltinRole::Operator, TenantScope::All);
+        let manager = viewer(BuiltinRole::Manager, TenantScope::All);
+        let outside = viewer(BuiltinRole::Owner, TenantScope::Tenants([Uuid::now_v7()].into_iter().collect()));
+        let someone = Uuid::now_v7();
+        let queued = run_by(someone, t, RunStatus::Queued, RunOutcome::Pending);
+        assert_eq!(can_cancel(Some(&operator), &queued), Access::Forbidden);
+        assert_eq!(can_cancel(Some(&manager), &queued), Access::Allowed);
+        assert_eq!(can_cancel(Some(&outside), &queued), Access::NotFound);
+        assert_eq!(can_cancel(None, &queued), Access::NotFound);
+        let own = run_by(operator.user_id, t, RunStatus::Queued, RunOutcome::Pending);
+        assert_eq!(can_cancel(Some(&operator), &own), Access::Allowed, "the initiator may cancel");
+        // Restoring assignments needs tenant.restore.execute: a manager's, not an operator's.
+        assert_eq!(can_retry(Some(&operator), &own), Access::Forbidden);
+        assert_eq!(can_retry(Some(&manager), &own), Access::Allowed);
+        assert_eq!(can_retry(Some(&outside), &own), Access::NotFound);
+
+        assert_eq!(run_actions(Some(&operator), &own), Actions { cancel: true, retry: false });
+        for outcome in RunOutcome::ALL {
+            let done = run_by(someone, t, RunStatus::Completed, *outcome);
+            let actions = run_actions(Some(&manager), &done);
+            assert_eq!(actions, Actions { cancel: false, retry: outcome.is_retryable() }, "{outcome:?}");
+            assert_eq!(done.is_retryable(), RunOutcome::RETRYABLE.contains(outcome));
+        }
+        assert_eq!(run_actions(Some(&outside), &queued), Actions::default());
     }
 }

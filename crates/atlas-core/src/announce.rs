@@ -6,28 +6,23 @@ use serde_json::Value;
 
 use crate::badge::outcome_badge;
 use crate::operation::OperationType;
+use crate::params::OperationParams;
 use crate::run::{Run, RunOutcome};
 
 /// The human label of an operation with these parameters: "Inventory sync",
 /// "Restore preview" (a dry run), "Bulk inventory sync".
+/// Parameters that do not validate get the type's label.
 pub fn label(op_type: OperationType, params: &Value) -> String {
-    match op_type {
-        OperationType::RestoreExecute if is_dry_run(params) => "Restore preview".to_owned(),
-        OperationType::BulkOperation => {
-            match params.get("operation").and_then(Value::as_str).and_then(OperationType::parse) {
-                Some(item) if item != OperationType::BulkOperation => {
-                    format!("Bulk {}", item.spec().label.to_lowercase())
-                }
-                _ => op_type.spec().label.to_owned(),
-            }
-        }
-        other => other.spec().label.to_owned(),
+    match OperationParams::parse(op_type, params) {
+        Ok(p) if is_preview(&p) => "Restore preview".to_owned(),
+        Ok(OperationParams::BulkOperation(b)) => format!("Bulk {}", b.operation.spec().label.to_lowercase()),
+        _ => op_type.spec().label.to_owned(),
     }
 }
 
 /// A restore that only plans (`dry_run: true`).
-pub fn is_dry_run(params: &Value) -> bool {
-    params.get("dry_run").and_then(Value::as_bool).unwrap_or(false)
+fn is_preview(params: &OperationParams) -> bool {
+    matches!(params, OperationParams::RestoreExecute(p) if p.dry_run)
 }
 
 /// What a restore preview found: objects it would create, update, or leave as they are.
@@ -47,7 +42,7 @@ impl PlanCounts {
 
 /// The plan of a completed restore preview (`result.plan_summary`).
 pub fn plan_counts(run: &Run) -> Option<PlanCounts> {
-    if run.op_type != OperationType::RestoreExecute || !is_dry_run(&run.params) {
+    if !run.operation_params().is_ok_and(|p| is_preview(&p)) {
         return None;
     }
     let summary = run.result.get("plan_summary")?;

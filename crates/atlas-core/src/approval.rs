@@ -24,6 +24,7 @@ use crate::audit::{Actor, AuditDraft};
 use crate::capability::{Capability, Role};
 use crate::gate::{CheckedContext, MembershipFact, Purpose, ReasonCode};
 use crate::operation::OperationType;
+use crate::params::OperationParams;
 use crate::run::{Run, RunStatus};
 use crate::tenant::TenantScope;
 use crate::timestamp::Timestamp;
@@ -149,9 +150,9 @@ pub fn needs_request(checked: &CheckedContext, facts: &ApprovalFacts) -> bool {
 /// its items' (each item is gated again with its own capability).
 pub fn approver_capabilities(op_type: OperationType, params: &serde_json::Value) -> Vec<Capability> {
     let mut caps = vec![op_type.spec().capability];
-    let item = params.get("operation").and_then(serde_json::Value::as_str).and_then(OperationType::parse);
-    if let Some(item) = item.filter(|_| op_type == OperationType::BulkOperation) {
-        caps.push(item.spec().capability);
+    let params = OperationParams::parse(op_type, params);
+    if let Some(bulk) = params.as_ref().ok().and_then(OperationParams::bulk) {
+        caps.push(bulk.operation.spec().capability);
     }
     caps.dedup();
     caps

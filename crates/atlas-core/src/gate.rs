@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use crate::approval::{self, ApprovalFacts};
 use crate::capability::{Capability, Role};
-use crate::operation::{is_system_allowlisted, validate_params, AuthorityKind, OperationType};
+use crate::operation::{is_system_allowlisted, AuthorityKind, OperationType, Writes};
+use crate::params::OperationParams;
 use crate::tenant::{ConnectionStatus, TenantScope, TenantStatus};
 use crate::timestamp::Timestamp;
 
@@ -61,7 +62,7 @@ pub struct CheckedContext {
     pub required_capability: Capability,
     pub workspace_id: Uuid,
     pub tenant_id: Option<Uuid>,
-    pub params: Value,
+    pub params: OperationParams,
     /// Derived from the type and `dry_run`, never read from the document.
     pub writes: bool,
 }
@@ -75,10 +76,14 @@ impl ExecutionContext {
         tenant_id: Option<Uuid>,
         params: &Value,
     ) -> ExecutionContext {
+        // Params are validated before a run is made; unparsable ones are
+        // refused by `check`, and until then count as writing if the type can.
+        let typed = OperationParams::parse(op_type, params).ok();
+        let writes = typed.as_ref().map_or(op_type.spec().writes != Writes::Never, OperationParams::writes);
         let mut doc = json!({
             "authority_mode": authority.kind().as_str(),
             "required_capability": op_type.spec().capability.as_str(),
-            "writes": op_type.writes_with(params),
+            "writes": writes,
             "workspace_id": workspace_id,
             "tenant_id": tenant_id,
             "params": params,
@@ -92,11 +97,11 @@ impl ExecutionContext {
                     m.insert("source".into(), source.clone());
                 }
             }
-            if let Some(set) = params.get("backup_set_id") {
-                m.insert("backup_set_id".into(), set.clone());
+            if let Some(set) = typed.as_ref().and_then(OperationParams::backup_set_id) {
+                m.insert("backup_set_id".into(), json!(set));
             }
-            if let Some(items) = params.get("item_ids").or_else(|| params.get("tenant_ids")) {
-                m.insert("items".into(), items.clone());
+            if let Some(items) = typed.as_ref().and_then(OperationParams::item_ids) {
+                m.insert("items".into(), json!(items));
             }
         }
         ExecutionContext { op_type, doc }
@@ -126,7 +131,7 @@ impl ExecutionContext {
             None | Some(Value::Null) => None,
             Some(_) => Some(get_uuid("tenant_id").ok_or("the context's tenant is malformed")?),
         };
-        let params = validate_params(self.op_type, doc.get("params").unwrap_or(&Value::Null))
+        let params = OperationParams::parse(self.op_type, doc.get("params").unwrap_or(&Value::Null))
             .map_err(|e| format!("the context's parameters are invalid: {e}"))?;
         let authority = match mode {
             AuthorityKind::ActorBound => {
@@ -143,7 +148,7 @@ impl ExecutionContext {
                 Authority::System { schedule_id, source }
             }
         };
-        let writes = self.op_type.writes_with(&params);
+        let writes = params.writes();
         Ok(CheckedContext { authority, required_capability: required, workspace_id, tenant_id, params, writes })
     }
 }
@@ -722,13 +727,13 @@ pub fn evaluate_for(purpose: Purpose, ctx: &ExecutionContext, facts: &Facts, at:
         }
     }
 
-    if let Some(set) = checked.params.get("backup_set_id").and_then(Value::as_str) {
+    if let Some(set) = checked.params.backup_set_id() {
         if !facts.backup_set_exists {
             return deny(
                 checks,
                 CheckName::BackupSet,
                 ReasonCode::BackupSetMissing,
-                Some(set.to_owned()),
+                Some(set.to_string()),
                 "The backup set to restore no longer exists.".into(),
             );
         }

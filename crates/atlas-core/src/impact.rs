@@ -16,7 +16,7 @@
 //! schedule slot as at the start of its run.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::approval::{self, Approval};
@@ -149,11 +149,7 @@ fn edit_memberships(facts: &mut Facts, initiator: bool, approver: bool, edit: im
 fn covers(ctx: &CheckedContext, tenant_id: Uuid) -> bool {
     match ctx.tenant_id {
         Some(t) => t == tenant_id,
-        None => ctx
-            .params
-            .get("tenant_ids")
-            .and_then(Value::as_array)
-            .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(tenant_id.to_string().as_str()))),
+        None => ctx.params.bulk().is_some_and(|b| b.tenant_ids.contains(&tenant_id)),
     }
 }
 

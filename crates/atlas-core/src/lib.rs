@@ -12,12 +12,15 @@ pub mod approval;
 pub mod audit;
 pub mod badge;
 pub mod capability;
-pub mod error;
+pub mod diff;
 pub mod gate;
 pub mod impact;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod item;
+pub mod object_type;
 pub mod operation;
+pub mod params;
 pub mod run;
 pub mod summary;
 pub mod tenant;
@@ -25,8 +28,9 @@ pub mod timestamp;
 pub mod value;
 
 pub use capability::{BuiltinRole, Capability, CapabilitySet, Role};
-pub use error::CoreError;
+pub use object_type::ObjectType;
 pub use operation::{AuthorityKind, OperationSpec, OperationType};
+pub use params::OperationParams;
 pub use run::{Run, RunEvent, RunOutcome, RunStatus};
 pub use summary::SummaryCounts;
 pub use tenant::{TenantScope, TenantStatus};

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::capability::Capability;
+use crate::params::OperationParams;
 use crate::tenant::TenantStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -234,20 +235,16 @@ impl OperationType {
         OperationType::all().find(|t| t.as_str() == s)
     }
 
-    /// Whether a run of this type with these (validated) params writes to the tenant.
-    /// Bulk runs write as their item operation does.
-    pub fn writes_with(self, params: &Value) -> bool {
-        match self.spec().writes {
-            Writes::Never => false,
-            Writes::Always => true,
-            Writes::UnlessDryRun => !params.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
-            Writes::AsItems => params
-                .get("operation")
-                .and_then(Value::as_str)
-                .and_then(OperationType::parse)
-                .is_some_and(|t| t != OperationType::BulkOperation && t.writes_with(&Value::Null)),
-        }
+    /// Whether a bulk run may apply this type to its tenants: a non-bulk type
+    /// that needs no parameters of its own (SPEC §3.5).
+    pub fn runs_in_bulk(self) -> bool {
+        self != OperationType::BulkOperation && !self.spec().params.iter().any(|p| p.required)
     }
+}
+
+/// The operation types a bulk run may apply, in registry order.
+pub fn bulk_item_types() -> impl Iterator<Item = OperationType> {
+    OperationType::all().filter(|t| t.runs_in_bulk())
 }
 
 impl fmt::Display for OperationType {
@@ -332,24 +329,10 @@ fn canonical_param(p: &ParamSpec, v: &Value) -> Result<Value, ParamError> {
 
 /// The canonical target that identifies duplicates of an active run (SPEC §4):
 /// the type, the tenant, and the restore's set and mode or the bulk's tenants.
+/// `params` are validated; parameters that are not have no target of their own.
 pub fn dedupe_key(op_type: OperationType, workspace_id: Uuid, tenant_id: Option<Uuid>, params: &Value) -> String {
     let scope = tenant_id.map_or_else(|| format!("ws:{workspace_id}"), |t| t.to_string());
-    let target = match op_type {
-        OperationType::RestoreExecute => format!(
-            "{}:{}",
-            params.get("backup_set_id").and_then(Value::as_str).unwrap_or(""),
-            params.get("dry_run").and_then(Value::as_bool).unwrap_or(false)
-        ),
-        OperationType::RestoreAssignments => {
-            params.get("backup_set_id").and_then(Value::as_str).unwrap_or("").to_owned()
-        }
-        OperationType::BulkOperation => format!(
-            "{}:{}",
-            params.get("operation").and_then(Value::as_str).unwrap_or(""),
-            params.get("tenant_ids").map(Value::to_string).unwrap_or_default()
-        ),
-        _ => String::new(),
-    };
+    let target = OperationParams::parse(op_type, params).map(|p| p.dedupe_target()).unwrap_or_default();
     format!("{}|{scope}|{target}", op_type.as_str())
 }
 
@@ -380,7 +363,7 @@ mod tests {
     fn no_writing_type_is_allowlisted_for_system_authority() {
         for t in system_authority_allowlist() {
             assert_eq!(t.spec().writes, Writes::Never, "{t}");
-            assert!(!t.writes_with(&json!({"dry_run": false})));
+            assert!(!OperationParams::parse(t, &json!({})).is_ok_and(|p| p.writes()));
         }
         for t in [OperationType::RestoreExecute, OperationType::RestoreAssignments, OperationType::BulkOperation] {
             assert!(!is_system_allowlisted(t));
@@ -389,11 +372,15 @@ mod tests {
     }
 
     #[test]
-    fn restore_writes_unless_dry_run() {
-        assert!(OperationType::RestoreExecute.writes_with(&json!({"dry_run": false})));
-        assert!(!OperationType::RestoreExecute.writes_with(&json!({"dry_run": true})));
-        assert!(OperationType::BulkOperation.writes_with(&json!({"operation": "restore.assignments"})));
-        assert!(!OperationType::BulkOperation.writes_with(&json!({"operation": "inventory.sync"})));
+    fn bulk_applies_the_types_that_need_no_parameters() {
+        let items: Vec<OperationType> = bulk_item_types().collect();
+        for t in [OperationType::InventorySync, OperationType::BackupRun, OperationType::ComplianceSnapshot] {
+            assert!(items.contains(&t), "{t}");
+        }
+        for t in [OperationType::RestoreExecute, OperationType::RestoreAssignments, OperationType::BulkOperation] {
+            assert!(!items.contains(&t), "{t}");
+        }
+        assert!(items.iter().all(|t| validate_params(*t, &Value::Null).is_ok()));
     }
 
     #[test]

@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use crate::audit::{Actor, AuditDraft};
 use crate::gate::{Authority, Decision, ExecutionContext};
-use crate::operation::{dedupe_key, AuthorityKind, OperationType};
+use crate::operation::{dedupe_key, AuthorityKind, OperationType, ParamError};
+use crate::params::OperationParams;
 use crate::summary::{item_outcome, SummaryCounts};
 use crate::timestamp::Timestamp;
 
@@ -85,6 +86,14 @@ impl RunOutcome {
     pub fn parse(s: &str) -> Option<RunOutcome> {
         RunOutcome::ALL.iter().copied().find(|v| v.as_str() == s)
     }
+
+    /// The outcomes a user may retry: a completed run that did not fully succeed.
+    pub const RETRYABLE: &'static [RunOutcome] =
+        &[RunOutcome::Failed, RunOutcome::Blocked, RunOutcome::Cancelled, RunOutcome::PartiallySucceeded];
+
+    pub fn is_retryable(self) -> bool {
+        RunOutcome::RETRYABLE.contains(&self)
+    }
 }
 
 /// A worker's claim on a running run; every finishing write is fenced by it.
@@ -147,6 +156,16 @@ pub struct NewRun {
 }
 
 impl Run {
+    /// Its parameters, typed (`Err` only for a row whose params were never validated).
+    pub fn operation_params(&self) -> Result<OperationParams, ParamError> {
+        OperationParams::parse(self.op_type, &self.params)
+    }
+
+    /// Whether a user may retry it: completed with a retryable outcome.
+    pub fn is_retryable(&self) -> bool {
+        self.status == RunStatus::Completed && self.outcome.is_retryable()
+    }
+
     /// A freshly started run, queued, with its `operation.queued` event.
     pub fn queued(new: NewRun, id: Uuid, at: Timestamp) -> (Run, AuditDraft) {
         let ctx = ExecutionContext::capture(new.op_type, &new.authority, new.workspace_id, new.tenant_id, &new.params);

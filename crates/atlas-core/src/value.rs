@@ -52,12 +52,6 @@ impl ValueError {
     }
 }
 
-impl From<ValueError> for crate::CoreError {
-    fn from(e: ValueError) -> crate::CoreError {
-        crate::CoreError::Invalid(e.message)
-    }
-}
-
 /// A value quoted for a message: at most 40 characters, control characters
 /// escaped, so that a 10 kB value or a NUL byte does not land in the answer.
 pub fn quoted(value: &str) -> String {

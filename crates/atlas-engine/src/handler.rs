@@ -10,16 +10,22 @@ use atlas_core::gate::Decision;
 use atlas_core::run::{Failure, Run, RunOutcome};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_providers::{Provider, ProviderError, WriteFence};
-use atlas_store::Store;
+use atlas_store::results::RunResults;
 use serde_json::Value;
 
-/// What a handler gets: the run (as claimed), its tenant's provider, the fence
-/// its writes must carry, and the store for the family's own results.
+use crate::provider::Providers;
+
+/// What a handler gets: the run (as claimed), its tenant's provider, the
+/// fence its provider writes must carry, and the results handle for the
+/// family's own rows — fenced by the same lease. Not the store: a family
+/// cannot reach authorization, run state or notifications.
 pub struct HandlerContext {
     pub run: Run,
     pub provider: Arc<dyn Provider>,
     pub fence: WriteFence,
-    pub store: Store,
+    pub results: RunResults,
+    /// Providers for other tenants' runs (a bulk run's items).
+    pub providers: Providers,
     /// How often item-processing handlers re-ask the gate (SPEC §3.6).
     pub reevaluate_interval: std::time::Duration,
 }
@@ -36,7 +42,7 @@ pub enum Stop {
 /// The between-items checkpoint of a long run: the cancel flag before every
 /// item, the gate at least every `reevaluate_interval`.
 pub struct Checkpoint {
-    last_gate: Option<std::time::Instant>,
+    last_gate: Option<tokio::time::Instant>,
 }
 
 impl Checkpoint {
@@ -52,13 +58,13 @@ impl Checkpoint {
 
     /// `Some(stop)` when the run must not process another item.
     pub async fn check(&mut self, ctx: &HandlerContext) -> Result<Option<Stop>, HandlerError> {
-        if let Some(by) = ctx.store.run_cancel_requested(ctx.run.id).await? {
+        if let Some(by) = ctx.results.cancel_requested().await? {
             return Ok(Some(Stop::Cancelled(by)));
         }
         let due = self.last_gate.is_none_or(|t| t.elapsed() >= ctx.reevaluate_interval);
         if due {
-            self.last_gate = Some(std::time::Instant::now());
-            let decision = ctx.store.run_decide_now(&ctx.run, ctx.run.attempt).await?;
+            self.last_gate = Some(tokio::time::Instant::now());
+            let decision = ctx.results.decide_now(&ctx.run).await?;
             if !decision.allowed && !decision.retryable {
                 return Ok(Some(Stop::Blocked(decision)));
             }
@@ -77,13 +83,7 @@ impl HandlerContext {
     /// Publishes progress counts while running (fenced by the lease). A bulk
     /// item's handler runs under its bulk run's lease and reports nothing itself.
     pub async fn progress(&self, counts: &SummaryCounts) -> Result<(), HandlerError> {
-        if self.fence.run_id != self.run.id {
-            return Ok(());
-        }
-        self.store
-            .run_progress(self.run.id, self.fence.lease_token, counts)
-            .await
-            .map_err(|e| HandlerError::from_store(&e))
+        self.results.progress(counts).await.map_err(|e| HandlerError::from_store(&e))
     }
 }
 
@@ -185,9 +185,5 @@ impl Registry {
 
     pub fn get(&self, op_type: OperationType) -> Option<Arc<dyn Handler>> {
         self.handlers.get(&op_type).cloned()
-    }
-
-    pub fn types(&self) -> impl Iterator<Item = OperationType> + '_ {
-        self.handlers.keys().copied()
     }
 }

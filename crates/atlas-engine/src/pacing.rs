@@ -1,34 +1,26 @@
 //! Provider write pacing (SPEC §5): every write to a tenant first reserves a
 //! slot in the tenant's sliding-window budget, shared through the database by
-//! all workers; reads pass through. Graph allows about 100 writes per 20 s per
-//! app and tenant, hence the default.
+//! all workers; reads pass through. The budget is the node's
+//! `ProviderConfig::write_budget` (Graph's limit by default).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use atlas_providers::{
-    ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
+    ComplianceSummary, Health, Kind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
 };
 use atlas_store::pacing::WriteBudget;
 use atlas_store::Store;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// `ATLAS_WRITE_BUDGET` writes (default 100) per `ATLAS_WRITE_WINDOW_MS` (default 20 000).
-pub fn budget_from_env() -> WriteBudget {
-    let num = |name: &str, default: i64| {
-        std::env::var(name).ok().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(default)
-    };
-    WriteBudget {
-        limit: u32::try_from(num("ATLAS_WRITE_BUDGET", 100).max(1)).unwrap_or(100),
-        window_ms: num("ATLAS_WRITE_WINDOW_MS", 20_000).max(1),
-    }
-}
-
-/// Slack added to every wait, so that a write's own timestamp (taken a moment
-/// after its reservation) also stays inside the budget.
-const SLACK_MS: u64 = 50;
+/// Slack added to the window the database enforces, so that a write's own
+/// timestamp (taken a moment after its reservation, later under load) also
+/// stays inside the budget. It must be in the window itself, not only in a
+/// waiter's sleep: a writer that did not wait may take a slot the moment the
+/// plain window frees it.
+const SLACK_MS: i64 = 100;
 
 pub struct Paced {
     inner: Arc<dyn Provider>,
@@ -43,11 +35,12 @@ impl Paced {
     }
 
     async fn reserve(&self) -> Result<(), ProviderError> {
+        let guarded = WriteBudget { window_ms: self.budget.window_ms.saturating_add(SLACK_MS), ..self.budget };
         loop {
-            match self.store.write_budget_reserve(self.tenant_id, self.budget).await {
+            match self.store.write_budget_reserve(self.tenant_id, guarded).await {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(wait_ms)) => {
-                    let wait = u64::try_from(wait_ms).unwrap_or(1) + SLACK_MS;
+                    let wait = u64::try_from(wait_ms).unwrap_or(1).max(1);
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
                 Err(e) => return Err(ProviderError::Transient(format!("write budget unavailable: {e}"))),
@@ -62,18 +55,18 @@ impl Provider for Paced {
         self.inner.check_health().await
     }
 
-    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+    async fn list_objects(&self, kind: Kind) -> Result<Vec<RemoteObject>, ProviderError> {
         self.inner.list_objects(kind).await
     }
 
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+    async fn get_object(&self, kind: Kind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
         self.inner.get_object(kind, id).await
     }
 
     async fn create_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         payload: &Value,
     ) -> Result<RemoteObject, ProviderError> {
         self.reserve().await?;
@@ -83,7 +76,7 @@ impl Provider for Paced {
     async fn update_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError> {
@@ -91,14 +84,14 @@ impl Provider for Paced {
         self.inner.update_object(fence, kind, id, payload).await
     }
 
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_assignments(&self, kind: Kind, id: &str) -> Result<Vec<Value>, ProviderError> {
         self.inner.list_assignments(kind, id).await
     }
 
     async fn set_assignments(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         assignments: &[Value],
     ) -> Result<(), ProviderError> {

@@ -17,6 +17,17 @@ use uuid::Uuid;
 
 use crate::service::ServiceError;
 
+/// Which cron expressions a node accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CronSyntax {
+    /// Five fields: minute hour day-of-month month day-of-week.
+    #[default]
+    Standard,
+    /// Also six, with a leading seconds field (tests only, so that scheduler
+    /// tests need not wait for minutes).
+    WithSeconds,
+}
+
 /// A parsed, validated schedule expression in its zone.
 pub struct CronSpec {
     cron: Cron,
@@ -24,12 +35,10 @@ pub struct CronSpec {
 }
 
 impl CronSpec {
-    /// Five fields (minute hour day-of-month month day-of-week) and an IANA zone.
-    /// With `ATLAS_CRON_ALLOW_SECONDS=1` (tests only) a sixth, leading seconds
-    /// field is accepted, so that scheduler tests need not wait for minutes.
-    pub fn parse(expr: &str, tz: &str) -> Result<CronSpec, String> {
+    /// Five fields (six with `CronSyntax::WithSeconds`) and an IANA zone.
+    pub fn parse(expr: &str, tz: &str, syntax: CronSyntax) -> Result<CronSpec, String> {
         let fields = expr.split_whitespace().count();
-        let seconds = fields == 6 && std::env::var("ATLAS_CRON_ALLOW_SECONDS").is_ok_and(|v| v == "1");
+        let seconds = fields == 6 && syntax == CronSyntax::WithSeconds;
         if fields != 5 && !seconds {
             return Err(format!("cron expression `{expr}` must have 5 fields, not {fields}"));
         }
@@ -104,17 +113,20 @@ mod tests {
 
     #[test]
     fn five_fields_and_a_real_zone_are_required() {
-        assert!(CronSpec::parse("0 2 * * *", "UTC").is_ok());
-        assert!(CronSpec::parse("0 2 * * *", "Europe/Berlin").is_ok());
-        assert!(CronSpec::parse("0 2 * *", "UTC").is_err());
-        assert!(CronSpec::parse("0 0 2 * * *", "UTC").is_err());
-        assert!(CronSpec::parse("99 2 * * *", "UTC").is_err());
-        assert!(CronSpec::parse("0 2 * * *", "Mars/Olympus").is_err());
+        let parse = |expr: &str, tz: &str| CronSpec::parse(expr, tz, CronSyntax::Standard);
+        assert!(parse("0 2 * * *", "UTC").is_ok());
+        assert!(parse("0 2 * * *", "Europe/Berlin").is_ok());
+        assert!(parse("0 2 * *", "UTC").is_err());
+        assert!(parse("0 0 2 * * *", "UTC").is_err());
+        assert!(parse("99 2 * * *", "UTC").is_err());
+        assert!(parse("0 2 * * *", "Mars/Olympus").is_err());
+        assert!(CronSpec::parse("0 0 2 * * *", "UTC", CronSyntax::WithSeconds).is_ok(), "seconds when allowed");
+        assert!(CronSpec::parse("0 2 * *", "UTC", CronSyntax::WithSeconds).is_err());
     }
 
     #[test]
     fn slots_step_through_the_zone() {
-        let spec = CronSpec::parse("30 2 * * *", "UTC").unwrap_or_else(|e| panic!("{e}"));
+        let spec = CronSpec::parse("30 2 * * *", "UTC", CronSyntax::Standard).unwrap_or_else(|e| panic!("{e}"));
         let at = Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap_or_default();
         let prev = spec.slot_at_or_before(at).map(|t| t.to_rfc3339());
         assert_eq!(prev.as_deref(), Some("2026-11-26T02:30:00Z"));

@@ -11,14 +11,40 @@ use atlas_store::schedule::Fired;
 use atlas_store::Store;
 use tracing::{debug, warn};
 
-use crate::schedule::{fire, CronSpec};
+use crate::schedule::{fire, CronSpec, CronSyntax};
 use crate::service::ServiceError;
+
+/// How a node's scheduler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// How often slots are looked for.
+    pub tick: Duration,
+    /// Attempts of each run a slot starts.
+    pub max_attempts: u32,
+    /// Which cron expressions stored schedules may use.
+    pub cron: CronSyntax,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> SchedulerConfig {
+        SchedulerConfig {
+            tick: SchedulerConfig::DEFAULT_TICK,
+            max_attempts: atlas_core::run::DEFAULT_MAX_ATTEMPTS,
+            cron: CronSyntax::default(),
+        }
+    }
+}
+
+impl SchedulerConfig {
+    pub const DEFAULT_TICK: Duration = Duration::from_secs(10);
+    /// Ticks closer than this would only load the database.
+    pub const MIN_TICK: Duration = Duration::from_millis(10);
+}
 
 #[derive(Clone)]
 pub struct Scheduler {
     store: Store,
-    tick: Duration,
-    max_attempts: u32,
+    config: SchedulerConfig,
 }
 
 /// What one tick did.
@@ -30,13 +56,9 @@ pub struct TickReport {
 }
 
 impl Scheduler {
-    /// `tick` from `ATLAS_SCHEDULER_TICK_MS` (default 10 s) is how often slots are looked for.
-    pub fn new(store: Store, max_attempts: u32) -> Scheduler {
-        let tick = std::env::var("ATLAS_SCHEDULER_TICK_MS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(Duration::from_secs(10), |ms| Duration::from_millis(ms.max(10)));
-        Scheduler { store, tick, max_attempts }
+    pub fn new(store: Store, config: SchedulerConfig) -> Scheduler {
+        let config = SchedulerConfig { tick: config.tick.max(SchedulerConfig::MIN_TICK), ..config };
+        Scheduler { store, config }
     }
 
     /// Fires every enabled schedule's latest slot at or before `now` that has
@@ -44,7 +66,7 @@ impl Scheduler {
     pub async fn tick_at(&self, now: Timestamp) -> Result<TickReport, ServiceError> {
         let mut report = TickReport::default();
         for schedule in self.store.schedule_list(None).await?.into_iter().filter(|s| s.enabled) {
-            let spec = match CronSpec::parse(&schedule.cron, &schedule.timezone) {
+            let spec = match CronSpec::parse(&schedule.cron, &schedule.timezone, self.config.cron) {
                 Ok(spec) => spec,
                 Err(e) => {
                     warn!(schedule = %schedule.id, "unusable schedule: {e}");
@@ -58,7 +80,7 @@ impl Scheduler {
             if self.store.schedule_last_slot(schedule.id).await?.is_some_and(|last| last >= slot) {
                 continue;
             }
-            match fire(&self.store, &schedule, slot, self.max_attempts).await {
+            match fire(&self.store, &schedule, slot, self.config.max_attempts).await {
                 Ok(Fired::Run(_)) => report.fired += 1,
                 Ok(Fired::AlreadyFired(_)) => report.already_fired += 1,
                 Err(ServiceError::Denied(d)) => {
@@ -80,7 +102,7 @@ impl Scheduler {
             }
             tokio::select! {
                 () = &mut stop => return,
-                () = tokio::time::sleep(self.tick) => {}
+                () = tokio::time::sleep(self.config.tick) => {}
             }
         }
     }

@@ -5,8 +5,9 @@
 use atlas_core::access::{self, Access, Viewer};
 use atlas_core::audit::Actor;
 use atlas_core::gate::{Authority, Decision};
-use atlas_core::operation::{validate_params, OperationType};
-use atlas_core::run::{NewRun, Run, RunOutcome, RunStatus};
+use atlas_core::operation::{bulk_item_types, OperationType};
+use atlas_core::params::{BulkParams, OperationParams};
+use atlas_core::run::{NewRun, Run, RunStatus};
 use atlas_core::Capability;
 use atlas_store::run::Inserted;
 use atlas_store::{Store, StoreError};
@@ -60,12 +61,14 @@ pub struct StartRequest {
 
 /// Validates, authorizes through the gate, and inserts (or deduplicates) a run.
 pub async fn start(store: &Store, req: StartRequest) -> Result<Inserted, ServiceError> {
-    let params = validate_params(req.op_type, &req.params).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    match (req.op_type, req.tenant_id) {
-        (OperationType::BulkOperation, Some(_)) => {
+    let params = OperationParams::parse(req.op_type, &req.params).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    match (&params, req.tenant_id) {
+        (OperationParams::BulkOperation(_), Some(_)) => {
             return Err(ServiceError::Invalid("a bulk operation names its tenants in params, not a tenant".into()))
         }
-        (OperationType::BulkOperation, None) => check_bulk_targets(store, req.workspace_id, &params).await?,
+        (OperationParams::BulkOperation(bulk), None) => {
+            check_bulk_targets(store, req.workspace_id, req.user_id, bulk).await?;
+        }
         (_, None) => return Err(ServiceError::Invalid(format!("{} needs a tenant", req.op_type))),
         (_, Some(_)) => {}
     }
@@ -74,45 +77,51 @@ pub async fn start(store: &Store, req: StartRequest) -> Result<Inserted, Service
         workspace_id: req.workspace_id,
         tenant_id: req.tenant_id,
         authority: Authority::Actor { user_id: req.user_id },
-        params,
+        params: params.to_json(),
         retry_of_run_id: req.retry_of_run_id,
         max_attempts: req.max_attempts,
     };
     insert_authorized(store, new).await
 }
 
-/// A bulk run names at least one tenant, all of this workspace, and an item
-/// operation that needs no parameters of its own.
-async fn check_bulk_targets(store: &Store, workspace_id: Uuid, params: &Value) -> Result<(), ServiceError> {
-    let op = params.get("operation").and_then(Value::as_str).and_then(OperationType::parse);
-    let Some(op) = op else { return Err(ServiceError::Invalid("operation must be a non-bulk operation type".into())) };
-    if validate_params(op, &Value::Null).is_err() {
-        return Err(ServiceError::Invalid(format!("{op} needs parameters and cannot run in bulk")));
+/// A bulk run's targets (SPEC §3.5), answered the same from the console, the
+/// API and the CLI: an item operation that bulk may apply and at least one
+/// tenant, or the request is invalid; every tenant one of this workspace's
+/// and, for a member, within their scope, or it is not found — like any
+/// object the starter cannot see. (A non-member is the gate's to refuse.)
+async fn check_bulk_targets(
+    store: &Store,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    bulk: &BulkParams,
+) -> Result<(), ServiceError> {
+    if !bulk.operation.runs_in_bulk() {
+        let names: Vec<&str> = bulk_item_types().map(OperationType::as_str).collect();
+        return Err(ServiceError::Invalid(format!(
+            "{} cannot run in bulk: a bulk run applies one of {}",
+            bulk.operation,
+            names.join(", ")
+        )));
     }
-    let ids: Vec<&str> = params
-        .get("tenant_ids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if ids.is_empty() {
+    if bulk.tenant_ids.is_empty() {
         return Err(ServiceError::Invalid("tenant_ids must name at least one tenant".into()));
     }
-    for id in ids {
-        let tenant = Uuid::parse_str(id).ok();
-        let found = match tenant {
-            Some(t) => store.tenant_get(t).await.ok().filter(|t| t.workspace_id == workspace_id),
-            None => None,
+    for id in &bulk.tenant_ids {
+        let tenant = match store.tenant_get(*id).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound(_)) => return Err(ServiceError::NotFound(format!("tenant {id}"))),
+            Err(e) => return Err(e.into()),
         };
-        if found.is_none() {
-            return Err(ServiceError::Invalid(format!("tenant {id} is not a tenant of this workspace")));
+        if tenant.workspace_id != workspace_id {
+            return Err(ServiceError::NotFound(format!("tenant {id}")));
+        }
+    }
+    if let Some(v) = viewer(store, workspace_id, user_id).await? {
+        if access::check(Some(&v), &bulk.tenant_ids, Capability::BulkExecute) == Access::NotFound {
+            return Err(ServiceError::NotFound("a tenant of this bulk run".into()));
         }
     }
     Ok(())
-}
-
-/// Creates a system-authority run (a schedule's slot) through the same gate.
-pub async fn start_system(store: &Store, new: NewRun) -> Result<Inserted, ServiceError> {
-    insert_authorized(store, new).await
 }
 
 async fn insert_authorized(store: &Store, new: NewRun) -> Result<Inserted, ServiceError> {
@@ -141,17 +150,19 @@ pub async fn run_for(store: &Store, run_id: Uuid, user_id: Uuid) -> Result<(Run,
     }
 }
 
-/// Cancels a run as a user: needs `operations.cancel`, or being its initiator.
+/// Cancels a run as a user (`access::can_cancel`): its initiator, or with
+/// `operations.cancel`.
 pub async fn cancel(store: &Store, run_id: Uuid, user_id: Uuid) -> Result<Run, ServiceError> {
     let run = store.run_get(run_id).await?;
     let v = viewer(store, run.workspace_id, user_id).await?;
-    if access::check(v.as_ref(), &access::run_tenants(&run), Capability::WorkspaceView) == Access::NotFound {
+    let access = access::can_cancel(v.as_ref(), &run);
+    if access == Access::NotFound {
         return Err(ServiceError::NotFound(format!("run {run_id}")));
     }
     if run.status == RunStatus::Completed {
         return Err(ServiceError::Conflict(format!("run {run_id} has already completed")));
     }
-    if !access::run_actions(v.as_ref(), &run).cancel {
+    if access == Access::Forbidden {
         return Err(ServiceError::Forbidden("you need operations.cancel or to be the run's initiator".into()));
     }
     Ok(store.run_cancel(run_id, Actor::User { user_id }).await?)
@@ -162,15 +173,12 @@ pub async fn cancel(store: &Store, run_id: Uuid, user_id: Uuid) -> Result<Run, S
 pub async fn retry(store: &Store, run_id: Uuid, user_id: Uuid, max_attempts: u32) -> Result<Inserted, ServiceError> {
     let run = store.run_get(run_id).await?;
     let v = viewer(store, run.workspace_id, user_id).await?;
-    if access::check(v.as_ref(), &access::run_tenants(&run), Capability::WorkspaceView) == Access::NotFound {
+    // Without the type's capability the gate refuses the new run below, with
+    // its reason code (SPEC §3.2).
+    if access::can_retry(v.as_ref(), &run) == Access::NotFound {
         return Err(ServiceError::NotFound(format!("run {run_id}")));
     }
-    let retryable = run.status == RunStatus::Completed
-        && matches!(
-            run.outcome,
-            RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::Cancelled | RunOutcome::PartiallySucceeded
-        );
-    if !retryable {
+    if !run.is_retryable() {
         return Err(ServiceError::Conflict(format!(
             "only a failed, blocked, cancelled or partially succeeded run can be retried (run {run_id} is {}/{})",
             run.status.as_str(),

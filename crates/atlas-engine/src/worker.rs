@@ -1,28 +1,28 @@
 //! The worker: claim-and-authorize (in the store, one transaction per batch
 //! of runs), then each started run's handler in its own task under a lease
-//! heartbeat, then a fenced finish through the worker's completer, which
+//! heartbeat, then a fenced finish through the worker's `Completer`, which
 //! groups the finishing writes of runs that end together into one
-//! transaction. A rescuer returns runs whose lease expired by the database clock.
+//! transaction. Beside the claim loop run the worker's maintenance services:
+//! a `Rescuer` (runs whose lease expired by the database clock go back to the
+//! queue) and an `AuditSealer`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use atlas_core::run::{failure_event, Run, RunEvent};
 use atlas_core::tenant::ConnectionKind;
-use atlas_providers::sandbox::SandboxProvider;
 use atlas_providers::{Provider, WriteFence};
-use atlas_store::claim::{backoff_ms, ClaimBatch, ClaimParams, Claimed, Finish, MAX_BATCH};
+use atlas_store::claim::{backoff_ms, ClaimBatch, ClaimParams, Claimed, Finish};
 use atlas_store::{Store, StoreError};
-use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::Instant;
+use tokio::task::JoinSet;
 use tracing::{info_span, warn, Instrument};
 
+use crate::completer::Completer;
 use crate::config::EngineConfig;
-use crate::families::provider_for;
 use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry, Stop};
-use crate::pacing::{budget_from_env, Paced};
+use crate::provider::{ProviderConfig, Providers};
+use crate::rescuer::{Rescuer, RescuerConfig};
+use crate::sealer::{AuditSealer, SealerConfig};
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -37,30 +37,53 @@ pub struct WorkerStats {
     pub rescued: u64,
 }
 
-/// While it has runs in hand, a worker looks for expired leases at most this
-/// often (an idle worker looks at every poll).
-const RESCUE_EVERY: Duration = Duration::from_millis(250);
-
-/// How often a busy worker seals the audit log. Often enough that what is
-/// left unsealed when the queue empties is sealed in a few rounds.
-const SEAL_EVERY: Duration = Duration::from_millis(250);
+/// The node name in worker ids when none is given.
+pub const DEFAULT_NODE: &str = "atlas";
 
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
     config: EngineConfig,
     registry: Registry,
+    providers: Providers,
+    rescuer: Rescuer,
+    sealer: AuditSealer,
+    /// This worker's number in its process.
+    seq: u64,
     id: String,
     completer: Arc<Completer>,
 }
 
 impl Worker {
+    /// A worker with default providers and maintenance, on node `atlas`.
     pub fn new(store: Store, config: EngineConfig, registry: Registry) -> Worker {
-        let n = WORKER_SEQ.fetch_add(1, Ordering::Relaxed);
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "atlas".into());
-        let id = format!("{host}:{}:{n}", std::process::id());
-        let completer = Arc::new(Completer { store: store.clone(), pending: Mutex::new(Pending::default()) });
-        Worker { store, config, registry, id, completer }
+        let seq = WORKER_SEQ.fetch_add(1, Ordering::Relaxed);
+        Worker {
+            providers: Providers::new(store.clone(), ProviderConfig::default()),
+            rescuer: Rescuer::new(store.clone(), RescuerConfig::for_engine(&config)),
+            sealer: AuditSealer::new(store.clone(), SealerConfig::default()),
+            completer: Arc::new(Completer::new(store.clone())),
+            id: worker_id(DEFAULT_NODE, seq),
+            seq,
+            store,
+            config,
+            registry,
+        }
+    }
+
+    /// Names the node in the worker's id (`node:pid:n`), e.g. its host name.
+    #[must_use]
+    pub fn on_node(mut self, node: &str) -> Worker {
+        let node = node.trim();
+        self.id = worker_id(if node.is_empty() { DEFAULT_NODE } else { node }, self.seq);
+        self
+    }
+
+    /// Builds run providers with `config` (write budget, Graph endpoints, secrets).
+    #[must_use]
+    pub fn with_providers(mut self, config: ProviderConfig) -> Worker {
+        self.providers = Providers::new(self.store.clone(), config);
+        self
     }
 
     pub fn id(&self) -> &str {
@@ -84,33 +107,27 @@ impl Worker {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<WorkerStats, StoreError> {
         tokio::pin!(stop);
+        // The maintenance services stop when told, or when this function
+        // returns early (the sender dropped).
+        let (halt, halted) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|h| *h).await;
+        };
+        let rescuer = self.rescuer.clone();
+        let rescuing = tokio::spawn({
+            let stop = stopped(halted.clone());
+            async move { rescuer.run(stop).await }
+        });
+        let sealer = self.sealer.clone();
+        let sealing = tokio::spawn({
+            let stop = stopped(halted);
+            async move { sealer.run(stop).await }
+        });
         let mut stats = WorkerStats::default();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
-        let mut last_seal = Instant::now();
-        // Sealing runs beside the claim loop: a round takes milliseconds per
-        // thousand events, during which this worker would otherwise claim nothing.
-        let mut sealing: Option<JoinHandle<()>> = None;
-        let mut last_rescue: Option<Instant> = None;
         loop {
             while let Some(done) = tasks.try_join_next() {
                 record(&mut stats, done);
-            }
-            if tasks.is_empty() || last_rescue.is_none_or(|t| t.elapsed() >= RESCUE_EVERY) {
-                last_rescue = Some(Instant::now());
-                stats.rescued +=
-                    self.store.run_rescue_expired(self.config.backoff_ms(), 100).await.unwrap_or_else(|e| {
-                        warn!(error = %e, "rescuer failed");
-                        0
-                    });
-            }
-            if last_seal.elapsed() >= SEAL_EVERY && sealing.as_ref().is_none_or(JoinHandle::is_finished) {
-                last_seal = Instant::now();
-                let store = self.store.clone();
-                sealing = Some(tokio::spawn(async move {
-                    if let Err(e) = store.audit_seal().await {
-                        warn!(error = %e, "audit sealer failed");
-                    }
-                }));
             }
             let room = self.config.concurrency.saturating_sub(tasks.len());
             let mut claimed_any = false;
@@ -142,23 +159,17 @@ impl Worker {
         while let Some(done) = tasks.join_next().await {
             record(&mut stats, done);
         }
-        if let Some(round) = sealing {
-            // Its failure was logged; the round below seals what it left.
-            let _ = round.await;
-        }
-        if let Err(e) = self.store.audit_seal().await {
-            warn!(error = %e, "audit sealer failed");
-        }
+        let _ = halt.send(true);
+        stats.rescued += rescuing.await.unwrap_or(0);
+        // The sealer's last round seals what this worker's runs wrote.
+        let _ = sealing.await;
         Ok(stats)
     }
 
     /// One deterministic step for tests: rescue, claim one batch, and execute
     /// every started run to its end.
     pub async fn tick(&self) -> Result<WorkerStats, StoreError> {
-        let mut stats = WorkerStats {
-            rescued: self.store.run_rescue_expired(self.config.backoff_ms(), 100).await?,
-            ..WorkerStats::default()
-        };
+        let mut stats = WorkerStats { rescued: self.rescuer.rescue().await?, ..WorkerStats::default() };
         let claimed = self.store.run_claim_batch(&self.claim_params(self.config.claim_batch)).await?;
         let mut tasks = JoinSet::new();
         self.spawn_started(claimed, &mut tasks, &mut stats);
@@ -176,7 +187,7 @@ impl Worker {
                     stats.started += 1;
                     let kind = run.tenant_id.and_then(|t| claimed.connection_kinds.get(&t).copied());
                     let w = self.clone();
-                    tasks.spawn(async move { w.execute_with(run, kind).await });
+                    tasks.spawn(async move { w.execute(run, kind).await });
                 }
                 Claimed::Blocked(_) => stats.blocked += 1,
                 Claimed::Retrying(_) => stats.retried_at_claim += 1,
@@ -184,13 +195,9 @@ impl Worker {
         }
     }
 
-    /// Executes one started run: handler under a heartbeat, then a fenced finish.
-    pub async fn execute(&self, run: Run) -> Outcome {
-        self.execute_with(run, None).await
-    }
-
-    /// `execute`, knowing the kind of the tenant's connection as the claim read it.
-    async fn execute_with(&self, run: Run, kind: Option<ConnectionKind>) -> Outcome {
+    /// Executes one started run — handler under a heartbeat, then a fenced
+    /// finish — knowing the kind of the tenant's connection as the claim read it.
+    async fn execute(&self, run: Run, kind: Option<ConnectionKind>) -> Outcome {
         let Some(lease) = run.lease.clone() else { return Outcome::Fenced };
         let span =
             info_span!("run", run_id = %run.id, r#type = %run.op_type, tenant = ?run.tenant_id, attempt = run.attempt);
@@ -235,18 +242,14 @@ impl Worker {
     }
 
     /// The run's provider. A sandbox tenant's provider is made from the tenant
-    /// alone (what `families::provider_for` builds for it), so when the claim
-    /// has just read — and on PostgreSQL share-locked — a sandbox connection,
-    /// it is built without reading the connection again: one read per run
-    /// less, which at full speed starved the pool. Other kinds, or an unknown
-    /// one, go through `provider_for`.
+    /// alone, so when the claim has just read — and on PostgreSQL
+    /// share-locked — a sandbox connection, it is built without reading the
+    /// connection again: one read per run less, which at full speed starved
+    /// the pool. Other kinds, or an unknown one, go through `Providers::for_run`.
     async fn provider(&self, run: &Run, kind: Option<ConnectionKind>) -> Result<Arc<dyn Provider>, HandlerError> {
         match (run.tenant_id, kind) {
-            (Some(tenant_id), Some(ConnectionKind::Sandbox)) => {
-                let sandbox = Arc::new(SandboxProvider::new(self.store.clone(), tenant_id));
-                Ok(Arc::new(Paced::new(sandbox, self.store.clone(), tenant_id, budget_from_env())))
-            }
-            _ => provider_for(&self.store, run).await,
+            (Some(tenant_id), Some(ConnectionKind::Sandbox)) => Ok(self.providers.sandbox(tenant_id)),
+            _ => self.providers.for_run(run).await,
         }
     }
 
@@ -265,7 +268,8 @@ impl Worker {
             run: run.clone(),
             provider,
             fence: WriteFence { run_id: run.id, lease_token: token },
-            store: self.store.clone(),
+            results: self.store.run_results(run, token),
+            providers: self.providers.clone(),
             reevaluate_interval: self.config.reevaluate_interval,
         };
         // Its own task, so that a panic becomes a recorded failure.
@@ -297,96 +301,6 @@ impl Worker {
     }
 }
 
-/// Groups finishing writes (ARCHITECTURE.md, "Batch the queue's database
-/// work"). A finishing run queues its fenced write and waits for the answer;
-/// one flusher task at a time takes everything queued and writes it with
-/// `Store::run_finish_many` — one transaction, each write still fenced by its
-/// run, attempt and lease token, each with its own audit event and
-/// notification — while the next batch gathers. Alone, a run is written at
-/// once; under load a batch is whatever finished during the previous write.
-struct Completer {
-    store: Store,
-    pending: Mutex<Pending>,
-}
-
-type Reply = oneshot::Sender<Result<Run, StoreError>>;
-
-#[derive(Default)]
-struct Pending {
-    items: Vec<(Finish, Reply)>,
-    /// A flusher task is running and will take what is queued.
-    flushing: bool,
-}
-
-impl Completer {
-    /// The run's finishing write, as `Store::run_finish` would answer it;
-    /// `None` if the flusher stopped before answering (the lease then expires
-    /// and the rescuer takes the run back).
-    async fn finish(self: &Arc<Completer>, f: Finish) -> Option<Result<Run, StoreError>> {
-        let (reply, answer) = oneshot::channel();
-        let start = match self.enqueue(f, reply) {
-            Ok(start) => start,
-            Err(f) => return Some(self.store.run_finish(f.run_id, f.lease_token, f.event).await),
-        };
-        if start {
-            let flusher = FlushGuard { completer: Arc::clone(self), armed: true };
-            tokio::spawn(flusher.run());
-        }
-        answer.await.ok()
-    }
-
-    /// Queues a write; `Ok(true)` when no flusher runs and the caller must
-    /// start one, `Err` (giving the write back) if the queue is unusable.
-    fn enqueue(&self, f: Finish, reply: Reply) -> Result<bool, Box<Finish>> {
-        let Ok(mut p) = self.pending.lock() else { return Err(Box::new(f)) };
-        p.items.push((f, reply));
-        Ok(!std::mem::replace(&mut p.flushing, true))
-    }
-}
-
-/// The flusher; if it dies (a panic), it lets the next finish start another.
-struct FlushGuard {
-    completer: Arc<Completer>,
-    armed: bool,
-}
-
-impl FlushGuard {
-    async fn run(mut self) {
-        // Let the runs finishing at this moment join the first batch.
-        tokio::task::yield_now().await;
-        loop {
-            let batch: Vec<(Finish, Reply)> = match self.completer.pending.lock() {
-                Ok(mut p) if p.items.is_empty() => {
-                    p.flushing = false;
-                    self.armed = false;
-                    return;
-                }
-                Ok(mut p) => {
-                    let n = p.items.len().min(MAX_BATCH);
-                    p.items.drain(..n).collect()
-                }
-                Err(_) => return,
-            };
-            let (items, replies): (Vec<Finish>, Vec<Reply>) = batch.into_iter().unzip();
-            let results = self.completer.store.run_finish_many(items).await;
-            for (result, reply) in results.into_iter().zip(replies) {
-                // The waiting run may have been cancelled; nothing to tell then.
-                let _ = reply.send(result);
-            }
-        }
-    }
-}
-
-impl Drop for FlushGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            if let Ok(mut p) = self.completer.pending.lock() {
-                p.flushing = false;
-            }
-        }
-    }
-}
-
 enum HandlerRun {
     Done(Result<HandlerOutput, HandlerError>),
     LeaseLost,
@@ -403,6 +317,10 @@ fn record(stats: &mut WorkerStats, done: Result<Outcome, tokio::task::JoinError>
         Ok(Outcome::Finished) => stats.finished += 1,
         Ok(Outcome::Fenced) | Err(_) => stats.fenced += 1,
     }
+}
+
+fn worker_id(node: &str, seq: u64) -> String {
+    format!("{node}:{}:{seq}", std::process::id())
 }
 
 impl HandlerError {

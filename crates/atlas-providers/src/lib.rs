@@ -8,68 +8,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use atlas_core::object_type::{self, ObjectType};
+
 pub mod graph;
 pub mod sandbox;
 
-/// The kinds of tenant objects the product reads, backs up and restores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObjectKind {
-    DeviceConfiguration,
-    CompliancePolicy,
-    ConfigurationPolicy,
-    AppProtectionPolicy,
-    DeviceManagementScript,
-    AssignmentFilter,
-    RoleScopeTag,
-}
+/// A registered object type (`atlas_core::object_type`), as providers take it.
+pub type Kind = &'static ObjectType;
 
-impl ObjectKind {
-    pub const ALL: &'static [ObjectKind] = &[
-        ObjectKind::DeviceConfiguration,
-        ObjectKind::CompliancePolicy,
-        ObjectKind::ConfigurationPolicy,
-        ObjectKind::AppProtectionPolicy,
-        ObjectKind::DeviceManagementScript,
-        ObjectKind::AssignmentFilter,
-        ObjectKind::RoleScopeTag,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectKind::DeviceConfiguration => "device_configuration",
-            ObjectKind::CompliancePolicy => "compliance_policy",
-            ObjectKind::ConfigurationPolicy => "configuration_policy",
-            ObjectKind::AppProtectionPolicy => "app_protection_policy",
-            ObjectKind::DeviceManagementScript => "device_management_script",
-            ObjectKind::AssignmentFilter => "assignment_filter",
-            ObjectKind::RoleScopeTag => "role_scope_tag",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ObjectKind> {
-        ObjectKind::ALL.iter().copied().find(|k| k.as_str() == s)
-    }
-
-    /// Whether objects of this kind carry assignments.
-    pub fn assignable(self) -> bool {
-        !matches!(self, ObjectKind::AssignmentFilter | ObjectKind::RoleScopeTag)
-    }
-}
-
-/// Members of an object's payload that the service sets itself: read-only,
-/// ignored in create and update bodies, and not content (leave them out when
-/// comparing or hashing payloads).
-pub const SERVER_MANAGED_MEMBERS: &[&str] =
-    &["@odata.context", "id", "createdDateTime", "lastModifiedDateTime", "version"];
-
-/// One object as the provider returns it; `payload` is the full content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One object as the provider returns it; `payload` is the full content
+/// (members read apart, such as a settings-catalog policy's `settings`, included).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RemoteObject {
-    pub kind: ObjectKind,
+    #[serde(serialize_with = "type_key")]
+    pub kind: Kind,
     pub id: String,
     pub display_name: String,
     pub payload: Value,
+}
+
+fn type_key<S: serde::Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.key)
 }
 
 /// A compliance policy's device state counts.
@@ -155,27 +114,34 @@ pub enum UpdateOutcome {
 #[async_trait]
 pub trait Provider: Send + Sync {
     async fn check_health(&self) -> Result<Health, ProviderError>;
-    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError>;
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError>;
+    /// Every object of the type, whole (paged lists followed to the end, members
+    /// read apart added). A singleton type lists its one object, or none.
+    async fn list_objects(&self, kind: Kind) -> Result<Vec<RemoteObject>, ProviderError>;
+    async fn get_object(&self, kind: Kind, id: &str) -> Result<Option<RemoteObject>, ProviderError>;
     async fn create_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         payload: &Value,
     ) -> Result<RemoteObject, ProviderError>;
+    /// Applies `payload` as a PATCH: members present replace the object's, a
+    /// null clears one, absent members stay (`ObjectType::update_body` builds
+    /// the body that makes an object equal a backup). Types replaced whole
+    /// (settings catalog) are written with their documented PUT.
     async fn update_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError>;
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError>;
-    /// Replaces the object's assignment set (Graph's `/assign` semantics).
+    async fn list_assignments(&self, kind: Kind, id: &str) -> Result<Vec<Value>, ProviderError>;
+    /// Replaces the object's assignment set (Graph's `/assign` semantics, or
+    /// the same end state through the `assignments` collection).
     async fn set_assignments(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         assignments: &[Value],
     ) -> Result<(), ProviderError>;

@@ -8,9 +8,11 @@
 //! it in the write's own transaction and journals every accepted write, so a
 //! refused (stale, blocked, finished) run provably wrote nothing.
 //!
-//! Graph semantics kept: updates are PATCHes (members not sent stay); the
-//! service owns `SERVER_MANAGED_MEMBERS` (it stamps `id`, `createdDateTime`
-//! and `lastModifiedDateTime`, and ignores what a body says of them);
+//! Graph semantics kept: updates are PATCHes (members not sent stay, a null
+//! clears a member, so a restore settles on its backup); the service owns
+//! each type's server-managed members (the registry's list: it stamps `id`,
+//! `createdDateTime` and `lastModifiedDateTime`, and ignores what a body
+//! says of them); types the registry marks read-only refuse writes;
 //! `set_assignments` replaces the whole set, giving each assignment Intune's
 //! `{objectId}_{groupId}` id. Seeding is explicit (`seed`): whoever adds a
 //! sandbox connection seeds its tenant.
@@ -25,10 +27,7 @@ use atlas_store::{Store, StoreError};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::{
-    ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence,
-    SERVER_MANAGED_MEMBERS,
-};
+use crate::{ComplianceSummary, Health, Kind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
 
 pub use seed::seed_data;
 
@@ -99,7 +98,7 @@ fn sandbox_fence(f: WriteFence) -> SandboxFence {
     SandboxFence { run_id: f.run_id, lease_token: f.lease_token }
 }
 
-fn remote(kind: ObjectKind, o: SandboxObject) -> RemoteObject {
+fn remote(kind: Kind, o: SandboxObject) -> RemoteObject {
     RemoteObject { kind, id: o.object_id, display_name: o.display_name, payload: o.payload }
 }
 
@@ -108,6 +107,16 @@ fn members(payload: &Value) -> Result<Map<String, Value>, ProviderError> {
         Value::Object(m) => Ok(m.clone()),
         _ => Err(ProviderError::Other("400 Bad Request: the body must be a JSON object".into())),
     }
+}
+
+/// A write body: the payload less the members the service owns.
+fn writable(kind: Kind, payload: &Value) -> Result<Map<String, Value>, ProviderError> {
+    if let Some(reason) = kind.read_only_reason() {
+        return Err(ProviderError::Other(format!("400 Bad Request: {} cannot be written: {reason}", kind.label)));
+    }
+    let mut body = members(payload)?;
+    body.retain(|k, _| !kind.is_server_managed(k));
+    Ok(body)
 }
 
 fn now_text() -> String {
@@ -154,28 +163,28 @@ impl Provider for SandboxProvider {
         })
     }
 
-    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+    async fn list_objects(&self, kind: Kind) -> Result<Vec<RemoteObject>, ProviderError> {
         self.fault().await?;
-        let objects = self.store.sandbox_objects(self.tenant_id, kind.as_str()).await.map_err(store_error)?;
+        let objects = self.store.sandbox_objects(self.tenant_id, kind.key).await.map_err(store_error)?;
         Ok(objects.into_iter().map(|o| remote(kind, o)).collect())
     }
 
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+    async fn get_object(&self, kind: Kind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
         self.fault().await?;
-        let object = self.store.sandbox_object(self.tenant_id, kind.as_str(), id).await.map_err(store_error)?;
+        let object = self.store.sandbox_object(self.tenant_id, kind.key, id).await.map_err(store_error)?;
         Ok(object.map(|o| remote(kind, o)))
     }
 
     async fn create_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         payload: &Value,
     ) -> Result<RemoteObject, ProviderError> {
         self.fault().await?;
-        let mut body = members(payload)?;
-        for m in SERVER_MANAGED_MEMBERS {
-            body.remove(*m);
+        let mut body = writable(kind, payload)?;
+        if kind.singleton {
+            return Err(ProviderError::Other(format!("400 Bad Request: {} is a singleton", kind.label)));
         }
         let id = Uuid::new_v4().to_string();
         let now = now_text();
@@ -184,7 +193,7 @@ impl Provider for SandboxProvider {
         body.insert("lastModifiedDateTime".into(), json!(now));
         let created = self
             .store
-            .sandbox_write_create(self.tenant_id, sandbox_fence(fence), kind.as_str(), &id, &Value::Object(body))
+            .sandbox_write_create(self.tenant_id, sandbox_fence(fence), kind.key, &id, &Value::Object(body))
             .await
             .map_err(store_error)?;
         Ok(remote(kind, created))
@@ -193,20 +202,17 @@ impl Provider for SandboxProvider {
     async fn update_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError> {
         self.fault().await?;
-        let mut patch = members(payload)?;
         // Read-only members are the service's, whatever the body says.
-        for m in SERVER_MANAGED_MEMBERS {
-            patch.remove(*m);
-        }
+        let mut patch = writable(kind, payload)?;
         patch.insert("lastModifiedDateTime".into(), json!(now_text()));
         let updated = self
             .store
-            .sandbox_write_update(self.tenant_id, sandbox_fence(fence), kind.as_str(), id, &Value::Object(patch))
+            .sandbox_write_update(self.tenant_id, sandbox_fence(fence), kind.key, id, &Value::Object(patch))
             .await
             .map_err(store_error)?;
         Ok(match updated {
@@ -215,27 +221,24 @@ impl Provider for SandboxProvider {
         })
     }
 
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_assignments(&self, kind: Kind, id: &str) -> Result<Vec<Value>, ProviderError> {
         self.fault().await?;
-        match self.store.sandbox_object(self.tenant_id, kind.as_str(), id).await.map_err(store_error)? {
+        match self.store.sandbox_object(self.tenant_id, kind.key, id).await.map_err(store_error)? {
             Some(o) => Ok(o.assignments),
-            None => Err(ProviderError::NotFound(format!("{} {id}", kind.as_str()))),
+            None => Err(ProviderError::NotFound(format!("{} {id}", kind.key))),
         }
     }
 
     async fn set_assignments(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         assignments: &[Value],
     ) -> Result<(), ProviderError> {
         self.fault().await?;
         if !kind.assignable() {
-            return Err(ProviderError::Other(format!(
-                "400 Bad Request: {} objects have no assignments",
-                kind.as_str()
-            )));
+            return Err(ProviderError::Other(format!("400 Bad Request: {} objects have no assignments", kind.key)));
         }
         let stored = assignments
             .iter()
@@ -252,7 +255,7 @@ impl Provider for SandboxProvider {
             })
             .collect::<Result<Vec<_>, ProviderError>>()?;
         self.store
-            .sandbox_write_assignments(self.tenant_id, sandbox_fence(fence), kind.as_str(), id, &stored)
+            .sandbox_write_assignments(self.tenant_id, sandbox_fence(fence), kind.key, id, &stored)
             .await
             .map_err(store_error)?;
         Ok(())

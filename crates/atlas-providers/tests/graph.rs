@@ -10,11 +10,16 @@ use std::time::Duration;
 
 use atlas_providers::graph::secret::{self, SecretString};
 use atlas_providers::graph::{GraphConfig, GraphProvider, REQUIRED_PERMISSIONS};
-use atlas_providers::{ObjectKind, Provider, ProviderError, UpdateOutcome};
+use atlas_providers::{Provider, ProviderError, UpdateOutcome};
 use graph_support::*;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, ResponseTemplate};
+
+/// A registered object type by key.
+fn ty(key: &str) -> atlas_providers::Kind {
+    atlas_providers::object_type::by_key(key).unwrap()
+}
 
 const CONFIGS: &str = "/v1.0/deviceManagement/deviceConfigurations";
 const BASELINE: &str = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
@@ -25,16 +30,16 @@ async fn one_token_serves_many_calls_until_shortly_before_it_expires() {
     fake.token(&fixture_token(), 2).await;
     serve(&fake, "/beta/deviceManagement/roleScopeTags", fixture!("beta_deviceManagement_roleScopeTags.json")).await;
     for _ in 0..3 {
-        let tags = fake.provider.list_objects(ObjectKind::RoleScopeTag).await.unwrap();
+        let tags = fake.provider.list_objects(ty("role_scope_tag")).await.unwrap();
         assert_eq!(tags.len(), 3);
     }
     assert_eq!(fake.requests().await.iter().filter(|r| **r == token_request()).count(), 1);
     // expires_in 3599 s: still cached just before the 5-minute margin, renewed after it.
     fake.clock.advance(Duration::from_secs(3599 - 300 - 1));
-    fake.provider.list_objects(ObjectKind::RoleScopeTag).await.unwrap();
+    fake.provider.list_objects(ty("role_scope_tag")).await.unwrap();
     assert_eq!(fake.requests().await.iter().filter(|r| **r == token_request()).count(), 1);
     fake.clock.advance(Duration::from_secs(2));
-    fake.provider.list_objects(ObjectKind::RoleScopeTag).await.unwrap();
+    fake.provider.list_objects(ty("role_scope_tag")).await.unwrap();
     fake.server.verify().await;
 }
 
@@ -69,7 +74,7 @@ async fn a_second_401_is_unauthorized_and_not_retried_again() {
         .expect(2)
         .mount(&fake.server)
         .await;
-    let err = fake.provider.list_objects(ObjectKind::DeviceConfiguration).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("device_configuration")).await.unwrap_err();
     assert!(matches!(&err, ProviderError::Unauthorized(m) if m.contains("InvalidAuthenticationToken")), "{err:?}");
     assert!(!err.retryable());
     fake.server.verify().await;
@@ -108,7 +113,7 @@ async fn paging_follows_every_next_link_without_loss_or_duplication() {
         page(token, body).mount(&fake.server).await;
     }
 
-    let objects = fake.provider.list_objects(ObjectKind::DeviceConfiguration).await.unwrap();
+    let objects = fake.provider.list_objects(ty("device_configuration")).await.unwrap();
     let got: Vec<String> = objects.iter().map(|o| o.id.clone()).collect();
     assert_eq!(got.len(), 68);
     assert_eq!(got, expected, "every item once, in page order");
@@ -124,7 +129,7 @@ async fn a_next_link_to_another_host_is_not_followed() {
     let fake = Fake::start().await;
     fake.token(&fixture_token(), 1).await;
     serve(&fake, CONFIGS, fixture!("v1.0_deviceManagement_deviceConfigurations_page1.json")).await;
-    let err = fake.provider.list_objects(ObjectKind::DeviceConfiguration).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("device_configuration")).await.unwrap_err();
     assert!(matches!(&err, ProviderError::Other(m) if m.contains("nextLink")), "{err:?}");
 }
 
@@ -141,7 +146,7 @@ async fn a_429_waits_as_long_as_retry_after_says() {
         .mount(&fake.server)
         .await;
     serve(&fake, CONFIGS, fixture!("v1.0_deviceManagement_deviceConfigurations_page2.json")).await;
-    let objects = fake.provider.list_objects(ObjectKind::DeviceConfiguration).await.unwrap();
+    let objects = fake.provider.list_objects(ty("device_configuration")).await.unwrap();
     assert_eq!(objects.len(), 3);
     assert_eq!(fake.clock.sleeps(), vec![Duration::from_secs(10)]);
     fake.server.verify().await;
@@ -156,7 +161,7 @@ async fn a_429_without_retry_after_backs_off_exponentially_then_surfaces_throttl
         .expect(4)
         .mount(&fake.server)
         .await;
-    let err = fake.provider.list_objects(ObjectKind::DeviceConfiguration).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("device_configuration")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Throttled { .. }), "{err:?}");
     assert!(err.retryable());
     let sleeps = fake.clock.sleeps();
@@ -177,7 +182,7 @@ async fn a_503_is_retried_up_to_the_bound_then_surfaces_as_transient() {
         .expect(4)
         .mount(&fake.server)
         .await;
-    let err = fake.provider.list_objects(ObjectKind::AssignmentFilter).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("assignment_filter")).await.unwrap_err();
     assert!(matches!(&err, ProviderError::Transient(m) if m.contains("503")), "{err:?}");
     assert!(err.retryable());
     assert_eq!(fake.clock.sleeps().len(), 3);
@@ -197,7 +202,7 @@ async fn a_timeout_is_retried_then_surfaces_as_transient() {
         .expect(2)
         .mount(&fake.server)
         .await;
-    let err = fake.provider.list_objects(ObjectKind::RoleScopeTag).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("role_scope_tag")).await.unwrap_err();
     assert!(matches!(&err, ProviderError::Transient(m) if m.contains("timed out")), "{err:?}");
 }
 
@@ -212,7 +217,7 @@ async fn a_create_is_not_repeated_when_it_may_have_been_applied() {
         .expect(1)
         .mount(&fake.server)
         .await;
-    let err = fake.provider.create_object(fence(), ObjectKind::DeviceConfiguration, &payload).await.unwrap_err();
+    let err = fake.provider.create_object(fence(), ty("device_configuration"), &payload).await.unwrap_err();
     assert!(matches!(&err, ProviderError::Other(m) if m.contains("not repeated")), "{err:?}");
     assert!(!err.retryable(), "a retried run could make a duplicate");
     fake.server.verify().await;
@@ -237,7 +242,7 @@ async fn a_throttled_create_is_repeated_after_the_wait() {
         .expect(1)
         .mount(&fake.server)
         .await;
-    let object = fake.provider.create_object(fence(), ObjectKind::DeviceConfiguration, &payload).await.unwrap();
+    let object = fake.provider.create_object(fence(), ty("device_configuration"), &payload).await.unwrap();
     assert_eq!(object.id, "a1");
     assert_eq!(fake.clock.sleeps(), vec![Duration::from_millis(2500)]);
     fake.server.verify().await;
@@ -252,7 +257,7 @@ async fn a_restore_round_trip_sends_exactly_the_expected_requests() {
     let gone_id = gone["id"].as_str().unwrap();
     let new_id = "5d0c8b1e-3f4a-4e7b-9c2d-1a6b8e0f7c33";
 
-    let mut patch = writable(&existing);
+    let mut patch = writable(ty("device_configuration"), &existing);
     patch["passwordMinimumLength"] = json!(12);
     Mock::given(method("PATCH"))
         .and(path(format!("{CONFIGS}/{BASELINE}")))
@@ -263,16 +268,16 @@ async fn a_restore_round_trip_sends_exactly_the_expected_requests() {
         .await;
     Mock::given(method("PATCH"))
         .and(path(format!("{CONFIGS}/{gone_id}")))
-        .and(body_json(writable(&gone)))
+        .and(body_json(writable(ty("device_configuration"), &gone)))
         .respond_with(json_response(404, &fixture!("error_404_ResourceNotFound_intune.json")))
         .expect(1)
         .mount(&fake.server)
         .await;
-    let mut created = writable(&gone);
+    let mut created = writable(ty("device_configuration"), &gone);
     created["id"] = json!(new_id);
     Mock::given(method("POST"))
         .and(path(CONFIGS))
-        .and(body_json(writable(&gone)))
+        .and(body_json(writable(ty("device_configuration"), &gone)))
         .respond_with(json_response(201, &created))
         .expect(1)
         .mount(&fake.server)
@@ -300,7 +305,7 @@ async fn a_restore_round_trip_sends_exactly_the_expected_requests() {
         .await;
 
     let p = &fake.provider;
-    let kind = ObjectKind::DeviceConfiguration;
+    let kind = ty("device_configuration");
     let mut edited = existing.clone();
     edited["passwordMinimumLength"] = json!(12);
     let UpdateOutcome::Updated(updated) = p.update_object(fence(), kind, BASELINE, &edited).await.unwrap() else {
@@ -358,7 +363,7 @@ async fn settings_catalog_policies_carry_their_settings_and_are_replaced_with_pu
     for id in ["d2b3d9c9-22e8-49c1-965f-257e4c61034a", "7e5f376f-6a34-459d-a1e0-46a88061cd91"] {
         serve(&fake, &format!("{base}/{id}/settings"), json!({"value": []})).await;
     }
-    let policies = fake.provider.list_objects(ObjectKind::ConfigurationPolicy).await.unwrap();
+    let policies = fake.provider.list_objects(ty("configuration_policy")).await.unwrap();
     assert_eq!(policies.len(), 4);
     let bitlocker = policies.iter().find(|p| p.id == "9cb2b211-8b18-442f-a535-ce8771a3bb5a").unwrap();
     assert_eq!(bitlocker.display_name, "[Baseline] Windows - BitLocker", "named by `name`");
@@ -369,13 +374,13 @@ async fn settings_catalog_policies_carry_their_settings_and_are_replaced_with_pu
 
     Mock::given(method("PUT"))
         .and(path(format!("{base}/{}", bitlocker.id)))
-        .and(body_json(writable(&bitlocker.payload)))
+        .and(body_json(writable(ty("configuration_policy"), &bitlocker.payload)))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&fake.server)
         .await;
     let outcome =
-        fake.provider.update_object(fence(), ObjectKind::ConfigurationPolicy, &bitlocker.id, &bitlocker.payload).await;
+        fake.provider.update_object(fence(), ty("configuration_policy"), &bitlocker.id, &bitlocker.payload).await;
     assert!(matches!(outcome, Ok(UpdateOutcome::Updated(_))), "{outcome:?}");
     fake.server.verify().await;
 }
@@ -391,7 +396,7 @@ async fn scripts_get_their_content_and_app_protection_policies_their_platform() 
     let mut other = fixture!("beta_deviceManagement_deviceManagementScripts.json")["value"][1].clone();
     other["scriptContent"] = json!("V3JpdGUtT3V0cHV0ICJoaSIK");
     serve(&fake, &format!("{scripts}/3f3214a6-26ab-4f3b-bbfd-7e3b0c8db8c1"), other).await;
-    let listed = fake.provider.list_objects(ObjectKind::DeviceManagementScript).await.unwrap();
+    let listed = fake.provider.list_objects(ty("device_management_script")).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].payload["scriptContent"], full["scriptContent"]);
     assert!(listed[0].payload.get("@odata.context").is_none());
@@ -409,7 +414,7 @@ async fn scripts_get_their_content_and_app_protection_policies_their_platform() 
         fixture!("v1.0_deviceAppManagement_androidManagedAppProtections.json"),
     )
     .await;
-    let mam = fake.provider.list_objects(ObjectKind::AppProtectionPolicy).await.unwrap();
+    let mam = fake.provider.list_objects(ty("app_protection_policy")).await.unwrap();
     let types: Vec<&str> = mam.iter().map(|o| o.payload["@odata.type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
@@ -423,19 +428,16 @@ async fn scripts_get_their_content_and_app_protection_policies_their_platform() 
 
     // Created in the collection its type names.
     let android = mam[2].payload.clone();
-    let mut created = writable(&android);
+    let mut created = writable(ty("app_protection_policy"), &android);
     created["id"] = json!("T_new");
     Mock::given(method("POST"))
         .and(path("/v1.0/deviceAppManagement/androidManagedAppProtections"))
-        .and(body_json(writable(&android)))
+        .and(body_json(writable(ty("app_protection_policy"), &android)))
         .respond_with(json_response(201, &created))
         .expect(1)
         .mount(&fake.server)
         .await;
-    assert_eq!(
-        fake.provider.create_object(fence(), ObjectKind::AppProtectionPolicy, &android).await.unwrap().id,
-        "T_new"
-    );
+    assert_eq!(fake.provider.create_object(fence(), ty("app_protection_policy"), &android).await.unwrap().id, "T_new");
     fake.server.verify().await;
 }
 
@@ -448,7 +450,7 @@ async fn not_found_and_forbidden_answers_map_to_the_providers_errors() {
         .respond_with(json_response(404, &fixture!("error_404_ResourceNotFound_intune.json")))
         .mount(&fake.server)
         .await;
-    assert_eq!(fake.provider.get_object(ObjectKind::DeviceConfiguration, missing).await.unwrap(), None);
+    assert_eq!(fake.provider.get_object(ty("device_configuration"), missing).await.unwrap(), None);
 
     Mock::given(path("/v1.0/groups/c1f0a9d2-3b4e-4f5a-8c6d-7e8f9a0b1c2d"))
         .respond_with(json_response(404, &fixture!("error_404_Request_ResourceNotFound_directory.json")))
@@ -467,7 +469,7 @@ async fn not_found_and_forbidden_answers_map_to_the_providers_errors() {
         .respond_with(json_response(403, &fixture!("error_403_Forbidden_intune.json")))
         .mount(&fake.server)
         .await;
-    let err = fake.provider.list_objects(ObjectKind::DeviceConfiguration).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("device_configuration")).await.unwrap_err();
     let ProviderError::Unauthorized(message) = &err else { panic!("{err:?}") };
     assert!(message.contains("missing permission DeviceManagementConfiguration.ReadWrite.All"), "{message}");
     assert!(!message.contains("_version"), "Intune's inner message is unwrapped: {message}");
@@ -519,7 +521,7 @@ async fn a_refused_token_request_is_an_unhealthy_connection_and_never_echoes_the
     let health = fake.provider.check_health().await.unwrap();
     assert!(!health.ok);
     assert!(health.message.contains("AADSTS7000215"), "{}", health.message);
-    let err = fake.provider.list_objects(ObjectKind::RoleScopeTag).await.unwrap_err();
+    let err = fake.provider.list_objects(ty("role_scope_tag")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Unauthorized(_)), "{err:?}");
     let shown = format!("{health:?} {err} {err:?} {:?} {:?}", fake.provider, fake.provider.config());
     assert!(!shown.contains(SECRET), "{shown}");

@@ -11,7 +11,7 @@ use atlas_core::run::{NewRun, Run, RunEvent};
 use atlas_core::tenant::ConnectionKind;
 use atlas_core::{OperationType, RunOutcome, SummaryCounts, TenantScope, TenantStatus};
 use atlas_providers::sandbox::{self, SandboxProvider};
-use atlas_providers::{ObjectKind, Provider, ProviderError, UpdateOutcome, WriteFence};
+use atlas_providers::{Provider, ProviderError, UpdateOutcome, WriteFence};
 use atlas_store::admin::{ChangeBy, RoleRef};
 use atlas_store::claim::{ClaimParams, Claimed};
 use atlas_store::sandbox::{JournalOp, SandboxFaultKind};
@@ -19,20 +19,27 @@ use atlas_store::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// A registered object type by key.
+fn ty(key: &str) -> atlas_providers::Kind {
+    atlas_providers::object_type::by_key(key).unwrap()
+}
+
 const DEVICE_RESTRICTIONS: &str = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
 const WINDOWS_COMPLIANCE: &str = "fbabfd63-cc3a-4bd6-85b7-4005ca855dc8";
 const BITLOCKER_CATALOG: &str = "9cb2b211-8b18-442f-a535-ce8771a3bb5a";
 const TIME_ZONE_SCRIPT: &str = "c98d5944-9f97-4362-8e97-b27d3cd9d890";
 const PILOT_GROUP: &str = "fdae9d6b-7d4d-4d37-8c08-2f8c452f28aa";
 
-const EXPECTED_COUNTS: [(ObjectKind, usize); 7] = [
-    (ObjectKind::DeviceConfiguration, 8),
-    (ObjectKind::CompliancePolicy, 4),
-    (ObjectKind::ConfigurationPolicy, 4),
-    (ObjectKind::AppProtectionPolicy, 4),
-    (ObjectKind::DeviceManagementScript, 2),
-    (ObjectKind::AssignmentFilter, 3),
-    (ObjectKind::RoleScopeTag, 3),
+/// The types of the original fixtures, with their counts; every other
+/// registered type is seeded too (at least one object, checked below).
+const EXPECTED_COUNTS: [(&str, usize); 7] = [
+    ("device_configuration", 8),
+    ("compliance_policy", 4),
+    ("configuration_policy", 4),
+    ("app_protection_policy", 4),
+    ("device_management_script", 2),
+    ("assignment_filter", 3),
+    ("role_scope_tag", 3),
 ];
 
 /// A workspace with an owner and an active tenant on a seeded sandbox connection.
@@ -100,30 +107,36 @@ async fn seeding_is_realistic_and_idempotent(store: Store) {
     let w = World::new(store).await;
     let p = w.provider();
     for (kind, n) in EXPECTED_COUNTS {
-        assert_eq!(p.list_objects(kind).await.unwrap().len(), n, "{kind:?}");
+        assert_eq!(p.list_objects(ty(kind)).await.unwrap().len(), n, "{kind}");
+    }
+    let mut counts = Vec::new();
+    for kind in atlas_providers::object_type::all() {
+        let n = p.list_objects(kind).await.unwrap().len();
+        assert!(n >= 1, "{kind} has no sandbox object");
+        counts.push(n);
     }
     assert!(!sandbox::seed(&w.store, w.tenant_id).await.unwrap(), "a second seed writes nothing");
-    for (kind, n) in EXPECTED_COUNTS {
-        assert_eq!(p.list_objects(kind).await.unwrap().len(), n, "{kind:?} after a second seed");
+    for (kind, n) in atlas_providers::object_type::all().iter().zip(counts) {
+        assert_eq!(p.list_objects(kind).await.unwrap().len(), n, "{kind} after a second seed");
     }
     assert_eq!(w.store.sandbox_groups(w.tenant_id).await.unwrap().len(), 5);
 
     // What a backup tool reads beyond the list: settings, script content, types.
-    let bitlocker = p.get_object(ObjectKind::ConfigurationPolicy, BITLOCKER_CATALOG).await.unwrap().unwrap();
+    let bitlocker = p.get_object(ty("configuration_policy"), BITLOCKER_CATALOG).await.unwrap().unwrap();
     assert_eq!(bitlocker.display_name, "[Baseline] Windows - BitLocker");
     assert_eq!(bitlocker.payload["settings"].as_array().unwrap().len(), 3);
-    let script = p.get_object(ObjectKind::DeviceManagementScript, TIME_ZONE_SCRIPT).await.unwrap().unwrap();
+    let script = p.get_object(ty("device_management_script"), TIME_ZONE_SCRIPT).await.unwrap().unwrap();
     assert!(script.payload["scriptContent"].as_str().is_some_and(|s| !s.is_empty()));
-    for mam in p.list_objects(ObjectKind::AppProtectionPolicy).await.unwrap() {
+    for mam in p.list_objects(ty("app_protection_policy")).await.unwrap() {
         assert!(mam.payload["@odata.type"].as_str().unwrap().ends_with("ManagedAppProtection"));
     }
-    let assigned = p.list_assignments(ObjectKind::DeviceConfiguration, DEVICE_RESTRICTIONS).await.unwrap();
+    let assigned = p.list_assignments(ty("device_configuration"), DEVICE_RESTRICTIONS).await.unwrap();
     assert_eq!(assigned.len(), 4);
     // Plausible assignments beyond the fixture's: 23 over 16 objects.
     let (mut assigned_objects, mut assignments) = (0, 0);
-    for kind in ObjectKind::ALL.iter().filter(|k| k.assignable()) {
-        for o in p.list_objects(*kind).await.unwrap() {
-            let n = p.list_assignments(*kind, &o.id).await.unwrap().len();
+    for kind in atlas_providers::object_type::all().iter().filter(|k| k.assignable()) {
+        for o in p.list_objects(kind).await.unwrap() {
+            let n = p.list_assignments(kind, &o.id).await.unwrap().len();
             assigned_objects += usize::from(n > 0);
             assignments += n;
         }
@@ -138,28 +151,28 @@ async fn seeding_is_realistic_and_idempotent(store: Store) {
     // Object ids repeat across tenants; each tenant has its own copy.
     let other = World::add_tenant(&w.store, w.workspace_id, "Contoso Clinics").await;
     let q = SandboxProvider::new(w.store.clone(), other);
-    assert_eq!(q.list_objects(ObjectKind::DeviceConfiguration).await.unwrap().len(), 8);
+    assert_eq!(q.list_objects(ty("device_configuration")).await.unwrap().len(), 8);
     w.store.sandbox_out_of_band_delete(other, "device_configuration", DEVICE_RESTRICTIONS).await.unwrap();
-    assert!(q.get_object(ObjectKind::DeviceConfiguration, DEVICE_RESTRICTIONS).await.unwrap().is_none());
-    assert!(p.get_object(ObjectKind::DeviceConfiguration, DEVICE_RESTRICTIONS).await.unwrap().is_some());
+    assert!(q.get_object(ty("device_configuration"), DEVICE_RESTRICTIONS).await.unwrap().is_none());
+    assert!(p.get_object(ty("device_configuration"), DEVICE_RESTRICTIONS).await.unwrap().is_some());
 }
 
 async fn reads_round_trip(store: Store) {
     let w = World::new(store).await;
     let p = w.provider();
-    for kind in ObjectKind::ALL {
-        for listed in p.list_objects(*kind).await.unwrap() {
-            let got = p.get_object(*kind, &listed.id).await.unwrap().unwrap();
+    for kind in atlas_providers::object_type::all() {
+        for listed in p.list_objects(kind).await.unwrap() {
+            let got = p.get_object(kind, &listed.id).await.unwrap().unwrap();
             assert_eq!(got, listed);
             assert_eq!(got.payload["id"], json!(listed.id), "payloads carry their id");
             assert!(!got.display_name.is_empty());
         }
     }
-    assert!(p.get_object(ObjectKind::DeviceConfiguration, "no-such-id").await.unwrap().is_none());
+    assert!(p.get_object(ty("device_configuration"), "no-such-id").await.unwrap().is_none());
     // The same id under another kind is another object.
-    assert!(p.get_object(ObjectKind::CompliancePolicy, DEVICE_RESTRICTIONS).await.unwrap().is_none());
+    assert!(p.get_object(ty("compliance_policy"), DEVICE_RESTRICTIONS).await.unwrap().is_none());
     assert!(matches!(
-        p.list_assignments(ObjectKind::DeviceConfiguration, "no-such-id").await,
+        p.list_assignments(ty("device_configuration"), "no-such-id").await,
         Err(ProviderError::NotFound(_))
     ));
     assert!(p.group_exists(PILOT_GROUP).await.unwrap());
@@ -175,7 +188,7 @@ async fn reads_round_trip(store: Store) {
 async fn faults_fire_for_exactly_n_calls(store: Store) {
     let w = World::new(store).await;
     let p = w.provider();
-    let kind = ObjectKind::AssignmentFilter;
+    let kind = ty("assignment_filter");
 
     w.store.sandbox_fault_set(w.tenant_id, SandboxFaultKind::Throttle, 2, 7_000).await.unwrap();
     for _ in 0..2 {
@@ -210,7 +223,7 @@ async fn faults_fire_for_exactly_n_calls(store: Store) {
     w.store.sandbox_fault_set(w.tenant_id, SandboxFaultKind::Throttle, 3, 500).await.unwrap();
     let calls = (0..10).map(|_| {
         let p = p.clone();
-        tokio::spawn(async move { p.list_objects(ObjectKind::RoleScopeTag).await })
+        tokio::spawn(async move { p.list_objects(ty("role_scope_tag")).await })
     });
     let mut throttled = 0;
     for call in calls.collect::<Vec<_>>() {
@@ -224,7 +237,7 @@ async fn faults_fire_for_exactly_n_calls(store: Store) {
     // A fault in front of a write refuses it before anything is written.
     let (_, fence) = w.running_run(w.tenant_id).await;
     w.store.sandbox_fault_set(w.tenant_id, SandboxFaultKind::Error, 1, 0).await.unwrap();
-    let e = p.update_object(fence, ObjectKind::DeviceConfiguration, DEVICE_RESTRICTIONS, &json!({})).await;
+    let e = p.update_object(fence, ty("device_configuration"), DEVICE_RESTRICTIONS, &json!({})).await;
     assert!(matches!(e, Err(ProviderError::Transient(_))));
     assert_eq!(w.journal_len().await, 0);
 }
@@ -233,7 +246,7 @@ async fn writes_under_a_held_lease_are_journaled(store: Store) {
     let w = World::new(store).await;
     let p = w.provider();
     let (run, fence) = w.running_run(w.tenant_id).await;
-    let kind = ObjectKind::DeviceConfiguration;
+    let kind = ty("device_configuration");
 
     let before = p.get_object(kind, DEVICE_RESTRICTIONS).await.unwrap().unwrap();
     let patch = json!({"id": "ignored", "passwordMinimumLength": 12, "version": 99});
@@ -287,7 +300,7 @@ async fn writes_under_a_held_lease_are_journaled(store: Store) {
 
 /// Tries every kind of write under `fence`; each must be refused as fenced.
 async fn assert_all_writes_fenced(p: &SandboxProvider, fence: WriteFence) {
-    let kind = ObjectKind::DeviceConfiguration;
+    let kind = ty("device_configuration");
     let patch = json!({"displayName": "should not land"});
     assert_eq!(p.update_object(fence, kind, DEVICE_RESTRICTIONS, &patch).await, Err(ProviderError::Fenced));
     assert_eq!(p.update_object(fence, kind, "missing", &patch).await, Err(ProviderError::Fenced));
@@ -298,7 +311,7 @@ async fn assert_all_writes_fenced(p: &SandboxProvider, fence: WriteFence) {
 async fn stale_or_finished_runs_write_nothing(store: Store) {
     let w = World::new(store).await;
     let p = w.provider();
-    let original = p.list_objects(ObjectKind::DeviceConfiguration).await.unwrap();
+    let original = p.list_objects(ty("device_configuration")).await.unwrap();
     let (run, fence) = w.running_run(w.tenant_id).await;
 
     // A lease token the run does not hold (a stale worker's).
@@ -321,23 +334,19 @@ async fn stale_or_finished_runs_write_nothing(store: Store) {
     assert_all_writes_fenced(&p, fence).await;
 
     assert_eq!(w.journal_len().await, 0, "nothing journaled");
-    assert_eq!(p.list_objects(ObjectKind::DeviceConfiguration).await.unwrap(), original, "nothing written");
+    assert_eq!(p.list_objects(ty("device_configuration")).await.unwrap(), original, "nothing written");
 }
 
 async fn out_of_band_changes_and_reset(store: Store) {
     let w = World::new(store).await;
     let p = w.provider();
-    let kind = ObjectKind::DeviceConfiguration;
+    let kind = ty("device_configuration");
     let mut edited: Value = p.get_object(kind, DEVICE_RESTRICTIONS).await.unwrap().unwrap().payload;
     edited["displayName"] = json!("Edited in the portal");
-    assert!(w
-        .store
-        .sandbox_out_of_band_update(w.tenant_id, kind.as_str(), DEVICE_RESTRICTIONS, &edited)
-        .await
-        .unwrap());
+    assert!(w.store.sandbox_out_of_band_update(w.tenant_id, kind.key, DEVICE_RESTRICTIONS, &edited).await.unwrap());
     assert_eq!(p.get_object(kind, DEVICE_RESTRICTIONS).await.unwrap().unwrap().display_name, "Edited in the portal");
 
-    assert!(w.store.sandbox_out_of_band_delete(w.tenant_id, kind.as_str(), DEVICE_RESTRICTIONS).await.unwrap());
+    assert!(w.store.sandbox_out_of_band_delete(w.tenant_id, kind.key, DEVICE_RESTRICTIONS).await.unwrap());
     assert!(p.get_object(kind, DEVICE_RESTRICTIONS).await.unwrap().is_none());
     let (_, fence) = w.running_run(w.tenant_id).await;
     assert_eq!(p.update_object(fence, kind, DEVICE_RESTRICTIONS, &edited).await.unwrap(), UpdateOutcome::Gone);

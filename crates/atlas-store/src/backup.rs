@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::lease::ensure_held;
+use crate::results::Fence;
 use crate::row::{json, opt_uuid, uuid};
 use crate::{exec, on_db, Store, StoreError, StoreResult};
 
@@ -91,15 +91,15 @@ pub struct BackupWritten {
 
 impl Store {
     /// Writes a backup set for a running run (fenced by its lease), in one transaction.
-    pub async fn backup_create(
+    pub(crate) async fn backup_create(
         &self,
-        run_id: Uuid,
-        lease_token: Uuid,
+        fence: Fence,
         workspace_id: Uuid,
         tenant_id: Uuid,
         items: &[NewBackupItem],
     ) -> StoreResult<BackupWritten> {
         let at = crate::now();
+        let run_id = fence.run_id;
         let set = BackupSet {
             id: Uuid::now_v7(),
             workspace_id,
@@ -109,7 +109,7 @@ impl Store {
             created_at: at,
         };
         let mut tx = self.begin().await?;
-        ensure_held(&mut tx, run_id, lease_token).await?;
+        fence.check(&mut tx).await?;
         exec!(&mut tx, sqlx::query(
             "INSERT INTO backup_sets (id, workspace_id, tenant_id, run_id, item_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
         )
@@ -220,14 +220,16 @@ impl Store {
         Ok(row.map(|(t,)| t))
     }
 
-    pub async fn restore_map_put(
+    pub(crate) async fn restore_map_put(
         &self,
+        fence: Fence,
         tenant_id: Uuid,
         kind: &str,
         source_object_id: &str,
         target_object_id: &str,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
         exec!(
             &mut tx,
             sqlx::query(

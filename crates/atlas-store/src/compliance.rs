@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::results::Fence;
 use crate::row::{json, uuid};
 use crate::{exec, on_db, Store, StoreResult};
 
@@ -35,8 +36,9 @@ struct SnapshotRow {
 
 impl Store {
     /// Records a snapshot; the totals are the sums over `policies`.
-    pub async fn compliance_snapshot_record(
+    pub(crate) async fn compliance_snapshot_record(
         &self,
+        fence: Fence,
         tenant_id: Uuid,
         run_id: Uuid,
         policies: &Value,
@@ -58,6 +60,7 @@ impl Store {
             created_at: crate::now(),
         };
         let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
         exec!(&mut tx, sqlx::query(
             "INSERT INTO compliance_snapshots (id, tenant_id, run_id, compliant, non_compliant, error, not_applicable, policies, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"

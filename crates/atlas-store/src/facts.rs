@@ -81,8 +81,8 @@ impl FactSet {
 }
 
 fn backup_set_key(ctx: &CheckedContext) -> Option<(String, String)> {
-    let set = ctx.params.get("backup_set_id").and_then(|v| v.as_str())?;
-    Some((set.to_owned(), ctx.tenant_id.map(|t| t.to_string()).unwrap_or_default()))
+    let set = ctx.params.backup_set_id()?;
+    Some((set.to_string(), ctx.tenant_id.map(|t| t.to_string()).unwrap_or_default()))
 }
 
 fn keys<K: Eq + std::hash::Hash + Ord>(keys: impl IntoIterator<Item = K>) -> Vec<K> {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::results::Fence;
 use crate::{exec, on_db, on_tx, Store, StoreResult};
 
 /// One object as a sync saw it.
@@ -26,8 +27,9 @@ pub struct InventoryDelta {
 
 impl Store {
     /// Replaces a tenant's inventory with what a sync saw, in one transaction.
-    pub async fn inventory_replace(
+    pub(crate) async fn inventory_replace(
         &self,
+        fence: Fence,
         tenant_id: Uuid,
         run_id: Uuid,
         seen: &[InventoryEntry],
@@ -35,6 +37,7 @@ impl Store {
         let at = crate::now();
         let tid = tenant_id.to_string();
         let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
         let existing: Vec<(String, String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
             "SELECT kind, object_id, content_hash FROM inventory_items WHERE tenant_id = $1"
         )

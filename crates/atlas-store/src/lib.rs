@@ -29,6 +29,7 @@ pub mod bench;
 pub mod notification;
 pub mod pacing;
 pub mod policy;
+pub mod results;
 pub mod run;
 pub mod run_item;
 pub mod sandbox;

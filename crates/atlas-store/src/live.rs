@@ -11,6 +11,7 @@
 //! processes on the same database, so nothing here relies on events of this
 //! process.
 
+use atlas_core::params::OperationParams;
 use atlas_core::run::{RunOutcome, RunStatus};
 use atlas_core::{OperationType, SummaryCounts};
 use uuid::Uuid;
@@ -54,18 +55,17 @@ type PulseRow = (String, String, Option<String>, String, String, i64, String, St
 
 fn pulse((id, op, tenant, status, outcome, attempt, counts, params): PulseRow) -> StoreResult<RunPulse> {
     let tenant_id = opt_uuid(tenant.as_deref())?;
-    let params = json(&params)?;
+    let op_type = parse(&op, "operation type", OperationType::parse)?;
     let tenants = match tenant_id {
         Some(t) => vec![t],
-        None => params
-            .get("tenant_ids")
-            .and_then(|v| v.as_array())
-            .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
+        None => OperationParams::parse(op_type, &json(&params)?)
+            .ok()
+            .and_then(|p| p.bulk().map(|b| b.tenant_ids.clone()))
             .unwrap_or_default(),
     };
     Ok(RunPulse {
         id: uuid(&id)?,
-        op_type: parse(&op, "operation type", OperationType::parse)?,
+        op_type,
         tenant_id,
         tenants,
         status: parse(&status, "run status", RunStatus::parse)?,

@@ -15,24 +15,35 @@ pub struct WriteBudget {
     pub window_ms: i64,
 }
 
+/// Graph allows about 100 writes per 20 s per app and tenant (SPEC §5).
+impl Default for WriteBudget {
+    fn default() -> WriteBudget {
+        WriteBudget { limit: 100, window_ms: 20_000 }
+    }
+}
+
 impl Store {
     /// Reserves one write for the tenant now, or says how long to wait (ms)
     /// before asking again. A reservation is never taken back.
     pub async fn write_budget_reserve(&self, tenant_id: Uuid, budget: WriteBudget) -> StoreResult<Result<(), i64>> {
         let tid = tenant_id.to_string();
         let mut tx = self.begin().await?;
-        let now = db_now(&mut tx).await?;
         exec!(&mut tx, sqlx::query(
             "INSERT INTO write_budget_tenants (tenant_id, updated_at) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING"
         )
         .bind(&tid)
-        .bind(now.0))?;
+        .bind(crate::now().0))?;
         let lock = match tx {
             Tx::Sqlite(_) => "",
             Tx::Postgres(_) => " FOR UPDATE",
         };
         let sql = format!("SELECT updated_at FROM write_budget_tenants WHERE tenant_id = $1{lock}");
         let _: (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(&sql).bind(&tid).fetch_one(c).await)?;
+        // The clock is read only now, holding the tenant's lock (SQLite's
+        // writer lock since the insert): read before a wait for it, a
+        // reservation would be logged as older than it is and a later one
+        // let into the window too early.
+        let now = db_now(&mut tx).await?;
         let window_start = now.0 - budget.window_ms * 1000;
         exec!(
             &mut tx,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::results::Fence;
 use crate::{exec, on_db, on_tx, Store, StoreResult};
 
 /// One object as a sync saw it.
@@ -47,10 +48,24 @@ pub struct PolicyVersion {
     pub payload: Value,
 }
 
+/// One stored version of one object, with when and by which run it was seen.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObjectVersion {
+    pub kind: String,
+    pub object_id: String,
+    pub version: i64,
+    pub display_name: String,
+    pub content_hash: String,
+    pub run_id: Option<Uuid>,
+    pub created_at: atlas_core::Timestamp,
+    pub payload: Value,
+}
+
 impl Store {
     /// Records a sync's observations in one transaction and returns the drift.
-    pub async fn policy_sync_record(
+    pub(crate) async fn policy_sync_record(
         &self,
+        fence: Fence,
         tenant_id: Uuid,
         run_id: Uuid,
         seen: &[PolicyObservation],
@@ -58,6 +73,7 @@ impl Store {
         let at = crate::now();
         let tid = tenant_id.to_string();
         let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
         let heads: Vec<(String, String, i64, String, Option<i64>)> = on_tx!(&mut tx, |c| sqlx::query_as(
             "SELECT kind, object_id, version, content_hash, removed_at FROM policy_heads WHERE tenant_id = $1"
         )
@@ -179,6 +195,35 @@ impl Store {
                     version,
                     display_name,
                     content_hash,
+                    payload: crate::row::json(&payload)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored versions of one object of a tenant, oldest first (every
+    /// kind with that id: ids are unique per type, and all but a few types
+    /// use GUIDs).
+    pub async fn object_versions(&self, tenant_id: Uuid, object_id: &str) -> StoreResult<Vec<ObjectVersion>> {
+        type Row = (String, String, i64, String, String, Option<String>, i64, String);
+        let rows: Vec<Row> = on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT kind, object_id, version, display_name, content_hash, run_id, created_at, payload \
+             FROM policy_versions WHERE tenant_id = $1 AND object_id = $2 ORDER BY kind, version"
+        )
+        .bind(tenant_id.to_string())
+        .bind(object_id)
+        .fetch_all(p)
+        .await)?;
+        rows.into_iter()
+            .map(|(kind, object_id, version, display_name, content_hash, run_id, created_at, payload)| {
+                Ok(ObjectVersion {
+                    kind,
+                    object_id,
+                    version,
+                    display_name,
+                    content_hash,
+                    run_id: run_id.and_then(|r| Uuid::parse_str(&r).ok()),
+                    created_at: atlas_core::Timestamp(created_at),
                     payload: crate::row::json(&payload)?,
                 })
             })

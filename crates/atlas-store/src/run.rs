@@ -301,20 +301,6 @@ impl Store {
             Err(StoreError::Fenced)
         }
     }
-
-    /// Whether a run still holds this lease (the sandbox's write fence).
-    pub async fn run_lease_held(&self, id: Uuid, lease_token: Uuid) -> StoreResult<bool> {
-        let n: Option<(i64,)> = on_db!(self.db(), |p| {
-            sqlx::query_as(
-            "SELECT CAST(1 AS BIGINT) FROM operation_runs WHERE id = $1 AND status = 'running' AND lease_token = $2"
-        )
-        .bind(id.to_string())
-        .bind(lease_token.to_string())
-        .fetch_optional(p)
-        .await
-        })?;
-        Ok(n.is_some())
-    }
 }
 
 /// Inserts `run` or finds the active run it duplicates, inside `tx`; `None`

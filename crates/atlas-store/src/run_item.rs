@@ -2,13 +2,14 @@
 //! bulk tenants), idempotent by item key so that after a rescue only
 //! unfinished items run again. Item writes are fenced by the run's lease.
 
+use atlas_core::item::{ItemOutcome, ItemStatus};
 use atlas_core::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::lease::ensure_held;
-use crate::row::{json, uuid};
+use crate::results::Fence;
+use crate::row::{json, parse, uuid};
 use crate::{exec, on_db, Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -17,10 +18,8 @@ pub struct RunItem {
     pub run_id: Uuid,
     pub item_key: String,
     pub target: Value,
-    /// `pending` or `completed`.
-    pub status: String,
-    /// `pending`, `succeeded`, `failed`, `skipped`, `blocked` or `cancelled`.
-    pub outcome: String,
+    pub status: ItemStatus,
+    pub outcome: ItemOutcome,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub reason_code: Option<String>,
@@ -31,7 +30,7 @@ pub struct RunItem {
 /// How an item ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemResult {
-    pub outcome: &'static str,
+    pub outcome: ItemOutcome,
     pub reason_code: Option<String>,
     pub error: Option<String>,
     pub detail: Value,
@@ -59,8 +58,8 @@ impl ItemRow {
             run_id: uuid(&self.run_id)?,
             item_key: self.item_key,
             target: json(&self.target)?,
-            status: self.status,
-            outcome: self.outcome,
+            status: parse(&self.status, "item status", ItemStatus::parse)?,
+            outcome: parse(&self.outcome, "item outcome", ItemOutcome::parse)?,
             attempts: self.attempts,
             last_error: self.last_error,
             reason_code: self.reason_code,
@@ -72,15 +71,11 @@ impl ItemRow {
 
 impl Store {
     /// Creates the run's items that do not exist yet (by key) and returns all of them.
-    pub async fn run_items_ensure(
-        &self,
-        run_id: Uuid,
-        lease_token: Uuid,
-        items: &[(String, Value)],
-    ) -> StoreResult<Vec<RunItem>> {
+    pub(crate) async fn run_items_ensure(&self, fence: Fence, items: &[(String, Value)]) -> StoreResult<Vec<RunItem>> {
         let at = crate::now();
+        let run_id = fence.run_id;
         let mut tx = self.begin().await?;
-        ensure_held(&mut tx, run_id, lease_token).await?;
+        fence.check(&mut tx).await?;
         for (key, target) in items {
             exec!(
                 &mut tx,
@@ -100,27 +95,21 @@ impl Store {
     }
 
     /// Completes one item, fenced by the run's lease. An item completes once.
-    pub async fn run_item_finish(
-        &self,
-        run_id: Uuid,
-        lease_token: Uuid,
-        key: &str,
-        result: &ItemResult,
-    ) -> StoreResult<()> {
+    pub(crate) async fn run_item_finish(&self, fence: Fence, key: &str, result: &ItemResult) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        ensure_held(&mut tx, run_id, lease_token).await?;
+        fence.check(&mut tx).await?;
         exec!(
             &mut tx,
             sqlx::query(
                 "UPDATE run_items SET status = 'completed', outcome = $1, attempts = attempts + 1, last_error = $2, \
              reason_code = $3, detail = $4, updated_at = $5 WHERE run_id = $6 AND item_key = $7 AND status = 'pending'"
             )
-            .bind(result.outcome)
+            .bind(result.outcome.as_str())
             .bind(result.error.as_deref())
             .bind(result.reason_code.as_deref())
             .bind(result.detail.to_string())
             .bind(crate::now().0)
-            .bind(run_id.to_string())
+            .bind(fence.run_id.to_string())
             .bind(key)
         )?;
         tx.commit().await?;
@@ -128,25 +117,24 @@ impl Store {
     }
 
     /// Marks every still-pending item with `outcome` (blocked or cancelled when a run stops between items).
-    pub async fn run_items_close_pending(
+    pub(crate) async fn run_items_close_pending(
         &self,
-        run_id: Uuid,
-        lease_token: Uuid,
-        outcome: &'static str,
+        fence: Fence,
+        outcome: ItemOutcome,
         reason_code: Option<&str>,
     ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
-        ensure_held(&mut tx, run_id, lease_token).await?;
+        fence.check(&mut tx).await?;
         let n = exec!(
             &mut tx,
             sqlx::query(
                 "UPDATE run_items SET status = 'completed', outcome = $1, reason_code = $2, updated_at = $3 \
              WHERE run_id = $4 AND status = 'pending'"
             )
-            .bind(outcome)
+            .bind(outcome.as_str())
             .bind(reason_code)
             .bind(crate::now().0)
-            .bind(run_id.to_string())
+            .bind(fence.run_id.to_string())
         )?;
         tx.commit().await?;
         Ok(n)

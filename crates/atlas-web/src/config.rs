@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use atlas_engine::schedule::CronSyntax;
+use atlas_engine::secrets::Secrets;
 use atlas_store::throttle::ThrottlePolicy;
 
 #[derive(Clone, Debug)]
@@ -30,6 +32,10 @@ pub struct WebConfig {
     /// A second address that serves only `/metrics` (and `/healthz`), without
     /// a token: for a scraper on a private network.
     pub metrics_bind: Option<SocketAddr>,
+    /// The key that seals provider secrets entered in the console or the API.
+    pub secrets: Secrets,
+    /// Which cron expressions schedules may use.
+    pub cron: CronSyntax,
     /// How often the live channel reads a watched workspace's runs.
     pub live_tick: Duration,
     /// The console's public address (`ATLAS_PUBLIC_URL`), for links the
@@ -48,6 +54,8 @@ impl Default for WebConfig {
             throttle: ThrottlePolicy::default(),
             metrics_token: None,
             metrics_bind: None,
+            secrets: Secrets::default(),
+            cron: CronSyntax::default(),
             live_tick: Duration::from_secs(1),
             public_url: None,
         }

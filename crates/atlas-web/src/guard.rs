@@ -194,18 +194,14 @@ fn check_need(ctx: &Ctx, need: Need, tenants: &[Uuid], run: Option<&Run>) -> Api
             Access::NotFound => Err(ApiError::NotFound),
             Access::Allowed | Access::Forbidden => Ok(()),
         },
-        Need::CancelRun => {
-            let cap = Capability::OperationsCancel;
-            let initiator = run.and_then(|r| r.initiator_user_id) == Some(ctx.user.id);
-            match access::check(viewer, tenants, cap) {
-                Access::Forbidden if initiator => Ok(()),
-                other => allow(other, cap),
-            }
-        }
-        Need::RetryRun => {
-            let cap = run.map_or(Capability::OperationsView, |r| r.op_type.spec().capability);
-            allow(access::check(viewer, tenants, cap), cap)
-        }
+        Need::CancelRun => match run {
+            Some(r) => allow(access::can_cancel(viewer, r), Capability::OperationsCancel),
+            None => Err(ApiError::NotFound),
+        },
+        Need::RetryRun => match run {
+            Some(r) => allow(access::can_retry(viewer, r), r.op_type.spec().capability),
+            None => Err(ApiError::NotFound),
+        },
     }
 }
 

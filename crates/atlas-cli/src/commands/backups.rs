@@ -1,10 +1,12 @@
-//! `atlas backups list|show`: a tenant's backup sets and their items.
+//! `atlas backups list|show|diff`: a tenant's backup sets, one set's items by
+//! type and name, and the setting-level diff of two sets of one tenant.
 
+use atlas_engine::changes;
 use atlas_store::backup::BackupSet;
 use clap::Subcommand;
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::commands::runs::service_error;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -20,8 +22,15 @@ pub enum BackupsCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// One backup set with its items
-    Show { id: String },
+    /// One backup set with its items, by type and name
+    Show {
+        id: String,
+        /// Only items whose name or object id contains this
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// What changed from backup set A to backup set B (two sets of one tenant)
+    Diff { a: String, b: String },
 }
 
 fn line(s: &BackupSet) -> String {
@@ -34,6 +43,10 @@ fn line(s: &BackupSet) -> String {
     )
 }
 
+fn set_id(s: &str) -> Result<Uuid, CliError> {
+    Uuid::parse_str(s.trim()).map_err(|_| CliError::invalid(format!("`{s}` is not a backup set id")))
+}
+
 pub async fn run(ctx: &Context, cmd: BackupsCommand) -> Result<(), CliError> {
     match cmd {
         BackupsCommand::List { tenant, workspace, limit } => {
@@ -41,18 +54,42 @@ pub async fn run(ctx: &Context, cmd: BackupsCommand) -> Result<(), CliError> {
             let sets = ctx.store.backup_sets_for_tenant(t.id, limit).await?;
             ctx.out.print_list(&sets, "no backup sets", line)
         }
-        BackupsCommand::Show { id } => {
-            let id =
-                Uuid::parse_str(id.trim()).map_err(|_| CliError::invalid(format!("`{id}` is not a backup set id")))?;
-            let set = ctx.store.backup_set_get(id).await?;
-            let items = ctx.store.backup_items(id).await?;
-            let doc = json!({"backup_set": set, "items": items});
-            ctx.out.print(&doc, || {
-                let mut out = vec![format!("backup set {}", line(&set))];
-                for i in &items {
-                    let n = i.assignments.as_array().map_or(0, Vec::len);
-                    out.push(format!("  {}  {:<26} {}  ({n} assignments)", i.id, i.kind, i.display_name));
+        BackupsCommand::Show { id, search } => {
+            let c =
+                changes::backup_contents(&ctx.store, set_id(&id)?, search.as_deref()).await.map_err(service_error)?;
+            ctx.out.print(&c, || {
+                let mut out = vec![format!("backup set {}", line(&c.backup_set))];
+                for g in &c.types {
+                    out.push(format!("{} ({}) — {}", g.label, g.object_type, g.items.len()));
+                    for i in &g.items {
+                        out.push(format!("  {:<50} {}  ({} assignments)", i.name, i.object_id, i.assignments));
+                    }
                 }
+                out.join("\n")
+            })
+        }
+        BackupsCommand::Diff { a, b } => {
+            let d =
+                changes::backup_diff(&ctx.store, set_id(&a)?, set_id(&b)?, |_| true).await.map_err(service_error)?;
+            ctx.out.print(&d, || {
+                let mut out = Vec::new();
+                for o in &d.added {
+                    out.push(format!("+ {} {} ({})", o.object_type, o.name, o.object_id));
+                }
+                for o in &d.removed {
+                    out.push(format!("- {} {} ({})", o.object_type, o.name, o.object_id));
+                }
+                for o in &d.changed {
+                    out.push(format!("~ {} {} ({})", o.object_type, o.name, o.object_id));
+                    out.extend(o.changes.iter().map(|c| format!("    {}", changes::change_line(c))));
+                }
+                out.push(format!(
+                    "{} added, {} removed, {} changed, {} unchanged",
+                    d.added.len(),
+                    d.removed.len(),
+                    d.changed.len(),
+                    d.unchanged
+                ));
                 out.join("\n")
             })
         }

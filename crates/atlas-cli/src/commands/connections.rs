@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, cmd: ConnectionsCommand) -> Result<(), CliError>
                     conn
                 }
                 ConnectionKind::MicrosoftGraph => {
-                    let (config, sealed) = graph_settings(external_tenant_id, client_id, client_secret_file)?;
+                    let (config, sealed) = graph_settings(ctx, external_tenant_id, client_id, client_secret_file)?;
                     ctx.store.connection_add(t.id, kind, config, Some(sealed), &by).await?
                 }
             };
@@ -107,6 +107,7 @@ pub async fn run(ctx: &Context, cmd: ConnectionsCommand) -> Result<(), CliError>
 
 /// Validates a Graph connection's settings and seals its secret.
 fn graph_settings(
+    ctx: &Context,
     external_tenant_id: Option<String>,
     client_id: Option<String>,
     secret_file: Option<std::path::PathBuf>,
@@ -125,7 +126,7 @@ fn graph_settings(
     if secret.is_empty() {
         return Err(CliError::invalid(format!("{} is empty", file.display())));
     }
-    let sealed = atlas_engine::secrets::seal(secret).map_err(CliError::internal)?;
+    let sealed = ctx.env.secrets().seal(secret).map_err(CliError::internal)?;
     Ok((json!({"external_tenant_id": external.to_string(), "client_id": client}), sealed))
 }
 

@@ -10,7 +10,7 @@ use atlas_core::capability::{BuiltinRole, Capability};
 use atlas_core::run::Run;
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::OperationType;
-use atlas_engine::{families, service, EngineConfig, StartRequest, Worker};
+use atlas_engine::{families, service, EngineConfig, ProviderConfig, StartRequest, Worker};
 use atlas_store::admin::{ChangeBy, RoleRef, Tenant, User};
 use atlas_store::sandbox::SandboxFaultKind;
 use atlas_store::Store;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::commands::runs::service_error;
 use crate::commands::serve::one_time_password;
+use crate::context::Context;
 use crate::error::CliError;
 
 const SLUG: &str = "demo";
@@ -33,11 +34,12 @@ const PEOPLE: &[(&str, &str, &str)] = &[
 ];
 
 /// Seeds (once) and returns the lines to print: the logins.
-pub async fn seed(store: &Store) -> Result<Vec<String>, CliError> {
+pub async fn seed(ctx: &Context) -> Result<Vec<String>, CliError> {
+    let store = &ctx.store;
     let by = ChangeBy::cli();
     let fresh = store.workspace_by_slug(SLUG).await.is_err();
     if fresh {
-        build(store, &by).await?;
+        build(store, &ctx.env.providers()?, &by).await?;
     }
     let mut lines = vec![if fresh {
         "Demo workspace `demo` seeded: 3 sandbox tenants, a daily backup schedule and a history of runs.".to_owned()
@@ -60,8 +62,11 @@ fn fast() -> EngineConfig {
     }
 }
 
-async fn drain(store: &Store) -> Result<(), CliError> {
-    Worker::new(store.clone(), fast(), families::registry()).run(true, std::future::pending::<()>()).await?;
+async fn drain(store: &Store, providers: &ProviderConfig) -> Result<(), CliError> {
+    Worker::new(store.clone(), fast(), families::registry())
+        .with_providers(providers.clone())
+        .run(true, std::future::pending::<()>())
+        .await?;
     Ok(())
 }
 
@@ -96,7 +101,7 @@ impl Demo<'_> {
     }
 }
 
-async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
+async fn build(store: &Store, providers: &ProviderConfig, by: &ChangeBy) -> Result<(), CliError> {
     let ws = store.workspace_create(SLUG, "Northwind IT Services", by).await?;
     let auditor = [Capability::WorkspaceView, Capability::TenantView, Capability::AuditView];
     store.role_create(ws.id, "auditor", &auditor.into_iter().collect(), by).await?;
@@ -126,7 +131,7 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
     d.start("manager@demo.test", Some(&contoso), OperationType::ComplianceSnapshot, json!({})).await?;
     let backup = d.start("manager@demo.test", Some(&fabrikam), OperationType::BackupRun, json!({})).await?;
     let contoso_backup = d.start("manager@demo.test", Some(&contoso), OperationType::BackupRun, json!({})).await?;
-    drain(store).await?;
+    drain(store, providers).await?;
     let set_of = async |run: &Run| -> Result<String, CliError> {
         let run = store.run_get(run.id).await?;
         Ok(run.result.get("backup_set_id").and_then(Value::as_str).unwrap_or_default().to_owned())
@@ -151,13 +156,13 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
     )
     .await?;
     store.tenant_set_write_gate(fabrikam.id, false, by).await?;
-    drain(store).await?;
+    drain(store, providers).await?;
     store.tenant_set_write_gate(fabrikam.id, true, by).await?;
 
     // Failed: the sandbox answers 503 until the attempts are used up.
     store.sandbox_fault_set(contoso.id, SandboxFaultKind::Error, 3, 0).await?;
     d.start("operator@demo.test", Some(&contoso), OperationType::InventorySync, json!({})).await?;
-    drain(store).await?;
+    drain(store, providers).await?;
 
     // Partially succeeded: a bulk sync where the onboarding tenant's item is blocked.
     let ids: Vec<String> = [&fabrikam, &contoso, &litware].iter().map(|t| t.id.to_string()).collect();
@@ -168,7 +173,7 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
         json!({"operation": "inventory.sync", "tenant_ids": ids}),
     )
     .await?;
-    drain(store).await?;
+    drain(store, providers).await?;
 
     // Cancelled before it started.
     let queued = d.start("operator@demo.test", Some(&fabrikam), OperationType::ComplianceSnapshot, json!({})).await?;
@@ -182,6 +187,6 @@ async fn build(store: &Store, by: &ChangeBy) -> Result<(), CliError> {
         json!({"backup_set_id": fabrikam_set}),
     )
     .await?;
-    drain(store).await?;
+    drain(store, providers).await?;
     Ok(())
 }

@@ -8,6 +8,8 @@ pub mod demo;
 pub mod members;
 pub mod migrate;
 pub mod notifications;
+pub mod object_types;
+pub mod policies;
 pub mod roles;
 pub mod runs;
 pub mod sandbox;
@@ -40,6 +42,8 @@ pub async fn run(ctx: &Context, command: Command, public_url: Option<String>) ->
         Command::Worker(a) => worker::run(ctx, a).await,
         Command::Schedules(c) => schedules::run(ctx, c).await,
         Command::Sandbox(c) => sandbox::run(ctx, c).await,
+        Command::ObjectTypes(c) => object_types::run(ctx, c).await,
+        Command::Policies(c) => policies::run(ctx, c).await,
         Command::Backups(c) => backups::run(ctx, c).await,
         Command::BenchSeed(a) => bench_seed::run(ctx, a).await,
     }

@@ -9,7 +9,7 @@ use atlas_core::access::{run_actions, Actions};
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_engine::service::{self, ServiceError};
-use atlas_engine::{EngineConfig, StartRequest};
+use atlas_engine::StartRequest;
 use atlas_store::run::{Initiator, RunFilter};
 use clap::Subcommand;
 use serde::Serialize;
@@ -126,8 +126,8 @@ fn parse_type(s: &str) -> Result<OperationType, CliError> {
     })
 }
 
-fn max_attempts() -> Result<u32, CliError> {
-    Ok(EngineConfig::from_env().map_err(CliError::invalid)?.max_attempts)
+fn max_attempts(ctx: &Context) -> Result<u32, CliError> {
+    Ok(ctx.env.engine()?.max_attempts)
 }
 
 pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
@@ -155,14 +155,14 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 op_type,
                 params,
                 retry_of_run_id: None,
-                max_attempts: max_attempts()?,
+                max_attempts: max_attempts(ctx)?,
             };
             let inserted = service::start(&ctx.store, req).await.map_err(service_error)?;
             print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await
         }
         RunsCommand::Retry { run, as_user } => {
             let user = ctx.user(&as_user).await?;
-            let inserted = service::retry(&ctx.store, parse_run_id(&run)?, user.id, max_attempts()?)
+            let inserted = service::retry(&ctx.store, parse_run_id(&run)?, user.id, max_attempts(ctx)?)
                 .await
                 .map_err(service_error)?;
             print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await
@@ -262,14 +262,7 @@ async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uu
 /// What the host administrator may do with a run (`runs show` without `--as`):
 /// everything the run's state allows.
 fn host_actions(run: &Run) -> Actions {
-    Actions {
-        cancel: run.status != RunStatus::Completed,
-        retry: run.status == RunStatus::Completed
-            && matches!(
-                run.outcome,
-                RunOutcome::Failed | RunOutcome::Blocked | RunOutcome::Cancelled | RunOutcome::PartiallySucceeded
-            ),
-    }
+    Actions { cancel: run.status != RunStatus::Completed, retry: run.is_retryable() }
 }
 
 /// The names of the tenants and people the printed runs mention.
@@ -464,7 +457,7 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
         for i in items {
             let name = i.target.get("display_name").and_then(Value::as_str).unwrap_or(&i.item_key);
             let why = i.reason_code.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
-            out.push(format!("    {:<10} {name}{why}", i.outcome));
+            out.push(format!("    {:<10} {name}{why}", i.outcome.as_str()));
         }
     }
     out.join("\n")

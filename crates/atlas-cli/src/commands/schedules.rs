@@ -11,7 +11,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::commands::runs::service_error;
-use crate::commands::worker::engine_config;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -91,7 +90,7 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
     let by = ctx.by();
     match cmd {
         SchedulesCommand::Add { tenant, workspace, cron, tz, as_user } => {
-            CronSpec::parse(&cron, &tz).map_err(CliError::invalid)?;
+            CronSpec::parse(&cron, &tz, ctx.env.cron()).map_err(CliError::invalid)?;
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
             let by = match as_user {
                 Some(email) => person_who_may_manage_schedules(ctx, &email, &t).await?,
@@ -123,7 +122,7 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
                 Some(text) => Timestamp::parse_rfc3339(text)
                     .ok_or_else(|| CliError::invalid(format!("--slot `{text}` is not an RFC 3339 time")))?,
             };
-            let max_attempts = engine_config(None)?.max_attempts;
+            let max_attempts = ctx.env.engine()?.max_attempts;
             match schedule::fire(&ctx.store, &s, slot, max_attempts).await.map_err(service_error)? {
                 Fired::Run(inserted) => {
                     // The run JSON itself, as for `runs start`, plus the slot it fired.

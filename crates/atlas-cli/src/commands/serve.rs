@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use atlas_core::capability::BuiltinRole;
 use atlas_core::tenant::TenantScope;
 use atlas_engine::scheduler::Scheduler;
-use atlas_engine::{families, Worker};
 use atlas_store::admin::RoleRef;
 use atlas_web::{Application, WebConfig};
 use clap::Args;
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::commands::demo;
-use crate::commands::worker::engine_config;
+use crate::commands::worker::{engine_config, node_worker};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -28,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long)]
     no_workers: bool,
     /// Where to listen
-    #[arg(long, env = "ATLAS_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "ATLAS_BIND", default_value = crate::config::DEFAULT_BIND)]
     bind: SocketAddr,
     /// Behind TLS: `Secure` cookies and HSTS (implied by an https:// ATLAS_PUBLIC_URL)
     #[arg(long, env = "ATLAS_SECURE_COOKIES")]
@@ -47,9 +46,11 @@ pub fn one_time_password() -> String {
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs, public_url: Option<String>) -> Result<(), CliError> {
-    let engine = engine_config(None)?;
-    let logins = if args.demo { demo::seed(&ctx.store).await? } else { first_owner(ctx).await? };
-    let mut config = WebConfig::new(args.bind);
+    let engine = engine_config(ctx, None)?;
+    let scheduling = ctx.env.scheduler(&engine)?;
+    let worker = node_worker(ctx, engine.clone())?;
+    let logins = if args.demo { demo::seed(ctx).await? } else { first_owner(ctx).await? };
+    let mut config = WebConfig { secrets: ctx.env.secrets(), cron: ctx.env.cron(), ..WebConfig::new(args.bind) };
     if let Some(url) = public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         config = config.with_public_url(url).map_err(CliError::invalid)?;
     }
@@ -79,7 +80,6 @@ pub async fn run(ctx: &Context, args: ServeArgs, public_url: Option<String>) -> 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
     if !args.no_workers {
-        let worker = Worker::new(ctx.store.clone(), engine.clone(), families::registry());
         let mut rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
             if let Err(e) = worker
@@ -91,7 +91,7 @@ pub async fn run(ctx: &Context, args: ServeArgs, public_url: Option<String>) -> 
                 tracing::error!(error = %e, "worker stopped");
             }
         }));
-        let scheduler = Scheduler::new(ctx.store.clone(), engine.max_attempts);
+        let scheduler = Scheduler::new(ctx.store.clone(), scheduling);
         let mut rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
             scheduler

@@ -1,5 +1,6 @@
 //! `atlas worker [--until-idle] [--concurrency N]`: executes runs.
 
+use atlas_engine::scheduler::Scheduler;
 use atlas_engine::{families, EngineConfig, Worker};
 use clap::Args;
 use serde::Serialize;
@@ -27,9 +28,10 @@ struct Report {
     rescued: u64,
 }
 
-/// Engine settings from the environment, with a malformed value as bad input.
-pub fn engine_config(concurrency: Option<usize>) -> Result<EngineConfig, CliError> {
-    let mut config = EngineConfig::from_env().map_err(CliError::invalid)?;
+/// Engine settings from the environment, `--concurrency` over
+/// `ATLAS_WORKER_CONCURRENCY`; a malformed value is bad input.
+pub fn engine_config(ctx: &Context, concurrency: Option<usize>) -> Result<EngineConfig, CliError> {
+    let mut config = ctx.env.engine()?;
     if let Some(n) = concurrency {
         if n == 0 {
             return Err(CliError::invalid("--concurrency must be at least 1"));
@@ -39,10 +41,16 @@ pub fn engine_config(concurrency: Option<usize>) -> Result<EngineConfig, CliErro
     Ok(config)
 }
 
+/// A worker of this node: its host name in the id, its provider settings.
+pub fn node_worker(ctx: &Context, config: EngineConfig) -> Result<Worker, CliError> {
+    let providers = ctx.env.providers()?;
+    Ok(Worker::new(ctx.store.clone(), config, families::registry()).on_node(ctx.env.node()).with_providers(providers))
+}
+
 pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
-    let config = engine_config(args.concurrency)?;
-    let scheduler = atlas_engine::scheduler::Scheduler::new(ctx.store.clone(), config.max_attempts);
-    let worker = Worker::new(ctx.store.clone(), config, families::registry());
+    let config = engine_config(ctx, args.concurrency)?;
+    let scheduler = Scheduler::new(ctx.store.clone(), ctx.env.scheduler(&config)?);
+    let worker = node_worker(ctx, config)?;
     tracing::info!(worker = worker.id(), "worker started");
     // The scheduler runs beside the worker on every node and stops with it.
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);

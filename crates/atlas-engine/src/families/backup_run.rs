@@ -1,9 +1,9 @@
-//! `backup.run`: copies every object with its assignments into a backup set,
+//! `backup.run`: copies every object of every registered type, with its
+//! assignments, into a backup set,
 //! content-hashed so that an unchanged object is stored once across sets.
 
 use async_trait::async_trait;
 use atlas_core::SummaryCounts;
-use atlas_providers::ObjectKind;
 use atlas_store::backup::NewBackupItem;
 use serde_json::{json, Value};
 
@@ -15,18 +15,18 @@ pub struct BackupRun;
 #[async_trait]
 impl Handler for BackupRun {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
+        tenant_of(&ctx.run)?;
         let mut items = Vec::new();
-        for kind in ObjectKind::ALL {
-            for o in ctx.provider.list_objects(*kind).await? {
+        for kind in atlas_core::object_type::all() {
+            for o in ctx.provider.list_objects(kind).await? {
                 let assignments = if kind.assignable() {
-                    Value::Array(ctx.provider.list_assignments(*kind, &o.id).await?)
+                    Value::Array(ctx.provider.list_assignments(kind, &o.id).await?)
                 } else {
                     json!([])
                 };
                 let hash = content_hash(&json!({"payload": o.payload, "assignments": assignments}));
                 items.push(NewBackupItem {
-                    kind: kind.as_str().into(),
+                    kind: kind.key.into(),
                     object_id: o.id,
                     display_name: o.display_name,
                     content_hash: hash,
@@ -35,10 +35,7 @@ impl Handler for BackupRun {
                 });
             }
         }
-        let written = ctx
-            .store
-            .backup_create(ctx.fence.run_id, ctx.fence.lease_token, ctx.run.workspace_id, tenant_id, &items)
-            .await?;
+        let written = ctx.results.backup_create(&items).await?;
         let n = items.len() as u64;
         let counts =
             SummaryCounts { total: n, succeeded: n, created: written.new_blobs, ..Default::default() }.recount();

@@ -9,15 +9,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use atlas_core::gate::Authority;
+use atlas_core::item::ItemOutcome;
+use atlas_core::params::BulkParams;
 use atlas_core::run::{Failure, NewRun, Run, RunOutcome};
 use atlas_core::{OperationType, SummaryCounts};
+use atlas_store::results::RunResults;
 use atlas_store::run_item::ItemResult;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::provider_for;
 use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput, Registry};
+use crate::provider::Providers;
 
 /// Items executed at once.
 const ITEM_CONCURRENCY: usize = 4;
@@ -51,7 +54,9 @@ fn item_run(bulk: &Run, op: OperationType, tenant_id: Uuid) -> Result<Run, Handl
 }
 
 struct ItemJob {
-    store: atlas_store::Store,
+    /// The bulk run's results handle: item writes are fenced by its lease.
+    results: RunResults,
+    providers: Providers,
     items: Registry,
     bulk: Run,
     fence: atlas_providers::WriteFence,
@@ -64,13 +69,13 @@ impl ItemJob {
     async fn run(self) -> Result<(String, ItemResult), HandlerError> {
         let key = self.tenant_id.to_string();
         let item = item_run(&self.bulk, self.op, self.tenant_id)?;
-        let decision = self.store.run_decide_now(&item, self.bulk.attempt).await?;
+        let decision = self.results.decide_now(&item).await?;
         if !decision.allowed {
             let reason = decision.reason_code.map(|r| r.as_str().to_owned());
             return Ok((
                 key,
                 ItemResult {
-                    outcome: "blocked",
+                    outcome: ItemOutcome::Blocked,
                     reason_code: reason,
                     error: None,
                     detail: json!({"decision": decision}),
@@ -81,13 +86,15 @@ impl ItemJob {
             return Err(HandlerError::permanent("no_handler", format!("no handler for {}", self.op)));
         };
         let mut last = None;
+        let results = self.results.for_item(&item)?;
         for attempt in 1..=ITEM_ATTEMPTS {
-            let provider = provider_for(&self.store, &item).await?;
+            let provider = self.providers.for_run(&item).await?;
             let ctx = HandlerContext {
                 run: item.clone(),
                 provider,
                 fence: self.fence,
-                store: self.store.clone(),
+                results: results.clone(),
+                providers: self.providers.clone(),
                 reevaluate_interval: self.reevaluate_interval,
             };
             match handler.execute(&ctx).await {
@@ -95,7 +102,7 @@ impl ItemJob {
                     return Ok((
                         key,
                         ItemResult {
-                            outcome: "succeeded",
+                            outcome: ItemOutcome::Succeeded,
                             reason_code: None,
                             error: None,
                             detail: json!({"result": out.result}),
@@ -108,7 +115,7 @@ impl ItemJob {
                     return Ok((
                         key,
                         ItemResult {
-                            outcome: "failed",
+                            outcome: ItemOutcome::Failed,
                             reason_code: Some(out.outcome.as_str().into()),
                             error: Some(why),
                             detail: json!({"result": out.result}),
@@ -117,8 +124,7 @@ impl ItemJob {
                 }
                 Err(e) if e.failure_code == "lease_lost" => return Err(e),
                 Err(e) if e.retryable && attempt < ITEM_ATTEMPTS => {
-                    let wait = e.retry_after_ms.unwrap_or(100 << attempt).min(30_000);
-                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    tokio::time::sleep(item_backoff(attempt, e.retry_after_ms)).await;
                     last = Some(e);
                 }
                 Err(e) => {
@@ -131,7 +137,7 @@ impl ItemJob {
         Ok((
             key,
             ItemResult {
-                outcome: "failed",
+                outcome: ItemOutcome::Failed,
                 reason_code: Some(e.failure_code.clone()),
                 error: Some(e.message),
                 detail: json!({}),
@@ -143,28 +149,23 @@ impl ItemJob {
 #[async_trait]
 impl Handler for Bulk {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let params = &ctx.run.params;
-        let op = params
-            .get("operation")
-            .and_then(Value::as_str)
-            .and_then(OperationType::parse)
-            .ok_or_else(|| HandlerError::permanent("invalid_params", "operation is missing".into()))?;
-        let tenants: Vec<Uuid> = params
-            .get("tenant_ids")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
-            .unwrap_or_default();
-        let keys: Vec<(String, Value)> =
+        let params = ctx.run.operation_params().ok();
+        let Some(BulkParams { operation: op, tenant_ids: tenants }) = params.as_ref().and_then(|p| p.bulk()).cloned()
+        else {
+            return Err(HandlerError::permanent("invalid_params", "operation is missing".into()));
+        };
+        let keys: Vec<(String, serde_json::Value)> =
             tenants.iter().map(|t| (t.to_string(), json!({"tenant_id": t, "operation": op}))).collect();
-        let items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
+        let items = ctx.results.items_ensure(&keys).await?;
         let mut counts = SummaryCounts { total: tenants.len() as u64, ..Default::default() };
-        for done in items.iter().filter(|i| i.status == "completed") {
-            super::items::tally(&mut counts, &done.outcome, None);
-        }
+        super::items::tally_done(&mut counts, &items);
         let pending: Vec<Uuid> = tenants
             .iter()
             .copied()
-            .filter(|t| items.iter().any(|i| i.item_key == t.to_string() && i.status == "pending"))
+            .filter(|t| {
+                let key = t.to_string();
+                items.iter().any(|i| i.item_key == key) && !super::items::is_done(&items, &key)
+            })
             .collect();
         let mut failures: Vec<Failure> = Vec::new();
         let mut checkpoint = Checkpoint::new();
@@ -181,7 +182,8 @@ impl Handler for Bulk {
                 }
                 running.spawn(
                     ItemJob {
-                        store: ctx.store.clone(),
+                        results: ctx.results.clone(),
+                        providers: ctx.providers.clone(),
                         items: self.items.clone(),
                         bulk: ctx.run.clone(),
                         fence: ctx.fence,
@@ -215,6 +217,13 @@ async fn record(
         });
     }
     super::items::finish(ctx, &key, &result, counts).await
+}
+
+/// How long an item waits before retrying a retryable failure: the
+/// provider's Retry-After when it gave one, else 200 ms doubling; at most 30 s.
+fn item_backoff(attempt: u32, retry_after_ms: Option<u64>) -> std::time::Duration {
+    let wait = retry_after_ms.unwrap_or(100 << attempt).min(30_000);
+    std::time::Duration::from_millis(wait)
 }
 
 /// The bulk family over every other registered family.

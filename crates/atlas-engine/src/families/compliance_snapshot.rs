@@ -12,7 +12,7 @@ pub struct ComplianceSnapshot;
 #[async_trait]
 impl Handler for ComplianceSnapshot {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
+        tenant_of(&ctx.run)?;
         let summaries = ctx.provider.compliance_summaries().await?;
         let policies: Vec<Value> = summaries
             .iter()
@@ -27,7 +27,7 @@ impl Handler for ComplianceSnapshot {
                 })
             })
             .collect();
-        let snap = ctx.store.compliance_snapshot_record(tenant_id, ctx.run.id, &Value::Array(policies)).await?;
+        let snap = ctx.results.compliance_snapshot_record(&Value::Array(policies)).await?;
         let n = summaries.len() as u64;
         let counts = SummaryCounts { total: n, succeeded: n, ..Default::default() }.recount();
         Ok(HandlerOutput::succeeded(

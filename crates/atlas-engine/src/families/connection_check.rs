@@ -13,9 +13,9 @@ pub struct ConnectionCheck;
 #[async_trait]
 impl Handler for ConnectionCheck {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let Some(tenant_id) = ctx.run.tenant_id else {
+        if ctx.run.tenant_id.is_none() {
             return Err(HandlerError::permanent("no_tenant", "a connection check needs a tenant".into()));
-        };
+        }
         let health = ctx.provider.check_health().await?;
         let report = json!({
             "ok": health.ok,
@@ -25,7 +25,7 @@ impl Handler for ConnectionCheck {
             "run_id": ctx.run.id,
         });
         let promote = health.ok.then_some(ConnectionStatus::Enabled);
-        ctx.store.connection_record_health(tenant_id, report.clone(), promote).await?;
+        ctx.results.connection_record_health(report.clone(), promote).await?;
         let counts = SummaryCounts {
             total: 1,
             succeeded: u64::from(health.ok),

@@ -2,25 +2,23 @@
 //! shares: counting item outcomes, finishing an item under the run's lease,
 //! and stopping between items with the rest blocked or cancelled (SPEC §3.6).
 
+use atlas_core::item::{ItemOutcome, ItemStatus};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
-use atlas_store::run_item::ItemResult;
+use atlas_store::run_item::{ItemResult, RunItem};
 use serde_json::{json, Value};
 
 use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Stop};
 
-pub fn tally(counts: &mut SummaryCounts, outcome: &str, result: Option<&str>) {
-    match outcome {
-        "succeeded" => counts.succeeded += 1,
-        "failed" => counts.failed += 1,
-        "skipped" => counts.skipped += 1,
-        "blocked" => counts.blocked += 1,
-        _ => {}
-    }
-    match result {
-        Some("created") => counts.created += 1,
-        Some("updated") => counts.updated += 1,
-        _ => {}
+/// Whether an earlier attempt (before a rescue) already finished the item.
+pub fn is_done(items: &[RunItem], key: &str) -> bool {
+    items.iter().any(|i| i.item_key == key && i.status == ItemStatus::Completed)
+}
+
+/// Counts the items an earlier attempt finished.
+pub fn tally_done(counts: &mut SummaryCounts, items: &[RunItem]) {
+    for done in items.iter().filter(|i| i.status == ItemStatus::Completed) {
+        done.outcome.tally(counts, done.detail.get("result").and_then(Value::as_str));
     }
 }
 
@@ -30,8 +28,8 @@ pub async fn finish(
     result: &ItemResult,
     counts: &mut SummaryCounts,
 ) -> Result<(), HandlerError> {
-    ctx.store.run_item_finish(ctx.run.id, ctx.fence.lease_token, key, result).await?;
-    tally(counts, result.outcome, result.detail.get("result").and_then(Value::as_str));
+    ctx.results.item_finish(key, result).await?;
+    result.outcome.tally(counts, result.detail.get("result").and_then(Value::as_str));
     *counts = counts.recount();
     Ok(())
 }
@@ -44,11 +42,11 @@ pub async fn stopped(
     failures: Vec<Failure>,
 ) -> Result<HandlerOutput, HandlerError> {
     let (outcome, reason) = match &stop {
-        Stop::Blocked(d) => ("blocked", d.reason_code.map(|r| r.as_str())),
-        Stop::Cancelled(_) => ("cancelled", Some("cancelled")),
+        Stop::Blocked(d) => (ItemOutcome::Blocked, d.reason_code.map(|r| r.as_str())),
+        Stop::Cancelled(_) => (ItemOutcome::Cancelled, Some("cancelled")),
     };
-    let rest = ctx.store.run_items_close_pending(ctx.run.id, ctx.fence.lease_token, outcome, reason).await?;
-    if outcome == "blocked" {
+    let rest = ctx.results.items_close_pending(outcome, reason).await?;
+    if outcome == ItemOutcome::Blocked {
         counts.blocked += rest;
     }
     let mut out = HandlerOutput::from_items(counts.recount(), json!({}), failures);

@@ -1,16 +1,14 @@
-//! The operation families, one module each, and the provider a run's tenant uses.
+//! The operation families, one module each, and what several of them share.
+//! A family sees its run, its tenant's provider and its results handle
+//! (`HandlerContext`), never the store.
 
 use std::sync::Arc;
 
 use atlas_core::run::Run;
-use atlas_core::tenant::ConnectionKind;
 use atlas_core::OperationType;
-use atlas_providers::sandbox::SandboxProvider;
 use atlas_providers::Provider;
-use atlas_store::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::handler::{HandlerError, Registry};
 
@@ -52,92 +50,23 @@ pub fn registry() -> Registry {
     r
 }
 
-/// The provider behind a run's tenant connection. A run over several tenants
-/// (bulk) has none of its own: its items get theirs.
-pub async fn provider_for(store: &Store, run: &Run) -> Result<Arc<dyn Provider>, HandlerError> {
-    let Some(tenant_id) = run.tenant_id else {
-        return Ok(Arc::new(NoTenant));
-    };
-    let conn = store.connection_get(tenant_id).await?.ok_or_else(|| {
-        HandlerError::permanent("provider_connection_missing", "the tenant has no provider connection".into())
-    })?;
-    let inner: Arc<dyn Provider> = match conn.kind {
-        ConnectionKind::Sandbox => Arc::new(SandboxProvider::new(store.clone(), tenant_id)),
-        ConnectionKind::MicrosoftGraph => {
-            let sealed = store.connection_sealed_secret(tenant_id).await?;
-            graph_provider(tenant_id, &conn, sealed)?
-        }
-    };
-    Ok(Arc::new(crate::pacing::Paced::new(inner, store.clone(), tenant_id, crate::pacing::budget_from_env())))
-}
-
-/// Graph providers are kept per connection so that their token cache lives
-/// across runs; a changed connection (new secret, new settings) gets a new one.
-static GRAPH_PROVIDERS: std::sync::Mutex<Vec<CachedProvider>> = std::sync::Mutex::new(Vec::new());
-
-/// A tenant, the identity of its connection's settings, and the provider built from them.
-type CachedProvider = (Uuid, String, Arc<dyn Provider>);
-
-fn graph_provider(
-    tenant_id: Uuid,
-    conn: &atlas_store::admin::ProviderConnection,
-    sealed: Option<String>,
-) -> Result<Arc<dyn Provider>, HandlerError> {
-    use atlas_providers::graph::{GraphConfig, GraphProvider};
-    let setting = |key: &str| conn.config.get(key).and_then(Value::as_str).map(str::to_owned);
-    let (Some(external), Some(client)) = (setting("external_tenant_id"), setting("client_id")) else {
-        return Err(HandlerError::permanent(
-            "provider_misconfigured",
-            "the Graph connection lacks its tenant or client id".into(),
-        ));
-    };
-    let sealed = sealed.ok_or_else(|| {
-        HandlerError::permanent("provider_misconfigured", "the Graph connection has no client secret".into())
-    })?;
-    let identity = content_hash(&serde_json::json!([external, client, sealed]));
-    if let Ok(cache) = GRAPH_PROVIDERS.lock() {
-        if let Some((_, _, p)) = cache.iter().find(|(t, id, _)| *t == tenant_id && *id == identity) {
-            return Ok(p.clone());
-        }
-    }
-    let secret = crate::secrets::open(&sealed).map_err(|e| HandlerError::permanent("provider_misconfigured", e))?;
-    let provider: Arc<dyn Provider> = Arc::new(GraphProvider::new(GraphConfig::from_env(external, client, secret))?);
-    if let Ok(mut cache) = GRAPH_PROVIDERS.lock() {
-        cache.retain(|(t, _, _)| *t != tenant_id);
-        cache.push((tenant_id, identity, provider.clone()));
-    }
-    Ok(provider)
-}
-
 /// SHA-256 of a JSON value's canonical text (serde_json sorts object keys).
 pub fn content_hash(v: &Value) -> String {
     let canonical = serde_json::to_string(v).unwrap_or_default();
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Fields the provider manages itself: never compared, never written back.
-const SERVER_MANAGED: &[&str] =
-    &["id", "createdDateTime", "lastModifiedDateTime", "version", "@odata.context", "@odata.etag"];
-
-/// An object's payload without server-managed fields: what a backup restores
-/// and what two versions are compared on.
-pub fn comparable(payload: &Value) -> Value {
-    match payload {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !SERVER_MANAGED.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+/// The hash two versions of an object are compared on: its content as the
+/// registry defines it (`ObjectType::comparable`).
+pub fn content_hash_of(object: &atlas_providers::RemoteObject) -> String {
+    content_hash(&object.kind.comparable(&object.payload))
 }
 
-/// Every object of every kind the tenant has, kind by kind.
+/// Every object of every registered type the tenant has, type by type.
 pub async fn list_all(provider: &dyn Provider) -> Result<Vec<atlas_providers::RemoteObject>, HandlerError> {
     let mut all = Vec::new();
-    for kind in atlas_providers::ObjectKind::ALL {
-        all.extend(provider.list_objects(*kind).await?);
+    for kind in atlas_core::object_type::all() {
+        all.extend(provider.list_objects(kind).await?);
     }
     Ok(all)
 }
@@ -147,70 +76,26 @@ pub fn tenant_of(run: &Run) -> Result<uuid::Uuid, HandlerError> {
     run.tenant_id.ok_or_else(|| HandlerError::permanent("no_tenant", "this operation needs a tenant".into()))
 }
 
-/// The provider of a run without a tenant: every call is an error.
-struct NoTenant;
-
-fn no_tenant<T>() -> Result<T, atlas_providers::ProviderError> {
-    Err(atlas_providers::ProviderError::Other("this run has no tenant of its own".into()))
-}
-
-#[async_trait::async_trait]
-impl Provider for NoTenant {
-    async fn check_health(&self) -> Result<atlas_providers::Health, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn list_objects(
-        &self,
-        _: atlas_providers::ObjectKind,
-    ) -> Result<Vec<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn get_object(
-        &self,
-        _: atlas_providers::ObjectKind,
-        _: &str,
-    ) -> Result<Option<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn create_object(
-        &self,
-        _: atlas_providers::WriteFence,
-        _: atlas_providers::ObjectKind,
-        _: &Value,
-    ) -> Result<atlas_providers::RemoteObject, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn update_object(
-        &self,
-        _: atlas_providers::WriteFence,
-        _: atlas_providers::ObjectKind,
-        _: &str,
-        _: &Value,
-    ) -> Result<atlas_providers::UpdateOutcome, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn list_assignments(
-        &self,
-        _: atlas_providers::ObjectKind,
-        _: &str,
-    ) -> Result<Vec<Value>, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn set_assignments(
-        &self,
-        _: atlas_providers::WriteFence,
-        _: atlas_providers::ObjectKind,
-        _: &str,
-        _: &[Value],
-    ) -> Result<(), atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn group_exists(&self, _: &str) -> Result<bool, atlas_providers::ProviderError> {
-        no_tenant()
-    }
-    async fn compliance_summaries(
-        &self,
-    ) -> Result<Vec<atlas_providers::ComplianceSummary>, atlas_providers::ProviderError> {
-        no_tenant()
+#[cfg(test)]
+mod tests {
+    /// `HandlerContext` has no store, so a family cannot reach run state,
+    /// authorization or notifications through it; this keeps one from
+    /// importing the store itself (issue 13): no family source names it.
+    #[test]
+    fn no_family_names_the_store() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/families");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // Code only: not comments, nor this test's own strings.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: String = code.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+            for word in ["atlas_store::Store", "Store::", "Store,", "Store}", "ctx.store", ": Store"] {
+                assert!(!code.contains(word), "{} names `{word}`", path.display());
+            }
+            checked += 1;
+        }
+        assert!(checked >= 9, "only {checked} family files found");
     }
 }

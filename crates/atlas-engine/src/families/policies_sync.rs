@@ -6,7 +6,7 @@ use atlas_core::SummaryCounts;
 use atlas_store::policy::PolicyObservation;
 use serde_json::json;
 
-use super::{comparable, content_hash, list_all, tenant_of};
+use super::{content_hash_of, list_all, tenant_of};
 use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct PoliciesSync;
@@ -14,19 +14,19 @@ pub struct PoliciesSync;
 #[async_trait]
 impl Handler for PoliciesSync {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
+        tenant_of(&ctx.run)?;
         let seen: Vec<PolicyObservation> = list_all(ctx.provider.as_ref())
             .await?
             .into_iter()
             .map(|o| PolicyObservation {
-                kind: o.kind.as_str().into(),
-                content_hash: content_hash(&comparable(&o.payload)),
+                kind: o.kind.key.into(),
+                content_hash: content_hash_of(&o),
                 object_id: o.id,
                 display_name: o.display_name,
                 payload: o.payload,
             })
             .collect();
-        let drift = ctx.store.policy_sync_record(tenant_id, ctx.run.id, &seen).await?;
+        let drift = ctx.results.policy_sync_record(&seen).await?;
         let n = seen.len() as u64;
         let counts = SummaryCounts {
             total: n,

@@ -4,13 +4,14 @@
 //! exists is dropped with a reason, never re-pointed by guessing.
 
 use async_trait::async_trait;
+use atlas_core::item::ItemOutcome;
+use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
-use atlas_providers::ObjectKind;
+use atlas_providers::Kind;
 use atlas_store::backup::BackupItem;
 use atlas_store::run_item::ItemResult;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::{content_hash, tenant_of};
 use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput};
@@ -29,13 +30,8 @@ fn normalized(assignments: &[Value]) -> String {
     targets.join(",")
 }
 
-async fn restore_one(
-    ctx: &HandlerContext,
-    tenant_id: Uuid,
-    kind: ObjectKind,
-    item: &BackupItem,
-) -> Result<ItemResult, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
+async fn restore_one(ctx: &HandlerContext, kind: Kind, item: &BackupItem) -> Result<ItemResult, HandlerError> {
+    let mapped = ctx.results.restore_map_get(kind.key, &item.object_id).await?;
     let mut target = None;
     for id in mapped.into_iter().chain(std::iter::once(item.object_id.clone())) {
         if ctx.provider.get_object(kind, &id).await?.is_some() {
@@ -45,7 +41,7 @@ async fn restore_one(
     }
     let Some(target) = target else {
         return Ok(ItemResult {
-            outcome: "skipped",
+            outcome: ItemOutcome::Skipped,
             reason_code: Some("configuration_missing".into()),
             error: None,
             detail: json!({"reason": "the object does not exist; restore its configuration first"}),
@@ -65,7 +61,7 @@ async fn restore_one(
     let current = ctx.provider.list_assignments(kind, &target).await?;
     if normalized(&current) == normalized(&keep) {
         return Ok(ItemResult {
-            outcome: "skipped",
+            outcome: ItemOutcome::Skipped,
             reason_code: Some("unchanged".into()),
             error: None,
             detail: json!({"result": "unchanged", "dropped": dropped}),
@@ -73,7 +69,7 @@ async fn restore_one(
     }
     ctx.provider.set_assignments(ctx.fence, kind, &target, &keep).await?;
     Ok(ItemResult {
-        outcome: "succeeded",
+        outcome: ItemOutcome::Succeeded,
         reason_code: None,
         error: None,
         detail: json!({"result": "updated", "assigned": keep.len(), "dropped": dropped}),
@@ -83,44 +79,43 @@ async fn restore_one(
 #[async_trait]
 impl Handler for RestoreAssignments {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
+        tenant_of(&ctx.run)?;
         let set_id = ctx
             .run
-            .params
-            .get("backup_set_id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
+            .operation_params()
+            .ok()
+            .and_then(|p| p.backup_set_id())
             .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
-        let items: Vec<BackupItem> = ctx
-            .store
+        let mut items: Vec<BackupItem> = ctx
+            .results
             .backup_items(set_id)
             .await?
             .into_iter()
-            .filter(|i| ObjectKind::parse(&i.kind).is_some_and(ObjectKind::assignable))
+            .filter(|i| by_key(&i.kind).is_some_and(|k| k.assignable()))
             .collect();
+        // Assignments refer to filters: the registry's restore order.
+        items.sort_by_key(|i| restore_rank(&i.kind));
         let keys: Vec<(String, Value)> = items
             .iter()
             .map(|i| {
                 (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
             })
             .collect();
-        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
+        let run_items = ctx.results.items_ensure(&keys).await?;
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
-        for done in run_items.iter().filter(|i| i.status == "completed") {
-            super::items::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
-        }
+        super::items::tally_done(&mut counts, &run_items);
         let mut checkpoint = Checkpoint::new();
         for item in &items {
             let key = item.id.to_string();
-            if run_items.iter().any(|r| r.item_key == key && r.status == "completed") {
+            if super::items::is_done(&run_items, &key) {
                 continue;
             }
             if let Some(stop) = checkpoint.check(ctx).await? {
                 return super::items::stopped(ctx, counts, stop, failures).await;
             }
-            let Some(kind) = ObjectKind::parse(&item.kind) else { continue };
-            let result = match restore_one(ctx, tenant_id, kind, item).await {
+            let Some(kind) = by_key(&item.kind) else { continue };
+            let result = match restore_one(ctx, kind, item).await {
                 Ok(r) => r,
                 Err(e) if e.failure_code == "lease_lost" => return Err(e),
                 Err(e) if e.failure_code == "write_refused" => {
@@ -129,7 +124,7 @@ impl Handler for RestoreAssignments {
                     }
                     failures.push(Failure { code: e.failure_code.clone(), message: e.message.clone() });
                     ItemResult {
-                        outcome: "failed",
+                        outcome: ItemOutcome::Failed,
                         reason_code: Some(e.failure_code),
                         error: Some(e.message),
                         detail: json!({}),
@@ -141,7 +136,7 @@ impl Handler for RestoreAssignments {
                         message: format!("{}: {}", item.display_name, e.message),
                     });
                     ItemResult {
-                        outcome: "failed",
+                        outcome: ItemOutcome::Failed,
                         reason_code: Some(e.failure_code),
                         error: Some(e.message),
                         detail: json!({}),

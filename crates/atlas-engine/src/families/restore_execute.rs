@@ -1,32 +1,52 @@
 //! `restore.execute`: writes a backup set's objects back to the tenant, one run
-//! item per object (SPEC §5's restore rules): match by the stored object id (or
-//! the id a previous restore re-created it under), update in place when it
-//! exists, create it when it is gone, never a duplicate, no guessing by name.
-//! With `dry_run` it records the plan and writes nothing. Between items it
-//! honors cancels and re-asks the gate (SPEC §3.6).
+//! item per object, in the registry's restore order (scope tags and filters
+//! before the policies that refer to them). SPEC §5's restore rules: match by
+//! the stored object id (or the id a previous restore re-created it under),
+//! then — when that id is gone — by the type's secondary key (`displayName`
+//! and `@odata.type`, …) if exactly one live object and one backed-up object
+//! have it; update in place when found, create when gone, never a duplicate.
+//! An update makes the object equal its backup (`ObjectType::update_body`:
+//! members the backup lacks are cleared). Types the registry marks read-only
+//! are compared, never written (`skipped`, `not_restorable`). With `dry_run`
+//! it records the plan and writes nothing. Between items it honors cancels
+//! and re-asks the gate (SPEC §3.6).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use atlas_core::item::ItemOutcome;
+use atlas_core::object_type::{by_key, restore_rank};
+use atlas_core::params::{OperationParams, RestoreParams};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
-use atlas_providers::{ObjectKind, ProviderError, RemoteObject, UpdateOutcome};
+use atlas_providers::{Kind, ProviderError, RemoteObject, UpdateOutcome};
 use atlas_store::backup::BackupItem;
 use atlas_store::run_item::ItemResult;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-use super::{comparable, content_hash, tenant_of};
+use super::{content_hash, tenant_of};
 use crate::handler::{Checkpoint, Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct RestoreExecute;
 
 /// What restoring one item does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Action {
     Create,
-    Update { target_id: String },
-    Unchanged { target_id: String },
+    /// `live` is the object as found; `matched_by_name` when found by the secondary key.
+    Update {
+        target_id: String,
+        live: Value,
+        matched_by_name: bool,
+    },
+    Unchanged {
+        target_id: String,
+    },
+    Skipped {
+        reason_code: &'static str,
+        reason: String,
+    },
 }
 
 impl Action {
@@ -35,8 +55,15 @@ impl Action {
             Action::Create => "create",
             Action::Update { .. } => "update",
             Action::Unchanged { .. } => "unchanged",
+            Action::Skipped { .. } => "skipped",
         }
     }
+}
+
+/// The live objects of each type, read once per run when a secondary match needs them.
+#[derive(Default)]
+struct Live {
+    by_type: HashMap<&'static str, Vec<RemoteObject>>,
 }
 
 /// Retries a throttled or unavailable provider call a few times within the item,
@@ -62,53 +89,100 @@ where
     }
 }
 
-async fn plan(
-    ctx: &HandlerContext,
-    tenant_id: Uuid,
-    kind: ObjectKind,
-    item: &BackupItem,
-) -> Result<Action, HandlerError> {
-    let mapped = ctx.store.restore_map_get(tenant_id, kind.as_str(), &item.object_id).await?;
-    let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
-    for target_id in candidates {
-        let live = patiently(|| ctx.provider.get_object(kind, &target_id)).await?;
-        if let Some(live) = live {
-            let same = content_hash(&comparable(&live.payload)) == content_hash(&comparable(&item.payload));
-            return Ok(if same { Action::Unchanged { target_id } } else { Action::Update { target_id } });
-        }
-    }
-    Ok(Action::Create)
+fn same_content(kind: Kind, a: &Value, b: &Value) -> bool {
+    content_hash(&kind.comparable(a)) == content_hash(&kind.comparable(b))
 }
 
-async fn create(
+/// Found: unchanged, or an update (a read-only type is skipped instead).
+fn found(kind: Kind, item: &BackupItem, target_id: String, live: Value, matched_by_name: bool) -> Action {
+    if same_content(kind, &live, &item.payload) {
+        Action::Unchanged { target_id }
+    } else if let Some(reason) = kind.read_only_reason() {
+        Action::Skipped { reason_code: "not_restorable", reason: format!("{} are not restored: {reason}", kind.label) }
+    } else {
+        Action::Update { target_id, live, matched_by_name }
+    }
+}
+
+/// `unique_keys`: the secondary keys that only one item of the backup set has.
+async fn plan(
     ctx: &HandlerContext,
-    tenant_id: Uuid,
-    kind: ObjectKind,
+    kind: Kind,
     item: &BackupItem,
-) -> Result<RemoteObject, HandlerError> {
-    let payload = comparable(&item.payload);
+    unique_keys: &HashMap<(String, String), usize>,
+    live: &mut Live,
+) -> Result<Action, HandlerError> {
+    let mapped = ctx.results.restore_map_get(kind.key, &item.object_id).await?;
+    let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
+    for target_id in candidates {
+        if let Some(o) = patiently(|| ctx.provider.get_object(kind, &target_id)).await? {
+            return Ok(found(kind, item, target_id, o.payload, false));
+        }
+    }
+    // The id is gone: the secondary key, if it names one object on each side.
+    if let Some(key) = kind.secondary_key(&item.payload) {
+        if unique_keys.get(&(kind.key.to_owned(), key.clone())) == Some(&1) {
+            if !live.by_type.contains_key(kind.key) {
+                let objects = patiently(|| ctx.provider.list_objects(kind)).await?;
+                live.by_type.insert(kind.key, objects);
+            }
+            let same_key: Vec<&RemoteObject> = live.by_type[kind.key]
+                .iter()
+                .filter(|o| kind.secondary_key(&o.payload).as_ref() == Some(&key))
+                .collect();
+            match same_key.as_slice() {
+                [o] => return Ok(found(kind, item, o.id.clone(), o.payload.clone(), true)),
+                [] => {}
+                several => {
+                    return Ok(Action::Skipped {
+                        reason_code: "ambiguous_match",
+                        reason: format!(
+                            "the backed-up id is gone and {} live objects share its name; none is guessed",
+                            several.len()
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    Ok(match kind.read_only_reason() {
+        Some(reason) => Action::Skipped {
+            reason_code: "not_restorable",
+            reason: format!("{} are not restored: {reason}", kind.label),
+        },
+        None => Action::Create,
+    })
+}
+
+async fn create(ctx: &HandlerContext, kind: Kind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
+    let payload = kind.comparable(&item.payload);
     let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
-    ctx.store.restore_map_put(tenant_id, kind.as_str(), &item.object_id, &created.id).await?;
+    ctx.results.restore_map_put(kind.key, &item.object_id, &created.id).await?;
     Ok(created)
 }
 
 /// Applies an item's action; returns whether it created (else updated or unchanged).
 async fn apply(
     ctx: &HandlerContext,
-    tenant_id: Uuid,
-    kind: ObjectKind,
+    kind: Kind,
     item: &BackupItem,
     action: &Action,
 ) -> Result<&'static str, HandlerError> {
     match action {
-        Action::Unchanged { .. } => Ok("unchanged"),
-        Action::Create => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
-        Action::Update { target_id } => {
-            let payload = comparable(&item.payload);
-            match patiently(|| ctx.provider.update_object(ctx.fence, kind, target_id, &payload)).await? {
-                UpdateOutcome::Updated(_) => Ok("updated"),
+        Action::Unchanged { .. } | Action::Skipped { .. } => Ok("unchanged"),
+        Action::Create => create(ctx, kind, item).await.map(|_| "created"),
+        Action::Update { target_id, live, matched_by_name } => {
+            let body = kind.update_body(&item.payload, live);
+            match patiently(|| ctx.provider.update_object(ctx.fence, kind, target_id, &body)).await? {
+                UpdateOutcome::Updated(_) => {
+                    if *matched_by_name {
+                        // Found by name: later restores find it by id.
+                        ctx.results.restore_map_put(kind.key, &item.object_id, target_id).await?;
+                    }
+                    Ok("updated")
+                }
                 // Deleted since we looked: re-create it.
-                UpdateOutcome::Gone => create(ctx, tenant_id, kind, item).await.map(|_| "created"),
+                UpdateOutcome::Gone => create(ctx, kind, item).await.map(|_| "created"),
             }
         }
     }
@@ -117,41 +191,43 @@ async fn apply(
 #[async_trait]
 impl Handler for RestoreExecute {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
-        let tenant_id = tenant_of(&ctx.run)?;
-        let params = &ctx.run.params;
-        let set_id = params
-            .get("backup_set_id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| HandlerError::permanent("invalid_params", "backup_set_id is missing".into()))?;
-        let dry_run = params.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
-        let selected: Option<Vec<String>> = params
-            .get("item_ids")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect());
-        let mut items = ctx.store.backup_items(set_id).await?;
-        if let Some(ids) = &selected {
-            items.retain(|i| ids.contains(&i.id.to_string()));
+        tenant_of(&ctx.run)?;
+        let Ok(OperationParams::RestoreExecute(RestoreParams { backup_set_id: set_id, dry_run, item_ids })) =
+            ctx.run.operation_params()
+        else {
+            return Err(HandlerError::permanent("invalid_params", "backup_set_id is missing".into()));
+        };
+        let mut items = ctx.results.backup_items(set_id).await?;
+        if let Some(ids) = &item_ids {
+            items.retain(|i| ids.contains(&i.id));
         }
+        items.sort_by_key(|i| restore_rank(&i.kind));
+        // How many items of the whole set have each secondary key (a match
+        // by it is made only when one does).
+        let mut unique_keys: HashMap<(String, String), usize> = HashMap::new();
+        for i in ctx.results.backup_items(set_id).await? {
+            if let Some(key) = by_key(&i.kind).and_then(|k| k.secondary_key(&i.payload)) {
+                *unique_keys.entry((i.kind.clone(), key)).or_default() += 1;
+            }
+        }
+        let mut live = Live::default();
         let keys: Vec<(String, Value)> = items
             .iter()
             .map(|i| {
                 (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
             })
             .collect();
-        let run_items = ctx.store.run_items_ensure(ctx.run.id, ctx.fence.lease_token, &keys).await?;
+        let run_items = ctx.results.items_ensure(&keys).await?;
 
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         let mut plan_rows = Vec::new();
         // Items a rescued earlier attempt finished stay finished.
-        for done in run_items.iter().filter(|i| i.status == "completed") {
-            super::items::tally(&mut counts, &done.outcome, done.detail.get("result").and_then(Value::as_str));
-        }
+        super::items::tally_done(&mut counts, &run_items);
         let mut checkpoint = Checkpoint::new();
         for item in &items {
             let key = item.id.to_string();
-            if run_items.iter().any(|r| r.item_key == key && r.status == "completed") {
+            if super::items::is_done(&run_items, &key) {
                 continue;
             }
             if !dry_run {
@@ -159,9 +235,9 @@ impl Handler for RestoreExecute {
                     return super::items::stopped(ctx, counts, stop, failures).await;
                 }
             }
-            let Some(kind) = ObjectKind::parse(&item.kind) else {
+            let Some(kind) = by_key(&item.kind) else {
                 let result = ItemResult {
-                    outcome: "failed",
+                    outcome: ItemOutcome::Failed,
                     reason_code: None,
                     error: Some(format!("unknown object kind {}", item.kind)),
                     detail: json!({}),
@@ -169,26 +245,37 @@ impl Handler for RestoreExecute {
                 super::items::finish(ctx, &key, &result, &mut counts).await?;
                 continue;
             };
-            let outcome = match plan(ctx, tenant_id, kind, item).await {
+            let outcome = match plan(ctx, kind, item, &unique_keys, &mut live).await {
                 Ok(action) if dry_run => {
-                    plan_rows.push(json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
-                        "display_name": item.display_name, "action": action.name()}));
+                    let mut row = json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
+                        "display_name": item.display_name, "action": action.name()});
+                    if let Action::Skipped { reason_code, reason } = &action {
+                        row["reason_code"] = json!(reason_code);
+                        row["reason"] = json!(reason);
+                    }
+                    plan_rows.push(row);
                     ItemResult {
-                        outcome: "skipped",
+                        outcome: ItemOutcome::Skipped,
                         reason_code: Some("dry_run".into()),
                         error: None,
                         detail: json!({"action": action.name()}),
                     }
                 }
-                Ok(action) => match apply(ctx, tenant_id, kind, item, &action).await {
+                Ok(Action::Skipped { reason_code, reason }) => ItemResult {
+                    outcome: ItemOutcome::Skipped,
+                    reason_code: Some(reason_code.into()),
+                    error: None,
+                    detail: json!({"action": "skipped", "reason": reason}),
+                },
+                Ok(action) => match apply(ctx, kind, item, &action).await {
                     Ok("unchanged") => ItemResult {
-                        outcome: "skipped",
+                        outcome: ItemOutcome::Skipped,
                         reason_code: Some("unchanged".into()),
                         error: None,
                         detail: json!({"action": "unchanged", "result": "unchanged"}),
                     },
                     Ok(done) => ItemResult {
-                        outcome: "succeeded",
+                        outcome: ItemOutcome::Succeeded,
                         reason_code: None,
                         error: None,
                         detail: json!({"action": action.name(), "result": done}),
@@ -210,7 +297,8 @@ impl Handler for RestoreExecute {
         let summary = |a: &str| plan_rows.iter().filter(|r| r.get("action").and_then(Value::as_str) == Some(a)).count();
         let result = if dry_run {
             json!({"dry_run": true, "backup_set_id": set_id, "plan": plan_rows,
-                   "plan_summary": {"create": summary("create"), "update": summary("update"), "unchanged": summary("unchanged")}})
+                   "plan_summary": {"create": summary("create"), "update": summary("update"),
+                                    "unchanged": summary("unchanged"), "skipped": summary("skipped")}})
         } else {
             json!({"dry_run": false, "backup_set_id": set_id, "created": counts.created, "updated": counts.updated})
         };
@@ -225,7 +313,7 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
     }
     failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
     Ok(ItemResult {
-        outcome: "failed",
+        outcome: ItemOutcome::Failed,
         reason_code: Some(e.failure_code.clone()),
         error: Some(e.message),
         detail: json!({}),

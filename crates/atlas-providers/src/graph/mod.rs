@@ -3,18 +3,23 @@
 //!
 //! Layers: [`client`] sends requests (retries, throttling, error mapping),
 //! [`token`] keeps the access token, [`paging`] follows `@odata.nextLink`,
-//! [`objects`] knows where each kind lives; this file wires them to the
+//! [`objects`] reads each registered type whole, [`writes`] creates and
+//! updates per the type's write mode, [`assignments`] reads and writes
+//! assignments per its assignment mode; this file wires them to the
 //! `Provider` trait and holds the health check and compliance summaries.
+//! Where each type lives is the registry's business (`atlas_core::object_type`).
 //!
 //! The write fence is not Graph's business: the engine re-checks its lease
 //! between writes, so a Graph write only logs the run it belongs to.
 
+mod assignments;
 mod client;
 mod clock;
 mod objects;
 mod paging;
 pub mod secret;
 mod token;
+mod writes;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +32,7 @@ pub use self::client::REQUIRED_PERMISSIONS;
 use self::client::{segment, GraphClient};
 pub use self::clock::{Clock, SystemClock};
 use self::secret::SecretString;
-use crate::{ComplianceSummary, Health, ObjectKind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
+use crate::{ComplianceSummary, Health, Kind, Provider, ProviderError, RemoteObject, UpdateOutcome, WriteFence};
 
 /// Where a Graph connection goes and as whom. The secret is a
 /// [`SecretString`], so `Debug` of the config never shows it.
@@ -52,9 +57,6 @@ impl GraphConfig {
     pub const DEFAULT_LOGIN_URL: &'static str = "https://login.microsoftonline.com";
     pub const DEFAULT_MAX_RETRIES: u32 = 4;
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-    pub const GRAPH_URL_ENV: &'static str = "ATLAS_GRAPH_BASE_URL";
-    pub const LOGIN_URL_ENV: &'static str = "ATLAS_GRAPH_LOGIN_URL";
-
     /// A connection to the public cloud with default retries and timeout.
     pub fn new(
         external_tenant_id: impl Into<String>,
@@ -72,21 +74,14 @@ impl GraphConfig {
         }
     }
 
-    /// [`GraphConfig::new`], with the base URLs from `ATLAS_GRAPH_LOGIN_URL`
-    /// and `ATLAS_GRAPH_BASE_URL` where set (tests point them at a fake).
-    pub fn from_env(
+    /// [`GraphConfig::new`], reaching Graph at `endpoints`.
+    pub fn at(
+        endpoints: &GraphEndpoints,
         external_tenant_id: impl Into<String>,
         client_id: impl Into<String>,
         client_secret: SecretString,
     ) -> GraphConfig {
-        Self::new(external_tenant_id, client_id, client_secret).with_env(|name| std::env::var(name).ok())
-    }
-
-    fn with_env(self, lookup: impl Fn(&str) -> Option<String>) -> GraphConfig {
-        let pick = |name, default: String| lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or(default);
-        let login_url = pick(Self::LOGIN_URL_ENV, self.login_url.clone());
-        let graph_url = pick(Self::GRAPH_URL_ENV, self.graph_url.clone());
-        self.with_urls(&login_url, &graph_url)
+        Self::new(external_tenant_id, client_id, client_secret).with_urls(&endpoints.login_url, &endpoints.graph_url)
     }
 
     /// Sets both base URLs (a trailing slash is dropped).
@@ -95,6 +90,25 @@ impl GraphConfig {
         self.login_url = login_url.trim().trim_end_matches('/').to_owned();
         self.graph_url = graph_url.trim().trim_end_matches('/').to_owned();
         self
+    }
+}
+
+/// Where Graph and its token endpoint are: Microsoft's public cloud unless
+/// configured otherwise (tests point both at a fake).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphEndpoints {
+    /// e.g. `https://login.microsoftonline.com`.
+    pub login_url: String,
+    /// e.g. `https://graph.microsoft.com`.
+    pub graph_url: String,
+}
+
+impl Default for GraphEndpoints {
+    fn default() -> GraphEndpoints {
+        GraphEndpoints {
+            login_url: GraphConfig::DEFAULT_LOGIN_URL.to_owned(),
+            graph_url: GraphConfig::DEFAULT_GRAPH_URL.to_owned(),
+        }
     }
 }
 
@@ -124,8 +138,8 @@ impl fmt::Debug for GraphProvider {
     }
 }
 
-fn log_write(fence: WriteFence, action: &str, kind: ObjectKind, id: &str) {
-    tracing::info!(run_id = %fence.run_id, action, kind = kind.as_str(), object_id = id, "Graph write");
+fn log_write(fence: WriteFence, action: &str, kind: Kind, id: &str) {
+    tracing::info!(run_id = %fence.run_id, action, kind = kind.key, object_id = id, "Graph write");
 }
 
 fn count(v: &Value, key: &str) -> u64 {
@@ -187,18 +201,18 @@ impl Provider for GraphProvider {
         Ok(Health { ok: missing.is_empty(), message, missing_permissions: missing, details })
     }
 
-    async fn list_objects(&self, kind: ObjectKind) -> Result<Vec<RemoteObject>, ProviderError> {
+    async fn list_objects(&self, kind: Kind) -> Result<Vec<RemoteObject>, ProviderError> {
         self.client.list_objects(kind).await
     }
 
-    async fn get_object(&self, kind: ObjectKind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
+    async fn get_object(&self, kind: Kind, id: &str) -> Result<Option<RemoteObject>, ProviderError> {
         self.client.get_object(kind, id).await
     }
 
     async fn create_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         payload: &Value,
     ) -> Result<RemoteObject, ProviderError> {
         log_write(fence, "create", kind, "");
@@ -208,7 +222,7 @@ impl Provider for GraphProvider {
     async fn update_object(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         payload: &Value,
     ) -> Result<UpdateOutcome, ProviderError> {
@@ -216,14 +230,14 @@ impl Provider for GraphProvider {
         self.client.update_object(kind, id, payload).await
     }
 
-    async fn list_assignments(&self, kind: ObjectKind, id: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_assignments(&self, kind: Kind, id: &str) -> Result<Vec<Value>, ProviderError> {
         self.client.list_assignments(kind, id).await
     }
 
     async fn set_assignments(
         &self,
         fence: WriteFence,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         assignments: &[Value],
     ) -> Result<(), ProviderError> {
@@ -275,19 +289,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base_urls_come_from_the_environment_or_default() {
-        let base = GraphConfig::new("tid", "app", SecretString::new("s3cret"));
-        let from = |login: Option<&str>, graph: Option<&str>| {
-            base.clone().with_env(|name| match name {
-                GraphConfig::LOGIN_URL_ENV => login.map(str::to_owned),
-                GraphConfig::GRAPH_URL_ENV => graph.map(str::to_owned),
-                _ => None,
-            })
-        };
-        let defaults = from(None, Some(" "));
-        assert_eq!(defaults.login_url, "https://login.microsoftonline.com");
-        assert_eq!(defaults.graph_url, "https://graph.microsoft.com");
-        let local = from(Some("http://127.0.0.1:9/"), Some("http://127.0.0.1:8"));
+    fn base_urls_default_to_microsoft_and_drop_a_trailing_slash() {
+        let secret = || SecretString::new("s3cret");
+        let public = GraphConfig::at(&GraphEndpoints::default(), "tid", "app", secret());
+        assert_eq!(public.login_url, "https://login.microsoftonline.com");
+        assert_eq!(public.graph_url, "https://graph.microsoft.com");
+        let fake = GraphEndpoints { login_url: "http://127.0.0.1:9/".into(), graph_url: " http://127.0.0.1:8".into() };
+        let local = GraphConfig::at(&fake, "tid", "app", secret());
         assert_eq!(local.login_url, "http://127.0.0.1:9");
         assert_eq!(local.graph_url, "http://127.0.0.1:8");
     }

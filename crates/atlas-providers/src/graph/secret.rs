@@ -1,6 +1,5 @@
 //! Secrets at rest: a client secret is sealed with ChaCha20-Poly1305 under the
-//! installation's key (`ATLAS_SECRET_KEY`, or a key generated once into a
-//! file) and only opened in memory, into a [`SecretString`] whose `Debug` and
+//! installation's key (configured, or a key generated once into a file) and only opened in memory, into a [`SecretString`] whose `Debug` and
 //! `Display` never show it.
 //!
 //! Sealed form: base64 (standard, padded) of `nonce (12 bytes) || ciphertext
@@ -15,9 +14,6 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
-
-/// The environment variable holding the installation's key.
-pub const KEY_ENV: &str = "ATLAS_SECRET_KEY";
 
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -151,12 +147,12 @@ pub fn parse_key(text: &str) -> Result<SecretKey, SecretError> {
     <[u8; 32]>::try_from(bytes.as_slice()).map(SecretKey).map_err(|_| SecretError::BadKey)
 }
 
-/// The installation's key: `ATLAS_SECRET_KEY` when set (and not empty), else
-/// the key in the file at `path`, which is created (mode 0600, hex) with a
-/// random key the first time.
-pub fn key_from_env_or_file(path: &Path) -> Result<SecretKey, SecretError> {
-    match std::env::var(KEY_ENV) {
-        Ok(value) if !value.trim().is_empty() => parse_key(&value),
+/// The installation's key: `configured` when given (and not blank), else the
+/// key in the file at `path`, which is created (mode 0600, hex) with a random
+/// key the first time.
+pub fn installation_key(configured: Option<&SecretString>, path: &Path) -> Result<SecretKey, SecretError> {
+    match configured {
+        Some(key) if !key.expose().trim().is_empty() => parse_key(key.expose()),
         _ => key_from_file(path),
     }
 }

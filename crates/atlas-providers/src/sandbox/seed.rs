@@ -6,13 +6,20 @@
 //! scripts their `scriptContent` where the single-get fixture has it, and
 //! app protection policies an `@odata.type` (their typed collections omit it,
 //! but a restore needs it to know where to create them).
+//!
+//! The types added with the registry come from one file each, already in
+//! that whole form ([`WHOLE_OBJECTS`]); each item goes to the registered type
+//! whose collection and `@odata.type` filter it matches, so a collection two
+//! types share (device configurations and update rings, enrollment
+//! configurations and status pages) is split as Graph readers split it.
 
 use std::collections::BTreeMap;
 
 use atlas_store::sandbox::{SandboxCompliance, SandboxGroup, SandboxSeed, SandboxSeedObject};
 use serde_json::Value;
 
-use crate::{ObjectKind, ProviderError};
+use crate::object_type::{self, by_key};
+use crate::{Kind, ProviderError};
 
 /// A seed file: its name (for errors) and its text.
 type File = (&'static str, &'static str);
@@ -55,6 +62,77 @@ const FIXTURE_ASSIGNMENTS: [(&str, File); 1] = [(
     "8d4d2cd6-1c9c-4db1-937d-d03b94b09201",
     seed_file!("beta_deviceManagement_deviceConfigurations_8d4d2cd6-1c9c-4db1-937d-d03b94b09201_assignments.json"),
 )];
+/// Collection path → a file of its objects, whole (a collection response, or
+/// the entity itself for a singleton).
+const WHOLE_OBJECTS: &[(&str, File)] = &[
+    (
+        "deviceManagement/deviceConfigurations",
+        seed_file!("beta_deviceManagement_deviceConfigurations_windowsUpdateForBusinessConfiguration.json"),
+    ),
+    ("deviceManagement/intents", seed_file!("beta_deviceManagement_intents.json")),
+    ("deviceManagement/groupPolicyConfigurations", seed_file!("beta_deviceManagement_groupPolicyConfigurations.json")),
+    ("deviceManagement/deviceComplianceScripts", seed_file!("beta_deviceManagement_deviceComplianceScripts.json")),
+    (
+        "deviceManagement/notificationMessageTemplates",
+        seed_file!("beta_deviceManagement_notificationMessageTemplates.json"),
+    ),
+    (
+        "deviceManagement/windowsFeatureUpdateProfiles",
+        seed_file!("beta_deviceManagement_windowsFeatureUpdateProfiles.json"),
+    ),
+    (
+        "deviceManagement/windowsQualityUpdateProfiles",
+        seed_file!("beta_deviceManagement_windowsQualityUpdateProfiles.json"),
+    ),
+    (
+        "deviceManagement/windowsDriverUpdateProfiles",
+        seed_file!("beta_deviceManagement_windowsDriverUpdateProfiles.json"),
+    ),
+    ("deviceManagement/deviceHealthScripts", seed_file!("beta_deviceManagement_deviceHealthScripts.json")),
+    ("deviceManagement/deviceShellScripts", seed_file!("beta_deviceManagement_deviceShellScripts.json")),
+    (
+        "deviceManagement/deviceCustomAttributeShellScripts",
+        seed_file!("beta_deviceManagement_deviceCustomAttributeShellScripts.json"),
+    ),
+    (
+        "deviceAppManagement/windowsManagedAppProtections",
+        seed_file!("beta_deviceAppManagement_windowsManagedAppProtections.json"),
+    ),
+    (
+        "deviceAppManagement/mobileAppConfigurations",
+        seed_file!("v1.0_deviceAppManagement_mobileAppConfigurations.json"),
+    ),
+    (
+        "deviceAppManagement/targetedManagedAppConfigurations",
+        seed_file!("v1.0_deviceAppManagement_targetedManagedAppConfigurations.json"),
+    ),
+    (
+        "deviceManagement/windowsAutopilotDeploymentProfiles",
+        seed_file!("beta_deviceManagement_windowsAutopilotDeploymentProfiles.json"),
+    ),
+    (
+        "deviceManagement/deviceEnrollmentConfigurations",
+        seed_file!("beta_deviceManagement_deviceEnrollmentConfigurations.json"),
+    ),
+    ("deviceManagement/deviceCategories", seed_file!("beta_deviceManagement_deviceCategories.json")),
+    ("deviceManagement/termsAndConditions", seed_file!("v1.0_deviceManagement_termsAndConditions.json")),
+    ("deviceManagement/deviceManagementPartners", seed_file!("beta_deviceManagement_deviceManagementPartners.json")),
+    (
+        "deviceManagement/complianceManagementPartners",
+        seed_file!("beta_deviceManagement_complianceManagementPartners.json"),
+    ),
+    ("deviceManagement/remoteAssistancePartners", seed_file!("beta_deviceManagement_remoteAssistancePartners.json")),
+    (
+        "deviceManagement/applePushNotificationCertificate",
+        seed_file!("beta_deviceManagement_applePushNotificationCertificate.json"),
+    ),
+    ("deviceManagement/depOnboardingSettings", seed_file!("beta_deviceManagement_depOnboardingSettings.json")),
+    ("deviceAppManagement/vppTokens", seed_file!("beta_deviceAppManagement_vppTokens.json")),
+    (
+        "deviceManagement/androidManagedStoreAccountEnterpriseSettings",
+        seed_file!("beta_deviceManagement_androidManagedStoreAccountEnterpriseSettings.json"),
+    ),
+];
 const SANDBOX_ASSIGNMENTS: File = seed_file!("sandbox_assignments.json");
 const GROUPS: File = seed_file!("v1.0_groups_select_id_displayName.json");
 const SETTING_STATE_SUMMARIES: File =
@@ -90,14 +168,63 @@ fn count(item: &Value, key: &str) -> i64 {
     item.get(key).and_then(Value::as_i64).unwrap_or(0).max(0)
 }
 
+/// A registered type by key; the seed names only registered keys.
+fn kind(key: &str) -> Result<Kind, ProviderError> {
+    by_key(key).ok_or_else(|| ProviderError::Other(format!("sandbox seed: {key} is not a registered type")))
+}
+
+/// The registered type an item of the collection at `path` belongs to, and
+/// the item with the `@odata.type` of a typed collection added.
+fn classify(file: File, path: &str, mut item: Value) -> Result<(Kind, Value), ProviderError> {
+    let odata_type = item.get("@odata.type").and_then(Value::as_str).map(str::to_owned);
+    for t in object_type::all() {
+        let Some(c) = t.collections.iter().find(|c| c.path == path) else { continue };
+        let odata_type = odata_type.as_deref().or(c.item_type);
+        if t.includes(odata_type) {
+            if let (Some(item_type), Value::Object(m)) = (c.item_type, &mut item) {
+                m.entry("@odata.type").or_insert_with(|| Value::String(item_type.into()));
+            }
+            return Ok((t, item));
+        }
+    }
+    Err(bad(file, format!("no registered type holds {path} items of type {odata_type:?}")))
+}
+
+/// The objects of the whole-object files, each under its registered type.
+fn whole_objects() -> Result<Vec<(Kind, Value)>, ProviderError> {
+    let mut out = Vec::new();
+    for (path, file) in WHOLE_OBJECTS {
+        let list = match parse(*file)? {
+            Value::Object(mut m) => match m.remove("value") {
+                Some(Value::Array(items)) => items,
+                // A singleton: the entity itself.
+                Some(_) => return Err(bad(*file, "`value` is not an array")),
+                None => {
+                    m.remove("@odata.context");
+                    vec![Value::Object(m)]
+                }
+            },
+            _ => return Err(bad(*file, "not a JSON object")),
+        };
+        for item in list {
+            out.push(classify(*file, path, item)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Everything a freshly seeded sandbox tenant holds.
 pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
-    let mut objects: Vec<(ObjectKind, Value)> = Vec::new();
+    let mut objects: Vec<(Kind, Value)> = Vec::new();
     for file in DEVICE_CONFIGURATIONS {
-        objects.extend(items(file)?.into_iter().map(|v| (ObjectKind::DeviceConfiguration, v)));
+        for v in items(file)? {
+            objects.push((kind("device_configuration")?, v));
+        }
     }
     let compliance_policies = items(COMPLIANCE_POLICIES)?;
-    objects.extend(compliance_policies.iter().cloned().map(|v| (ObjectKind::CompliancePolicy, v)));
+    for v in compliance_policies.iter().cloned() {
+        objects.push((kind("compliance_policy")?, v));
+    }
 
     let mut settings = BTreeMap::new();
     for (id, file) in CONFIGURATION_POLICY_SETTINGS {
@@ -111,7 +238,7 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
         if let Value::Object(m) = &mut policy {
             m.insert("settings".into(), merged);
         }
-        objects.push((ObjectKind::ConfigurationPolicy, policy));
+        objects.push((kind("configuration_policy")?, policy));
     }
 
     for (odata_type, file) in APP_PROTECTION_POLICIES {
@@ -119,7 +246,7 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
             if let Value::Object(m) = &mut policy {
                 m.insert("@odata.type".into(), Value::String(odata_type.into()));
             }
-            objects.push((ObjectKind::AppProtectionPolicy, policy));
+            objects.push((kind("app_protection_policy")?, policy));
         }
     }
 
@@ -134,11 +261,16 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
     for script in items(SCRIPTS)? {
         let id = str_member(SCRIPTS, &script, "id")?;
         let script = full_scripts.remove(id).unwrap_or(script);
-        objects.push((ObjectKind::DeviceManagementScript, script));
+        objects.push((kind("device_management_script")?, script));
     }
 
-    objects.extend(items(ASSIGNMENT_FILTERS)?.into_iter().map(|v| (ObjectKind::AssignmentFilter, v)));
-    objects.extend(items(ROLE_SCOPE_TAGS)?.into_iter().map(|v| (ObjectKind::RoleScopeTag, v)));
+    for v in items(ASSIGNMENT_FILTERS)? {
+        objects.push((kind("assignment_filter")?, v));
+    }
+    for v in items(ROLE_SCOPE_TAGS)? {
+        objects.push((kind("role_scope_tag")?, v));
+    }
+    objects.extend(whole_objects()?);
 
     let mut assignments = assignments()?;
     let objects = objects
@@ -146,7 +278,7 @@ pub fn seed_data() -> Result<SandboxSeed, ProviderError> {
         .map(|(kind, payload)| {
             let object_id = str_member(("seed objects", ""), &payload, "id")?.to_owned();
             let assignments = assignments.remove(&object_id).unwrap_or_default();
-            Ok(SandboxSeedObject { kind: kind.as_str().to_owned(), object_id, payload, assignments })
+            Ok(SandboxSeedObject { kind: kind.key.to_owned(), object_id, payload, assignments })
         })
         .collect::<Result<Vec<_>, ProviderError>>()?;
     if let Some(orphan) = assignments.keys().next() {
@@ -243,7 +375,36 @@ fn policy_class(odata_type: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    #[test]
+    fn every_registered_type_has_seeded_objects_with_unique_names() {
+        let seed = seed_data().unwrap();
+        for t in object_type::all() {
+            let names: Vec<String> = seed
+                .objects
+                .iter()
+                .filter(|o| o.kind == t.key)
+                .map(|o| t.display_name(&o.payload, &o.object_id))
+                .collect();
+            assert!(!names.is_empty(), "{} has no sandbox seed", t.key);
+            let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+            assert_eq!(unique.len(), names.len(), "{}: names repeat: {names:?}", t.key);
+            if t.singleton {
+                assert_eq!(names.len(), 1, "{} is a singleton", t.key);
+            }
+        }
+        // Update rings are device configurations in Graph, not in the registry.
+        let rings = seed.objects.iter().filter(|o| o.kind == "windows_update_ring").count();
+        assert_eq!(rings, 2);
+        assert!(seed
+            .objects
+            .iter()
+            .filter(|o| o.kind == "device_configuration")
+            .all(|o| { o.payload["@odata.type"] != "#microsoft.graph.windowsUpdateForBusinessConfiguration" }));
+    }
 
     #[test]
     fn policy_class_capitalizes_the_type_name() {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use atlas_providers::graph::secret::SecretString;
 use atlas_providers::graph::{Clock, GraphConfig, GraphProvider};
-use atlas_providers::{WriteFence, SERVER_MANAGED_MEMBERS};
+use atlas_providers::WriteFence;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -196,11 +196,9 @@ pub fn ids_of(page: &Value) -> Vec<String> {
     page["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
 }
 
-/// The body a restore sends: the backed-up payload less server-managed members.
-pub fn writable(payload: &Value) -> Value {
+/// The body a write sends: the payload less the type's server-managed members.
+pub fn writable(kind: atlas_providers::Kind, payload: &Value) -> Value {
     let mut body = payload.clone();
-    for m in SERVER_MANAGED_MEMBERS {
-        body.as_object_mut().unwrap().remove(*m);
-    }
+    body.as_object_mut().unwrap().retain(|k, _| !kind.is_server_managed(k));
     body
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{ChangeBy, Tenant};
 use crate::audit::append;
+use crate::results::Fence;
 use crate::row::{json as parse_json, parse, uuid};
 use crate::{exec, now, on_db, on_tx, Store, StoreError, StoreResult, Tx};
 
@@ -188,17 +189,20 @@ impl Store {
         row.map(ConnectionRow::into_domain).transpose()
     }
 
-    /// Records a health check's result. Health alone is not audited; a status
-    /// change it brings (a passing check enabling a Graph connection, say) is,
-    /// with the system as its actor.
-    pub async fn connection_record_health(
+    /// Records a connection check's result, fenced by the checking run's
+    /// lease. Health alone is not audited; a status change it brings (a
+    /// passing check enabling a Graph connection, say) is, with the system as
+    /// its actor.
+    pub(crate) async fn connection_record_health(
         &self,
+        fence: Fence,
         tenant_id: Uuid,
         health: Value,
         status: Option<ConnectionStatus>,
     ) -> StoreResult<ProviderConnection> {
         let tenant = self.tenant_get(tenant_id).await?;
         let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
         let before = self.connection_locked(&mut tx, tenant_id).await?;
         let at = now();
         exec!(

@@ -219,8 +219,9 @@ impl Store {
     }
 
     /// Updates an object under the fence with PATCH semantics (the patch's
-    /// top-level members replace the object's; others stay; `id` never
-    /// changes) and journals the patch. `None` when the object is gone.
+    /// top-level members replace the object's, a null removes one, others
+    /// stay; `id` never changes) and journals the patch. `None` when the
+    /// object is gone.
     pub async fn sandbox_write_update(
         &self,
         tenant_id: Uuid,
@@ -241,7 +242,11 @@ impl Store {
         };
         if let Value::Object(current) = &mut object.payload {
             for (k, v) in members.iter().filter(|(k, _)| k.as_str() != "id") {
-                current.insert(k.clone(), v.clone());
+                if v.is_null() {
+                    current.remove(k);
+                } else {
+                    current.insert(k.clone(), v.clone());
+                }
             }
         } else {
             object.payload = patch.clone();

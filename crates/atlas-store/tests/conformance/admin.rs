@@ -5,6 +5,7 @@
 use atlas_core::audit::Actor;
 use atlas_core::capability::{BuiltinRole, Capability, CapabilitySet, Role};
 use atlas_core::tenant::{ConnectionKind, ConnectionStatus, TenantScope, TenantStatus};
+use atlas_core::OperationType;
 use atlas_store::admin::{ChangeBy, RoleRef};
 use atlas_store::audit::{AuditEvent, AuditFilter};
 use atlas_store::{Store, StoreError};
@@ -291,26 +292,31 @@ async fn admin_connection_health_and_status(store: Store) {
     let ws = fixture::workspace(&store).await;
     let t = store.tenant_create(ws.id, "G", TenantStatus::Onboarding, false, None, &by).await.unwrap();
     store.connection_add(t.id, ConnectionKind::MicrosoftGraph, json!({}), Some("sealed".into()), &by).await.unwrap();
+    // Health is a connection check's result, written through its run's handle.
+    let (check, token) = fixture::claimed(&store, &t, OperationType::ProviderConnectionCheck, json!({})).await;
+    let results = store.run_results(&check, token);
     let before = event_count(&store).await;
 
-    let failing = store.connection_record_health(t.id, json!({"ok": false}), None).await.unwrap();
+    let failing = results.connection_record_health(json!({"ok": false}), None).await.unwrap();
     assert_eq!(failing.status, ConnectionStatus::PendingConsent);
     assert_eq!(failing.health, Some(json!({"ok": false})));
     assert!(failing.checked_at.is_some());
     assert_eq!(event_count(&store).await, before, "health alone is not audited");
 
-    let passing =
-        store.connection_record_health(t.id, json!({"ok": true}), Some(ConnectionStatus::Enabled)).await.unwrap();
+    let passing = results.connection_record_health(json!({"ok": true}), Some(ConnectionStatus::Enabled)).await.unwrap();
     assert_eq!(passing.status, ConnectionStatus::Enabled);
-    assert_eq!(store.connection_get(t.id).await.unwrap(), Some(passing));
+    assert_eq!(store.connection_get(t.id).await.unwrap(), Some(passing.clone()));
     let enabled = events(&store, "connection.enabled").await;
     assert_eq!(enabled.len(), 1);
     assert_eq!(enabled[0].actor, Actor::System);
     assert!(enabled[0].data.get("via").is_none());
     assert_eq!(enabled[0].data["before"]["status"], json!("pending_consent"));
 
-    let missing = store.connection_record_health(uuid::Uuid::now_v7(), json!({}), None).await.err();
-    assert!(matches!(missing, Some(StoreError::NotFound(_))), "{missing:?}");
+    // A check whose lease was lost records nothing.
+    let stale = store.run_results(&check, uuid::Uuid::now_v7());
+    let refused = stale.connection_record_health(json!({"ok": false}), Some(ConnectionStatus::Disabled)).await.err();
+    assert!(matches!(refused, Some(StoreError::Fenced)), "{refused:?}");
+    assert_eq!(store.connection_get(t.id).await.unwrap(), Some(passing));
 }
 
 async fn admin_token_authentication(store: Store) {

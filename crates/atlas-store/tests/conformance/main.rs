@@ -14,5 +14,6 @@ macro_rules! conformance {
 mod admin;
 mod audit;
 mod fixture;
+mod handle;
 mod results;
 mod run;

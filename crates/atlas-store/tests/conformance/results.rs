@@ -3,6 +3,7 @@
 
 use atlas_core::capability::BuiltinRole;
 use atlas_core::gate::Authority;
+use atlas_core::item::{ItemOutcome, ItemStatus};
 use atlas_core::run::{NewRun, Run};
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::OperationType;
@@ -11,6 +12,7 @@ use atlas_store::backup::NewBackupItem;
 use atlas_store::claim::{ClaimParams, Claimed};
 use atlas_store::inventory::InventoryEntry;
 use atlas_store::policy::PolicyObservation;
+use atlas_store::results::RunResults;
 use atlas_store::run_item::ItemResult;
 use atlas_store::schedule::Fired;
 use atlas_store::{Store, StoreError};
@@ -43,6 +45,11 @@ async fn running(store: &Store, op: OperationType) -> (Tenant, Uuid, Uuid) {
     let claimed = store.run_claim_and_authorize(&params).await.unwrap();
     let [Claimed::Started(r)] = claimed.as_slice() else { panic!("{claimed:?}") };
     (tenant, run.id, r.lease.as_ref().unwrap().token)
+}
+
+/// The results handle of a run, under `token`.
+async fn handle(store: &Store, run: Uuid, token: Uuid) -> RunResults {
+    store.run_results(&store.run_get(run).await.unwrap(), token)
 }
 
 async fn schedules_and_slots(store: Store) {
@@ -85,9 +92,11 @@ async fn backup_sets_store_payloads_once(store: Store) {
         assignments: json!([{"target": {"groupId": "g1"}}]),
     };
     let items = [item("a", "Alpha"), item("b", "Beta")];
-    let first = store.backup_create(run, token, tenant.workspace_id, tenant.id, &items).await.unwrap();
+    let results = handle(&store, run, token).await;
+    let first = results.backup_create(&items).await.unwrap();
     assert_eq!((first.new_blobs, first.reused_blobs), (2, 0));
-    let second = store.backup_create(run, token, tenant.workspace_id, tenant.id, &items).await.unwrap();
+    assert_eq!((first.set.tenant_id, first.set.workspace_id), (tenant.id, tenant.workspace_id));
+    let second = results.backup_create(&items).await.unwrap();
     assert_eq!((second.new_blobs, second.reused_blobs), (0, 2));
     let back = store.backup_items(first.set.id).await.unwrap();
     assert_eq!(back.len(), 2);
@@ -95,39 +104,49 @@ async fn backup_sets_store_payloads_once(store: Store) {
     assert_eq!(back[0].assignments, json!([{"target": {"groupId": "g1"}}]));
     assert_eq!(store.backup_set_get(first.set.id).await.unwrap(), first.set);
     assert_eq!(store.backup_sets_for_tenant(tenant.id, 10).await.unwrap().len(), 2);
-    let stale = store.backup_create(run, Uuid::now_v7(), tenant.workspace_id, tenant.id, &items).await;
+    let stale = handle(&store, run, Uuid::now_v7()).await.backup_create(&items).await;
     assert!(matches!(stale, Err(StoreError::Fenced)), "a stale lease writes no backup");
-    store.restore_map_put(tenant.id, "device_configuration", "a", "a2").await.unwrap();
-    assert_eq!(store.restore_map_get(tenant.id, "device_configuration", "a").await.unwrap().as_deref(), Some("a2"));
+    results.restore_map_put("device_configuration", "a", "a2").await.unwrap();
+    assert_eq!(results.restore_map_get("device_configuration", "a").await.unwrap().as_deref(), Some("a2"));
 }
 
 async fn run_items_are_idempotent_by_key(store: Store) {
     let (_, run, token) = running(&store, OperationType::BackupRun).await;
     let keys = vec![("k1".to_owned(), json!({"n": 1})), ("k2".to_owned(), json!({"n": 2}))];
-    assert_eq!(store.run_items_ensure(run, token, &keys).await.unwrap().len(), 2);
-    assert_eq!(store.run_items_ensure(run, token, &keys).await.unwrap().len(), 2, "no duplicates");
-    let ok = ItemResult { outcome: "succeeded", reason_code: None, error: None, detail: json!({"result": "created"}) };
-    store.run_item_finish(run, token, "k1", &ok).await.unwrap();
-    let failed = ItemResult { outcome: "failed", reason_code: None, error: Some("x".into()), detail: json!({}) };
-    store.run_item_finish(run, token, "k1", &failed).await.unwrap();
+    let results = handle(&store, run, token).await;
+    assert_eq!(results.items_ensure(&keys).await.unwrap().len(), 2);
+    assert_eq!(results.items_ensure(&keys).await.unwrap().len(), 2, "no duplicates");
+    let ok = ItemResult {
+        outcome: ItemOutcome::Succeeded,
+        reason_code: None,
+        error: None,
+        detail: json!({"result": "created"}),
+    };
+    results.item_finish("k1", &ok).await.unwrap();
+    let failed =
+        ItemResult { outcome: ItemOutcome::Failed, reason_code: None, error: Some("x".into()), detail: json!({}) };
+    results.item_finish("k1", &failed).await.unwrap();
     let items = store.run_items(run).await.unwrap();
-    assert_eq!(items[0].outcome, "succeeded", "an item completes once");
-    assert_eq!(store.run_items_close_pending(run, token, "blocked", Some("capability_revoked")).await.unwrap(), 1);
+    assert_eq!(items[0].outcome, ItemOutcome::Succeeded, "an item completes once");
+    assert_eq!(items[0].status, ItemStatus::Completed);
+    assert_eq!(results.items_close_pending(ItemOutcome::Blocked, Some("capability_revoked")).await.unwrap(), 1);
     assert_eq!(store.run_items(run).await.unwrap()[1].reason_code.as_deref(), Some("capability_revoked"));
-    assert!(matches!(store.run_item_finish(run, Uuid::now_v7(), "k2", &ok).await, Err(StoreError::Fenced)));
+    let stale = handle(&store, run, Uuid::now_v7()).await;
+    assert!(matches!(stale.item_finish("k2", &ok).await, Err(StoreError::Fenced)));
 }
 
 async fn inventory_policies_and_compliance(store: Store) {
-    let (tenant, run, _) = running(&store, OperationType::InventorySync).await;
+    let (tenant, run, token) = running(&store, OperationType::InventorySync).await;
+    let results = handle(&store, run, token).await;
     let entry = |id: &str, hash: &str| InventoryEntry {
         kind: "compliance_policy".into(),
         object_id: id.into(),
         display_name: format!("P {id}"),
         content_hash: hash.into(),
     };
-    let d1 = store.inventory_replace(tenant.id, run, &[entry("a", "1"), entry("b", "1")]).await.unwrap();
+    let d1 = results.inventory_replace(&[entry("a", "1"), entry("b", "1")]).await.unwrap();
     assert_eq!((d1.created, d1.updated), (2, 0));
-    let d2 = store.inventory_replace(tenant.id, run, &[entry("a", "2")]).await.unwrap();
+    let d2 = results.inventory_replace(&[entry("a", "2")]).await.unwrap();
     assert_eq!((d2.created, d2.updated, d2.removed), (0, 1, 1));
     assert_eq!(store.inventory_list(tenant.id).await.unwrap(), [entry("a", "2")]);
 
@@ -138,16 +157,16 @@ async fn inventory_policies_and_compliance(store: Store) {
         content_hash: hash.into(),
         payload: json!({"h": hash}),
     };
-    let drift = store.policy_sync_record(tenant.id, run, &[obs("a", "1"), obs("b", "1")]).await.unwrap();
+    let drift = results.policy_sync_record(&[obs("a", "1"), obs("b", "1")]).await.unwrap();
     assert_eq!((drift.added.len(), drift.new_versions), (2, 2));
-    let drift = store.policy_sync_record(tenant.id, run, &[obs("a", "1"), obs("b", "1")]).await.unwrap();
+    let drift = results.policy_sync_record(&[obs("a", "1"), obs("b", "1")]).await.unwrap();
     assert_eq!((drift.unchanged, drift.new_versions), (2, 0));
-    let drift = store.policy_sync_record(tenant.id, run, &[obs("a", "2")]).await.unwrap();
+    let drift = results.policy_sync_record(&[obs("a", "2")]).await.unwrap();
     assert_eq!((drift.changed.len(), drift.removed.len(), drift.new_versions), (1, 1, 1));
     assert_eq!(store.policy_versions(tenant.id).await.unwrap().len(), 3);
 
     let policies = json!([{"policy_id": "p", "display_name": "P", "compliant": 3, "non_compliant": 1, "error": 0, "not_applicable": 2}]);
-    let snap = store.compliance_snapshot_record(tenant.id, run, &policies).await.unwrap();
+    let snap = results.compliance_snapshot_record(&policies).await.unwrap();
     assert_eq!((snap.compliant, snap.non_compliant, snap.not_applicable), (3, 1, 2));
     assert_eq!(store.compliance_snapshots(tenant.id, 5).await.unwrap(), [snap]);
 }

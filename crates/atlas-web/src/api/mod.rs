@@ -2,6 +2,7 @@
 //! the guard and call the same application functions as the console.
 
 pub mod audit;
+pub mod changes;
 pub mod json;
 pub mod me;
 pub mod members;

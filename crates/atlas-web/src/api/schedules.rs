@@ -37,7 +37,7 @@ pub struct AddBody {
 
 pub async fn add(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<AddBody>) -> ApiResult<Response> {
     let tz = b.timezone.unwrap_or_else(TimeZone::utc);
-    CronSpec::parse(&b.cron, tz.as_str()).map_err(ApiError::Invalid)?;
+    CronSpec::parse(&b.cron, tz.as_str(), state.config.cron).map_err(ApiError::Invalid)?;
     let s = state.store.schedule_add(ctx.tenant()?.id, &b.cron, tz.as_str(), &ctx.by()).await?;
     Ok((StatusCode::CREATED, Json(json!(s))).into_response())
 }
@@ -76,7 +76,7 @@ pub async fn fire(
     let slot = match b.slot {
         Some(text) => Timestamp::parse_rfc3339(&text)
             .ok_or_else(|| ApiError::Invalid(format!("`{text}` is not an RFC 3339 time")))?,
-        None => current_slot(&s)?,
+        None => current_slot(&state, &s)?,
     };
     match atlas_engine::schedule::fire(&state.store, &s, slot, state.engine.max_attempts).await? {
         Fired::Run(ins) => Ok(started(&ctx, &ins)),

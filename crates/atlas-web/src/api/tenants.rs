@@ -144,7 +144,7 @@ pub async fn set_connection(
                     None
                 }
                 ConnectionKind::MicrosoftGraph => {
-                    Some(graph_settings(b.external_tenant_id, b.client_id, b.client_secret)?)
+                    Some(graph_settings(&state, b.external_tenant_id, b.client_id, b.client_secret)?)
                 }
             };
             if state.store.connection_get(tenant.id).await?.is_some() {
@@ -172,6 +172,7 @@ pub async fn set_connection(
 /// Validates a Graph connection's settings and seals its secret. Messages
 /// name fields, never the secret's value.
 fn graph_settings(
+    state: &AppState,
     external_tenant_id: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -187,7 +188,7 @@ fn graph_settings(
     // The secret's value is never part of a message.
     let secret = ClientSecret::parse(&secret)
         .map_err(|_| ApiError::Invalid("client_secret must be one line of at most 1024 characters without control characters or surrounding whitespace".into()))?;
-    let sealed = atlas_engine::secrets::seal(secret.as_str()).map_err(|e| ApiError::Internal(e.into()))?;
+    let sealed = state.config.secrets.seal(secret.as_str()).map_err(|e| ApiError::Internal(e.into()))?;
     Ok((json!({"external_tenant_id": external.to_string(), "client_id": client.as_str()}), sealed))
 }
 

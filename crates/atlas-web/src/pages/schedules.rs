@@ -44,7 +44,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
     let now = atlas_store::now();
     let mut details = Vec::new();
     for s in &schedules {
-        let spec = CronSpec::parse(&s.cron, &s.timezone).ok();
+        let spec = CronSpec::parse(&s.cron, &s.timezone, state.config.cron).ok();
         let next = if s.enabled { spec.as_ref().and_then(|c| c.next_slot_after(now)) } else { None };
         let next_in_zone = next.and_then(|n| spec.as_ref().and_then(|c| c.in_zone(n)));
         let last = match state.store.schedule_last_run(s.id).await? {
@@ -118,7 +118,7 @@ pub struct AddForm {
 pub async fn add(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<AddForm>) -> PageResult<Response> {
     let t = ctx.tenant()?;
     let tz = f.timezone.as_deref().map(str::trim).filter(|z| !z.is_empty()).unwrap_or("UTC");
-    let flash = match CronSpec::parse(f.cron.trim(), tz) {
+    let flash = match CronSpec::parse(f.cron.trim(), tz, state.config.cron) {
         Err(why) => Flash::error(why),
         Ok(_) => {
             state.store.schedule_add(t.id, f.cron.trim(), tz, &ctx.by()).await?;
@@ -149,8 +149,8 @@ pub async fn set_enabled(
 }
 
 /// The slot "Run now" fires: the schedule's latest slot at or before now.
-pub fn current_slot(s: &Schedule) -> ApiResult<atlas_core::Timestamp> {
-    let spec = CronSpec::parse(&s.cron, &s.timezone).map_err(ApiError::Invalid)?;
+pub fn current_slot(state: &AppState, s: &Schedule) -> ApiResult<atlas_core::Timestamp> {
+    let spec = CronSpec::parse(&s.cron, &s.timezone, state.config.cron).map_err(ApiError::Invalid)?;
     spec.slot_at_or_before(atlas_store::now())
         .ok_or_else(|| ApiError::Invalid("the schedule has no slot before now".into()))
 }
@@ -162,7 +162,7 @@ pub async fn run_now(
 ) -> PageResult<Response> {
     let s = schedule_of(&state, &ctx, &params).await?;
     let here = format!("/admin/tenants/{}/schedules", s.tenant_id);
-    let slot = current_slot(&s)?;
+    let slot = current_slot(&state, &s)?;
     match atlas_engine::schedule::fire(&state.store, &s, slot, state.engine.max_attempts).await {
         Ok(Fired::Run(inserted)) => started(&state, &ctx, Ok(*inserted), &here, "this schedule").await,
         Ok(Fired::AlreadyFired(run)) => {

@@ -7,6 +7,7 @@
 use atlas_core::access::Actions;
 use atlas_core::audit::Actor;
 use atlas_core::gate::{CheckResultKind, Decision};
+use atlas_core::item::ItemOutcome;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::{OperationType, Timestamp};
 use atlas_store::audit::AuditEvent;
@@ -326,13 +327,10 @@ fn timeline(events: &[AuditEvent], names: &Names) -> Markup {
 
 /// An item's outcome badge: item outcomes are run outcomes (the one mapping),
 /// except `skipped`, which no run has: "Skipped", neutral.
-fn item_outcome(outcome: &str) -> Markup {
-    match RunOutcome::parse(outcome) {
+fn item_outcome(outcome: ItemOutcome) -> Markup {
+    match outcome.as_run_outcome() {
         Some(o) => badge::outcome(o),
-        None if outcome == "skipped" => {
-            html! { span.badge.badge-neutral data-outcome="skipped" { (icon::svg("dot")) "Skipped" } }
-        }
-        None => html! { span.badge.badge-neutral data-outcome=(outcome) { (outcome) } },
+        None => html! { span.badge.badge-neutral data-outcome="skipped" { (icon::svg("dot")) "Skipped" } },
     }
 }
 
@@ -361,7 +359,7 @@ fn items(items: &[RunItem]) -> Markup {
                     tr data-item=(i.item_key) {
                         td { code { (i.item_key) } }
                         td { (target(&i.target)) }
-                        td { (item_outcome(&i.outcome)) }
+                        td { (item_outcome(i.outcome)) }
                         td { (item_reason(i)) }
                         td.num { (i.attempts) }
                     }
@@ -386,7 +384,7 @@ fn tenant_items(items: &[RunItem], names: &Names) -> Markup {
                                 None => { code { (i.item_key) } }
                             }
                         }
-                        td { (item_outcome(&i.outcome)) }
+                        td { (item_outcome(i.outcome)) }
                         td { (item_reason(i)) }
                         td.num { (i.attempts) }
                     }

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{get, secret_key, send, Answer, Auth, Payload, World};
+use crate::support::{get, send, Answer, Auth, Payload, World};
 
 both_stores!(
     tenants_and_connections_are_added_over_the_api,
@@ -186,7 +186,6 @@ async fn tenants_and_connections_are_added_over_the_api(store: atlas_store::Stor
 }
 
 async fn graph_secrets_are_never_answered_back(store: atlas_store::Store) {
-    secret_key();
     let w = World::new(store).await;
     let created = post(&w, &format!("/api/v1/workspaces/{}/tenants", w.ws.slug), json!({"name": "Graph Tenant"})).await;
     let tenant = created.json()["id"].as_str().unwrap().to_owned();

@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod blocked;
 mod bulk;
+mod changes;
 mod console;
 mod control_chars;
 mod matrix;

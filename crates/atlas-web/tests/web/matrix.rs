@@ -27,12 +27,19 @@ use crate::support::{form, send, Answer, Auth, Login, Payload, World};
 struct Fixture {
     queued_run: Uuid,
     blocked_run: Uuid,
+    /// An object of tenant A with a stored version (the versions routes).
+    object_id: String,
 }
 
 async fn fixture(w: &World) -> Fixture {
     let blocked = w.blocked_run().await;
+    // A policies sync stores versions of the sandbox's objects (the versions routes).
+    w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
+    w.drain().await;
     let queued = w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
-    Fixture { queued_run: queued.id, blocked_run: blocked.id }
+    // A device configuration of the sandbox seed.
+    let object_id = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201".to_owned();
+    Fixture { queued_run: queued.id, blocked_run: blocked.id, object_id }
 }
 
 fn substitute(spec: &RouteSpec, w: &World, f: &Fixture, missing: bool) -> String {
@@ -46,7 +53,10 @@ fn substitute(spec: &RouteSpec, w: &World, f: &Fixture, missing: bool) -> String
         .replace("{schedule}", &w.schedule.id.to_string())
         .replace("{user}", &w.readonly.user.id.to_string())
         .replace("{role}", &w.viewer_role.id.to_string())
-        .replace("{id}", &Uuid::now_v7().to_string());
+        .replace("/objects/{id}", &format!("/objects/{}", f.object_id))
+        .replace("{id}", &Uuid::now_v7().to_string())
+        .replace("{a}", &Uuid::now_v7().to_string())
+        .replace("{b}", &Uuid::now_v7().to_string());
     if matches!(spec.scope, Scope::Workspace(_) | Scope::List(_)) {
         path.push_str(&format!("?workspace={}", w.ws.slug));
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use atlas_core::capability::BuiltinRole;
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::{Capability, OperationType};
+use atlas_engine::secrets::Secrets;
 use atlas_engine::{families, service, EngineConfig, StartRequest, Worker};
+use atlas_providers::graph::secret::SecretString;
 use atlas_store::admin::{ChangeBy, CustomRole, RoleRef, Tenant, User, Workspace};
 use atlas_store::Store;
 use atlas_web::{router, AppState, WebConfig};
@@ -19,17 +21,12 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-/// The installation key that seals provider secrets in these tests
-/// (`ATLAS_SECRET_KEY`), with generated state kept out of the source tree.
+/// The installation key that seals provider secrets in these tests.
 pub const SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
-/// Points secret sealing at the test key, once per process.
-pub fn secret_key() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        std::env::set_var("ATLAS_SECRET_KEY", SECRET_KEY);
-        std::env::set_var("ATLAS_DATA_DIR", std::env::temp_dir().join("atlas-web-tests"));
-    });
+/// Secret sealing with the test key; a configured key writes no key file.
+pub fn secrets() -> Secrets {
+    Secrets { key: Some(SecretString::new(SECRET_KEY)), data_dir: std::env::temp_dir().join("atlas-web-tests") }
 }
 
 pub fn cli() -> ChangeBy {
@@ -89,7 +86,7 @@ async fn login(store: &Store, user: &User) -> Login {
 
 impl World {
     pub async fn new(store: Store) -> World {
-        World::with_config(store, WebConfig::default()).await
+        World::with_config(store, WebConfig { secrets: secrets(), ..WebConfig::default() }).await
     }
 
     pub async fn with_config(store: Store, config: WebConfig) -> World {

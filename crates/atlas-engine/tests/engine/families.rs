@@ -1,0 +1,186 @@
+//! The read, backup and restore families end to end on the sandbox: their
+//! effects, and the restore rules of SPEC §5.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use crate::support::{cli, World};
+use atlas_core::gate::ReasonCode;
+use atlas_core::run::{RunOutcome, RunStatus};
+use atlas_core::OperationType;
+use atlas_engine::ServiceError;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+async fn backup(w: &World) -> Uuid {
+    let run = w.start(OperationType::BackupRun, json!({})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    Uuid::parse_str(run.result["backup_set_id"].as_str().unwrap()).unwrap()
+}
+
+/// The tenant's objects by (kind, display name) → comparable payload.
+async fn tenant_state(w: &World) -> BTreeMap<(String, String), Value> {
+    let mut state = BTreeMap::new();
+    for kind in atlas_providers::object_type::all() {
+        for o in w.store.sandbox_objects(w.tenant.id, kind.key).await.unwrap() {
+            let prev = state.insert((kind.key.to_owned(), o.display_name.clone()), kind.comparable(&o.payload));
+            assert!(prev.is_none(), "duplicate object {} {}", kind.key, o.display_name);
+        }
+    }
+    state
+}
+
+async fn restore(w: &World, set: Uuid, dry_run: bool) -> atlas_core::run::Run {
+    let run =
+        w.start(OperationType::RestoreExecute, json!({"backup_set_id": set.to_string(), "dry_run": dry_run})).await;
+    w.drain().await;
+    w.run(run.id).await
+}
+
+async fn restore_round_trip(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let before = tenant_state(&w).await;
+    let set = backup(&w).await;
+    // An admin edits one object and deletes another in the portal.
+    let objects = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
+    let (edited, deleted) = (&objects[0], &objects[1]);
+    let mut changed = edited.payload.clone();
+    changed["description"] = json!("changed outside TenantAtlas");
+    w.store.sandbox_out_of_band_update(w.tenant.id, "device_configuration", &edited.object_id, &changed).await.unwrap();
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "device_configuration", &deleted.object_id).await.unwrap();
+    assert_ne!(tenant_state(&w).await, before);
+
+    let run = restore(&w, set, false).await;
+    assert_eq!((run.status, run.outcome), (RunStatus::Completed, RunOutcome::Succeeded), "{run:?}");
+    assert_eq!(run.summary_counts.created, 1);
+    assert_eq!(run.summary_counts.updated, 1);
+    assert_eq!(run.summary_counts.processed, run.summary_counts.total);
+    assert_eq!(tenant_state(&w).await, before, "the tenant equals the backup");
+    let items = w.store.run_items(run.id).await.unwrap();
+    assert_eq!(items.len() as u64, run.summary_counts.total, "one run item per object");
+    assert_eq!(w.store.sandbox_journal(w.tenant.id).await.unwrap().len(), 2, "exactly two writes");
+
+    // Restoring again changes nothing, even for the re-created object.
+    let again = restore(&w, set, false).await;
+    assert_eq!(again.outcome, RunOutcome::Succeeded);
+    assert_eq!((again.summary_counts.created, again.summary_counts.updated), (0, 0));
+    assert_eq!(again.summary_counts.skipped, again.summary_counts.total, "all unchanged");
+    assert_eq!(tenant_state(&w).await, before);
+    assert_eq!(w.store.sandbox_journal(w.tenant.id).await.unwrap().len(), 2, "no new writes");
+}
+
+async fn dry_run_with_the_gate_closed_writes_nothing(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let set = backup(&w).await;
+    let objects = w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap();
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "compliance_policy", &objects[0].object_id).await.unwrap();
+    w.store.tenant_set_write_gate(w.tenant.id, false, &cli()).await.unwrap();
+
+    let run = restore(&w, set, true).await;
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert!(w.store.sandbox_journal(w.tenant.id).await.unwrap().is_empty());
+    let plan = run.result["plan"].as_array().unwrap();
+    assert_eq!(plan.len() as u64, run.summary_counts.total);
+    assert_eq!(run.result["plan_summary"]["create"], json!(1));
+    assert_eq!(run.result["plan_summary"]["update"], json!(0));
+
+    // A real restore is refused at start: nothing is stored.
+    let err = w
+        .start_as(w.initiator.id, OperationType::RestoreExecute, json!({"backup_set_id": set.to_string()}))
+        .await
+        .unwrap_err();
+    let ServiceError::Denied(d) = err else { panic!("{err:?}") };
+    assert_eq!(d.reason_code, Some(ReasonCode::WriteGateClosed));
+}
+
+async fn restore_selected_items_only(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let set = backup(&w).await;
+    let items = w.store.backup_items(set).await.unwrap();
+    let pick = vec![items[0].id.to_string(), items[1].id.to_string()];
+    let run = w.start(OperationType::RestoreExecute, json!({"backup_set_id": set.to_string(), "item_ids": pick})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!(run.summary_counts.total, 2);
+    assert_eq!(run.summary_counts.skipped, 2, "both unchanged");
+}
+
+async fn backups_store_unchanged_payloads_once(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let first = backup(&w).await;
+    let second = backup(&w).await;
+    assert_ne!(first, second);
+    let a = w.store.backup_items(first).await.unwrap();
+    let b = w.store.backup_items(second).await.unwrap();
+    assert_eq!(a.len(), b.len());
+    assert!(!a.is_empty());
+    let runs = w
+        .store
+        .run_list(&atlas_store::run::RunFilter { tenant_id: Some(w.tenant.id), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    let newest = &runs[0];
+    assert_eq!(newest.result["new_payloads"], json!(0), "{:?}", newest.result);
+    assert_eq!(newest.result["reused_payloads"], json!(a.len()));
+    assert!(a.iter().any(|i| i.assignments.as_array().is_some_and(|x| !x.is_empty())), "assignments are backed up");
+}
+
+async fn policies_sync_versions_and_drift(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let sync = async |w: &World| {
+        let run = w.start(OperationType::PoliciesSync, json!({})).await;
+        w.drain().await;
+        w.run(run.id).await
+    };
+    let first = sync(&w).await;
+    assert_eq!(first.outcome, RunOutcome::Succeeded);
+    let versions = w.store.policy_versions(w.tenant.id).await.unwrap().len();
+    assert_eq!(first.summary_counts.created as usize, versions);
+
+    let second = sync(&w).await;
+    assert_eq!(w.store.policy_versions(w.tenant.id).await.unwrap().len(), versions, "no change, no new version");
+    assert_eq!(second.result["new_versions"], json!(0));
+
+    let objects = w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap();
+    let mut changed = objects[0].payload.clone();
+    changed["description"] = json!("tightened");
+    w.store
+        .sandbox_out_of_band_update(w.tenant.id, "compliance_policy", &objects[0].object_id, &changed)
+        .await
+        .unwrap();
+    let third = sync(&w).await;
+    assert_eq!(w.store.policy_versions(w.tenant.id).await.unwrap().len(), versions + 1, "exactly one new version");
+    assert_eq!(third.summary_counts.updated, 1);
+    let drift = &third.result["drift"];
+    assert_eq!(drift["changed"].as_array().unwrap().len(), 1);
+    assert_eq!(drift["changed"][0]["object_id"], json!(objects[0].object_id));
+    assert!(drift["added"].as_array().unwrap().is_empty());
+
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "compliance_policy", &objects[1].object_id).await.unwrap();
+    let fourth = sync(&w).await;
+    assert_eq!(fourth.result["drift"]["removed"].as_array().unwrap().len(), 1);
+}
+
+async fn compliance_snapshot_records_counts(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let run = w.start(OperationType::ComplianceSnapshot, json!({})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let snaps = w.store.compliance_snapshots(w.tenant.id, 10).await.unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert!(snaps[0].compliant + snaps[0].non_compliant + snaps[0].error + snaps[0].not_applicable > 0);
+    assert_eq!(run.result["snapshot_id"], json!(snaps[0].id));
+}
+
+both_stores!(
+    restore_round_trip,
+    dry_run_with_the_gate_closed_writes_nothing,
+    restore_selected_items_only,
+    backups_store_unchanged_payloads_once,
+    policies_sync_versions_and_drift,
+    compliance_snapshot_records_counts,
+);
