@@ -15,10 +15,10 @@ pub mod capability;
 pub mod diff;
 pub mod gate;
 pub mod impact;
-#[cfg(feature = "openapi")]
-mod openapi;
 pub mod item;
 pub mod object_type;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod operation;
 pub mod params;
 pub mod run;

@@ -5,9 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::{json, Value};
 use crate::support::world::{MANAGER, OPERATOR, OUTSIDER, OWNER, READONLY};
 use crate::support::Atlas;
+use serde_json::{json, Value};
 
 cli_both_stores!(
     notifications_of_a_person,
