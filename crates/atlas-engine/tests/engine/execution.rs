@@ -134,8 +134,15 @@ async fn a_worker_seals_what_its_runs_wrote_before_it_returns(store: atlas_store
     let run = w.start(OperationType::InventorySync, json!({})).await;
     w.drain().await;
     assert_eq!(w.run(run.id).await.outcome, RunOutcome::Succeeded);
+    // PostgreSQL seals only below the cluster's oldest open transaction, which
+    // any other database's client may hold for a while: there, what the worker
+    // could not seal yet must at least be young. SQLite has no such horizon.
+    let waiting = w.store.audit_unsealed(None, 60).await.unwrap();
+    assert_eq!(waiting.stale, 0, "{waiting:?}");
     let after = w.store.audit_seal().await.unwrap();
-    assert_eq!(after.sealed, 0, "nothing left unsealed: {after:?}");
+    if w.store.dialect() == atlas_store::Dialect::Sqlite {
+        assert_eq!(after.sealed, 0, "nothing left unsealed: {after:?}");
+    }
     assert!(!after.skipped, "no seal round still running: {after:?}");
 }
 

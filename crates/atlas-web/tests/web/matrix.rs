@@ -33,12 +33,13 @@ struct Fixture {
 
 async fn fixture(w: &World) -> Fixture {
     let blocked = w.blocked_run().await;
-    // A policies sync stores versions of the sandbox's objects (the versions routes).
+    // A policies sync of the seeded sandbox stores versions (the versions routes).
+    atlas_providers::sandbox::seed(&w.store, w.tenant_a.id).await.unwrap();
     w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
     w.drain().await;
     let queued = w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
-    // A device configuration of the sandbox seed.
-    let object_id = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201".to_owned();
+    let versions = w.store.policy_versions(w.tenant_a.id).await.unwrap();
+    let object_id = versions.first().expect("the sync stored versions").object_id.clone();
     Fixture { queued_run: queued.id, blocked_run: blocked.id, object_id }
 }
 
