@@ -9,14 +9,11 @@
 //! on a stale snapshot.
 
 mod checkpoint;
-mod complete;
 mod error;
 mod facts;
-mod lease;
 mod multirow;
 mod row;
 
-pub mod claim;
 pub mod compliance;
 pub mod inventory;
 pub mod live;
@@ -29,14 +26,18 @@ pub mod bench;
 pub mod notification;
 pub mod pacing;
 pub mod policy;
+pub mod queue;
 pub mod results;
-pub mod run;
 pub mod run_item;
 pub mod sandbox;
 pub mod schedule;
 pub mod session;
 pub mod testkit;
 pub mod throttle;
+
+// The lifecycle's modules keep their paths (`atlas_store::run::…`).
+pub use queue::{claim, run};
+use queue::{complete, lease};
 
 use std::str::FromStr;
 use std::time::Duration;

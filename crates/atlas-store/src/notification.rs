@@ -2,13 +2,16 @@
 //! written in the transaction that completes the run — for blocked runs too.
 //! System runs have no initiator and notify nobody.
 
+use std::collections::{HashMap, HashSet};
+
 use atlas_core::run::{Run, RunOutcome};
 use atlas_core::Timestamp;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::multirow::{execute, fetch, int, text, Kind, Rows};
 use crate::row::{parse, uuid};
-use crate::{exec, on_db, on_tx, Store, StoreResult, Tx};
+use crate::{exec, on_db, Store, StoreResult, Tx};
 
 pub const RUN_COMPLETED: &str = "operation_run_completed";
 
@@ -65,32 +68,58 @@ pub(crate) fn message(run: &Run, tenant_name: Option<&str>) -> (String, String) 
     atlas_core::announce::completion(run, tenant_name)
 }
 
-pub(crate) async fn notify_completed(tx: &mut Tx, run: &Run, at: Timestamp) -> StoreResult<()> {
-    let Some(user_id) = run.initiator_user_id else { return Ok(()) };
-    let tenant_name: Option<(String,)> = match run.tenant_id {
-        Some(t) => on_tx!(tx, |c| sqlx::query_as("SELECT name FROM tenants WHERE id = $1")
-            .bind(t.to_string())
-            .fetch_optional(c)
-            .await)?,
-        None => None,
+const NOTIFICATION_COLS: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("user_id", Kind::Text),
+    ("workspace_id", Kind::Text),
+    ("run_id", Kind::Text),
+    ("kind", Kind::Text),
+    ("title", Kind::Text),
+    ("body", Kind::Text),
+    ("outcome", Kind::Text),
+    ("created_at", Kind::Int),
+];
+
+/// The initiators' notifications of completed runs (one run is a batch of
+/// one): one read of their tenants' names, one insert (at most one per user,
+/// run and kind).
+pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> StoreResult<()> {
+    let runs: Vec<&Run> = runs.iter().copied().filter(|r| r.initiator_user_id.is_some()).collect();
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let mut keys = Rows::new(&[("id", Kind::Text)]);
+    for t in runs.iter().filter_map(|r| r.tenant_id).collect::<HashSet<_>>() {
+        keys.push([text(t.to_string())]);
+    }
+    let names: HashMap<String, String> = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        let found: Vec<(String, String)> =
+            fetch(tx, keys, "SELECT id, name FROM tenants WHERE id IN (SELECT id FROM v)").await?;
+        found.into_iter().collect()
     };
-    let (title, body) = message(run, tenant_name.as_ref().map(|(n,)| n.as_str()));
-    exec!(
-        tx,
-        sqlx::query(
-            "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, run_id, kind) DO NOTHING"
-        )
-        .bind(Uuid::now_v7().to_string())
-        .bind(user_id.to_string())
-        .bind(run.workspace_id.to_string())
-        .bind(run.id.to_string())
-        .bind(RUN_COMPLETED)
-        .bind(title)
-        .bind(body)
-        .bind(run.outcome.as_str())
-        .bind(at.0)
-    )?;
+    let mut rows = Rows::new(NOTIFICATION_COLS);
+    for run in runs {
+        let Some(user_id) = run.initiator_user_id else { continue };
+        let tenant_name = run.tenant_id.and_then(|t| names.get(&t.to_string())).map(String::as_str);
+        let (title, body) = message(run, tenant_name);
+        rows.push([
+            text(Uuid::now_v7().to_string()),
+            text(user_id.to_string()),
+            text(run.workspace_id.to_string()),
+            text(run.id.to_string()),
+            text(RUN_COMPLETED),
+            text(title),
+            text(body),
+            text(run.outcome.as_str()),
+            int(at.0),
+        ]);
+    }
+    let body = "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
+                SELECT id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at FROM v WHERE true \
+                ON CONFLICT (user_id, run_id, kind) DO NOTHING";
+    execute(tx, rows, body).await?;
     Ok(())
 }
 

@@ -31,8 +31,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::multirow::{execute, int, opt_text, text, Kind, Rows};
 use crate::row::{json, opt_uuid, uuid};
-use crate::{exec, now, on_db, Store, StoreResult, Tx};
+use crate::{now, on_db, Store, StoreResult, Tx};
 
 pub use export::AuditFilter;
 pub use seal::SealReport;
@@ -72,23 +73,48 @@ pub struct AuditEvent {
 
 /// Appends an event inside the caller's transaction.
 pub(crate) async fn append(tx: &mut Tx, draft: &AuditDraft, at: Timestamp) -> StoreResult<()> {
-    let data = serde_json::to_string(&draft.data).unwrap_or_else(|_| "{}".into());
-    exec!(
-        tx,
-        sqlx::query(
-            "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        )
-        .bind(Uuid::now_v7().to_string())
-        .bind(chain_of(draft.workspace_id))
-        .bind(draft.workspace_id.map(|w| w.to_string()))
-        .bind(draft.tenant_id.map(|t| t.to_string()))
-        .bind(draft.actor.to_db())
-        .bind(&draft.action)
-        .bind(&draft.subject)
-        .bind(data)
-        .bind(at.0)
-    )?;
+    append_many(tx, [(draft, at)]).await
+}
+
+const AUDIT_COLS: &[(&str, Kind)] = &[
+    ("id", Kind::Text),
+    ("chain", Kind::Text),
+    ("workspace_id", Kind::Text),
+    ("tenant_id", Kind::Text),
+    ("actor", Kind::Text),
+    ("action", Kind::Text),
+    ("subject", Kind::Text),
+    ("data", Kind::Text),
+    ("created_at", Kind::Int),
+];
+
+/// Appends events inside the caller's transaction, in one statement: the
+/// one way events are written (a single event is a batch of one).
+pub(crate) async fn append_many<'a>(
+    tx: &mut Tx,
+    drafts: impl IntoIterator<Item = (&'a AuditDraft, Timestamp)>,
+) -> StoreResult<()> {
+    let mut rows = Rows::new(AUDIT_COLS);
+    for (d, at) in drafts {
+        rows.push([
+            text(Uuid::now_v7().to_string()),
+            text(chain_of(d.workspace_id)),
+            opt_text(d.workspace_id.map(|w| w.to_string())),
+            opt_text(d.tenant_id.map(|t| t.to_string())),
+            text(d.actor.to_db()),
+            text(d.action.as_str()),
+            text(d.subject.as_str()),
+            text(serde_json::to_string(&d.data).unwrap_or_else(|_| "{}".into())),
+            int(at.0),
+        ]);
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let body =
+        "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
+                SELECT id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at FROM v";
+    execute(tx, rows, body).await?;
     Ok(())
 }
 

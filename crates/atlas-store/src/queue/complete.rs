@@ -17,9 +17,9 @@ use atlas_core::Timestamp;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::audit::chain_of;
-use crate::multirow::{execute, fetch, int, opt_text, text, Kind, Rows, Val};
-use crate::notification::RUN_COMPLETED;
+use crate::audit::append_many;
+use crate::multirow::{fetch, int, opt_text, text, Kind, Rows, Val};
+use crate::notification::notify_many;
 use crate::run::{RunRow, RUN_COLUMNS};
 use crate::{Db, Store, StoreError, StoreResult, Tx};
 
@@ -244,101 +244,6 @@ fn to_text<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-const AUDIT_COLS: &[(&str, Kind)] = &[
-    ("id", Kind::Text),
-    ("chain", Kind::Text),
-    ("workspace_id", Kind::Text),
-    ("tenant_id", Kind::Text),
-    ("actor", Kind::Text),
-    ("action", Kind::Text),
-    ("subject", Kind::Text),
-    ("data", Kind::Text),
-    ("created_at", Kind::Int),
-];
-
-/// `audit::append` for many events: the same columns, one statement.
-pub(crate) async fn append_many<'a>(
-    tx: &mut Tx,
-    drafts: impl IntoIterator<Item = (&'a AuditDraft, Timestamp)>,
-) -> StoreResult<()> {
-    let mut rows = Rows::new(AUDIT_COLS);
-    for (d, at) in drafts {
-        rows.push([
-            text(Uuid::now_v7().to_string()),
-            text(chain_of(d.workspace_id)),
-            opt_text(d.workspace_id.map(|w| w.to_string())),
-            opt_text(d.tenant_id.map(|t| t.to_string())),
-            text(d.actor.to_db()),
-            text(d.action.as_str()),
-            text(d.subject.as_str()),
-            text(serde_json::to_string(&d.data).unwrap_or_else(|_| "{}".into())),
-            int(at.0),
-        ]);
-    }
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let body =
-        "INSERT INTO audit_events (id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at) \
-                SELECT id, chain, workspace_id, tenant_id, actor, action, subject, data, created_at FROM v";
-    execute(tx, rows, body).await?;
-    Ok(())
-}
-
-const NOTIFICATION_COLS: &[(&str, Kind)] = &[
-    ("id", Kind::Text),
-    ("user_id", Kind::Text),
-    ("workspace_id", Kind::Text),
-    ("run_id", Kind::Text),
-    ("kind", Kind::Text),
-    ("title", Kind::Text),
-    ("body", Kind::Text),
-    ("outcome", Kind::Text),
-    ("created_at", Kind::Int),
-];
-
-/// `notification::notify_completed` for many completed runs: one read of
-/// their tenants' names, one insert (at most one per user, run and kind).
-pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> StoreResult<()> {
-    let runs: Vec<&Run> = runs.iter().copied().filter(|r| r.initiator_user_id.is_some()).collect();
-    if runs.is_empty() {
-        return Ok(());
-    }
-    let mut keys = Rows::new(&[("id", Kind::Text)]);
-    for t in runs.iter().filter_map(|r| r.tenant_id).collect::<HashSet<_>>() {
-        keys.push([text(t.to_string())]);
-    }
-    let names: HashMap<String, String> = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        let found: Vec<(String, String)> =
-            fetch(tx, keys, "SELECT id, name FROM tenants WHERE id IN (SELECT id FROM v)").await?;
-        found.into_iter().collect()
-    };
-    let mut rows = Rows::new(NOTIFICATION_COLS);
-    for run in runs {
-        let Some(user_id) = run.initiator_user_id else { continue };
-        let tenant_name = run.tenant_id.and_then(|t| names.get(&t.to_string())).map(String::as_str);
-        let (title, body) = crate::notification::message(run, tenant_name);
-        rows.push([
-            text(Uuid::now_v7().to_string()),
-            text(user_id.to_string()),
-            text(run.workspace_id.to_string()),
-            text(run.id.to_string()),
-            text(RUN_COMPLETED),
-            text(title),
-            text(body),
-            text(run.outcome.as_str()),
-            int(at.0),
-        ]);
-    }
-    let body = "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
-                SELECT id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at FROM v WHERE true \
-                ON CONFLICT (user_id, run_id, kind) DO NOTHING";
-    execute(tx, rows, body).await?;
-    Ok(())
-}
-
 /// A fenced finishing write, as `Store::run_finish` takes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finish {
@@ -478,46 +383,52 @@ impl Store {
     pub async fn run_insert_many(&self, runs: &[(Run, AuditDraft)]) -> StoreResult<Vec<Uuid>> {
         let mut inserted = Vec::with_capacity(runs.len());
         for chunk in runs.chunks(MAX_BATCH) {
-            let mut rows = Rows::new(RUN_INSERT_COLS);
-            for (run, _) in chunk {
-                rows.push([
-                    text(run.id.to_string()),
-                    text(run.workspace_id.to_string()),
-                    opt_text(run.tenant_id.map(|t| t.to_string())),
-                    text(run.op_type.as_str()),
-                    text(run.status.as_str()),
-                    text(run.outcome.as_str()),
-                    opt_text(run.initiator_user_id.map(|u| u.to_string())),
-                    text(run.authority_mode.as_str()),
-                    opt_text(run.source.as_ref().map(to_text)),
-                    text(to_text(&run.params)),
-                    text(to_text(&run.context)),
-                    text(run.dedupe_key.as_str()),
-                    int(run.attempt),
-                    int(run.max_attempts),
-                    int(run.run_after.0),
-                    int(run.created_at.0),
-                    text(to_text(&run.failures)),
-                    opt_text(run.retry_of_run_id.map(|r| r.to_string())),
-                    text(to_text(&run.summary_counts)),
-                    text(to_text(&run.result)),
-                ]);
-            }
-            let names: Vec<&str> = RUN_INSERT_COLS.iter().map(|(n, _)| *n).collect();
-            let body = format!(
-                "INSERT INTO operation_runs ({0}) SELECT {0} FROM v WHERE true \
-                 ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
-                names.join(", ")
-            );
             let mut tx = self.begin().await?;
-            let ids: Vec<(String,)> = fetch(&mut tx, rows, &body).await?;
-            let ids: HashSet<&str> = ids.iter().map(|(id,)| id.as_str()).collect();
-            let mine: Vec<&(Run, AuditDraft)> =
-                chunk.iter().filter(|(r, _)| ids.contains(r.id.to_string().as_str())).collect();
+            let ids = insert_runs(&mut tx, &chunk.iter().map(|(r, _)| r).collect::<Vec<_>>()).await?;
+            let mine: Vec<&(Run, AuditDraft)> = chunk.iter().filter(|(r, _)| ids.contains(&r.id)).collect();
             append_many(&mut tx, mine.iter().map(|(run, audit)| (audit, run.created_at))).await?;
             tx.commit().await?;
             inserted.extend(mine.iter().map(|(r, _)| r.id));
         }
         Ok(inserted)
     }
+}
+
+/// Inserts `runs` inside `tx`, each unless its dedupe key has an active run:
+/// the one way runs are inserted (a single start is a batch of one). Returns
+/// the ids inserted.
+pub(crate) async fn insert_runs(tx: &mut Tx, runs: &[&Run]) -> StoreResult<HashSet<Uuid>> {
+    let mut rows = Rows::new(RUN_INSERT_COLS);
+    for run in runs {
+        rows.push([
+            text(run.id.to_string()),
+            text(run.workspace_id.to_string()),
+            opt_text(run.tenant_id.map(|t| t.to_string())),
+            text(run.op_type.as_str()),
+            text(run.status.as_str()),
+            text(run.outcome.as_str()),
+            opt_text(run.initiator_user_id.map(|u| u.to_string())),
+            text(run.authority_mode.as_str()),
+            opt_text(run.source.as_ref().map(to_text)),
+            text(to_text(&run.params)),
+            text(to_text(&run.context)),
+            text(run.dedupe_key.as_str()),
+            int(run.attempt),
+            int(run.max_attempts),
+            int(run.run_after.0),
+            int(run.created_at.0),
+            text(to_text(&run.failures)),
+            opt_text(run.retry_of_run_id.map(|r| r.to_string())),
+            text(to_text(&run.summary_counts)),
+            text(to_text(&run.result)),
+        ]);
+    }
+    let names: Vec<&str> = RUN_INSERT_COLS.iter().map(|(n, _)| *n).collect();
+    let body = format!(
+        "INSERT INTO operation_runs ({0}) SELECT {0} FROM v WHERE true \
+         ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
+        names.join(", ")
+    );
+    let ids: Vec<(String,)> = fetch(tx, rows, &body).await?;
+    Ok(ids.iter().filter_map(|(id,)| Uuid::parse_str(id).ok()).collect())
 }

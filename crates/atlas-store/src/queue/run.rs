@@ -6,14 +6,13 @@
 
 use atlas_core::audit::{Actor, AuditDraft};
 use atlas_core::operation::{AuthorityKind, OperationType};
-use atlas_core::run::{transition, Failure, Lease, Run, RunEvent, RunOutcome, RunStatus};
+use atlas_core::run::{Failure, Lease, Run, RunEvent, RunOutcome, RunStatus};
 use atlas_core::summary::SummaryCounts;
 use atlas_core::Timestamp;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::audit::append;
-use crate::notification::notify_completed;
+use crate::complete::{insert_runs, write_transitions, Transition};
 use crate::row::{json, opt_uuid, parse, typed, uuid};
 use crate::{exec, on_db, on_tx, Store, StoreError, StoreResult, Tx};
 
@@ -90,10 +89,6 @@ impl RunRow {
             result: json(&self.result)?,
         })
     }
-}
-
-fn to_text<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 /// The answer to a start: the new run, or the active run it duplicates.
@@ -306,37 +301,7 @@ impl Store {
 /// Inserts `run` or finds the active run it duplicates, inside `tx`; `None`
 /// when the duplicate completed in between (the caller tries again).
 pub(crate) async fn insert_in_tx(tx: &mut Tx, run: &Run, audit: &AuditDraft) -> StoreResult<Option<Inserted>> {
-    let inserted = exec!(
-        tx,
-        sqlx::query(
-            "INSERT INTO operation_runs (id, workspace_id, tenant_id, type, status, outcome, initiator_user_id, \
-         authority_mode, source, params, context, dedupe_key, attempt, max_attempts, run_after, created_at, \
-         failures, retry_of_run_id, summary_counts, result) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-         ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING"
-        )
-        .bind(run.id.to_string())
-        .bind(run.workspace_id.to_string())
-        .bind(run.tenant_id.map(|t| t.to_string()))
-        .bind(run.op_type.as_str())
-        .bind(run.status.as_str())
-        .bind(run.outcome.as_str())
-        .bind(run.initiator_user_id.map(|u| u.to_string()))
-        .bind(run.authority_mode.as_str())
-        .bind(run.source.as_ref().map(to_text))
-        .bind(to_text(&run.params))
-        .bind(to_text(&run.context))
-        .bind(&run.dedupe_key)
-        .bind(i64::from(run.attempt))
-        .bind(i64::from(run.max_attempts))
-        .bind(run.run_after.0)
-        .bind(run.created_at.0)
-        .bind(to_text(&run.failures))
-        .bind(run.retry_of_run_id.map(|r| r.to_string()))
-        .bind(to_text(&run.summary_counts))
-        .bind(to_text(&run.result))
-    )?;
-    if inserted == 1 {
+    if insert_runs(tx, &[run]).await?.contains(&run.id) {
         append(tx, audit, run.created_at).await?;
         return Ok(Some(Inserted { run: run.clone(), deduplicated: false }));
     }
@@ -359,7 +324,8 @@ pub(crate) async fn lock_run(tx: &mut Tx, id: Uuid) -> StoreResult<Run> {
 
 /// Applies one core transition inside `tx`: the row (guarded so that a run
 /// changed underneath, or a lease lost, writes nothing), its audit event, and
-/// on completion the initiator's notification.
+/// on completion the initiator's notification — through the one transition
+/// writer, as a batch of one.
 pub(crate) async fn apply(
     tx: &mut Tx,
     before: &Run,
@@ -367,41 +333,9 @@ pub(crate) async fn apply(
     at: Timestamp,
     lease_token: Option<Uuid>,
 ) -> StoreResult<Run> {
-    let (after, audit) = transition(before, event, at)?;
-    let lease = after.lease.as_ref();
-    let n = exec!(
-        tx,
-        sqlx::query(
-            "UPDATE operation_runs SET status = $1, outcome = $2, attempt = $3, run_after = $4, lease_owner = $5, \
-         lease_token = $6, lease_expires_at = $7, started_at = $8, completed_at = $9, decision = $10, \
-         failures = $11, summary_counts = $12, result = $13 \
-         WHERE id = $14 AND status = $15 AND attempt = $16 AND COALESCE(lease_token, '') = $17"
-        )
-        .bind(after.status.as_str())
-        .bind(after.outcome.as_str())
-        .bind(i64::from(after.attempt))
-        .bind(after.run_after.0)
-        .bind(lease.map(|l| l.owner.clone()))
-        .bind(lease.map(|l| l.token.to_string()))
-        .bind(lease.map(|l| l.expires_at.0))
-        .bind(after.started_at.map(|t| t.0))
-        .bind(after.completed_at.map(|t| t.0))
-        .bind(after.decision.as_ref().map(to_text))
-        .bind(to_text(&after.failures))
-        .bind(to_text(&after.summary_counts))
-        .bind(to_text(&after.result))
-        .bind(before.id.to_string())
-        .bind(before.status.as_str())
-        .bind(i64::from(before.attempt))
-        .bind(lease_token.map(|t| t.to_string()).unwrap_or_default())
-    )?;
-    if n != 1 {
+    let t = Transition::new(before, event, at, lease_token)?;
+    if !write_transitions(tx, [&t], at).await?.contains(&before.id) {
         return Err(StoreError::Fenced);
     }
-    crate::testkit::fail_point_after_row(before.id)?;
-    append(tx, &audit, at).await?;
-    if after.status == RunStatus::Completed {
-        notify_completed(tx, &after, at).await?;
-    }
-    Ok(after)
+    Ok(t.after)
 }
