@@ -48,3 +48,16 @@ pub async fn run(ctx: &Context, command: Command, public_url: Option<String>) ->
         Command::BenchSeed(a) => bench_seed::run(ctx, a).await,
     }
 }
+
+/// One object of a tenant, as `--tenant T [--workspace W] --object ID` name it.
+#[derive(Debug, clap::Args)]
+pub struct ObjectArgs {
+    /// Tenant id, or name with --workspace
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// The object's id in the tenant
+    #[arg(long)]
+    pub object: String,
+}

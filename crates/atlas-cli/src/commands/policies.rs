@@ -5,6 +5,7 @@ use atlas_engine::changes;
 use clap::Subcommand;
 
 use crate::commands::runs::service_error;
+use crate::commands::ObjectArgs;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -12,23 +13,13 @@ use crate::error::CliError;
 pub enum PoliciesCommand {
     /// The stored versions of one object, oldest first
     History {
-        /// Tenant id, or name with --workspace
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        workspace: Option<String>,
-        /// The object's id in the tenant
-        #[arg(long)]
-        object: String,
+        #[command(flatten)]
+        of: ObjectArgs,
     },
     /// The setting-level changes between two versions (default: the last two)
     Diff {
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        workspace: Option<String>,
-        #[arg(long)]
-        object: String,
+        #[command(flatten)]
+        of: ObjectArgs,
         /// The older version (default: the one before --to)
         #[arg(long)]
         from: Option<i64>,
@@ -40,7 +31,7 @@ pub enum PoliciesCommand {
 
 pub async fn run(ctx: &Context, cmd: PoliciesCommand) -> Result<(), CliError> {
     match cmd {
-        PoliciesCommand::History { tenant, workspace, object } => {
+        PoliciesCommand::History { of: ObjectArgs { tenant, workspace, object } } => {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
             let h = changes::history(&ctx.store, t.id, object.trim()).await.map_err(service_error)?;
             ctx.out.print(&h, || {
@@ -57,7 +48,7 @@ pub async fn run(ctx: &Context, cmd: PoliciesCommand) -> Result<(), CliError> {
                 out.join("\n")
             })
         }
-        PoliciesCommand::Diff { tenant, workspace, object, from, to } => {
+        PoliciesCommand::Diff { of: ObjectArgs { tenant, workspace, object }, from, to } => {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
             let d = changes::version_diff(&ctx.store, t.id, object.trim(), from, to).await.map_err(service_error)?;
             ctx.out.print(&d, || {

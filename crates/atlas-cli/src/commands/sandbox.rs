@@ -11,6 +11,7 @@ use atlas_store::sandbox::{SandboxFaultKind, SandboxObject};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
+use crate::commands::ObjectArgs;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -45,13 +46,8 @@ pub enum SandboxCommand {
     },
     /// Change or delete one object, as an administrator in the Intune portal would
     Edit {
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        workspace: Option<String>,
-        /// The object's id
-        #[arg(long)]
-        object: String,
+        #[command(flatten)]
+        of: ObjectArgs,
         /// PATH=JSON: set the member at a JSON pointer (e.g. /passwordMinimumLength=12); repeatable
         #[arg(long = "set", required_unless_present = "delete", conflicts_with = "delete")]
         set: Vec<String>,
@@ -135,7 +131,7 @@ pub async fn run(ctx: &Context, cmd: SandboxCommand) -> Result<(), CliError> {
                     .join("\n")
             })
         }
-        SandboxCommand::Edit { tenant, workspace, object, set, delete } => {
+        SandboxCommand::Edit { of: ObjectArgs { tenant, workspace, object }, set, delete } => {
             let t = sandbox_tenant(ctx, workspace.as_deref(), &tenant).await?;
             let changes = set.iter().map(|s| parse_set(s)).collect::<Result<Vec<_>, _>>()?;
             let o = find(ctx, &t, object.trim()).await?;
