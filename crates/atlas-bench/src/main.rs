@@ -418,7 +418,7 @@ async fn bench(a: &Args, store: &Store) -> Res<()> {
 /// What the drain must have written: every run completed once (succeeded, or
 /// blocked for the read-only member's runs), two events per started run and
 /// one per blocked run, one notification per run, chains intact.
-async fn check(store: &Store, a: &Args, blocked: usize, before: &atlas_store::monitoring::WorldCounts) -> Res<()> {
+async fn check(store: &Store, a: &Args, blocked: usize, before: &atlas_store::testkit::WorldCounts) -> Res<()> {
     let err = |e: atlas_store::StoreError| e.to_string();
     let after = store.world_counts_for_tests().await.map_err(err)?;
     let snapshot = store.metrics_snapshot().await.map_err(err)?;

@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, backups, bench_seed, connections, members, notifications, object_types, policies, roles, runs, sandbox,
-    schedules, serve, tenants, tokens, users, worker, workspaces,
+    audit, backups, connections, members, notifications, object_types, policies, roles, runs, sandbox, schedules,
+    serve, tenants, tokens, users, worker, workspaces,
 };
 
 #[derive(Debug, Parser)]
@@ -91,6 +91,7 @@ pub enum Command {
     #[command(subcommand)]
     Backups(backups::BackupsCommand),
     /// Benchmarks only: add completed runs to a workspace (scripts/bench-console)
+    #[cfg(feature = "testkit")]
     #[command(hide = true)]
-    BenchSeed(bench_seed::BenchSeedArgs),
+    BenchSeed(crate::commands::bench_seed::BenchSeedArgs),
 }

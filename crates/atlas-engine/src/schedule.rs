@@ -9,6 +9,7 @@ use atlas_core::gate::Authority;
 use atlas_core::run::NewRun;
 use atlas_core::{OperationType, Timestamp};
 use atlas_store::schedule::{Fired, Schedule};
+use atlas_store::start::Started;
 use atlas_store::Store;
 use chrono::{TimeZone, Utc};
 use croner::Cron;
@@ -100,11 +101,10 @@ pub async fn fire_as(
         max_attempts,
     };
     let (run, audit) = atlas_core::run::Run::queued(new, Uuid::now_v7(), atlas_store::now());
-    let decision = store.run_decide_now(&run, 0).await?;
-    if !decision.allowed {
-        return Err(ServiceError::Denied(Box::new(decision)));
+    match store.schedule_fire(schedule.id, slot, &run, &audit).await? {
+        Started::Queued(fired) => Ok(fired),
+        Started::Refused(decision) => Err(ServiceError::Denied(decision)),
     }
-    Ok(store.schedule_fire(schedule.id, slot, &run, &audit).await?)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use atlas_core::params::{BulkParams, OperationParams};
 use atlas_core::run::{NewRun, Run, RunStatus};
 use atlas_core::Capability;
 use atlas_store::run::Inserted;
+use atlas_store::start::Started;
 use atlas_store::{Store, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
@@ -126,11 +127,10 @@ async fn check_bulk_targets(
 
 async fn insert_authorized(store: &Store, new: NewRun) -> Result<Inserted, ServiceError> {
     let (run, audit) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
-    let decision = store.run_decide_now(&run, 0).await?;
-    if !decision.allowed {
-        return Err(ServiceError::Denied(Box::new(decision)));
+    match store.run_start(&run, &audit).await? {
+        Started::Queued(inserted) => Ok(inserted),
+        Started::Refused(decision) => Err(ServiceError::Denied(decision)),
     }
-    Ok(store.run_insert(&run, &audit).await?)
 }
 
 /// The viewer a user is in a workspace (`None`: not a member).

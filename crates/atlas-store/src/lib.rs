@@ -22,7 +22,6 @@ pub mod monitoring;
 pub mod admin;
 pub mod audit;
 pub mod backup;
-pub mod bench;
 pub mod notification;
 pub mod pacing;
 pub mod policy;
@@ -32,11 +31,12 @@ pub mod run_item;
 pub mod sandbox;
 pub mod schedule;
 pub mod session;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod throttle;
 
 // The lifecycle's modules keep their paths (`atlas_store::run::…`).
-pub use queue::{claim, run};
+pub use queue::{claim, run, start};
 use queue::{complete, lease};
 
 use std::str::FromStr;
@@ -220,6 +220,14 @@ impl Store {
         Ok(match &self.db {
             Db::Sqlite(p) => Tx::Sqlite(self.sqlite_writer.as_ref().unwrap_or(p).begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A read-only transaction: on SQLite on the readers, never the writer.
+    pub(crate) async fn begin_read(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin_with("BEGIN READ ONLY").await?),
         })
     }
 

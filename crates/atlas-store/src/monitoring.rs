@@ -157,21 +157,6 @@ pub struct MetricsSnapshot {
     pub recent_claim_latencies_ms: Vec<i64>,
 }
 
-/// Row counts of the tables a refused request must not change (tests compare
-/// them before and after).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WorldCounts {
-    pub runs: i64,
-    pub tenants: i64,
-    pub memberships: i64,
-    pub custom_roles: i64,
-    pub schedules: i64,
-    pub connections_enabled: i64,
-    pub tenants_writable: i64,
-    pub notifications_unread: i64,
-    pub audit_events: i64,
-}
-
 /// The filter conditions shared by the tab counts (status and outcome left
 /// out): those an index serves (workspace, tenant) and the rest (type,
 /// initiator), which are checked row by row.
@@ -430,36 +415,6 @@ impl Store {
         Ok(match self.db() {
             Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Db::Postgres(p) => Tx::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?),
-        })
-    }
-
-    /// Row counts for before/after comparisons in tests.
-    #[doc(hidden)]
-    pub async fn world_counts_for_tests(&self) -> StoreResult<WorldCounts> {
-        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM operation_runs), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM memberships), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM custom_roles), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM backup_schedules), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM provider_connections WHERE status = 'enabled'), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants WHERE writes_enabled = 1), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM notifications WHERE read_at IS NULL), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM audit_events)"
-        )
-        .fetch_one(p)
-        .await)?;
-        Ok(WorldCounts {
-            runs: row.0,
-            tenants: row.1,
-            memberships: row.2,
-            custom_roles: row.3,
-            schedules: row.4,
-            connections_enabled: row.5,
-            tenants_writable: row.6,
-            notifications_unread: row.7,
-            audit_events: row.8,
         })
     }
 }

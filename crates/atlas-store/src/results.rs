@@ -169,6 +169,6 @@ impl RunResults {
     /// facts now: the between-items check of SPEC §3.6. Reading a decision
     /// grants nothing; only the claim starts a run.
     pub async fn decide_now(&self, run: &Run) -> StoreResult<Decision> {
-        self.store.run_decide_now(run, run.attempt).await
+        self.store.run_decide(run, run.attempt).await
     }
 }

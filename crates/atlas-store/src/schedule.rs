@@ -14,6 +14,7 @@ use crate::admin::ChangeBy;
 use crate::audit::append;
 use crate::row::uuid;
 use crate::run::{insert_in_tx, Inserted};
+use crate::start::{refusal, Started};
 use crate::{exec, on_db, on_tx, Store, StoreError, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -180,16 +181,20 @@ impl Store {
         rows.into_iter().map(ScheduleRow::into_domain).collect()
     }
 
-    /// Records a slot and inserts its run in one transaction. A slot fires once.
+    /// Decides the slot's run, records the slot and inserts the run, in one
+    /// transaction; a refused slot records nothing. A slot fires once.
     pub async fn schedule_fire(
         &self,
         schedule_id: Uuid,
         slot: Timestamp,
         run: &Run,
         audit: &AuditDraft,
-    ) -> StoreResult<Fired> {
+    ) -> StoreResult<Started<Fired>> {
         for _ in 0..3 {
             let mut tx = self.begin().await?;
+            if let Some(refused) = refusal(&mut tx, run).await? {
+                return Ok(Started::Refused(refused));
+            }
             let claimed = exec!(
                 &mut tx,
                 sqlx::query(
@@ -210,7 +215,7 @@ impl Store {
                 .await)?;
                 tx.commit().await?;
                 let run_id = existing.and_then(|(r,)| r).map(|r| uuid(&r)).transpose()?;
-                return Ok(Fired::AlreadyFired(run_id));
+                return Ok(Started::Queued(Fired::AlreadyFired(run_id)));
             }
             let Some(inserted) = insert_in_tx(&mut tx, run, audit).await? else {
                 // Rolls back the slot too, so the next try can claim it.
@@ -224,7 +229,7 @@ impl Store {
                     .bind(slot.0)
             )?;
             tx.commit().await?;
-            return Ok(Fired::Run(Box::new(inserted)));
+            return Ok(Started::Queued(Fired::Run(Box::new(inserted))));
         }
         Err(StoreError::Conflict("the schedule's tenant is changing too fast; try again".into()))
     }

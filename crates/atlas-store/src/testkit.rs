@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
-use crate::{Db, Store};
+use crate::{on_db, Db, Store, StoreResult};
 
 /// `dialect_tests!(case_a, case_b, …)`: one `#[tokio::test]` per case per
 /// dialect, each case an `async fn(Store)` beside the macro call. The
@@ -166,6 +166,52 @@ impl Store {
     #[doc(hidden)]
     pub async fn execute_raw(&self, sql: &str) -> crate::StoreResult<u64> {
         Ok(crate::on_db!(self.db(), |p| sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()))?)
+    }
+}
+
+/// Row counts of the tables a refused request must not change (tests compare
+/// them before and after).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorldCounts {
+    pub runs: i64,
+    pub tenants: i64,
+    pub memberships: i64,
+    pub custom_roles: i64,
+    pub schedules: i64,
+    pub connections_enabled: i64,
+    pub tenants_writable: i64,
+    pub notifications_unread: i64,
+    pub audit_events: i64,
+}
+
+impl Store {
+    /// Row counts for before/after comparisons in tests.
+    pub async fn world_counts_for_tests(&self) -> StoreResult<WorldCounts> {
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = on_db!(self.db(), |p| sqlx::query_as(
+            "SELECT \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM operation_runs), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM memberships), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM custom_roles), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM backup_schedules), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM provider_connections WHERE status = 'enabled'), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM tenants WHERE writes_enabled = 1), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM notifications WHERE read_at IS NULL), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM audit_events)"
+        )
+        .fetch_one(p)
+        .await)?;
+        Ok(WorldCounts {
+            runs: row.0,
+            tenants: row.1,
+            memberships: row.2,
+            custom_roles: row.3,
+            schedules: row.4,
+            connections_enabled: row.5,
+            tenants_writable: row.6,
+            notifications_unread: row.7,
+            audit_events: row.8,
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the gate would say to a start now, without starting anything: the
 //! tenant page's disabled buttons and the run viewer's Retry come through
-//! this one function, so that the read-only evaluation the store offers
-//! (`run_decide_now`, which inserts nothing) can be swapped in one place.
+//! this one function, the store's read-only evaluation (`run_decide`, which
+//! neither inserts nor takes the writer).
 
 use atlas_core::gate::{Authority, Decision};
 use atlas_core::operation::validate_params;
@@ -35,7 +35,7 @@ pub async fn start_decision(state: &AppState, ask: Ask) -> ApiResult<Decision> {
         max_attempts: 1,
     };
     let (run, _) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
-    Ok(state.store.run_decide_now(&run, 0).await?)
+    Ok(state.store.run_decide(&run, 0).await?)
 }
 
 /// What a Retry of `run` by `user_id` would get now.

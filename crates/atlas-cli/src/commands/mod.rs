@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backups;
+#[cfg(feature = "testkit")]
 pub mod bench_seed;
 pub mod connections;
 pub mod demo;
@@ -45,6 +46,7 @@ pub async fn run(ctx: &Context, command: Command, public_url: Option<String>) ->
         Command::ObjectTypes(c) => object_types::run(ctx, c).await,
         Command::Policies(c) => policies::run(ctx, c).await,
         Command::Backups(c) => backups::run(ctx, c).await,
+        #[cfg(feature = "testkit")]
         Command::BenchSeed(a) => bench_seed::run(ctx, a).await,
     }
 }

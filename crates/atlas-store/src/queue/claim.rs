@@ -206,16 +206,6 @@ impl Store {
         Ok(n)
     }
 
-    /// The gate's decision for a run against the facts now, without locks:
-    /// the start path (nothing is stored when it denies) and between items.
-    pub async fn run_decide_now(&self, run: &Run, attempt: u32) -> StoreResult<Decision> {
-        let mut tx = self.begin().await?;
-        let now = db_now(&mut tx).await?;
-        let decision = decide(&mut tx, run, now, attempt, false).await?;
-        tx.commit().await?;
-        Ok(decision)
-    }
-
     /// Queue state for `worker --until-idle`: (runnable or waiting queued, running).
     pub async fn runs_active_counts(&self) -> StoreResult<(i64, i64)> {
         let (queued, running): (i64, i64) = crate::on_db!(self.db(), |p| sqlx::query_as(

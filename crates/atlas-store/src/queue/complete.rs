@@ -231,6 +231,7 @@ pub(crate) async fn write_transitions<'a>(
     let written: Vec<(String,)> = fetch(tx, rows, &sql).await?;
     let written: HashSet<Uuid> = written.iter().filter_map(|(id,)| Uuid::parse_str(id).ok()).collect();
     let done: Vec<&Transition> = items.iter().copied().filter(|t| written.contains(&t.after.id)).collect();
+    #[cfg(any(test, feature = "testkit"))]
     for t in &done {
         crate::testkit::fail_point_after_row(t.after.id)?;
     }
@@ -375,11 +376,12 @@ impl Store {
             .collect())
     }
 
-    /// Queues many runs at once (tools: the throughput harness, imports): each
-    /// run with its own `operation.queued` event, in one transaction per
-    /// `MAX_BATCH` runs. A run whose dedupe key has an active run is skipped,
-    /// as `run_insert` would return that run. Returns the ids inserted. The
-    /// runs must already be authorized by the caller, as for `run_insert`.
+    /// Queues many runs at once without the start's decision (the throughput
+    /// harness and tests): each run with its own `operation.queued` event, in
+    /// one transaction per `MAX_BATCH` runs. A run whose dedupe key has an
+    /// active run is skipped, as `run_insert` would return that run. Returns
+    /// the ids inserted.
+    #[cfg(any(test, feature = "testkit"))]
     pub async fn run_insert_many(&self, runs: &[(Run, AuditDraft)]) -> StoreResult<Vec<Uuid>> {
         let mut inserted = Vec::with_capacity(runs.len());
         for chunk in runs.chunks(MAX_BATCH) {

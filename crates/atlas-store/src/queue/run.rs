@@ -175,6 +175,10 @@ pub(crate) use bind_all;
 impl Store {
     /// Inserts a queued run and its `operation.queued` event, or — when an active
     /// run with the same dedupe key exists — returns that run, writing nothing.
+    /// Without the gate's decision: tests build worlds with it (runs the start
+    /// would refuse, to see the claim refuse them). Everything else starts a
+    /// run with `run_start`.
+    #[cfg(any(test, feature = "testkit"))]
     pub async fn run_insert(&self, run: &Run, audit: &AuditDraft) -> StoreResult<Inserted> {
         // A conflicting run can complete between our insert and our read; try again then.
         for _ in 0..3 {

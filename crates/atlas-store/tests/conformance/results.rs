@@ -2,7 +2,7 @@
 //! sets, run items, inventory, policy versions and compliance snapshots.
 
 use atlas_core::capability::BuiltinRole;
-use atlas_core::gate::Authority;
+use atlas_core::gate::{Authority, ReasonCode};
 use atlas_core::item::{ItemOutcome, ItemStatus};
 use atlas_core::run::{NewRun, Run};
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
@@ -15,6 +15,7 @@ use atlas_store::policy::PolicyObservation;
 use atlas_store::results::RunResults;
 use atlas_store::run_item::ItemResult;
 use atlas_store::schedule::Fired;
+use atlas_store::start::Started;
 use atlas_store::{Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
@@ -71,11 +72,22 @@ async fn schedules_and_slots(store: Store) {
         max_attempts: 3,
     };
     let (run, audit) = Run::queued(new.clone(), Uuid::now_v7(), atlas_store::now());
-    let Fired::Run(first) = store.schedule_fire(s.id, slot, &run, &audit).await.unwrap() else { panic!("fires") };
+    // The gate decides the slot's run in the firing transaction: a disabled
+    // schedule's slot is refused and nothing is recorded.
+    let Started::Refused(refused) = store.schedule_fire(s.id, slot, &run, &audit).await.unwrap() else {
+        panic!("a disabled schedule's slot is refused")
+    };
+    assert_eq!(refused.reason_code, Some(ReasonCode::ScheduleDisabled));
+    assert_eq!(store.schedule_last_slot(s.id).await.unwrap(), None, "a refused slot records nothing");
+    assert!(matches!(store.run_get(run.id).await, Err(StoreError::NotFound(_))));
+    store.schedule_set_enabled(s.id, true, &by).await.unwrap();
+    let Started::Queued(Fired::Run(first)) = store.schedule_fire(s.id, slot, &run, &audit).await.unwrap() else {
+        panic!("fires")
+    };
     let (again, audit2) = Run::queued(new, Uuid::now_v7(), atlas_store::now());
     assert_eq!(
         store.schedule_fire(s.id, slot, &again, &audit2).await.unwrap(),
-        Fired::AlreadyFired(Some(first.run.id))
+        Started::Queued(Fired::AlreadyFired(Some(first.run.id)))
     );
     assert!(matches!(store.run_get(again.id).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.schedule_last_slot(s.id).await.unwrap(), Some(slot));

@@ -3,13 +3,14 @@
 
 use atlas_core::audit::Actor;
 use atlas_core::capability::BuiltinRole;
-use atlas_core::gate::Authority;
+use atlas_core::gate::{Authority, ReasonCode};
 use atlas_core::run::{NewRun, Run, RunEvent, RunOutcome, RunStatus};
 use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_store::admin::{ChangeBy, RoleRef};
 use atlas_store::audit::AuditFilter;
 use atlas_store::claim::{ClaimParams, Claimed};
+use atlas_store::start::Started;
 use atlas_store::{Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
@@ -91,6 +92,32 @@ async fn dedupe_index_refuses_a_second_active_run(store: Store) {
     let (x, y) = (x.unwrap(), y.unwrap());
     assert_eq!(x.run.id, y.run.id);
     assert_ne!(x.deduplicated, y.deduplicated);
+}
+
+async fn a_start_is_decided_and_queued_in_one_transaction(store: Store) {
+    let s = setup(&store).await;
+    let (run, audit) = new_run(&s, OperationType::InventorySync);
+    let Started::Queued(inserted) = store.run_start(&run, &audit).await.unwrap() else { panic!("allowed") };
+    assert!(!inserted.deduplicated);
+    assert_eq!(store.run_get(run.id).await.unwrap(), run);
+    assert_eq!(actions(&store, run.id).await, ["operation.queued"]);
+    let (dup, dup_audit) = new_run(&s, OperationType::InventorySync);
+    let Started::Queued(again) = store.run_start(&dup, &dup_audit).await.unwrap() else { panic!("allowed") };
+    assert!(again.deduplicated && again.run.id == run.id, "an active duplicate is returned, not queued");
+
+    // Refused: nothing is written, neither the run nor an audit event.
+    store.tenant_set_status(s.tenant, TenantStatus::Archived, &ChangeBy::cli()).await.unwrap();
+    let (refused, refused_audit) = new_run(&s, OperationType::PoliciesSync);
+    let Started::Refused(decision) = store.run_start(&refused, &refused_audit).await.unwrap() else {
+        panic!("an archived tenant refuses the start")
+    };
+    assert_eq!(decision.reason_code, Some(ReasonCode::TenantArchived));
+    assert!(matches!(store.run_get(refused.id).await, Err(StoreError::NotFound(_))));
+    assert!(actions(&store, refused.id).await.is_empty());
+    // The read-only decision agrees with the start and writes nothing either.
+    let read = store.run_decide(&refused, 0).await.unwrap();
+    assert_eq!((read.allowed, read.reason_code), (false, Some(ReasonCode::TenantArchived)));
+    assert!(matches!(store.run_get(refused.id).await, Err(StoreError::NotFound(_))));
 }
 
 async fn transition_and_audit_event_are_atomic(store: Store) {
@@ -202,6 +229,7 @@ async fn list_is_newest_first_with_keyset_and_scope(store: Store) {
 conformance!(
     run_round_trip,
     dedupe_index_refuses_a_second_active_run,
+    a_start_is_decided_and_queued_in_one_transaction,
     transition_and_audit_event_are_atomic,
     illegal_transition_changes_nothing,
     claim_starts_and_finish_is_fenced,
