@@ -1,7 +1,8 @@
 //! The provider behind a run's tenant: the sandbox or Microsoft Graph, as the
 //! tenant's connection says, always paced by the tenant's write budget. Built
-//! by the worker for each run (and by bulk for each item); families only ever
-//! see the `Provider` trait.
+//! by the worker for each run (and by bulk for each item), under the one
+//! provider-call retry policy (`patience`); families only ever see the
+//! `Provider` trait.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +22,7 @@ use uuid::Uuid;
 use crate::families::content_hash;
 use crate::handler::HandlerError;
 use crate::pacing::Paced;
+use crate::patience::Patient;
 use crate::secrets::Secrets;
 
 /// What building providers needs to know about this node.
@@ -83,8 +85,11 @@ impl Providers {
         self.paced(Arc::new(SandboxProvider::new(self.store.clone(), tenant_id)), tenant_id)
     }
 
+    /// Every call paced by the tenant's write budget and, around that, under
+    /// the one retry policy (each retry of a write is paced again).
     fn paced(&self, inner: Arc<dyn Provider>, tenant_id: Uuid) -> Arc<dyn Provider> {
-        Arc::new(Paced::new(inner, self.store.clone(), tenant_id, self.config.write_budget))
+        let paced = Arc::new(Paced::new(inner, self.store.clone(), tenant_id, self.config.write_budget));
+        Arc::new(Patient::new(paced))
     }
 
     fn graph(

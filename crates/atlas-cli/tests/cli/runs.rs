@@ -462,9 +462,10 @@ fn sandbox_faults(atlas: Atlas) {
     let message = atlas.bad(&["sandbox", "fault", "--tenant", &id(&bare), "--kind", "error"], "invalid");
     assert!(message.contains("no sandbox connection"), "{message}");
 
-    // One failing call: the run is retried and succeeds on its second attempt.
-    let f = atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "error", "--calls", "1"]);
-    assert_eq!(f, json!({"tenant_id": north, "kind": "error", "calls": 1, "ms": 1000}));
+    // Four failing calls, one more than a provider call is tried (the first
+    // and three retries): the run is retried and succeeds on its second attempt.
+    let f = atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "error", "--calls", "4"]);
+    assert_eq!(f, json!({"tenant_id": north, "kind": "error", "calls": 4, "ms": 1000}));
     let run = id(&atlas.start(MANAGER, &north, "inventory.sync", None));
     atlas.drain();
     let r = atlas.show(&run);

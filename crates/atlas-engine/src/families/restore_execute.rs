@@ -12,7 +12,6 @@
 //! and re-asks the gate (SPEC §3.6).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use atlas_core::item::ItemOutcome;
@@ -20,7 +19,7 @@ use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::params::{OperationParams, RestoreParams};
 use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
-use atlas_providers::{Kind, ProviderError, RemoteObject, UpdateOutcome};
+use atlas_providers::{Kind, RemoteObject, UpdateOutcome};
 use atlas_store::backup::BackupItem;
 use atlas_store::run_item::ItemResult;
 use serde_json::{json, Value};
@@ -66,29 +65,6 @@ struct Live {
     by_type: HashMap<&'static str, Vec<RemoteObject>>,
 }
 
-/// Retries a throttled or unavailable provider call a few times within the item,
-/// honoring Retry-After; other errors return at once.
-async fn patiently<T, F, Fut>(mut call: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut tries = 0;
-    loop {
-        match call().await {
-            Err(e) if e.retryable() && tries < 3 => {
-                let wait = match e {
-                    ProviderError::Throttled { retry_after_ms } => retry_after_ms,
-                    _ => 100 << tries,
-                };
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(wait.min(30_000))).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 fn same_content(kind: Kind, a: &Value, b: &Value) -> bool {
     content_hash(&kind.comparable(a)) == content_hash(&kind.comparable(b))
 }
@@ -115,7 +91,7 @@ async fn plan(
     let mapped = ctx.results.restore_map_get(kind.key, &item.object_id).await?;
     let candidates = mapped.into_iter().chain(std::iter::once(item.object_id.clone()));
     for target_id in candidates {
-        if let Some(o) = patiently(|| ctx.provider.get_object(kind, &target_id)).await? {
+        if let Some(o) = ctx.provider.get_object(kind, &target_id).await? {
             return Ok(found(kind, item, target_id, o.payload, false));
         }
     }
@@ -123,7 +99,7 @@ async fn plan(
     if let Some(key) = kind.secondary_key(&item.payload) {
         if unique_keys.get(&(kind.key.to_owned(), key.clone())) == Some(&1) {
             if !live.by_type.contains_key(kind.key) {
-                let objects = patiently(|| ctx.provider.list_objects(kind)).await?;
+                let objects = ctx.provider.list_objects(kind).await?;
                 live.by_type.insert(kind.key, objects);
             }
             let same_key: Vec<&RemoteObject> = live.by_type[kind.key]
@@ -156,7 +132,7 @@ async fn plan(
 
 async fn create(ctx: &HandlerContext, kind: Kind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
     let payload = kind.comparable(&item.payload);
-    let created = patiently(|| ctx.provider.create_object(ctx.fence, kind, &payload)).await?;
+    let created = ctx.provider.create_object(ctx.fence, kind, &payload).await?;
     ctx.results.restore_map_put(kind.key, &item.object_id, &created.id).await?;
     Ok(created)
 }
@@ -173,7 +149,7 @@ async fn apply(
         Action::Create => create(ctx, kind, item).await.map(|_| "created"),
         Action::Update { target_id, live, matched_by_name } => {
             let body = kind.update_body(&item.payload, live);
-            match patiently(|| ctx.provider.update_object(ctx.fence, kind, target_id, &body)).await? {
+            match ctx.provider.update_object(ctx.fence, kind, target_id, &body).await? {
                 UpdateOutcome::Updated(_) => {
                     if *matched_by_name {
                         // Found by name: later restores find it by id.

@@ -25,7 +25,9 @@ fn ty(key: &str) -> atlas_providers::Kind {
 
 async fn retry_is_reauthorized(store: atlas_store::Store) {
     let w = World::new(store).await;
-    w.store.sandbox_fault_set(w.tenant.id, FaultKind::Error, 1, 0).await.unwrap();
+    // More failing calls than the provider-call policy absorbs: attempt 1 fails.
+    let calls = atlas_engine::patience::RETRIES + 1;
+    w.store.sandbox_fault_set(w.tenant.id, FaultKind::Error, calls, 0).await.unwrap();
     let run = w.start(OperationType::InventorySync, json!({})).await;
     let first = w.worker().tick().await.unwrap();
     assert_eq!(first.started, 1);

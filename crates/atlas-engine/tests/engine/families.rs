@@ -176,7 +176,40 @@ async fn compliance_snapshot_records_counts(store: atlas_store::Store) {
     assert_eq!(run.result["snapshot_id"], json!(snaps[0].id));
 }
 
+/// One provider-call retry policy for every family: a transient 503 or a
+/// short throttle within a call is tried again there, for the assignment
+/// restore as for the restore and the syncs; more failures than the policy's
+/// tries send the run back to the queue.
+async fn every_family_retries_provider_calls_alike(store: atlas_store::Store) {
+    use atlas_engine::patience::RETRIES;
+    use atlas_store::sandbox::SandboxFaultKind;
+    let w = World::new(store).await;
+    let set = backup(&w).await;
+    w.store.sandbox_fault_set(w.tenant.id, SandboxFaultKind::Error, RETRIES, 0).await.unwrap();
+    let run = w.start(OperationType::RestoreAssignments, json!({"backup_set_id": set.to_string()})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!((run.outcome, run.attempt), (RunOutcome::Succeeded, 1), "absorbed within the calls: {run:?}");
+    assert!(run.failures.is_empty(), "{run:?}");
+
+    w.store.sandbox_fault_set(w.tenant.id, SandboxFaultKind::Throttle, 2, 50).await.unwrap();
+    let run = w.start(OperationType::InventorySync, json!({})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!((run.outcome, run.attempt), (RunOutcome::Succeeded, 1), "after Retry-After: {run:?}");
+
+    // One failure more than the policy absorbs: the attempt fails retryably
+    // and the run's next attempt succeeds.
+    w.store.sandbox_fault_set(w.tenant.id, SandboxFaultKind::Error, RETRIES + 1, 0).await.unwrap();
+    let run = w.start(OperationType::PoliciesSync, json!({})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!((run.outcome, run.attempt), (RunOutcome::Succeeded, 2), "{run:?}");
+    assert_eq!(run.failures[0].code, "provider_unavailable");
+}
+
 both_stores!(
+    every_family_retries_provider_calls_alike,
     restore_round_trip,
     dry_run_with_the_gate_closed_writes_nothing,
     restore_selected_items_only,
