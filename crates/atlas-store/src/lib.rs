@@ -23,6 +23,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod drift;
 pub mod notification;
 pub mod pacing;
 pub mod policy;
