@@ -4,7 +4,7 @@
 //! history|diff`, `atlas backups show|diff`) and the API answer from; the
 //! diff itself is `atlas_core::diff`.
 
-use atlas_core::diff::{diff_objects, diff_sets, Change, SetDiff, Snapshot};
+use atlas_core::diff::{diff_objects, diff_sets, with_assignments, Change, SetDiff, Snapshot};
 use atlas_core::object_type::{self, rules_for};
 use atlas_store::backup::{BackupItem, BackupSet};
 use atlas_store::policy::ObjectVersion;
@@ -198,16 +198,53 @@ pub async fn backup_diff(
     Ok(diff_items(&before, &after))
 }
 
-fn snapshots(items: &[BackupItem]) -> Vec<Snapshot<'_>> {
+/// An object as a set diff compares it: its payload with its assignments
+/// (`atlas_core::diff::with_assignments`), so a diff lists assignment changes too.
+#[derive(Clone, Debug)]
+pub struct Content {
+    pub object_type: String,
+    pub object_id: String,
+    pub name: String,
+    pub content: Value,
+}
+
+impl Content {
+    pub fn of_backup(item: &BackupItem) -> Content {
+        Content {
+            object_type: item.kind.clone(),
+            object_id: item.object_id.clone(),
+            name: item.display_name.clone(),
+            content: with_assignments(&item.payload, &item.assignments),
+        }
+    }
+
+    /// A live object with its assignments, as a provider read them.
+    pub fn of_live(object: &atlas_providers::RemoteObject, assignments: &Value) -> Content {
+        Content {
+            object_type: object.kind.key.to_owned(),
+            object_id: object.id.clone(),
+            name: object.display_name.clone(),
+            content: with_assignments(&object.payload, assignments),
+        }
+    }
+}
+
+fn snapshots(items: &[Content]) -> Vec<Snapshot<'_>> {
     items
         .iter()
-        .map(|i| Snapshot { object_type: &i.kind, object_id: &i.object_id, name: &i.display_name, payload: &i.payload })
+        .map(|i| Snapshot { object_type: &i.object_type, object_id: &i.object_id, name: &i.name, payload: &i.content })
         .collect()
 }
 
-/// The diff of two sets of backed-up objects.
-pub fn diff_items(before: &[BackupItem], after: &[BackupItem]) -> SetDiff {
+/// The diff of two sets of objects, `before` to `after`.
+pub fn diff_contents(before: &[Content], after: &[Content]) -> SetDiff {
     diff_sets(&snapshots(before), &snapshots(after))
+}
+
+/// The diff of two sets of backed-up objects, assignments included.
+pub fn diff_items(before: &[BackupItem], after: &[BackupItem]) -> SetDiff {
+    let content = |items: &[BackupItem]| items.iter().map(Content::of_backup).collect::<Vec<_>>();
+    diff_contents(&content(before), &content(after))
 }
 
 /// One line per change, for terminals: `path: old → new`.

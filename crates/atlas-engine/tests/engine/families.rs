@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunOutcome, RunStatus};
+use atlas_core::tenant::TenantStatus;
 use atlas_core::OperationType;
 use atlas_engine::ServiceError;
 use serde_json::{json, Value};
@@ -176,7 +177,75 @@ async fn compliance_snapshot_records_counts(store: atlas_store::Store) {
     assert_eq!(run.result["snapshot_id"], json!(snaps[0].id));
 }
 
+/// `drift.check` reads the live tenant through the provider and diffs it with
+/// the newest backup set: an edit, a deletion and an object created in the
+/// portal are reported with their setting-level changes, the result is kept,
+/// and nothing is written to the tenant.
+async fn drift_check_reports_changes_since_the_newest_backup(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    // Without a backup there is nothing to compare with: refused at start.
+    let refused = w.start_as(w.initiator.id, OperationType::DriftCheck, json!({})).await;
+    let Err(ServiceError::Invalid(m)) = refused else { panic!("{refused:?}") };
+    assert!(m.contains("no backup set"), "{m}");
+    assert!(w.store.run_list(&Default::default()).await.unwrap().is_empty(), "nothing stored");
+
+    backup(&w).await;
+    let set = backup(&w).await;
+    let journal = w.store.sandbox_journal(w.tenant.id).await.unwrap().len();
+    let clean = w.start(OperationType::DriftCheck, json!({})).await;
+    w.drain().await;
+    let clean = w.run(clean.id).await;
+    assert_eq!(clean.outcome, RunOutcome::Succeeded, "{clean:?}");
+    assert_eq!(clean.result["changes"], json!(0), "{}", clean.result);
+    assert_eq!(clean.result["backup_set_id"], json!(set), "the newest set");
+
+    let configs = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
+    let edited = &configs[0];
+    let mut payload = edited.payload.clone();
+    payload["description"] = json!("changed outside TenantAtlas");
+    w.store.sandbox_out_of_band_update(w.tenant.id, "device_configuration", &edited.object_id, &payload).await.unwrap();
+    let gone = &w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap()[0];
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "compliance_policy", &gone.object_id).await.unwrap();
+
+    let run = w.start(OperationType::DriftCheck, json!({})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert_eq!((run.result["changed"].clone(), run.result["removed"].clone()), (json!(1), json!(1)), "{}", run.result);
+    let kept = w.store.drift_latest(w.tenant.id).await.unwrap().expect("kept");
+    assert_eq!((kept.run_id, kept.backup_set_id, kept.change_count()), (run.id, set, 2));
+    let changed = &kept.diff["changed"][0];
+    assert_eq!(changed["object_id"], json!(edited.object_id));
+    let change = changed["changes"].as_array().unwrap().iter().find(|c| c["path"] == "/description").unwrap();
+    assert_eq!(change["new"], json!("changed outside TenantAtlas"), "{changed}");
+    assert_eq!(kept.diff["removed"][0]["object_id"], json!(gone.object_id));
+    assert_eq!(kept.unchanged + kept.change_count(), i64::try_from(tenant_state(&w).await.len()).unwrap() + 1);
+    assert_eq!(w.store.sandbox_journal(w.tenant.id).await.unwrap().len(), journal, "a drift check writes nothing");
+}
+
+/// A tenant without a provider connection cannot be checked: a clear error
+/// at start, nothing stored.
+async fn drift_check_without_a_connection_is_refused(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let bare = w.store.tenant_create(w.workspace.id, "Bare", TenantStatus::Active, false, None, &cli()).await.unwrap();
+    let req = atlas_engine::StartRequest {
+        user_id: w.initiator.id,
+        workspace_id: w.workspace.id,
+        tenant_id: Some(bare.id),
+        op_type: OperationType::DriftCheck,
+        params: json!({}),
+        retry_of_run_id: None,
+        max_attempts: 3,
+    };
+    let refused = atlas_engine::service::start(&w.store, req).await;
+    let Err(ServiceError::Invalid(m)) = refused else { panic!("{refused:?}") };
+    assert!(m.contains("Bare has no provider connection"), "{m}");
+    assert!(w.store.run_list(&Default::default()).await.unwrap().is_empty(), "nothing stored");
+}
+
 both_stores!(
+    drift_check_reports_changes_since_the_newest_backup,
+    drift_check_without_a_connection_is_refused,
     restore_round_trip,
     dry_run_with_the_gate_closed_writes_nothing,
     restore_selected_items_only,
