@@ -252,3 +252,58 @@ pub fn change_line(c: &Change) -> String {
     let show = |v: &Option<Value>| v.as_ref().map_or_else(|| "(absent)".to_owned(), Value::to_string);
     format!("{}: {} → {}", c.path, show(&c.old), show(&c.new))
 }
+
+/// A kept drift check as `GET /api/v1/tenants/{t}/drift` and `atlas tenants
+/// drift --json` show it: the diff of SPEC §10.1 (`added`, `removed`,
+/// `changed`, `unchanged`) with what it compared and when, and the sentence
+/// the console shows.
+pub fn drift_view(d: &atlas_store::drift::DriftResult) -> Value {
+    let mut doc = serde_json::json!({
+        "id": d.id,
+        "tenant_id": d.tenant_id,
+        "run_id": d.run_id,
+        "backup_set_id": d.backup_set_id,
+        "backup_created_at": d.backup_created_at,
+        "checked_at": d.created_at,
+        "changes": d.change_count(),
+        "summary": atlas_core::announce::drift_sentence(d.change_count(), d.backup_created_at, atlas_store::now()),
+    });
+    if let (Value::Object(m), Value::Object(diff)) = (&mut doc, &d.diff) {
+        for key in ["added", "removed", "changed", "unchanged"] {
+            m.insert(key.to_owned(), diff.get(key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    doc
+}
+
+/// The tenant's newest drift check, or not found (never checked).
+pub async fn drift_latest(store: &Store, tenant_id: Uuid) -> Result<Value, ServiceError> {
+    match store.drift_latest(tenant_id).await? {
+        Some(d) => Ok(drift_view(&d)),
+        None => Err(ServiceError::NotFound("drift result (the tenant was never checked: start drift.check)".into())),
+    }
+}
+
+/// A diff as lines for terminals: `+`, `-` and `~` objects, each change
+/// indented under its object, and the counts last.
+pub fn diff_lines(d: &SetDiff) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in &d.added {
+        out.push(format!("+ {} {} ({})", o.object_type, o.name, o.object_id));
+    }
+    for o in &d.removed {
+        out.push(format!("- {} {} ({})", o.object_type, o.name, o.object_id));
+    }
+    for o in &d.changed {
+        out.push(format!("~ {} {} ({})", o.object_type, o.name, o.object_id));
+        out.extend(o.changes.iter().map(|c| format!("    {}", change_line(c))));
+    }
+    out.push(format!(
+        "{} added, {} removed, {} changed, {} unchanged",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len(),
+        d.unchanged
+    ));
+    out
+}

@@ -126,7 +126,7 @@ fn parse_type(s: &str) -> Result<OperationType, CliError> {
     })
 }
 
-fn max_attempts(ctx: &Context) -> Result<u32, CliError> {
+pub fn max_attempts(ctx: &Context) -> Result<u32, CliError> {
     Ok(ctx.env.engine()?.max_attempts)
 }
 
@@ -240,7 +240,7 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
     }
 }
 
-async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uuid) -> Result<(), CliError> {
+pub async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uuid) -> Result<(), CliError> {
     let viewer = service::viewer(&ctx.store, run.workspace_id, user_id).await.map_err(service_error)?;
     let view = RunView {
         run,
@@ -315,7 +315,7 @@ impl Names {
 
 /// `runs show|watch --json`: the run object itself (SPEC §7), with its items
 /// and, for `show`, what the viewer may do with it.
-fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem], actions: Option<Actions>) -> Value {
+pub fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem], actions: Option<Actions>) -> Value {
     let mut doc = serde_json::to_value(run).unwrap_or_else(|_| Value::Object(Default::default()));
     if let Value::Object(m) = &mut doc {
         m.insert("items".into(), serde_json::json!(items));
@@ -465,7 +465,7 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
 
 /// The exit code a watched run ends with: 0 succeeded, the gate's code for a
 /// blocked run (3–6, SPEC §3.2), 1 for failed, partial or cancelled.
-fn watch_exit(run: &Run) -> Result<(), CliError> {
+pub fn watch_exit(run: &Run) -> Result<(), CliError> {
     match run.outcome {
         RunOutcome::Succeeded => Ok(()),
         RunOutcome::Blocked => {
@@ -533,8 +533,20 @@ async fn watch(ctx: &Context, id: Uuid) -> Result<(), CliError> {
     }
 }
 
+/// Waits until the run completes (a worker — `atlas worker` or `atlas serve`
+/// — executes it) and returns it, without drawing progress.
+pub async fn wait_completed(ctx: &Context, id: Uuid) -> Result<Run, CliError> {
+    loop {
+        let run = ctx.store.run_get(id).await?;
+        if run.status == RunStatus::Completed {
+            return Ok(run);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// "Restore on Contoso North was blocked: the write gate of Contoso North is closed."
-fn result_words(run: &Run, names: &Names) -> String {
+pub fn result_words(run: &Run, names: &Names) -> String {
     let tenant = run.tenant_id.map(|_| names.tenant(run));
     let (title, body) = atlas_core::announce::completion(run, tenant.as_deref());
     let mut out = if body.is_empty() { format!("{title}.") } else { format!("{title}: {body}") };
