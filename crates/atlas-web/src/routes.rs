@@ -200,6 +200,7 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/object-types", Api, User, api::changes::object_types),
         get("/api/v1/tenants/{tenant}/objects/{id}/versions", Api, Tenant(Cap(C::TenantView)), api::changes::versions),
         get("/api/v1/tenants/{tenant}/objects/{id}/diff", Api, Tenant(Cap(C::TenantView)), api::changes::version_diff),
+        get("/api/v1/tenants/{tenant}/drift", Api, Tenant(Cap(C::TenantView)), api::changes::drift),
         get("/api/v1/backups/{a}", Api, User, api::changes::backup_show),
         get("/api/v1/backups/{a}/diff/{b}", Api, User, api::changes::backup_diff),
         post("/api/v1/workspaces/{workspace}/tenants", Api, WorkspacePath(C::TenantManage), api::tenants::create),

@@ -1,7 +1,8 @@
 //! What changed, over the API (SPEC §10.1), answered by the same
 //! `atlas_engine::changes` functions as `atlas policies` and `atlas backups`:
 //! the object-type registry, an object's versions and the diff of two, a
-//! backup set's items by type, and the diff of two backup sets.
+//! backup set's items by type, the diff of two backup sets, and a tenant's
+//! newest drift check.
 
 use std::collections::HashMap;
 
@@ -56,6 +57,12 @@ pub async fn version_diff(
     let q: DiffQuery = parse_query(raw.as_deref())?;
     let d = changes::version_diff(&state.store, ctx.tenant()?.id, object_id(&params)?, q.from, q.to).await?;
     Ok(Json(json!(d)))
+}
+
+/// `GET /api/v1/tenants/{tenant}/drift`: the tenant's newest drift check
+/// (404 when it was never checked; start one with `drift.check`).
+pub async fn drift(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    Ok(Json(changes::drift_latest(&state.store, ctx.tenant()?.id).await?))
 }
 
 fn set_id(params: &HashMap<String, String>, key: &str) -> ApiResult<Uuid> {

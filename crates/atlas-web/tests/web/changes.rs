@@ -10,9 +10,11 @@ use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{get, Auth, World};
+use axum::http::Method;
 
-both_stores!(versions_and_backup_diffs_are_served_with_the_access_rules);
+use crate::support::{get, send, Auth, Payload, World};
+
+both_stores!(versions_and_backup_diffs_are_served_with_the_access_rules, drift_is_started_as_an_operation_and_kept);
 
 const DEVICE_RESTRICTIONS: &str = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
 
@@ -94,4 +96,75 @@ async fn versions_and_backup_diffs_are_served_with_the_access_rules(store: atlas
         let r = get(&w.app, &path, Auth::Bearer(who)).await;
         assert_eq!(r.status, status, "{path}: {}", r.text());
     }
+}
+
+/// `drift.check` starts through the operations endpoint like any run (422
+/// with words when there is nothing to compare), and
+/// `GET /api/v1/tenants/{t}/drift` serves its kept result under the 404 rule.
+async fn drift_is_started_as_an_operation_and_kept(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    w.seed_sandboxes().await;
+    let a = &w.tenant_a;
+    let start = format!("/api/v1/tenants/{}/operations", a.id);
+    let body = || Payload::Json(json!({"type": "drift.check"}));
+    let drift = format!("/api/v1/tenants/{}/drift", a.id);
+    assert_eq!(get(&w.app, &drift, Auth::Bearer(&w.readonly)).await.status, StatusCode::NOT_FOUND, "never checked");
+    let r = send(&w.app, Method::POST, &start, Auth::Bearer(&w.operator), body()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("no backup set"), "{}", r.text());
+    let bare = w
+        .store
+        .tenant_create(w.ws.id, "Bare", atlas_core::tenant::TenantStatus::Active, false, None, &crate::support::cli())
+        .await
+        .unwrap();
+    let r = send(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/tenants/{}/operations", bare.id),
+        Auth::Bearer(&w.operator),
+        body(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("no provider connection"), "{}", r.text());
+    // Outside the scope: the gate's 404, not the prerequisite's words.
+    let r =
+        send(&w.app, Method::POST, &format!("/api/v1/tenants/{}/operations", bare.id), Auth::Bearer(&w.scoped), body())
+            .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    assert!(w.store.run_list(&Default::default()).await.unwrap().is_empty(), "refused starts store nothing");
+
+    let set = backup(&w, a).await;
+    let mut edited = w.store.sandbox_object(a.id, "device_configuration", DEVICE_RESTRICTIONS).await.unwrap().unwrap();
+    edited.payload["passwordMinimumLength"] = json!(15);
+    w.store
+        .sandbox_out_of_band_update(a.id, "device_configuration", DEVICE_RESTRICTIONS, &edited.payload)
+        .await
+        .unwrap();
+    let r = send(&w.app, Method::POST, &start, Auth::Bearer(&w.operator), body()).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let run = r.json()["id"].as_str().unwrap().to_owned();
+    w.drain().await;
+    let r = get(&w.app, &drift, Auth::Bearer(&w.readonly)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let d = r.json();
+    assert_eq!(
+        (d["run_id"].clone(), d["backup_set_id"].clone(), d["changes"].clone()),
+        (json!(run), json!(set), json!(1)),
+        "{d}"
+    );
+    assert_eq!(d["changed"][0]["object_id"], DEVICE_RESTRICTIONS);
+    assert!(
+        d["changed"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "/passwordMinimumLength" && c["new"] == 15),
+        "{d}"
+    );
+    assert!(d["summary"].as_str().unwrap().starts_with("1 change since the backup of "), "{d}");
+    for who in [&w.scoped, &w.outsider] {
+        assert_eq!(get(&w.app, &drift, Auth::Bearer(who)).await.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(get(&w.app, &drift, Auth::Bearer(&w.lacking)).await.status, StatusCode::FORBIDDEN);
 }
