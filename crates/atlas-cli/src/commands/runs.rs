@@ -448,6 +448,7 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
                 p.get("kind").and_then(Value::as_str).unwrap_or(""),
                 p.get("display_name").and_then(Value::as_str).unwrap_or("")
             ));
+            out.extend(item_detail_lines(p));
         }
     } else if r.result.as_object().is_some_and(|m| !m.is_empty()) && r.result.get("backup_set_id").is_none() {
         out.push(format!("  result      {}", r.result));
@@ -458,9 +459,32 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
             let name = i.target.get("display_name").and_then(Value::as_str).unwrap_or(&i.item_key);
             let why = i.reason_code.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
             out.push(format!("    {:<10} {name}{why}", i.outcome.as_str()));
+            // A preview's items repeat its plan, shown above.
+            if r.result.get("plan").is_none() {
+                out.extend(item_detail_lines(&i.detail));
+            }
         }
     }
     out.join("\n")
+}
+
+/// Under a restore item (planned or done): the setting-level changes of an
+/// update, why it was skipped, and its assignments skipped for a missing group.
+fn item_detail_lines(detail: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(reason) = detail.get("reason").and_then(Value::as_str) {
+        out.push(format!("                 {reason}"));
+    }
+    let changes: Vec<atlas_core::diff::Change> =
+        detail.get("changes").and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default();
+    out.extend(changes.iter().map(|c| format!("                 {}", atlas_engine::changes::change_line(c))));
+    for a in detail.get("assignments").and_then(Value::as_array).into_iter().flatten() {
+        out.push(format!(
+            "                 assignment skipped: {}",
+            a.get("reason").and_then(Value::as_str).unwrap_or("")
+        ));
+    }
+    out
 }
 
 /// The exit code a watched run ends with: 0 succeeded, the gate's code for a

@@ -178,6 +178,11 @@ fn dry_run_plan_shows_in_runs_show(atlas: Atlas) {
     let update = line_of(&edited[0].2).unwrap_or_else(|| panic!("an update line for {}: {human}", edited[0].2));
     assert!(update.starts_with("update") && update.contains("device_configuration"), "{update}");
     assert_eq!(human.lines().filter(|l| l.trim_start().starts_with("unchanged")).count() as u64, total - 2, "{human}");
+    // The update shows the setting-level change it would make, live → backup.
+    let update_row = plan.iter().find(|p| p["object_id"] == json!(edited[0].1)).unwrap();
+    let change = update_row["changes"].as_array().unwrap().iter().find(|c| c["path"] == "/description").unwrap();
+    assert_eq!(change["old"], json!("changed outside TenantAtlas"), "{update_row}");
+    assert!(human.contains(r#"/description: "changed outside TenantAtlas" → "#), "{human}");
 
     // Nothing was written.
     assert!(db.block(db.store.sandbox_journal(tenant)).unwrap().is_empty());

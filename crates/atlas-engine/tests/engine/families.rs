@@ -97,6 +97,63 @@ async fn dry_run_with_the_gate_closed_writes_nothing(store: atlas_store::Store) 
     assert_eq!(d.reason_code, Some(ReasonCode::WriteGateClosed));
 }
 
+/// The preview's plan says per item what a restore would do — `create`,
+/// `update` with the setting-level changes, `unchanged` — and lists an
+/// assignment whose group is gone as `skipped` with its reason; the real
+/// restore then records the same per item.
+async fn restore_preview_plans_each_item_and_the_restore_records_it(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let configs = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
+    let assigned = configs.iter().find(|o| o.assignments.iter().any(|a| a["target"]["groupId"].is_string())).unwrap();
+    let group = assigned.assignments.iter().find_map(|a| a["target"]["groupId"].as_str()).unwrap().to_owned();
+    let set = backup(&w).await;
+    let edited = configs.iter().find(|o| o.object_id != assigned.object_id).unwrap();
+    let mut payload = edited.payload.clone();
+    payload["description"] = json!("changed outside TenantAtlas");
+    w.store.sandbox_out_of_band_update(w.tenant.id, "device_configuration", &edited.object_id, &payload).await.unwrap();
+    let gone = &w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap()[0];
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "compliance_policy", &gone.object_id).await.unwrap();
+    w.store.sandbox_out_of_band_group_delete(w.tenant.id, &group).await.unwrap();
+
+    let dry = restore(&w, set, true).await;
+    assert_eq!(dry.outcome, RunOutcome::Succeeded, "{dry:?}");
+    let plan = dry.result["plan"].as_array().unwrap();
+    let row = |id: &str| plan.iter().find(|r| r["object_id"] == id).unwrap_or_else(|| panic!("{id} in {plan:?}"));
+    let update = row(&edited.object_id);
+    assert_eq!(update["action"], json!("update"));
+    let change = update["changes"].as_array().unwrap().iter().find(|c| c["path"] == "/description").unwrap();
+    assert_eq!(
+        (change["old"].clone(), change["new"].clone()),
+        (json!("changed outside TenantAtlas"), edited.payload["description"].clone()),
+        "{update}"
+    );
+    assert_eq!(row(&gone.object_id)["action"], json!("create"));
+    let skipped = &row(&assigned.object_id)["assignments"];
+    assert_eq!(
+        (skipped[0]["group_id"].clone(), skipped[0]["action"].clone()),
+        (json!(group), json!("skipped")),
+        "{skipped}"
+    );
+    assert_eq!(skipped[0]["reason_code"], json!("group_not_found"));
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("no longer exists"));
+    let unchanged = plan.iter().filter(|r| r["action"] == "unchanged").count();
+    assert_eq!(
+        dry.result["plan_summary"],
+        json!({"create": 1, "update": 1, "unchanged": unchanged, "skipped": plan.len() - unchanged - 2})
+    );
+    assert!(w.store.sandbox_journal(w.tenant.id).await.unwrap().is_empty(), "a preview writes nothing");
+
+    let real = restore(&w, set, false).await;
+    assert_eq!(real.outcome, RunOutcome::Succeeded, "{real:?}");
+    let items = w.store.run_items(real.id).await.unwrap();
+    let item = |id: &str| items.iter().find(|i| i.target["object_id"] == json!(id)).unwrap();
+    let recorded = &item(&edited.object_id).detail;
+    assert_eq!((recorded["action"].clone(), recorded["result"].clone()), (json!("update"), json!("updated")));
+    assert_eq!(recorded["changes"], update["changes"], "the restore records the change it previewed");
+    assert_eq!(item(&gone.object_id).detail["action"], json!("create"));
+    assert_eq!(item(&assigned.object_id).detail["assignments"], *skipped);
+}
+
 async fn restore_selected_items_only(store: atlas_store::Store) {
     let w = World::new(store).await;
     let set = backup(&w).await;
@@ -248,6 +305,7 @@ both_stores!(
     drift_check_without_a_connection_is_refused,
     restore_round_trip,
     dry_run_with_the_gate_closed_writes_nothing,
+    restore_preview_plans_each_item_and_the_restore_records_it,
     restore_selected_items_only,
     backups_store_unchanged_payloads_once,
     policies_sync_versions_and_drift,
