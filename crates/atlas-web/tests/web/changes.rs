@@ -14,7 +14,11 @@ use axum::http::Method;
 
 use crate::support::{get, send, Auth, Payload, World};
 
-both_stores!(versions_and_backup_diffs_are_served_with_the_access_rules, drift_is_started_as_an_operation_and_kept);
+both_stores!(
+    versions_and_backup_diffs_are_served_with_the_access_rules,
+    drift_is_started_as_an_operation_and_kept,
+    restore_preview_and_restore_show_each_items_action
+);
 
 const DEVICE_RESTRICTIONS: &str = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
 
@@ -167,4 +171,46 @@ async fn drift_is_started_as_an_operation_and_kept(store: atlas_store::Store) {
         assert_eq!(get(&w.app, &drift, Auth::Bearer(who)).await.status, StatusCode::NOT_FOUND);
     }
     assert_eq!(get(&w.app, &drift, Auth::Bearer(&w.lacking)).await.status, StatusCode::FORBIDDEN);
+}
+
+/// The run JSON of a restore preview carries its plan (per item `action`, an
+/// update's `changes`), and that of the real restore the same per item.
+async fn restore_preview_and_restore_show_each_items_action(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    w.seed_sandboxes().await;
+    let a = &w.tenant_a;
+    let set = backup(&w, a).await;
+    let mut edited = w.store.sandbox_object(a.id, "device_configuration", DEVICE_RESTRICTIONS).await.unwrap().unwrap();
+    let was = edited.payload["passwordMinimumLength"].clone();
+    edited.payload["passwordMinimumLength"] = json!(15);
+    w.store
+        .sandbox_out_of_band_update(a.id, "device_configuration", DEVICE_RESTRICTIONS, &edited.payload)
+        .await
+        .unwrap();
+    let start = format!("/api/v1/tenants/{}/operations", a.id);
+    let mut shown = Vec::new();
+    for dry_run in [true, false] {
+        let body =
+            Payload::Json(json!({"type": "restore.execute", "params": {"backup_set_id": set, "dry_run": dry_run}}));
+        let r = send(&w.app, Method::POST, &start, Auth::Bearer(&w.manager), body).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        w.drain().await;
+        let r = get(&w.app, &format!("/api/v1/operations/{id}"), Auth::Bearer(&w.manager)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        shown.push(r.json());
+    }
+    let plan = shown[0]["result"]["plan"].as_array().unwrap();
+    let row = plan.iter().find(|p| p["object_id"] == DEVICE_RESTRICTIONS).unwrap();
+    assert_eq!(row["action"], json!("update"));
+    let expected = json!([{"path": "/passwordMinimumLength", "old": 15, "new": was}]);
+    assert_eq!(row["changes"], expected, "{row}");
+    let items = shown[1]["items"].as_array().unwrap();
+    let item = items.iter().find(|i| i["target"]["object_id"] == DEVICE_RESTRICTIONS).unwrap();
+    assert_eq!(
+        (item["detail"]["action"].clone(), item["detail"]["changes"].clone()),
+        (json!("update"), expected),
+        "{item}"
+    );
+    assert_eq!(item["outcome"], json!("succeeded"));
 }
