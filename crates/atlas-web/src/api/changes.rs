@@ -71,7 +71,7 @@ fn set_id(params: &HashMap<String, String>, key: &str) -> ApiResult<Uuid> {
 
 /// Whether the signed-in person may see the tenant of a backup set: the
 /// same 404 for a set outside their workspace or scope as for none.
-async fn may_see(state: &AppState, ctx: &Ctx, set: Uuid) -> ApiResult<bool> {
+pub(crate) async fn may_see(state: &AppState, ctx: &Ctx, set: Uuid) -> ApiResult<bool> {
     let set = match state.store.backup_set_get(set).await {
         Ok(s) => s,
         Err(atlas_store::StoreError::NotFound(_)) => return Ok(false),
