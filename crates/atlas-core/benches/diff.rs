@@ -6,7 +6,7 @@
 //! the second set changes one setting in every tenth policy and one member in
 //! every tenth configuration, drops 20 objects and adds 20.
 
-use atlas_core::diff::{diff_sets, Snapshot};
+use atlas_core::diff::{diff_sets, with_assignments, Snapshot};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use serde_json::{json, Map, Value};
 
@@ -89,5 +89,55 @@ fn two_thousand_objects(c: &mut Criterion) {
     c.bench_function("diff_sets 2000 x 2000", |bench| bench.iter(|| diff_sets(black_box(&sa), black_box(&sb))));
 }
 
-criterion_group!(benches, two_thousand_objects);
+/// Two assignments per object, one group re-pointed in every tenth
+/// configuration of the second set.
+fn assignments(i: usize, changed: bool) -> Value {
+    let group = if changed { format!("g{i}-new") } else { format!("g{i}") };
+    json!([
+        {"id": format!("a{i}-1"), "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}},
+        {"id": format!("a{i}-2"), "target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}},
+    ])
+}
+
+/// What `atlas backups diff` and a drift check compare: each object's
+/// payload with its assignments (`with_assignments`, built inside the timed
+/// loop as the real diff builds it), then the set diff.
+fn two_thousand_objects_with_assignments(c: &mut Criterion) {
+    let (a, b) = (set(false), set(true));
+    let with =
+        |set: &[(&'static str, String, String, Value)], second: bool| -> Vec<(&'static str, String, String, Value)> {
+            set.iter()
+                .enumerate()
+                .map(|(n, (t, id, name, p))| {
+                    (*t, id.clone(), name.clone(), (p.clone(), assignments(n, second && n % 10 == 1)))
+                })
+                .map(|(t, id, name, (p, asg))| (t, id, name, with_assignments(&p, &asg)))
+                .collect()
+        };
+    let (wa, wb) = (with(&a, false), with(&b, true));
+    let d = diff_sets(&snapshots(&wa), &snapshots(&wb));
+    assert!(d.changed.iter().any(|o| o.changes.iter().any(|ch| ch.path.starts_with("/assignments/"))));
+    let raw: Vec<(Value, Value)> = a.iter().enumerate().map(|(n, o)| (o.3.clone(), assignments(n, false))).collect();
+    let raw_b: Vec<(Value, Value)> =
+        b.iter().enumerate().map(|(n, o)| (o.3.clone(), assignments(n, n % 10 == 1))).collect();
+    c.bench_function("backup diff with assignments 2000 x 2000", |bench| {
+        bench.iter(|| {
+            let ca: Vec<Value> = raw.iter().map(|(p, asg)| with_assignments(p, asg)).collect();
+            let cb: Vec<Value> = raw_b.iter().map(|(p, asg)| with_assignments(p, asg)).collect();
+            let sa: Vec<Snapshot<'_>> = a
+                .iter()
+                .zip(&ca)
+                .map(|(o, p)| Snapshot { object_type: o.0, object_id: &o.1, name: &o.2, payload: p })
+                .collect();
+            let sb: Vec<Snapshot<'_>> = b
+                .iter()
+                .zip(&cb)
+                .map(|(o, p)| Snapshot { object_type: o.0, object_id: &o.1, name: &o.2, payload: p })
+                .collect();
+            diff_sets(black_box(&sa), black_box(&sb))
+        })
+    });
+}
+
+criterion_group!(benches, two_thousand_objects, two_thousand_objects_with_assignments);
 criterion_main!(benches);

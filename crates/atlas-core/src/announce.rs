@@ -88,8 +88,36 @@ pub fn completion(run: &Run, tenant_name: Option<&str>) -> (String, String) {
     (title, body)
 }
 
+/// "3 changes since the backup of 2 Dec" (the day in UTC; the year when it
+/// is not `now`'s): how a kept drift check reads on the tenant page, the
+/// fleet overview and the terminal.
+pub fn drift_sentence(changes: i64, backup_at: crate::Timestamp, now: crate::Timestamp) -> String {
+    let (at, today) = (backup_at.to_offset_date_time(), now.to_offset_date_time());
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS[usize::from(u8::from(at.month())) - 1];
+    let day = if at.year() == today.year() {
+        format!("{} {month}", at.day())
+    } else {
+        format!("{} {month} {}", at.day(), at.year())
+    };
+    match changes {
+        0 => format!("No changes since the backup of {day}"),
+        1 => format!("1 change since the backup of {day}"),
+        n => format!("{n} changes since the backup of {day}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn drift_reads_as_changes_since_a_backup_day() {
+        let at = |s: &str| crate::Timestamp::parse_rfc3339(s).unwrap_or_default();
+        let now = at("2026-12-03T17:00:00Z");
+        assert_eq!(drift_sentence(3, at("2026-12-02T23:59:00Z"), now), "3 changes since the backup of 2 Dec");
+        assert_eq!(drift_sentence(1, at("2026-01-15T08:00:00Z"), now), "1 change since the backup of 15 Jan");
+        assert_eq!(drift_sentence(0, at("2025-11-30T08:00:00Z"), now), "No changes since the backup of 30 Nov 2025");
+    }
     use serde_json::json;
     use uuid::Uuid;
 

@@ -36,7 +36,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 pub use self::apply::{apply, ApplyError};
-pub use self::set::{diff_sets, ObjectChanges, ObjectSummary, SetDiff, Snapshot};
+pub use self::set::{diff_sets, with_assignments, ObjectChanges, ObjectSummary, SetDiff, Snapshot, ASSIGNMENTS};
 use crate::object_type::{KeyedArray, ObjectType};
 
 /// One difference between two values.

@@ -24,6 +24,9 @@ pub enum OperationType {
     ComplianceSnapshot,
     #[serde(rename = "backup.run")]
     BackupRun,
+    /// Compares the live tenant with its newest backup set (SPEC §10.1).
+    #[serde(rename = "drift.check")]
+    DriftCheck,
     #[serde(rename = "restore.execute")]
     RestoreExecute,
     #[serde(rename = "restore.assignments")]
@@ -149,6 +152,7 @@ pub const REGISTRY: &[OperationSpec] = &[
     read_only(OperationType::PoliciesSync, Capability::TenantPoliciesSync, ACTIVE, "Policy sync"),
     read_only(OperationType::ComplianceSnapshot, Capability::TenantComplianceSnapshot, ACTIVE, "Compliance snapshot"),
     read_only(OperationType::BackupRun, Capability::TenantBackupRun, ACTIVE, "Backup"),
+    read_only(OperationType::DriftCheck, Capability::TenantPoliciesSync, ACTIVE, "Drift check"),
     OperationSpec {
         op_type: OperationType::RestoreExecute,
         capability: Capability::TenantRestoreExecute,
@@ -223,6 +227,7 @@ impl OperationType {
             OperationType::PoliciesSync => "policies.sync",
             OperationType::ComplianceSnapshot => "compliance.snapshot",
             OperationType::BackupRun => "backup.run",
+            OperationType::DriftCheck => "drift.check",
             OperationType::RestoreExecute => "restore.execute",
             OperationType::RestoreAssignments => "restore.assignments",
             OperationType::BulkOperation => "bulk.operation",

@@ -41,6 +41,7 @@ pub enum OperationParams {
     PoliciesSync,
     ComplianceSnapshot,
     BackupRun,
+    DriftCheck,
     RestoreExecute(RestoreParams),
     RestoreAssignments(AssignmentRestoreParams),
     BulkOperation(BulkParams),
@@ -70,6 +71,7 @@ impl OperationParams {
             OperationType::PoliciesSync => OperationParams::PoliciesSync,
             OperationType::ComplianceSnapshot => OperationParams::ComplianceSnapshot,
             OperationType::BackupRun => OperationParams::BackupRun,
+            OperationType::DriftCheck => OperationParams::DriftCheck,
             OperationType::RestoreExecute => OperationParams::RestoreExecute(RestoreParams {
                 backup_set_id: uuid("backup_set_id")?,
                 dry_run: m.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
@@ -98,6 +100,7 @@ impl OperationParams {
             OperationParams::PoliciesSync => OperationType::PoliciesSync,
             OperationParams::ComplianceSnapshot => OperationType::ComplianceSnapshot,
             OperationParams::BackupRun => OperationType::BackupRun,
+            OperationParams::DriftCheck => OperationType::DriftCheck,
             OperationParams::RestoreExecute(_) => OperationType::RestoreExecute,
             OperationParams::RestoreAssignments(_) => OperationType::RestoreAssignments,
             OperationParams::BulkOperation(_) => OperationType::BulkOperation,

@@ -4,7 +4,7 @@
 //! history|diff`, `atlas backups show|diff`) and the API answer from; the
 //! diff itself is `atlas_core::diff`.
 
-use atlas_core::diff::{diff_objects, diff_sets, Change, SetDiff, Snapshot};
+use atlas_core::diff::{diff_objects, diff_sets, with_assignments, Change, SetDiff, Snapshot};
 use atlas_core::object_type::{self, rules_for};
 use atlas_store::backup::{BackupItem, BackupSet};
 use atlas_store::policy::ObjectVersion;
@@ -198,20 +198,112 @@ pub async fn backup_diff(
     Ok(diff_items(&before, &after))
 }
 
-fn snapshots(items: &[BackupItem]) -> Vec<Snapshot<'_>> {
+/// An object as a set diff compares it: its payload with its assignments
+/// (`atlas_core::diff::with_assignments`), so a diff lists assignment changes too.
+#[derive(Clone, Debug)]
+pub struct Content {
+    pub object_type: String,
+    pub object_id: String,
+    pub name: String,
+    pub content: Value,
+}
+
+impl Content {
+    pub fn of_backup(item: &BackupItem) -> Content {
+        Content {
+            object_type: item.kind.clone(),
+            object_id: item.object_id.clone(),
+            name: item.display_name.clone(),
+            content: with_assignments(&item.payload, &item.assignments),
+        }
+    }
+
+    /// A live object with its assignments, as a provider read them.
+    pub fn of_live(object: &atlas_providers::RemoteObject, assignments: &Value) -> Content {
+        Content {
+            object_type: object.kind.key.to_owned(),
+            object_id: object.id.clone(),
+            name: object.display_name.clone(),
+            content: with_assignments(&object.payload, assignments),
+        }
+    }
+}
+
+fn snapshots(items: &[Content]) -> Vec<Snapshot<'_>> {
     items
         .iter()
-        .map(|i| Snapshot { object_type: &i.kind, object_id: &i.object_id, name: &i.display_name, payload: &i.payload })
+        .map(|i| Snapshot { object_type: &i.object_type, object_id: &i.object_id, name: &i.name, payload: &i.content })
         .collect()
 }
 
-/// The diff of two sets of backed-up objects.
-pub fn diff_items(before: &[BackupItem], after: &[BackupItem]) -> SetDiff {
+/// The diff of two sets of objects, `before` to `after`.
+pub fn diff_contents(before: &[Content], after: &[Content]) -> SetDiff {
     diff_sets(&snapshots(before), &snapshots(after))
+}
+
+/// The diff of two sets of backed-up objects, assignments included.
+pub fn diff_items(before: &[BackupItem], after: &[BackupItem]) -> SetDiff {
+    let content = |items: &[BackupItem]| items.iter().map(Content::of_backup).collect::<Vec<_>>();
+    diff_contents(&content(before), &content(after))
 }
 
 /// One line per change, for terminals: `path: old → new`.
 pub fn change_line(c: &Change) -> String {
     let show = |v: &Option<Value>| v.as_ref().map_or_else(|| "(absent)".to_owned(), Value::to_string);
     format!("{}: {} → {}", c.path, show(&c.old), show(&c.new))
+}
+
+/// A kept drift check as `GET /api/v1/tenants/{t}/drift` and `atlas tenants
+/// drift --json` show it: the diff of SPEC §10.1 (`added`, `removed`,
+/// `changed`, `unchanged`) with what it compared and when, and the sentence
+/// the console shows.
+pub fn drift_view(d: &atlas_store::drift::DriftResult) -> Value {
+    let mut doc = serde_json::json!({
+        "id": d.id,
+        "tenant_id": d.tenant_id,
+        "run_id": d.run_id,
+        "backup_set_id": d.backup_set_id,
+        "backup_created_at": d.backup_created_at,
+        "checked_at": d.created_at,
+        "changes": d.change_count(),
+        "summary": atlas_core::announce::drift_sentence(d.change_count(), d.backup_created_at, atlas_store::now()),
+    });
+    if let (Value::Object(m), Value::Object(diff)) = (&mut doc, &d.diff) {
+        for key in ["added", "removed", "changed", "unchanged"] {
+            m.insert(key.to_owned(), diff.get(key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    doc
+}
+
+/// The tenant's newest drift check, or not found (never checked).
+pub async fn drift_latest(store: &Store, tenant_id: Uuid) -> Result<Value, ServiceError> {
+    match store.drift_latest(tenant_id).await? {
+        Some(d) => Ok(drift_view(&d)),
+        None => Err(ServiceError::NotFound("drift result (the tenant was never checked: start drift.check)".into())),
+    }
+}
+
+/// A diff as lines for terminals: `+`, `-` and `~` objects, each change
+/// indented under its object, and the counts last.
+pub fn diff_lines(d: &SetDiff) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in &d.added {
+        out.push(format!("+ {} {} ({})", o.object_type, o.name, o.object_id));
+    }
+    for o in &d.removed {
+        out.push(format!("- {} {} ({})", o.object_type, o.name, o.object_id));
+    }
+    for o in &d.changed {
+        out.push(format!("~ {} {} ({})", o.object_type, o.name, o.object_id));
+        out.extend(o.changes.iter().map(|c| format!("    {}", change_line(c))));
+    }
+    out.push(format!(
+        "{} added, {} removed, {} changed, {} unchanged",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len(),
+        d.unchanged
+    ));
+    out
 }

@@ -71,6 +71,9 @@ pub async fn start(store: &Store, req: StartRequest) -> Result<Inserted, Service
             check_bulk_targets(store, req.workspace_id, req.user_id, bulk).await?;
         }
         (_, None) => return Err(ServiceError::Invalid(format!("{} needs a tenant", req.op_type))),
+        (OperationParams::DriftCheck, Some(tenant_id)) => {
+            check_drift_prerequisites(store, req.workspace_id, tenant_id, req.user_id).await?;
+        }
         (_, Some(_)) => {}
     }
     let new = NewRun {
@@ -121,6 +124,40 @@ async fn check_bulk_targets(
         if access::check(Some(&v), &bulk.tenant_ids, Capability::BulkExecute) == Access::NotFound {
             return Err(ServiceError::NotFound("a tenant of this bulk run".into()));
         }
+    }
+    Ok(())
+}
+
+/// A drift check compares the live tenant (read through its connection) with
+/// its newest backup: without either there is nothing to compare, which is
+/// bad input (422 / exit 2) said in words, not a run that fails. Asked only
+/// for a tenant the starter may see; for any other the gate answers (404).
+async fn check_drift_prerequisites(
+    store: &Store,
+    workspace_id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), ServiceError> {
+    let tenant = match store.tenant_get(tenant_id).await {
+        Ok(t) if t.workspace_id == workspace_id => t,
+        Ok(_) | Err(StoreError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let v = viewer(store, workspace_id, user_id).await?;
+    if access::check(v.as_ref(), &[tenant_id], Capability::TenantView) != Access::Allowed {
+        return Ok(());
+    }
+    if store.connection_get(tenant_id).await?.is_none() {
+        return Err(ServiceError::Invalid(format!(
+            "{} has no provider connection: a drift check reads the live tenant through it (add one with `atlas connections add`)",
+            tenant.name
+        )));
+    }
+    if store.backup_sets_for_tenant(tenant_id, 1).await?.is_empty() {
+        return Err(ServiceError::Invalid(format!(
+            "{} has no backup set to compare with: back it up first (backup.run)",
+            tenant.name
+        )));
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod monitoring;
 pub mod admin;
 pub mod audit;
 pub mod backup;
+pub mod drift;
 pub mod notification;
 pub mod pacing;
 pub mod policy;

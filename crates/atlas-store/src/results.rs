@@ -18,8 +18,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::admin::ProviderConnection;
-use crate::backup::{BackupItem, BackupWritten, NewBackupItem};
+use crate::backup::{BackupItem, BackupSet, BackupWritten, NewBackupItem};
 use crate::compliance::ComplianceSnapshot;
+use crate::drift::DriftResult;
 use crate::inventory::{InventoryDelta, InventoryEntry};
 use crate::lease::ensure_held;
 use crate::policy::{PolicyDrift, PolicyObservation};
@@ -127,6 +128,19 @@ impl RunResults {
     /// A backup set's items with their payloads (what a restore reads).
     pub async fn backup_items(&self, backup_set_id: Uuid) -> StoreResult<Vec<BackupItem>> {
         self.store.backup_items(backup_set_id).await
+    }
+
+    /// The tenant's newest backup set, if it has one (what a drift check compares with).
+    pub async fn backup_newest(&self) -> StoreResult<Option<BackupSet>> {
+        Ok(self.store.backup_sets_for_tenant(self.tenant()?, 1).await?.into_iter().next())
+    }
+
+    /// Keeps a drift check's result: the diff from `backup_set` to the live tenant.
+    pub async fn drift_record(&self, backup_set: &BackupSet, diff: &Value) -> StoreResult<DriftResult> {
+        if backup_set.tenant_id != self.tenant()? {
+            return Err(StoreError::Invalid("a drift check compares its own tenant's backup set".into()));
+        }
+        self.store.drift_record(self.fence, self.workspace_id, self.tenant()?, self.run_id, backup_set, diff).await
     }
 
     /// The object a restore re-created in place of a backed-up one that was gone.

@@ -119,9 +119,19 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/admin/operations/{run}/live", Page, Run(Cap(C::OperationsView)), pages::run::fragment),
         post("/admin/operations/{run}/cancel", Page, Run(CancelRun), pages::run::cancel),
         post("/admin/operations/{run}/retry", Page, Run(RetryRun), pages::run::retry),
-        // Console: tenants.
+        // Console: the workspace's home, tenants, and what changed.
+        get("/admin/fleet", Page, Workspace(C::TenantView), pages::fleet::overview),
         get("/admin/tenants", Page, List(C::TenantView), pages::tenants::list),
         get("/admin/tenants/{tenant}", Page, Tenant(Cap(C::TenantView)), pages::tenants::show),
+        get("/admin/tenants/{tenant}/drift", Page, Tenant(Cap(C::TenantView)), pages::changes::drift),
+        get(
+            "/admin/tenants/{tenant}/objects/{id}/diff",
+            Page,
+            Tenant(Cap(C::TenantView)),
+            pages::changes::version_diff,
+        ),
+        get("/admin/backups/{a}", Page, User, pages::changes::backup),
+        get("/admin/backups/{a}/diff/{b}", Page, User, pages::changes::backup_diff),
         post("/admin/tenants/{tenant}/operations", Page, Tenant(InScope), pages::tenants::start),
         get("/admin/tenants/{tenant}/settings", Page, Tenant(Cap(C::TenantManage)), pages::settings::show),
         post("/admin/tenants/{tenant}/status", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_status),
@@ -200,6 +210,7 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/object-types", Api, User, api::changes::object_types),
         get("/api/v1/tenants/{tenant}/objects/{id}/versions", Api, Tenant(Cap(C::TenantView)), api::changes::versions),
         get("/api/v1/tenants/{tenant}/objects/{id}/diff", Api, Tenant(Cap(C::TenantView)), api::changes::version_diff),
+        get("/api/v1/tenants/{tenant}/drift", Api, Tenant(Cap(C::TenantView)), api::changes::drift),
         get("/api/v1/backups/{a}", Api, User, api::changes::backup_show),
         get("/api/v1/backups/{a}/diff/{b}", Api, User, api::changes::backup_diff),
         post("/api/v1/workspaces/{workspace}/tenants", Api, WorkspacePath(C::TenantManage), api::tenants::create),

@@ -1,6 +1,7 @@
 //! The console in a real, headless Chromium (Debian's `chromium` and
 //! `chromium-driver`), driven over WebDriver: an operator starts an inventory
-//! sync and watches it succeed; a manager queues a restore, closes the write
+//! sync and watches it succeed; a manager checks drift and reads its diff
+//! (side by side and unified), previews a restore, queues it, closes the write
 //! gate, and sees the restore Blocked with its reason in the viewer and in
 //! their notifications. Along the way: Retry disabled with its reason while
 //! the refusal holds, live rows and a live progress bar over the channel,
@@ -34,6 +35,8 @@ use uuid::Uuid;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// The sandbox's "Device restrictions" policy (its seed).
+const DEVICE_RESTRICTIONS: &str = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
 
 fn tools_present() -> bool {
     let present = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
@@ -305,7 +308,7 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
 
     // The operator syncs the inventory and follows "View run" to success.
     sign_in(&c, &base, "olga@example.com", "let me in please").await;
-    assert!(c.current_url().await.unwrap().path().starts_with("/admin/operations"));
+    assert!(c.current_url().await.unwrap().path().starts_with("/admin/fleet"), "the workspace's home is its fleet");
     c.goto(&tenant_page).await.unwrap();
     screenshot(&c, "1-tenant-page-operator").await;
     assert!(c.find(Locator::Css("form[data-op='restore.execute']")).await.is_err(), "an operator sees no restore");
@@ -339,16 +342,76 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
             .unwrap();
     }
 
-    // Queue a real restore (dry run unchecked) while no worker runs, then
-    // close the write gate before one does.
+    let axe = axe_source();
+    // Someone edits a policy in the portal; a drift check finds it, and the
+    // diff page shows the changed setting side by side, highlighted.
+    let mut edited =
+        store.sandbox_object(tenant.id, "device_configuration", DEVICE_RESTRICTIONS).await.unwrap().unwrap();
+    edited.payload["passwordMinimumLength"] = json!(15);
+    store
+        .sandbox_out_of_band_update(tenant.id, "device_configuration", DEVICE_RESTRICTIONS, &edited.payload)
+        .await
+        .unwrap();
+    if families::registry().get(OperationType::BackupRun).is_some() {
+        c.goto(&tenant_page).await.unwrap();
+        let drift = start_from_tenant_page(&c, "drift.check").await;
+        wait_for_outcome(&c, &format!("{base}{drift}"), "succeeded").await;
+        c.goto(&tenant_page).await.unwrap();
+        let line = c.find(Locator::Css("dd[data-drift] a")).await.unwrap();
+        assert!(line.text().await.unwrap().starts_with("1 change since the backup of "));
+        line.click().await.unwrap();
+        let row = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&format!(
+                "details[data-object-id='{DEVICE_RESTRICTIONS}'] tr[data-change='changed']"
+            )))
+            .await
+            .unwrap();
+        let cells = row.text().await.unwrap();
+        assert!(cells.contains("/passwordMinimumLength") && cells.contains("15"), "{cells}");
+        let after =
+            c.find(Locator::Css(&format!("details[data-object-id='{DEVICE_RESTRICTIONS}'] td.ins"))).await.unwrap();
+        assert_eq!(after.text().await.unwrap(), "15");
+        let bg: String = c
+            .execute("return getComputedStyle(document.querySelector('td.ins')).backgroundColor", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert_ne!(bg, "rgba(0, 0, 0, 0)", "the changed side is highlighted");
+        screenshot(&c, "2b-drift-diff").await;
+        assert_accessible(&c, axe.as_deref(), "the drift diff").await;
+        assert_one_time_format(&c, "the drift diff").await;
+        c.find(Locator::LinkText("Unified")).await.unwrap().click().await.unwrap();
+        let line = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("ul.unified li[data-change='changed']"))
+            .await
+            .unwrap();
+        assert!(line.text().await.unwrap().contains("/passwordMinimumLength"));
+        assert_accessible(&c, axe.as_deref(), "the unified diff").await;
+    }
+
+    // The restore form previews first; its plan comes with the real restore.
+    c.goto(&tenant_page).await.unwrap();
+    assert!(c.find(Locator::Css("form[data-step='restore']")).await.is_err(), "no restore before its preview");
+    let preview = start_from_tenant_page(&c, "restore.execute").await;
+    wait_for_outcome(&c, &format!("{base}{preview}"), "succeeded").await;
+
+    // Queue the real restore while no worker runs, then close the write gate
+    // before one does.
     if let Some(w) = worker.take() {
         w.stop().await;
     }
     c.goto(&tenant_page).await.unwrap();
-    let dry = c.find(Locator::Css("form[data-op='restore.execute'] input[name=dry_run]")).await.unwrap();
-    assert!(dry.is_selected().await.unwrap(), "Dry run is checked by default");
-    dry.click().await.unwrap();
-    let restore = start_from_tenant_page(&c, "restore.execute").await;
+    let plan = c.find(Locator::Css("div.preview p")).await.unwrap().text().await.unwrap();
+    assert!(plan.contains("Preview of the backup of") && plan.contains("Would create"), "{plan}");
+    c.find(Locator::Css("form[data-step='restore'] button[type=submit]")).await.unwrap().click().await.unwrap();
+    let link = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash a")).await.unwrap();
+    let restore = link.attr("href").await.unwrap().expect("View run links to the run");
     c.goto(&format!("{tenant_page}/settings")).await.unwrap();
     c.find(Locator::XPath("//button[normalize-space()='Close write gate']")).await.unwrap().click().await.unwrap();
     let flash = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash")).await.unwrap();
@@ -375,7 +438,6 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     assert!(why.contains("The write gate of Contoso North is closed."), "{why}");
     let fix = c.find(Locator::Css("[data-retry-reason] a")).await.unwrap().attr("href").await.unwrap();
     assert_eq!(fix.as_deref(), Some(format!("/admin/tenants/{}/settings", tenant.id).as_str()));
-    let axe = axe_source();
     assert_accessible(&c, axe.as_deref(), "the blocked run").await;
     assert_one_time_format(&c, "the blocked run").await;
 

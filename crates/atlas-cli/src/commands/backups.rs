@@ -71,27 +71,7 @@ pub async fn run(ctx: &Context, cmd: BackupsCommand) -> Result<(), CliError> {
         BackupsCommand::Diff { a, b } => {
             let d =
                 changes::backup_diff(&ctx.store, set_id(&a)?, set_id(&b)?, |_| true).await.map_err(service_error)?;
-            ctx.out.print(&d, || {
-                let mut out = Vec::new();
-                for o in &d.added {
-                    out.push(format!("+ {} {} ({})", o.object_type, o.name, o.object_id));
-                }
-                for o in &d.removed {
-                    out.push(format!("- {} {} ({})", o.object_type, o.name, o.object_id));
-                }
-                for o in &d.changed {
-                    out.push(format!("~ {} {} ({})", o.object_type, o.name, o.object_id));
-                    out.extend(o.changes.iter().map(|c| format!("    {}", changes::change_line(c))));
-                }
-                out.push(format!(
-                    "{} added, {} removed, {} changed, {} unchanged",
-                    d.added.len(),
-                    d.removed.len(),
-                    d.changed.len(),
-                    d.unchanged
-                ));
-                out.join("\n")
-            })
+            ctx.out.print(&d, || changes::diff_lines(&d).join("\n"))
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `serve --demo`: a demo workspace of sandbox tenants, a user of every
 //! built-in role plus a custom role without `operations.view`, a daily backup
-//! schedule, and a history of runs with every outcome — made by really running
-//! operations through the gate and a worker, not by writing rows. Starting the
+//! schedule, a drift check that found a portal edit, and a history of runs
+//! with every outcome — made by really running operations through the gate
+//! and a worker, not by writing rows. Starting the
 //! demo again keeps its data and prints fresh passwords.
 
 use std::time::Duration;
@@ -187,6 +188,16 @@ async fn build(store: &Store, providers: &ProviderConfig, by: &ChangeBy) -> Resu
         json!({"backup_set_id": fabrikam_set}),
     )
     .await?;
+    drain(store, providers).await?;
+
+    // Drift: someone lengthens Fabrikam's minimum password in the portal; a
+    // drift check against its backup finds it (the fleet overview says so).
+    let policy = "8d4d2cd6-1c9c-4db1-937d-d03b94b09201";
+    if let Some(mut o) = store.sandbox_object(fabrikam.id, "device_configuration", policy).await? {
+        o.payload["passwordMinimumLength"] = json!(14);
+        store.sandbox_out_of_band_update(fabrikam.id, "device_configuration", policy, &o.payload).await?;
+    }
+    d.start("operator@demo.test", Some(&fabrikam), OperationType::DriftCheck, json!({})).await?;
     drain(store, providers).await?;
     Ok(())
 }

@@ -126,7 +126,7 @@ fn parse_type(s: &str) -> Result<OperationType, CliError> {
     })
 }
 
-fn max_attempts(ctx: &Context) -> Result<u32, CliError> {
+pub fn max_attempts(ctx: &Context) -> Result<u32, CliError> {
     Ok(ctx.env.engine()?.max_attempts)
 }
 
@@ -240,7 +240,7 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
     }
 }
 
-async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uuid) -> Result<(), CliError> {
+pub async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uuid) -> Result<(), CliError> {
     let viewer = service::viewer(&ctx.store, run.workspace_id, user_id).await.map_err(service_error)?;
     let view = RunView {
         run,
@@ -315,7 +315,7 @@ impl Names {
 
 /// `runs show|watch --json`: the run object itself (SPEC §7), with its items
 /// and, for `show`, what the viewer may do with it.
-fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem], actions: Option<Actions>) -> Value {
+pub fn run_doc(run: &Run, items: &[atlas_store::run_item::RunItem], actions: Option<Actions>) -> Value {
     let mut doc = serde_json::to_value(run).unwrap_or_else(|_| Value::Object(Default::default()));
     if let Value::Object(m) = &mut doc {
         m.insert("items".into(), serde_json::json!(items));
@@ -448,6 +448,7 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
                 p.get("kind").and_then(Value::as_str).unwrap_or(""),
                 p.get("display_name").and_then(Value::as_str).unwrap_or("")
             ));
+            out.extend(item_detail_lines(p));
         }
     } else if r.result.as_object().is_some_and(|m| !m.is_empty()) && r.result.get("backup_set_id").is_none() {
         out.push(format!("  result      {}", r.result));
@@ -458,14 +459,37 @@ fn describe(r: &Run, items: &[atlas_store::run_item::RunItem], names: &Names, ac
             let name = i.target.get("display_name").and_then(Value::as_str).unwrap_or(&i.item_key);
             let why = i.reason_code.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
             out.push(format!("    {:<10} {name}{why}", i.outcome.as_str()));
+            // A preview's items repeat its plan, shown above.
+            if r.result.get("plan").is_none() {
+                out.extend(item_detail_lines(&i.detail));
+            }
         }
     }
     out.join("\n")
 }
 
+/// Under a restore item (planned or done): the setting-level changes of an
+/// update, why it was skipped, and its assignments skipped for a missing group.
+fn item_detail_lines(detail: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(reason) = detail.get("reason").and_then(Value::as_str) {
+        out.push(format!("                 {reason}"));
+    }
+    let changes: Vec<atlas_core::diff::Change> =
+        detail.get("changes").and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default();
+    out.extend(changes.iter().map(|c| format!("                 {}", atlas_engine::changes::change_line(c))));
+    for a in detail.get("assignments").and_then(Value::as_array).into_iter().flatten() {
+        out.push(format!(
+            "                 assignment skipped: {}",
+            a.get("reason").and_then(Value::as_str).unwrap_or("")
+        ));
+    }
+    out
+}
+
 /// The exit code a watched run ends with: 0 succeeded, the gate's code for a
 /// blocked run (3–6, SPEC §3.2), 1 for failed, partial or cancelled.
-fn watch_exit(run: &Run) -> Result<(), CliError> {
+pub fn watch_exit(run: &Run) -> Result<(), CliError> {
     match run.outcome {
         RunOutcome::Succeeded => Ok(()),
         RunOutcome::Blocked => {
@@ -533,8 +557,20 @@ async fn watch(ctx: &Context, id: Uuid) -> Result<(), CliError> {
     }
 }
 
+/// Waits until the run completes (a worker — `atlas worker` or `atlas serve`
+/// — executes it) and returns it, without drawing progress.
+pub async fn wait_completed(ctx: &Context, id: Uuid) -> Result<Run, CliError> {
+    loop {
+        let run = ctx.store.run_get(id).await?;
+        if run.status == RunStatus::Completed {
+            return Ok(run);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// "Restore on Contoso North was blocked: the write gate of Contoso North is closed."
-fn result_words(run: &Run, names: &Names) -> String {
+pub fn result_words(run: &Run, names: &Names) -> String {
     let tenant = run.tenant_id.map(|_| names.tenant(run));
     let (title, body) = atlas_core::announce::completion(run, tenant.as_deref());
     let mut out = if body.is_empty() { format!("{title}.") } else { format!("{title}: {body}") };

@@ -1,9 +1,15 @@
-//! `atlas tenants add|set-status|write-gate|show|list`.
+//! `atlas tenants add|set-status|write-gate|show|list|drift`.
 
+use atlas_core::diff::SetDiff;
+use atlas_core::run::RunOutcome;
 use atlas_core::tenant::TenantStatus;
+use atlas_core::OperationType;
+use atlas_engine::{changes, service, StartRequest};
 use atlas_store::admin::Tenant;
 use clap::{Subcommand, ValueEnum};
+use serde_json::json;
 
+use crate::commands::runs;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -65,6 +71,22 @@ pub enum TenantsCommand {
         #[arg(long)]
         workspace: Option<String>,
     },
+    /// Compare the live tenant with its newest backup set: starts a
+    /// drift.check run as a user, waits for it, and prints what was added,
+    /// removed and changed, with the setting-level changes
+    Drift {
+        /// Tenant id, or name with --workspace
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        workspace: Option<String>,
+        /// The user starting the check (email)
+        #[arg(long = "as")]
+        as_user: Option<String>,
+        /// Print the queued run instead of waiting for its result
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
@@ -89,8 +111,63 @@ pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
             let all = ctx.store.tenant_list(ws.id).await?;
             return ctx.out.print_list(&all, "no tenants", describe);
         }
+        TenantsCommand::Drift { tenant, workspace, as_user, no_wait } => {
+            return drift(ctx, &tenant, workspace.as_deref(), as_user.as_deref(), no_wait).await;
+        }
     };
     ctx.out.print(&tenant, || describe(&tenant))
+}
+
+/// `atlas tenants drift`: the run is started as the named user, authorized
+/// like the console's button, and executed by a worker like any other.
+async fn drift(
+    ctx: &Context,
+    tenant: &str,
+    workspace: Option<&str>,
+    as_user: Option<&str>,
+    no_wait: bool,
+) -> Result<(), CliError> {
+    let Some(email) = as_user else {
+        return Err(CliError::invalid(
+            "name the person starting the check with --as EMAIL: a drift check from the terminal runs as them",
+        ));
+    };
+    let user = ctx.user(email).await?;
+    let t = ctx.tenant(workspace, tenant).await?;
+    let req = StartRequest {
+        user_id: user.id,
+        workspace_id: t.workspace_id,
+        tenant_id: Some(t.id),
+        op_type: OperationType::DriftCheck,
+        params: json!({}),
+        retry_of_run_id: None,
+        max_attempts: runs::max_attempts(ctx)?,
+    };
+    let inserted = service::start(&ctx.store, req).await.map_err(runs::service_error)?;
+    if no_wait {
+        return runs::print_started(ctx, &inserted.run, inserted.deduplicated, user.id).await;
+    }
+    eprintln!("Drift check of {} queued as run {}; waiting for a worker…", t.name, inserted.run.id);
+    let run = runs::wait_completed(ctx, inserted.run.id).await?;
+    if run.outcome != RunOutcome::Succeeded {
+        let items = ctx.store.run_items(run.id).await?;
+        let names = runs::Names::load(ctx, std::slice::from_ref(&run)).await?;
+        ctx.out.print(&runs::run_doc(&run, &items, None), || runs::result_words(&run, &names))?;
+        return runs::watch_exit(&run);
+    }
+    let kept = ctx
+        .store
+        .drift_latest(t.id)
+        .await?
+        .ok_or_else(|| CliError::internal(format!("run {} kept no drift result", run.id)))?;
+    let view = changes::drift_view(&kept);
+    let diff: SetDiff = serde_json::from_value(kept.diff.clone()).unwrap_or_default();
+    ctx.out.print(&view, || {
+        let summary = view.get("summary").and_then(|s| s.as_str()).unwrap_or_default();
+        let mut out = vec![format!("{}: {summary} (backup set {}, run {})", t.name, kept.backup_set_id, kept.run_id)];
+        out.extend(changes::diff_lines(&diff));
+        out.join("\n")
+    })
 }
 
 fn parse_status(s: &str) -> Result<TenantStatus, String> {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::world::{Db, MANAGER, OPERATOR};
+use crate::support::world::{Db, MANAGER, OPERATOR, OUTSIDER};
 use crate::support::Atlas;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -178,6 +178,11 @@ fn dry_run_plan_shows_in_runs_show(atlas: Atlas) {
     let update = line_of(&edited[0].2).unwrap_or_else(|| panic!("an update line for {}: {human}", edited[0].2));
     assert!(update.starts_with("update") && update.contains("device_configuration"), "{update}");
     assert_eq!(human.lines().filter(|l| l.trim_start().starts_with("unchanged")).count() as u64, total - 2, "{human}");
+    // The update shows the setting-level change it would make, live → backup.
+    let update_row = plan.iter().find(|p| p["object_id"] == json!(edited[0].1)).unwrap();
+    let change = update_row["changes"].as_array().unwrap().iter().find(|c| c["path"] == "/description").unwrap();
+    assert_eq!(change["old"], json!("changed outside TenantAtlas"), "{update_row}");
+    assert!(human.contains(r#"/description: "changed outside TenantAtlas" → "#), "{human}");
 
     // Nothing was written.
     assert!(db.block(db.store.sandbox_journal(tenant)).unwrap().is_empty());
@@ -452,7 +457,65 @@ fn registry_sandbox_edits_history_and_backup_diffs(atlas: Atlas) {
     atlas.bad(&["backups", "diff", &before, &Uuid::now_v7().to_string()], "not_found");
 }
 
+/// `atlas tenants drift`: refused without a backup or a connection; after
+/// `sandbox edit` changes the live tenant, the check (run by a worker while
+/// the verb waits) reports the changed and removed objects with their
+/// setting-level changes, and keeps the result.
+fn drift_from_the_terminal(atlas: Atlas) {
+    let north = atlas.world();
+    let no_backup = atlas.bad(&["tenants", "drift", "--tenant", &north, "--as", MANAGER], "invalid");
+    assert!(no_backup.contains("no backup set"), "{no_backup}");
+    atlas.ok(&["tenants", "add", "--workspace", "acme", "--name", "Bare"]);
+    let bare = atlas.bad(&["tenants", "drift", "--tenant", "Bare", "--workspace", "acme", "--as", MANAGER], "invalid");
+    assert!(bare.contains("no provider connection"), "{bare}");
+    atlas.bad(&["tenants", "drift", "--tenant", &north], "invalid");
+    atlas.refused(&["tenants", "drift", "--tenant", &north, "--as", OUTSIDER], 3);
+    assert_eq!(atlas.run_ids().len(), 0, "a refused check stores nothing");
+
+    let (_, set) = backup(&atlas, &north);
+    atlas.ok(&[
+        "sandbox",
+        "edit",
+        "--tenant",
+        &north,
+        "--object",
+        DEVICE_RESTRICTIONS,
+        "--set",
+        "/passwordMinimumLength=15",
+    ]);
+    let gone = atlas.ok(&["sandbox", "objects", "--tenant", &north, "--type", "device_category"]);
+    let gone_id = gone[0]["object_id"].as_str().unwrap().to_owned();
+    atlas.ok(&["sandbox", "edit", "--tenant", &north, "--object", &gone_id, "--delete"]);
+
+    let _worker = atlas.spawn(&["worker"], crate::support::world::FAST);
+    let limit = std::time::Duration::from_secs(60);
+    let out = atlas.run_bounded(&["tenants", "drift", "--tenant", &north, "--as", MANAGER, "--json"], &[], limit);
+    assert_eq!(out.code, 0, "{out:?}");
+    let d: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!((d["backup_set_id"].clone(), d["changes"].clone()), (json!(set), json!(2)), "{d}");
+    assert!(d["summary"].as_str().unwrap().starts_with("2 changes since the backup of "), "{d}");
+    assert_eq!(d["removed"][0]["object_id"], json!(gone_id));
+    assert_eq!(d["changed"][0]["object_id"], json!(DEVICE_RESTRICTIONS));
+    let change = &d["changed"][0]["changes"][0];
+    assert_eq!((change["path"].clone(), change["new"].clone()), (json!("/passwordMinimumLength"), json!(15)), "{d}");
+    let run = atlas.show(d["run_id"].as_str().unwrap());
+    assert_eq!((run["type"].clone(), run["outcome"].clone()), (json!("drift.check"), json!("succeeded")), "{run}");
+
+    let human = atlas.run_bounded(
+        &["tenants", "drift", "--tenant", "Contoso North", "--workspace", "acme", "--as", MANAGER],
+        &[],
+        limit,
+    );
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(human.stdout.contains("Contoso North: 2 changes since the backup of"), "{human:?}");
+    assert!(human.stdout.contains("/passwordMinimumLength: 8 → 15") || human.stdout.contains("→ 15"), "{human:?}");
+    assert!(human.stdout.contains("0 added, 1 removed, 1 changed"), "{human:?}");
+    let queued = atlas.ok(&["tenants", "drift", "--tenant", &north, "--as", MANAGER, "--no-wait"]);
+    assert_eq!(queued["type"], json!("drift.check"), "{queued}");
+}
+
 cli_both_stores!(
+    drift_from_the_terminal,
     backups_list_and_show,
     registry_sandbox_edits_history_and_backup_diffs,
     dry_run_plan_shows_in_runs_show,

@@ -72,6 +72,41 @@ fn unique_secondary<'a>(objects: &[Snapshot<'a>], taken: &[bool]) -> HashMap<(&'
     seen.into_iter().filter_map(|(k, v)| v.map(|i| (k, i))).collect()
 }
 
+/// The member of an object's compared content that holds its assignments
+/// (SPEC §10.1: a diff includes assignment changes). No registered type
+/// has a payload member of this name: Graph keeps assignments apart.
+pub const ASSIGNMENTS: &str = "assignments";
+
+/// An object's content with its assignments, as a set diff compares it: the
+/// assignments under [`ASSIGNMENTS`] without their service-assigned ids (a
+/// restored assignment gets a new one), in a canonical order (Graph keeps
+/// none). No assignments add nothing, so an object without any compares
+/// as its payload alone.
+pub fn with_assignments(payload: &Value, assignments: &Value) -> Value {
+    let mut items: Vec<Value> = assignments
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|item| match item {
+                    Value::Object(m) => Value::Object(
+                        m.iter().filter(|(k, _)| *k != "id").map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    ),
+                    other => other.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = payload.clone();
+    if items.is_empty() {
+        return out;
+    }
+    items.sort_by_cached_key(Value::to_string);
+    if let Value::Object(m) = &mut out {
+        m.insert(ASSIGNMENTS.to_owned(), Value::Array(items));
+    }
+    out
+}
+
 /// What changed from `before` to `after`.
 pub fn diff_sets(before: &[Snapshot<'_>], after: &[Snapshot<'_>]) -> SetDiff {
     let by_id: HashMap<(&str, &str), usize> =

@@ -124,6 +124,27 @@ fn sets_match_by_id_then_by_secondary_key() {
 }
 
 #[test]
+fn assignment_changes_are_setting_level_changes_without_ids_or_order() {
+    let p = json!({"displayName": "A", "@odata.type": "#t"});
+    let group = |g: &str, id: &str| json!({"id": id, "target": {"@odata.type": "#g", "groupId": g}});
+    let a = with_assignments(&p, &json!([group("g1", "x1"), group("g2", "x2")]));
+    // Re-created assignments (new ids, other order) are the same content.
+    let same = with_assignments(&p, &json!([group("g2", "y2"), group("g1", "y1")]));
+    let moved = with_assignments(&p, &json!([group("g1", "x1"), group("g3", "x3")]));
+    assert_eq!(with_assignments(&p, &json!([])), p, "no assignments add nothing");
+    let snap = |v| Snapshot { object_type: "device_configuration", object_id: "1", name: "A", payload: v };
+    assert_eq!(diff_sets(&[snap(&a)], &[snap(&same)]).unchanged, 1);
+    let d = diff_sets(&[snap(&a)], &[snap(&moved)]);
+    assert_eq!(
+        d.changed[0].changes,
+        [Change { path: "/assignments/1/target/groupId".into(), old: Some(json!("g2")), new: Some(json!("g3")) }]
+    );
+    let gone = diff_sets(&[snap(&a)], &[snap(&p)]);
+    assert_eq!(gone.changed[0].changes[0].path, "/assignments");
+    assert_eq!(gone.changed[0].changes[0].new, None);
+}
+
+#[test]
 fn ambiguous_secondary_keys_do_not_match() {
     let x = json!({"displayName": "Same", "@odata.type": "#t"});
     let before = [Snapshot { object_type: "device_configuration", object_id: "1", name: "Same", payload: &x }];

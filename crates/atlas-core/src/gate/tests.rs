@@ -29,7 +29,8 @@ fn spec_capability(op: Op) -> Capability {
     match op {
         Op::ProviderConnectionCheck => Capability::ProviderConnectionsVerify,
         Op::InventorySync => Capability::TenantInventorySync,
-        Op::PoliciesSync => Capability::TenantPoliciesSync,
+        // SPEC §10.1: a drift check needs what a policy sync needs.
+        Op::PoliciesSync | Op::DriftCheck => Capability::TenantPoliciesSync,
         Op::ComplianceSnapshot => Capability::TenantComplianceSnapshot,
         Op::BackupRun => Capability::TenantBackupRun,
         Op::RestoreExecute | Op::RestoreAssignments => Capability::TenantRestoreExecute,
@@ -75,7 +76,8 @@ fn spec_system_allowed(op: Op) -> bool {
         return true;
     }
     let reads = [Op::ProviderConnectionCheck, Op::InventorySync, Op::PoliciesSync];
-    reads.contains(&op) || [Op::ComplianceSnapshot, Op::BackupRun].contains(&op)
+    // SPEC §10.1: drift.check is a read type, actor or system authority.
+    reads.contains(&op) || [Op::ComplianceSnapshot, Op::BackupRun, Op::DriftCheck].contains(&op)
 }
 
 fn spec_tenant_reason(op: Op, status: TenantStatus) -> Option<ReasonCode> {

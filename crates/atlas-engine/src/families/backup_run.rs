@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use atlas_core::SummaryCounts;
 use atlas_store::backup::NewBackupItem;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{content_hash, tenant_of};
+use super::{content_hash, read_tenant, tenant_of};
 use crate::handler::{Handler, HandlerContext, HandlerError, HandlerOutput};
 
 pub struct BackupRun;
@@ -16,25 +16,18 @@ pub struct BackupRun;
 impl Handler for BackupRun {
     async fn execute(&self, ctx: &HandlerContext) -> Result<HandlerOutput, HandlerError> {
         tenant_of(&ctx.run)?;
-        let mut items = Vec::new();
-        for kind in atlas_core::object_type::all() {
-            for o in ctx.provider.list_objects(kind).await? {
-                let assignments = if kind.assignable() {
-                    Value::Array(ctx.provider.list_assignments(kind, &o.id).await?)
-                } else {
-                    json!([])
-                };
-                let hash = content_hash(&json!({"payload": o.payload, "assignments": assignments}));
-                items.push(NewBackupItem {
-                    kind: kind.key.into(),
-                    object_id: o.id,
-                    display_name: o.display_name,
-                    content_hash: hash,
-                    payload: o.payload,
-                    assignments,
-                });
-            }
-        }
+        let items: Vec<NewBackupItem> = read_tenant(ctx.provider.as_ref())
+            .await?
+            .into_iter()
+            .map(|(o, assignments)| NewBackupItem {
+                kind: o.kind.key.into(),
+                content_hash: content_hash(&json!({"payload": o.payload, "assignments": assignments})),
+                object_id: o.id,
+                display_name: o.display_name,
+                payload: o.payload,
+                assignments,
+            })
+            .collect();
         let written = ctx.results.backup_create(&items).await?;
         let n = items.len() as u64;
         let counts =

@@ -16,6 +16,7 @@ pub mod backup_run;
 pub mod bulk;
 pub mod compliance_snapshot;
 pub mod connection_check;
+pub mod drift_check;
 pub mod inventory_sync;
 pub mod items;
 #[cfg(feature = "testkit")]
@@ -31,6 +32,7 @@ pub fn register_all(registry: &mut Registry) -> Result<(), String> {
     registry.register(OperationType::PoliciesSync, Arc::new(policies_sync::PoliciesSync))?;
     registry.register(OperationType::ComplianceSnapshot, Arc::new(compliance_snapshot::ComplianceSnapshot))?;
     registry.register(OperationType::BackupRun, Arc::new(backup_run::BackupRun))?;
+    registry.register(OperationType::DriftCheck, Arc::new(drift_check::DriftCheck))?;
     registry.register(OperationType::RestoreExecute, Arc::new(restore_execute::RestoreExecute))?;
     registry.register(OperationType::RestoreAssignments, Arc::new(restore_assignments::RestoreAssignments))?;
     #[cfg(feature = "testkit")]
@@ -67,6 +69,24 @@ pub async fn list_all(provider: &dyn Provider) -> Result<Vec<atlas_providers::Re
     let mut all = Vec::new();
     for kind in atlas_core::object_type::all() {
         all.extend(provider.list_objects(kind).await?);
+    }
+    Ok(all)
+}
+
+/// Every object of every registered type the tenant has, each with its
+/// assignments (`[]` for a type without): what a backup keeps and what a
+/// drift check compares with it.
+pub async fn read_tenant(provider: &dyn Provider) -> Result<Vec<(atlas_providers::RemoteObject, Value)>, HandlerError> {
+    let mut all = Vec::new();
+    for kind in atlas_core::object_type::all() {
+        for o in provider.list_objects(kind).await? {
+            let assignments = if kind.assignable() {
+                Value::Array(provider.list_assignments(kind, &o.id).await?)
+            } else {
+                Value::Array(Vec::new())
+            };
+            all.push((o, assignments));
+        }
     }
     Ok(all)
 }

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use atlas_core::diff::diff_objects;
 use atlas_core::item::ItemOutcome;
 use atlas_core::object_type::{by_key, restore_rank};
 use atlas_core::params::{OperationParams, RestoreParams};
@@ -57,6 +58,56 @@ impl Action {
             Action::Skipped { .. } => "skipped",
         }
     }
+}
+
+/// What an item's plan says beyond its action: for an update, the
+/// setting-level changes that turn the live object into its backup (SPEC
+/// §10.1's `changes`); for a skip, why.
+fn plan_detail(kind: Kind, item: &BackupItem, action: &Action) -> Value {
+    let mut detail = json!({"action": action.name()});
+    match action {
+        Action::Update { live, .. } => {
+            detail["changes"] = json!(diff_objects(kind, live, &item.payload));
+        }
+        Action::Skipped { reason_code, reason } => {
+            detail["reason_code"] = json!(reason_code);
+            detail["reason"] = json!(reason);
+        }
+        Action::Create | Action::Unchanged { .. } => {}
+    }
+    detail
+}
+
+/// The item's assignments whose group no longer exists, each `skipped` with
+/// its reason: an assignment restore drops them rather than guess (SPEC §5),
+/// and the plan says so before anything is written. `known` caches the
+/// groups asked about in this run.
+async fn skipped_assignments(
+    ctx: &HandlerContext,
+    item: &BackupItem,
+    known: &mut HashMap<String, bool>,
+) -> Result<Vec<Value>, HandlerError> {
+    let mut out = Vec::new();
+    for a in item.assignments.as_array().into_iter().flatten() {
+        let Some(group) = a.get("target").and_then(|t| t.get("groupId")).and_then(Value::as_str) else { continue };
+        let exists = match known.get(group) {
+            Some(e) => *e,
+            None => {
+                let e = ctx.provider.group_exists(group).await?;
+                known.insert(group.to_owned(), e);
+                e
+            }
+        };
+        if !exists {
+            out.push(json!({
+                "group_id": group,
+                "action": "skipped",
+                "reason_code": "group_not_found",
+                "reason": format!("group {group} no longer exists; its assignment is not restored"),
+            }));
+        }
+    }
+    Ok(out)
 }
 
 /// The live objects of each type, read once per run when a secondary match needs them.
@@ -187,6 +238,7 @@ impl Handler for RestoreExecute {
             }
         }
         let mut live = Live::default();
+        let mut groups: HashMap<String, bool> = HashMap::new();
         let keys: Vec<(String, Value)> = items
             .iter()
             .map(|i| {
@@ -221,41 +273,54 @@ impl Handler for RestoreExecute {
                 super::items::finish(ctx, &key, &result, &mut counts).await?;
                 continue;
             };
-            let outcome = match plan(ctx, kind, item, &unique_keys, &mut live).await {
-                Ok(action) if dry_run => {
+            let planned = match plan(ctx, kind, item, &unique_keys, &mut live).await {
+                Ok(action) => match skipped_assignments(ctx, item, &mut groups).await {
+                    Ok(skipped) => {
+                        let mut detail = plan_detail(kind, item, &action);
+                        if !skipped.is_empty() {
+                            detail["assignments"] = Value::Array(skipped);
+                        }
+                        Ok((action, detail))
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            let outcome = match planned {
+                Ok((_, detail)) if dry_run => {
                     let mut row = json!({"item_id": key, "kind": item.kind, "object_id": item.object_id,
-                        "display_name": item.display_name, "action": action.name()});
-                    if let Action::Skipped { reason_code, reason } = &action {
-                        row["reason_code"] = json!(reason_code);
-                        row["reason"] = json!(reason);
+                        "display_name": item.display_name});
+                    if let (Value::Object(row), Value::Object(d)) = (&mut row, &detail) {
+                        row.extend(d.clone());
                     }
                     plan_rows.push(row);
                     ItemResult {
                         outcome: ItemOutcome::Skipped,
                         reason_code: Some("dry_run".into()),
                         error: None,
-                        detail: json!({"action": action.name()}),
+                        detail,
                     }
                 }
-                Ok(Action::Skipped { reason_code, reason }) => ItemResult {
+                Ok((Action::Skipped { reason_code, .. }, detail)) => ItemResult {
                     outcome: ItemOutcome::Skipped,
                     reason_code: Some(reason_code.into()),
                     error: None,
-                    detail: json!({"action": "skipped", "reason": reason}),
+                    detail,
                 },
-                Ok(action) => match apply(ctx, kind, item, &action).await {
-                    Ok("unchanged") => ItemResult {
-                        outcome: ItemOutcome::Skipped,
-                        reason_code: Some("unchanged".into()),
-                        error: None,
-                        detail: json!({"action": "unchanged", "result": "unchanged"}),
-                    },
-                    Ok(done) => ItemResult {
-                        outcome: ItemOutcome::Succeeded,
-                        reason_code: None,
-                        error: None,
-                        detail: json!({"action": action.name(), "result": done}),
-                    },
+                Ok((action, mut detail)) => match apply(ctx, kind, item, &action).await {
+                    Ok("unchanged") => {
+                        detail["result"] = json!("unchanged");
+                        ItemResult {
+                            outcome: ItemOutcome::Skipped,
+                            reason_code: Some("unchanged".into()),
+                            error: None,
+                            detail,
+                        }
+                    }
+                    Ok(done) => {
+                        detail["result"] = json!(done);
+                        ItemResult { outcome: ItemOutcome::Succeeded, reason_code: None, error: None, detail }
+                    }
                     Err(e) if e.failure_code == "write_refused" => {
                         // The tenant refused the write for legitimacy: stop here.
                         if let Some(stop) = checkpoint.force(ctx).await? {

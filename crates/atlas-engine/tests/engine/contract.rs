@@ -85,6 +85,7 @@ async fn every_family_is_blocked_by_each_drift(store: atlas_store::Store) {
         (OperationType::PoliciesSync, json!({})),
         (OperationType::ComplianceSnapshot, json!({})),
         (OperationType::BackupRun, json!({})),
+        (OperationType::DriftCheck, json!({})),
         (OperationType::RestoreExecute, restore(false)),
         (OperationType::RestoreExecute, restore(true)),
     ];

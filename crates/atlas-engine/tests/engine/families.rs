@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use crate::support::{cli, World};
 use atlas_core::gate::ReasonCode;
 use atlas_core::run::{RunOutcome, RunStatus};
+use atlas_core::tenant::TenantStatus;
 use atlas_core::OperationType;
 use atlas_engine::ServiceError;
 use serde_json::{json, Value};
@@ -94,6 +95,63 @@ async fn dry_run_with_the_gate_closed_writes_nothing(store: atlas_store::Store) 
         .unwrap_err();
     let ServiceError::Denied(d) = err else { panic!("{err:?}") };
     assert_eq!(d.reason_code, Some(ReasonCode::WriteGateClosed));
+}
+
+/// The preview's plan says per item what a restore would do — `create`,
+/// `update` with the setting-level changes, `unchanged` — and lists an
+/// assignment whose group is gone as `skipped` with its reason; the real
+/// restore then records the same per item.
+async fn restore_preview_plans_each_item_and_the_restore_records_it(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let configs = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
+    let assigned = configs.iter().find(|o| o.assignments.iter().any(|a| a["target"]["groupId"].is_string())).unwrap();
+    let group = assigned.assignments.iter().find_map(|a| a["target"]["groupId"].as_str()).unwrap().to_owned();
+    let set = backup(&w).await;
+    let edited = configs.iter().find(|o| o.object_id != assigned.object_id).unwrap();
+    let mut payload = edited.payload.clone();
+    payload["description"] = json!("changed outside TenantAtlas");
+    w.store.sandbox_out_of_band_update(w.tenant.id, "device_configuration", &edited.object_id, &payload).await.unwrap();
+    let gone = &w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap()[0];
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "compliance_policy", &gone.object_id).await.unwrap();
+    w.store.sandbox_out_of_band_group_delete(w.tenant.id, &group).await.unwrap();
+
+    let dry = restore(&w, set, true).await;
+    assert_eq!(dry.outcome, RunOutcome::Succeeded, "{dry:?}");
+    let plan = dry.result["plan"].as_array().unwrap();
+    let row = |id: &str| plan.iter().find(|r| r["object_id"] == id).unwrap_or_else(|| panic!("{id} in {plan:?}"));
+    let update = row(&edited.object_id);
+    assert_eq!(update["action"], json!("update"));
+    let change = update["changes"].as_array().unwrap().iter().find(|c| c["path"] == "/description").unwrap();
+    assert_eq!(
+        (change["old"].clone(), change["new"].clone()),
+        (json!("changed outside TenantAtlas"), edited.payload["description"].clone()),
+        "{update}"
+    );
+    assert_eq!(row(&gone.object_id)["action"], json!("create"));
+    let skipped = &row(&assigned.object_id)["assignments"];
+    assert_eq!(
+        (skipped[0]["group_id"].clone(), skipped[0]["action"].clone()),
+        (json!(group), json!("skipped")),
+        "{skipped}"
+    );
+    assert_eq!(skipped[0]["reason_code"], json!("group_not_found"));
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("no longer exists"));
+    let unchanged = plan.iter().filter(|r| r["action"] == "unchanged").count();
+    assert_eq!(
+        dry.result["plan_summary"],
+        json!({"create": 1, "update": 1, "unchanged": unchanged, "skipped": plan.len() - unchanged - 2})
+    );
+    assert!(w.store.sandbox_journal(w.tenant.id).await.unwrap().is_empty(), "a preview writes nothing");
+
+    let real = restore(&w, set, false).await;
+    assert_eq!(real.outcome, RunOutcome::Succeeded, "{real:?}");
+    let items = w.store.run_items(real.id).await.unwrap();
+    let item = |id: &str| items.iter().find(|i| i.target["object_id"] == json!(id)).unwrap();
+    let recorded = &item(&edited.object_id).detail;
+    assert_eq!((recorded["action"].clone(), recorded["result"].clone()), (json!("update"), json!("updated")));
+    assert_eq!(recorded["changes"], update["changes"], "the restore records the change it previewed");
+    assert_eq!(item(&gone.object_id).detail["action"], json!("create"));
+    assert_eq!(item(&assigned.object_id).detail["assignments"], *skipped);
 }
 
 async fn restore_selected_items_only(store: atlas_store::Store) {
@@ -208,10 +266,79 @@ async fn every_family_retries_provider_calls_alike(store: atlas_store::Store) {
     assert_eq!(run.failures[0].code, "provider_unavailable");
 }
 
+/// `drift.check` reads the live tenant through the provider and diffs it with
+/// the newest backup set: an edit, a deletion and an object created in the
+/// portal are reported with their setting-level changes, the result is kept,
+/// and nothing is written to the tenant.
+async fn drift_check_reports_changes_since_the_newest_backup(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    // Without a backup there is nothing to compare with: refused at start.
+    let refused = w.start_as(w.initiator.id, OperationType::DriftCheck, json!({})).await;
+    let Err(ServiceError::Invalid(m)) = refused else { panic!("{refused:?}") };
+    assert!(m.contains("no backup set"), "{m}");
+    assert!(w.store.run_list(&Default::default()).await.unwrap().is_empty(), "nothing stored");
+
+    backup(&w).await;
+    let set = backup(&w).await;
+    let journal = w.store.sandbox_journal(w.tenant.id).await.unwrap().len();
+    let clean = w.start(OperationType::DriftCheck, json!({})).await;
+    w.drain().await;
+    let clean = w.run(clean.id).await;
+    assert_eq!(clean.outcome, RunOutcome::Succeeded, "{clean:?}");
+    assert_eq!(clean.result["changes"], json!(0), "{}", clean.result);
+    assert_eq!(clean.result["backup_set_id"], json!(set), "the newest set");
+
+    let configs = w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap();
+    let edited = &configs[0];
+    let mut payload = edited.payload.clone();
+    payload["description"] = json!("changed outside TenantAtlas");
+    w.store.sandbox_out_of_band_update(w.tenant.id, "device_configuration", &edited.object_id, &payload).await.unwrap();
+    let gone = &w.store.sandbox_objects(w.tenant.id, "compliance_policy").await.unwrap()[0];
+    w.store.sandbox_out_of_band_delete(w.tenant.id, "compliance_policy", &gone.object_id).await.unwrap();
+
+    let run = w.start(OperationType::DriftCheck, json!({})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert_eq!((run.result["changed"].clone(), run.result["removed"].clone()), (json!(1), json!(1)), "{}", run.result);
+    let kept = w.store.drift_latest(w.tenant.id).await.unwrap().expect("kept");
+    assert_eq!((kept.run_id, kept.backup_set_id, kept.change_count()), (run.id, set, 2));
+    let changed = &kept.diff["changed"][0];
+    assert_eq!(changed["object_id"], json!(edited.object_id));
+    let change = changed["changes"].as_array().unwrap().iter().find(|c| c["path"] == "/description").unwrap();
+    assert_eq!(change["new"], json!("changed outside TenantAtlas"), "{changed}");
+    assert_eq!(kept.diff["removed"][0]["object_id"], json!(gone.object_id));
+    assert_eq!(kept.unchanged + kept.change_count(), i64::try_from(tenant_state(&w).await.len()).unwrap() + 1);
+    assert_eq!(w.store.sandbox_journal(w.tenant.id).await.unwrap().len(), journal, "a drift check writes nothing");
+}
+
+/// A tenant without a provider connection cannot be checked: a clear error
+/// at start, nothing stored.
+async fn drift_check_without_a_connection_is_refused(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let bare = w.store.tenant_create(w.workspace.id, "Bare", TenantStatus::Active, false, None, &cli()).await.unwrap();
+    let req = atlas_engine::StartRequest {
+        user_id: w.initiator.id,
+        workspace_id: w.workspace.id,
+        tenant_id: Some(bare.id),
+        op_type: OperationType::DriftCheck,
+        params: json!({}),
+        retry_of_run_id: None,
+        max_attempts: 3,
+    };
+    let refused = atlas_engine::service::start(&w.store, req).await;
+    let Err(ServiceError::Invalid(m)) = refused else { panic!("{refused:?}") };
+    assert!(m.contains("Bare has no provider connection"), "{m}");
+    assert!(w.store.run_list(&Default::default()).await.unwrap().is_empty(), "nothing stored");
+}
+
 both_stores!(
     every_family_retries_provider_calls_alike,
+    drift_check_reports_changes_since_the_newest_backup,
+    drift_check_without_a_connection_is_refused,
     restore_round_trip,
     dry_run_with_the_gate_closed_writes_nothing,
+    restore_preview_plans_each_item_and_the_restore_records_it,
     restore_selected_items_only,
     backups_store_unchanged_payloads_once,
     policies_sync_versions_and_drift,

@@ -698,6 +698,19 @@ async fn the_client_secret_never_leaves_its_sealed_column(store: Store) {
     let set = backup(&w).await;
     fake.edit(CONFIGS, BASELINE, |o| o["passwordMinimumLength"] = json!(4));
     fake.assign(CONFIGS, BASELINE, &json!({"assignments": []}));
+    // A drift check reads Graph as a backup does: the edit and the removed
+    // assignments are one changed object with both changes.
+    let drift = succeeded(&w, OperationType::DriftCheck, json!({})).await;
+    assert_eq!(
+        (drift.result["changed"].clone(), drift.result["changes"].clone()),
+        (json!(1), json!(1)),
+        "{}",
+        drift.result
+    );
+    let kept = w.store.drift_latest(w.tenant.id).await.unwrap().expect("kept");
+    let paths: Vec<&str> =
+        kept.diff["changed"][0]["changes"].as_array().unwrap().iter().filter_map(|c| c["path"].as_str()).collect();
+    assert!(paths.contains(&"/passwordMinimumLength") && paths.contains(&"/assignments"), "{paths:?}");
     succeeded(&w, OperationType::RestoreExecute, json!({"backup_set_id": set.to_string()})).await;
     succeeded(&w, OperationType::RestoreAssignments, json!({"backup_set_id": set.to_string()})).await;
     blocked(&w, &fake, OperationType::BackupRun, json!({}), Drift::ConnectionDisabled).await;

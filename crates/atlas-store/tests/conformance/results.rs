@@ -183,7 +183,60 @@ async fn inventory_policies_and_compliance(store: Store) {
     assert_eq!(store.compliance_snapshots(tenant.id, 5).await.unwrap(), [snap]);
 }
 
+/// A drift check keeps its result: the newest per tenant for the tenant page
+/// and the fleet overview, never written under a stale lease, and only
+/// against the run's own tenant's backup set.
+async fn drift_results_are_kept_per_tenant(store: Store) {
+    let (tenant, run, token) = running(&store, OperationType::DriftCheck).await;
+    let results = handle(&store, run, token).await;
+    assert_eq!(results.backup_newest().await.unwrap(), None);
+    assert_eq!(store.drift_latest(tenant.id).await.unwrap(), None);
+    let item = NewBackupItem {
+        kind: "device_configuration".into(),
+        object_id: "a".into(),
+        display_name: "Alpha".into(),
+        content_hash: "hash-drift-alpha".into(),
+        payload: json!({"displayName": "Alpha"}),
+        assignments: json!([]),
+    };
+    let older = results.backup_create(std::slice::from_ref(&item)).await.unwrap().set;
+    let newest = results.backup_create(std::slice::from_ref(&item)).await.unwrap().set;
+    assert_eq!(results.backup_newest().await.unwrap().as_ref(), Some(&newest));
+
+    let diff = json!({
+        "added": [{"object_type": "device_configuration", "object_id": "b", "name": "Beta"}],
+        "removed": [],
+        "changed": [{"object_type": "device_configuration", "object_id": "a", "name": "Alpha",
+                     "changes": [{"path": "/description", "new": "x"}]}],
+        "unchanged": 4,
+    });
+    let first = results
+        .drift_record(&older, &json!({"added": [], "removed": [], "changed": [], "unchanged": 5}))
+        .await
+        .unwrap();
+    assert_eq!(first.change_count(), 0);
+    let kept = results.drift_record(&newest, &diff).await.unwrap();
+    assert_eq!((kept.added, kept.removed, kept.changed, kept.unchanged), (1, 0, 1, 4));
+    assert_eq!((kept.run_id, kept.backup_set_id, kept.backup_created_at), (run, newest.id, newest.created_at));
+    assert_eq!(kept.change_count(), 2);
+    assert_eq!(store.drift_latest(tenant.id).await.unwrap(), Some(kept.clone()), "the newest result");
+
+    let fleet = store.drift_latest_per_tenant(tenant.workspace_id).await.unwrap();
+    let [one] = fleet.as_slice() else { panic!("one tenant's newest result: {fleet:?}") };
+    assert_eq!((one.id, one.changed, one.backup_set_id), (kept.id, 1, newest.id));
+    assert_eq!(one.diff, json!({}), "the overview reads no diffs");
+
+    let stale = handle(&store, run, Uuid::now_v7()).await.drift_record(&newest, &diff).await;
+    assert!(matches!(stale, Err(StoreError::Fenced)), "a stale lease keeps no result");
+    let (other, other_run, other_token) = running(&store, OperationType::DriftCheck).await;
+    let theirs = handle(&store, other_run, other_token).await.drift_record(&newest, &diff).await;
+    assert!(matches!(theirs, Err(StoreError::Invalid(_))), "another tenant's backup set is refused");
+    assert_eq!(store.drift_latest(other.id).await.unwrap(), None);
+    assert_eq!(store.drift_latest(tenant.id).await.unwrap(), Some(kept));
+}
+
 conformance!(
+    drift_results_are_kept_per_tenant,
     schedules_and_slots,
     backup_sets_store_payloads_once,
     run_items_are_idempotent_by_key,

@@ -1,7 +1,8 @@
 //! What changed, over the API (SPEC §10.1), answered by the same
 //! `atlas_engine::changes` functions as `atlas policies` and `atlas backups`:
 //! the object-type registry, an object's versions and the diff of two, a
-//! backup set's items by type, and the diff of two backup sets.
+//! backup set's items by type, the diff of two backup sets, and a tenant's
+//! newest drift check.
 
 use std::collections::HashMap;
 
@@ -58,13 +59,19 @@ pub async fn version_diff(
     Ok(Json(json!(d)))
 }
 
+/// `GET /api/v1/tenants/{tenant}/drift`: the tenant's newest drift check
+/// (404 when it was never checked; start one with `drift.check`).
+pub async fn drift(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    Ok(Json(changes::drift_latest(&state.store, ctx.tenant()?.id).await?))
+}
+
 fn set_id(params: &HashMap<String, String>, key: &str) -> ApiResult<Uuid> {
     params.get(key).and_then(|s| Uuid::parse_str(s.trim()).ok()).ok_or(ApiError::NotFound)
 }
 
 /// Whether the signed-in person may see the tenant of a backup set: the
 /// same 404 for a set outside their workspace or scope as for none.
-async fn may_see(state: &AppState, ctx: &Ctx, set: Uuid) -> ApiResult<bool> {
+pub(crate) async fn may_see(state: &AppState, ctx: &Ctx, set: Uuid) -> ApiResult<bool> {
     let set = match state.store.backup_set_get(set).await {
         Ok(s) => s,
         Err(atlas_store::StoreError::NotFound(_)) => return Ok(false),

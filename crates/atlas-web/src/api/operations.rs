@@ -89,8 +89,17 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(raw): RawQue
     Ok(Json(json!({"data": data, "next_cursor": next})))
 }
 
-pub async fn show(ctx: Ctx) -> ApiResult<Json<Value>> {
-    Ok(Json(run_json(&ctx, ctx.run()?)))
+/// The run with its items (`atlas runs show --json`'s shape): a restore's
+/// items say what was done to each object (`action`, its `changes`, skipped
+/// assignments), as its preview's plan did.
+pub async fn show(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    let run = ctx.run()?;
+    let mut doc = run_json(&ctx, run);
+    let items = state.store.run_items(run.id).await?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("items".into(), json!(items));
+    }
+    Ok(Json(doc))
 }
 
 pub async fn cancel(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {

@@ -40,5 +40,7 @@ pub async fn switch_workspace(
     if let Some(s) = &ctx.session {
         state.store.session_set_workspace(&s.id_hash, ws.id).await?;
     }
-    Ok(Redirect::to(&format!("/admin/operations?workspace={}", ws.slug)).into_response())
+    // The workspace's home, as `/` finds it for the session's new workspace:
+    // the fleet overview, or the first section the role may open.
+    Ok(Redirect::to("/").into_response())
 }

@@ -3,6 +3,8 @@
 //! with `view`. Forms answer with a redirect and a flash line.
 
 pub mod audit;
+pub mod changes;
+pub mod fleet;
 pub mod home;
 pub mod members;
 pub mod notifications;

@@ -6,6 +6,7 @@
 //! reason beside it.
 
 use atlas_core::gate::{Decision, ReasonCode};
+use atlas_core::run::Run;
 use atlas_core::{Capability, OperationType};
 use atlas_engine::{service, StartRequest};
 use atlas_store::admin::Tenant;
@@ -130,7 +131,7 @@ fn form_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).collect()
 }
 
-fn gate(open: bool) -> Markup {
+pub(crate) fn gate(open: bool) -> Markup {
     html! {
         @if open {
             span.lock data-write-gate="open" { (icon::svg("unlock")) "Writes open" }
@@ -148,7 +149,8 @@ fn button_label(t: OperationType) -> &'static str {
         OperationType::PoliciesSync => "Sync policies",
         OperationType::ComplianceSnapshot => "Snapshot compliance",
         OperationType::BackupRun => "Back up now",
-        OperationType::RestoreExecute => "Restore…",
+        OperationType::DriftCheck => "Check drift",
+        OperationType::RestoreExecute => "Preview restore…",
         OperationType::RestoreAssignments => "Restore assignments…",
         other => other.spec().label,
     }
@@ -162,6 +164,7 @@ const GROUPS: &[(&str, &[OperationType])] = &[
             OperationType::InventorySync,
             OperationType::PoliciesSync,
             OperationType::ComplianceSnapshot,
+            OperationType::DriftCheck,
         ],
     ),
     ("Protect", &[OperationType::BackupRun]),
@@ -202,22 +205,24 @@ async fn controls(
             if !ctx.allows(t.spec().capability, &[tenant.id]) {
                 continue;
             }
+            // The restore form starts with its preview (a dry run); the real
+            // restore's refusal, if any, is said beside the button it disables.
             let params = match t {
-                OperationType::RestoreExecute => json!({"backup_set_id": latest_set, "dry_run": false}),
+                OperationType::RestoreExecute => json!({"backup_set_id": latest_set, "dry_run": true}),
                 OperationType::RestoreAssignments => json!({"backup_set_id": latest_set}),
                 _ => json!({}),
             };
             let d = preview(state, ctx, tenant, *t, params).await?;
             let mut control = Control { op: *t, refusal: None, note: None };
+            if d.allowed && *t == OperationType::RestoreExecute {
+                let real =
+                    preview(state, ctx, tenant, *t, json!({"backup_set_id": latest_set, "dry_run": false})).await?;
+                if !real.allowed {
+                    control.note = Some(format!("{} Only a dry run is possible.", real.message));
+                }
+            }
             if !d.allowed {
-                let dry_run_ok = *t == OperationType::RestoreExecute
-                    && d.reason_code == Some(ReasonCode::WriteGateClosed)
-                    && preview(state, ctx, tenant, *t, json!({"backup_set_id": latest_set, "dry_run": true}))
-                        .await?
-                        .allowed;
-                if dry_run_ok {
-                    control.note = Some(format!("{} Only a dry run is possible.", d.message));
-                } else if d.reason_code == Some(ReasonCode::BackupSetMissing) && sets.is_empty() {
+                if d.reason_code == Some(ReasonCode::BackupSetMissing) && sets.is_empty() {
                     control.refusal = Some("No backup set yet: back up the tenant first.".into());
                 } else {
                     control.refusal = Some(d.message);
@@ -232,7 +237,30 @@ async fn controls(
     Ok(out)
 }
 
-fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str) -> Markup {
+/// The restore offered after its preview: the plan in words, a link to it,
+/// and the real restore of the previewed set (disabled with the reason when
+/// the gate would refuse it).
+fn restore_after_preview(tenant: &Tenant, c: &Control, run: &Run, set: &BackupSet, csrf: &str) -> Markup {
+    let action = format!("/admin/tenants/{}/operations", tenant.id);
+    let plan = atlas_core::announce::plan_counts(run).unwrap_or_default();
+    html! {
+        div.preview data-preview=(run.id) {
+            p {
+                strong { "Preview of the backup of " (time::at(set.created_at)) ": " } (plan.sentence()) " "
+                a href=(crate::query::run_url(run.id)) { "View plan →" }
+            }
+            form.op method="post" action=(action) data-op=(c.op.as_str()) data-step="restore" {
+                (form::csrf(csrf))
+                input type="hidden" name="type" value=(c.op.as_str());
+                input type="hidden" name="backup_set_id" value=(set.id);
+                button.danger type="submit" disabled[c.note.is_some()] aria-describedby=[c.note.as_ref().map(|_| "restore-real-why")] { "Restore this backup set" }
+                @if let Some(why) = &c.note { span.reason id="restore-real-why" data-refusal { (why) } }
+            }
+        }
+    }
+}
+
+fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str, previewed: Option<&Run>) -> Markup {
     let action = format!("/admin/tenants/{}/operations", tenant.id);
     let label = button_label(c.op);
     let disabled = c.refusal.is_some();
@@ -253,18 +281,46 @@ fn control_form(tenant: &Tenant, c: &Control, sets: &[BackupSet], csrf: &str) ->
                     }
                 }
             }
-            @if c.op == OperationType::RestoreExecute && !sets.is_empty() {
-                div.field.check {
-                    input type="checkbox" id=(format!("{id}-dry")) name="dry_run" value="true" checked disabled[disabled];
-                    " "
-                    label for=(format!("{id}-dry")) { "Dry run (plan only, write nothing)" }
+            @if c.op == OperationType::RestoreExecute {
+                // The preview first: it writes nothing, and the real restore
+                // is offered once its plan has been seen.
+                input type="hidden" name="dry_run" value="true";
+                @if previewed.is_none() && !disabled {
+                    p.sub { "Preview the restore to see what it would create, update or leave unchanged; the restore itself is offered with the plan." }
                 }
             }
             button type="submit" disabled[disabled] aria-describedby=[c.refusal.as_ref().map(|_| format!("{id}-why"))] { (label) }
             @if let Some(why) = &c.refusal { span.reason id=(format!("{id}-why")) data-refusal { (why) } }
-            @if let Some(note) = &c.note { span.reason { (note) } }
+            @if let (Some(note), None) = (&c.note, previewed) { span.reason { (note) } }
+        }
+        @if c.op == OperationType::RestoreExecute && !disabled {
+            @if let Some(run) = previewed {
+                @if let Some(set) = run.operation_params().ok().and_then(|p| p.backup_set_id()).and_then(|id| sets.iter().find(|s| s.id == id)) {
+                    (restore_after_preview(tenant, c, run, set, csrf))
+                }
+            }
         }
     }
+}
+
+/// The tenant's newest succeeded restore preview, if the viewer may see runs.
+async fn newest_preview(state: &AppState, ctx: &Ctx, tenant: &Tenant) -> ApiResult<Option<Run>> {
+    if !ctx.allows(Capability::OperationsView, &[tenant.id]) {
+        return Ok(None);
+    }
+    let filter = RunFilter {
+        workspace_id: Some(tenant.workspace_id),
+        tenant_id: Some(tenant.id),
+        tenant_scope: ctx.tenant_scope(),
+        op_type: Some(OperationType::RestoreExecute),
+        limit: 20,
+        ..RunFilter::default()
+    };
+    Ok(state.store.run_list(&filter).await?.into_iter().find(|r| {
+        atlas_core::announce::plan_counts(r).is_some()
+            && r.status == atlas_core::run::RunStatus::Completed
+            && r.outcome == atlas_core::run::RunOutcome::Succeeded
+    }))
 }
 
 pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
@@ -272,6 +328,8 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
     let conn = state.store.connection_get(tenant.id).await?;
     let sets = state.store.backup_sets_for_tenant(tenant.id, 20).await?;
     let groups = controls(&state, &ctx, &tenant, &sets).await?;
+    let previewed = newest_preview(&state, &ctx, &tenant).await?;
+    let drift = state.store.drift_latest(tenant.id).await?;
     let changed_by = tenant.writes_changed_by.as_deref().and_then(|b| Uuid::parse_str(b).ok());
     let filter = RunFilter {
         workspace_id: Some(tenant.workspace_id),
@@ -322,6 +380,18 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
                         None => { "No provider connection." }
                     }
                 }
+                dt { "Drift" }
+                dd data-drift=(drift.as_ref().map_or(-1, |d| d.change_count())) {
+                    @match &drift {
+                        Some(d) => {
+                            a href=(format!("/admin/tenants/{}/drift", tenant.id)) {
+                                (atlas_core::announce::drift_sentence(d.change_count(), d.backup_created_at, atlas_store::now()))
+                            }
+                            " — checked " (time::at(d.created_at))
+                        }
+                        None => { "Not checked yet: use Check drift." }
+                    }
+                }
             }
             @if !links.is_empty() {
                 p { @for (href, label) in &links { a href=(href) { (label) } " · " } a href=(format!("/admin/operations?tenant_id={}", tenant.id)) { "Operations" } }
@@ -333,20 +403,25 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
             @for (group, controls) in &groups {
                 section.card.group aria-label=(group) {
                     h3 { (group) }
-                    @for c in controls { (control_form(&tenant, c, &sets, ctx.csrf())) }
+                    @for c in controls { (control_form(&tenant, c, &sets, ctx.csrf(), previewed.as_ref())) }
                 }
             }
         }
         h2 { "Backups" }
         @if sets.is_empty() { p.sub { "No backups yet." } } @else {
             table {
-                thead { tr { th { "Backup set" } th { "Taken" } th.num { "Items" } th { "Run" } } }
+                thead { tr { th { "Backup set" } th { "Taken" } th.num { "Items" } th { "Changes" } th { "Run" } } }
                 tbody {
-                    @for s in &sets {
+                    @for (i, s) in sets.iter().enumerate() {
                         tr id=(format!("backup-{}", s.id)) {
-                            td { code { (s.id) } }
+                            td { a href=(format!("/admin/backups/{}", s.id)) { code { (s.id) } } }
                             td { (time::at(s.created_at)) }
                             td.num { (s.item_count) }
+                            td {
+                                @if let Some(older) = sets.get(i + 1) {
+                                    a href=(format!("/admin/backups/{}/diff/{}", older.id, s.id)) data-compare=(older.id) { "Compare with previous" }
+                                }
+                            }
                             td { @if let Some(r) = s.run_id { a href=(crate::query::run_url(r)) { "View run" } } }
                         }
                     }

@@ -66,3 +66,32 @@ pub fn connection(c: &ProviderConnection) -> Markup {
         }
     }
 }
+
+/// The connection's health in one line (the fleet overview): words, never
+/// the raw health document.
+pub fn summary(c: Option<&ProviderConnection>, now: atlas_core::Timestamp) -> Markup {
+    let Some(c) = c else {
+        return html! { span data-connection-health="none" { "No provider connection" } };
+    };
+    let health = c.health.as_ref();
+    let ok = health.and_then(|h| h.get("ok")).and_then(Value::as_bool);
+    let message = health.and_then(|h| h.get("message")).and_then(Value::as_str);
+    let state = match ok {
+        Some(true) => "healthy",
+        Some(false) => "unhealthy",
+        None => "unchecked",
+    };
+    html! {
+        span data-connection-health=(state) {
+            (kind_words(c.kind.as_str())) ", " (c.status.as_str().replace('_', " "))
+            @match (ok, c.checked_at) {
+                (Some(true), Some(at)) => { " · check passed " (time::ago(at, now)) }
+                (Some(false), Some(at)) => {
+                    " · check failed " (time::ago(at, now))
+                    @if let Some(m) = message { ": " (m) }
+                }
+                _ => { " · not checked yet" }
+            }
+        }
+    }
+}

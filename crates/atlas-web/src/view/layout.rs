@@ -24,7 +24,10 @@ pub struct Frame {
 }
 
 /// The sections of the top bar, each shown only with its capability.
-const SECTIONS: [(&str, &str, Capability); 4] = [
+/// The first one the viewer may open is their home (`/`, sign-in): the
+/// fleet overview for anyone who may see tenants.
+const SECTIONS: [(&str, &str, Capability); 5] = [
+    ("overview", "/admin/fleet", Capability::TenantView),
     ("operations", "/admin/operations", Capability::OperationsView),
     ("tenants", "/admin/tenants", Capability::TenantView),
     ("audit", "/admin/audit", Capability::AuditView),
@@ -76,6 +79,7 @@ impl Frame {
 
 fn label(key: &str) -> &'static str {
     match key {
+        "overview" => "Overview",
         "operations" => "Operations",
         "tenants" => "Tenants",
         "audit" => "Audit",

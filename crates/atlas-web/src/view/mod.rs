@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit_line;
 pub mod badge;
 pub mod cron;
+pub mod diff;
 pub mod error;
 pub mod form;
 pub mod health;

@@ -37,6 +37,11 @@ async fn fixture(w: &World) -> Fixture {
     atlas_providers::sandbox::seed(&w.store, w.tenant_a.id).await.unwrap();
     w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
     w.drain().await;
+    // A backup and a drift check of it (the drift route).
+    w.start(&w.owner.user, &w.tenant_a, OperationType::BackupRun, json!({})).await;
+    w.drain().await;
+    w.start(&w.owner.user, &w.tenant_a, OperationType::DriftCheck, json!({})).await;
+    w.drain().await;
     let queued = w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
     let versions = w.store.policy_versions(w.tenant_a.id).await.unwrap();
     let object_id = versions.first().expect("the sync stored versions").object_id.clone();
