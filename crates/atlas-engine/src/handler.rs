@@ -40,14 +40,24 @@ pub enum Stop {
 }
 
 /// The between-items checkpoint of a long run: the cancel flag before every
-/// item, the gate at least every `reevaluate_interval`.
+/// item, the gate at least every `reevaluate_interval` — or, for items that
+/// write, before every item.
 pub struct Checkpoint {
     last_gate: Option<tokio::time::Instant>,
+    every_item: bool,
 }
 
 impl Checkpoint {
+    /// For items that only read: the gate at least every interval.
     pub fn new() -> Checkpoint {
-        Checkpoint { last_gate: None }
+        Checkpoint { last_gate: None, every_item: false }
+    }
+
+    /// For items that write to the tenant: the gate before every item (a
+    /// fact read, not a claim), so that no write follows a committed
+    /// revocation or a closed write gate by more than the item's own reads.
+    pub fn before_every_write() -> Checkpoint {
+        Checkpoint { last_gate: None, every_item: true }
     }
 
     /// Asks the gate now, whatever the interval: after a write was refused.
@@ -61,7 +71,7 @@ impl Checkpoint {
         if let Some(by) = ctx.results.cancel_requested().await? {
             return Ok(Some(Stop::Cancelled(by)));
         }
-        let due = self.last_gate.is_none_or(|t| t.elapsed() >= ctx.reevaluate_interval);
+        let due = self.every_item || self.last_gate.is_none_or(|t| t.elapsed() >= ctx.reevaluate_interval);
         if due {
             self.last_gate = Some(tokio::time::Instant::now());
             let decision = ctx.results.decide_now(&ctx.run).await?;

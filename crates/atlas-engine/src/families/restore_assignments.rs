@@ -105,7 +105,7 @@ impl Handler for RestoreAssignments {
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         super::items::tally_done(&mut counts, &run_items);
-        let mut checkpoint = Checkpoint::new();
+        let mut checkpoint = Checkpoint::before_every_write();
         for item in &items {
             let key = item.id.to_string();
             if super::items::is_done(&run_items, &key) {

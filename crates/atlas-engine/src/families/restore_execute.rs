@@ -252,7 +252,8 @@ impl Handler for RestoreExecute {
         let mut plan_rows = Vec::new();
         // Items a rescued earlier attempt finished stay finished.
         super::items::tally_done(&mut counts, &run_items);
-        let mut checkpoint = Checkpoint::new();
+        // A dry run never writes, so it is not checked between items at all.
+        let mut checkpoint = Checkpoint::before_every_write();
         for item in &items {
             let key = item.id.to_string();
             if super::items::is_done(&run_items, &key) {
