@@ -6,6 +6,7 @@
 //! of one, and each batch appends its audit events and notifications through
 //! the one audit and notification writers.
 
+mod approval;
 pub mod claim;
 pub(crate) mod complete;
 pub(crate) mod lease;
