@@ -193,6 +193,9 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/operations/{run}", Api, Run(Cap(C::OperationsView)), api::operations::show),
         post("/api/v1/operations/{run}/cancel", Api, Run(CancelRun), api::operations::cancel),
         post("/api/v1/operations/{run}/retry", Api, Run(RetryRun), api::operations::retry),
+        // Who may decide is the approval rule's (403/409 from the handler).
+        post("/api/v1/operations/{run}/approve", Api, Run(Cap(C::OperationsView)), api::operations::approve),
+        post("/api/v1/operations/{run}/reject", Api, Run(Cap(C::OperationsView)), api::operations::reject),
         get("/api/v1/notifications", Api, User, api::notifications::list),
         post("/api/v1/notifications/{id}/read", Api, User, api::notifications::mark_read),
         get("/api/v1/audit", Api, List(C::AuditView), api::audit::list),
@@ -206,6 +209,7 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/tenants/{tenant}", Api, Tenant(Cap(C::TenantView)), api::tenants::show),
         post("/api/v1/tenants/{tenant}/status", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_status),
         post("/api/v1/tenants/{tenant}/write-gate", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_write_gate),
+        post("/api/v1/tenants/{tenant}/approval", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_approval),
         get(
             "/api/v1/tenants/{tenant}/connection",
             Api,

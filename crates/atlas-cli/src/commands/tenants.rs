@@ -1,4 +1,4 @@
-//! `atlas tenants add|set-status|write-gate|show|list`.
+//! `atlas tenants add|set-status|write-gate|approval|show|list`.
 
 use atlas_core::tenant::TenantStatus;
 use atlas_store::admin::Tenant;
@@ -12,6 +12,13 @@ use crate::error::CliError;
 pub enum Gate {
     Open,
     Closed,
+}
+
+/// Whether writing runs need another member's approval, as typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApprovalSetting {
+    Required,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +60,15 @@ pub enum TenantsCommand {
         #[arg(long)]
         workspace: Option<String>,
     },
+    /// Require another member's approval of writing runs, or stop requiring it
+    Approval {
+        #[arg(long)]
+        tenant: String,
+        #[arg(value_enum)]
+        setting: ApprovalSetting,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
     /// Show one tenant
     Show {
         #[arg(long)]
@@ -83,6 +99,10 @@ pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
             ctx.store.tenant_set_write_gate(t.id, gate == Gate::Open, &by).await?
         }
+        TenantsCommand::Approval { tenant, setting, workspace } => {
+            let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            ctx.store.tenant_set_approval(t.id, setting == ApprovalSetting::Required, &by).await?
+        }
         TenantsCommand::Show { tenant, workspace } => ctx.tenant(workspace.as_deref(), &tenant).await?,
         TenantsCommand::List { workspace } => {
             let ws = ctx.workspace_or_only(workspace.as_deref()).await?;
@@ -102,5 +122,6 @@ fn parse_status(s: &str) -> Result<TenantStatus, String> {
 
 pub fn describe(t: &Tenant) -> String {
     let gate = if t.writes_enabled { "open" } else { "closed" };
-    format!("tenant {} (id {}) {}, writes {gate}", t.name, t.id, t.status)
+    let approval = if t.approval_required { ", approval required" } else { "" };
+    format!("tenant {} (id {}) {}, writes {gate}{approval}", t.name, t.id, t.status)
 }

@@ -27,6 +27,7 @@ macro_rules! cli_both_stores {
 
 mod support;
 
+mod approvals;
 mod audit_verify;
 mod families_cli;
 mod general;

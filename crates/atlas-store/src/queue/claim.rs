@@ -227,9 +227,11 @@ impl Store {
     }
 
     /// Queue state for `worker --until-idle`: (runnable or waiting queued, running).
+    /// A run awaiting approval waits for a person, not for the worker: not counted.
     pub async fn runs_active_counts(&self) -> StoreResult<(i64, i64)> {
         let (queued, running): (i64, i64) = crate::on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0), \
+            "SELECT COALESCE(SUM(CASE WHEN status = 'queued' AND COALESCE(approval_state, '') <> 'pending' \
+                    THEN 1 ELSE 0 END), 0), \
                     COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) \
              FROM operation_runs WHERE status IN ('queued', 'running')"
         )

@@ -79,6 +79,22 @@ pub async fn set_write_gate(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    required: bool,
+}
+
+/// `atlas tenants approval`: whether writing runs need another member's approval.
+pub async fn set_approval(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(b): ApiJson<ApprovalBody>,
+) -> ApiResult<Json<Value>> {
+    let t = state.store.tenant_set_approval(ctx.tenant()?.id, b.required, &ctx.by()).await?;
+    Ok(Json(tenant_json(&state, &t).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewTenant {
     name: String,
     /// Default `active`, as `atlas tenants add`.
