@@ -1,0 +1,118 @@
+//! Multi-admin approval through the API (SPEC §10.2): the tenant's
+//! `approval_required`, the run's `approval`, `POST /operations/{run}/approve`
+//! and `/reject` with their refusals (403 / 404 / 409 / 422, nothing
+//! changed). Both stores.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use atlas_core::{OperationType, RunOutcome};
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::blocked::backup_set;
+use crate::support::{get, send, Auth, Payload, World};
+
+both_stores!(approval_through_the_api, rejection_through_the_api);
+
+async fn post(w: &World, path: &str, auth: Auth<'_>, body: Value) -> (StatusCode, Value) {
+    let a = send(&w.app, Method::POST, path, auth, Payload::Json(body)).await;
+    (a.status, a.json())
+}
+
+async fn pending_restore(w: &World) -> atlas_core::run::Run {
+    let (status, t) = post(
+        w,
+        &format!("/api/v1/tenants/{}/approval", w.tenant_a.id),
+        Auth::Bearer(&w.owner),
+        json!({"required": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["approval_required"], true, "{t}");
+    let set = backup_set(w).await;
+    let run = w
+        .start(
+            &w.manager.user,
+            &w.tenant_a,
+            OperationType::RestoreExecute,
+            json!({"backup_set_id": set, "dry_run": false}),
+        )
+        .await;
+    assert!(run.approval.as_ref().is_some_and(|a| a.is_pending()), "{run:?}");
+    run
+}
+
+async fn approval_through_the_api(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    // Only a tenant manager changes the setting.
+    let (status, _) = post(
+        &w,
+        &format!("/api/v1/tenants/{}/approval", w.tenant_a.id),
+        Auth::Bearer(&w.readonly),
+        json!({"required": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(
+        &w,
+        &format!("/api/v1/tenants/{}/approval", w.tenant_a.id),
+        Auth::Bearer(&w.owner),
+        json!({"required": "yes"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let run = pending_restore(&w).await;
+    let shown = get(&w.app, &format!("/api/v1/operations/{}", run.id), Auth::Bearer(&w.readonly)).await.json();
+    assert_eq!(shown["approval"], json!({"state": "pending", "by": null, "at": null, "reason": null}), "{shown}");
+    let tenant = get(&w.app, &format!("/api/v1/tenants/{}", w.tenant_a.id), Auth::Bearer(&w.owner)).await.json();
+    assert_eq!(tenant["approval_required"], true, "{tenant}");
+
+    let approve = format!("/api/v1/operations/{}/approve", run.id);
+    let audit = w.store.audit_events(Default::default()).await.unwrap().len();
+    for (who, want) in [
+        (&w.manager, StatusCode::FORBIDDEN), // the initiator
+        (&w.readonly, StatusCode::FORBIDDEN),
+        (&w.scoped, StatusCode::NOT_FOUND), // not entitled to tenant A
+        (&w.outsider, StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = post(&w, &approve, Auth::Bearer(who), json!({})).await;
+        assert_eq!(status, want, "{} {body}", who.user.email);
+    }
+    let long = json!({"reason": "x".repeat(1_001)});
+    let (status, body) = post(&w, &format!("/api/v1/operations/{}/reject", run.id), Auth::Bearer(&w.owner), long).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(w.store.audit_events(Default::default()).await.unwrap().len(), audit, "nothing changed");
+    assert_eq!(w.store.run_get(run.id).await.unwrap(), run);
+
+    let (status, body) = post(&w, &approve, Auth::Bearer(&w.owner), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["approval"]["state"], "approved");
+    assert_eq!(body["approval"]["by"], json!(w.owner.user.id));
+    let (status, body) = post(&w, &approve, Auth::Bearer(&w.owner), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+
+    // The document names the new endpoints and the run's approval.
+    let doc = get(&w.app, "/api/v1/openapi.json", Auth::Bearer(&w.owner)).await.json();
+    for path in
+        ["/api/v1/operations/{run}/approve", "/api/v1/operations/{run}/reject", "/api/v1/tenants/{tenant}/approval"]
+    {
+        assert!(doc["paths"][path]["post"].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["Run"]["properties"]["approval"].is_object());
+}
+
+async fn rejection_through_the_api(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let run = pending_restore(&w).await;
+    let reject = format!("/api/v1/operations/{}/reject", run.id);
+    // An empty body is a rejection without a reason.
+    let a = send(&w.app, Method::POST, &reject, Auth::Bearer(&w.owner), Payload::Raw(String::new())).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let body = a.json();
+    assert_eq!((body["status"].clone(), body["outcome"].clone()), (json!("completed"), json!("blocked")));
+    assert_eq!(body["decision"]["reason_code"], "approval_rejected", "{body}");
+    assert_eq!(w.store.run_get(run.id).await.unwrap().outcome, RunOutcome::Blocked);
+    let (status, _) = post(&w, &reject, Auth::Bearer(&w.owner), json!({"reason": "again"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
