@@ -54,12 +54,14 @@ impl FactSet {
     /// One run's facts, exactly as if loaded for it alone; `Err` names a fact
     /// row that could not be read. The approval facts come from the run's
     /// record and its approver as they stand now (SPEC §10.2).
-    pub(crate) fn facts(&self, ctx: &CheckedContext, run: &Run, validity_ms: i64) -> Result<Facts, String> {
+    /// `run` is `None` for a run not yet made (a schedule slot's).
+    pub(crate) fn facts(&self, ctx: &CheckedContext, run: Option<&Run>, validity_ms: i64) -> Result<Facts, String> {
         let mut facts = Facts::default();
+        let record = run.and_then(|r| r.approval.as_ref());
         facts.approval = ApprovalFacts {
             required_by: run_tenants(ctx).into_iter().filter(|t| self.approval_required.contains(t)).collect(),
-            record: run.approval.clone(),
-            approver: match run.approval.as_ref().and_then(|a| a.by) {
+            record: record.cloned(),
+            approver: match record.and_then(|a| a.by) {
                 None => None,
                 Some(by) => match self.users.get(&by) {
                     None => None,
@@ -71,7 +73,7 @@ impl FactSet {
                 },
             },
             validity_ms,
-            run_started_at: run.started_at,
+            run_started_at: run.and_then(|r| r.started_at),
         };
         match &ctx.authority {
             Authority::Actor { user_id } => {
@@ -144,7 +146,7 @@ pub(crate) async fn load(
     lock: bool,
 ) -> StoreResult<Facts> {
     let set = load_many(tx, &[ctx], &approvers([run]), lock).await?;
-    set.facts(ctx, run, validity_ms).map_err(StoreError::Corrupt)
+    set.facts(ctx, Some(run), validity_ms).map_err(StoreError::Corrupt)
 }
 
 /// Loads the facts for a batch of checked contexts and the approvers of their

@@ -15,6 +15,7 @@ mod multirow;
 mod row;
 
 pub mod compliance;
+pub mod impact;
 pub mod inventory;
 pub mod live;
 pub mod monitoring;

@@ -1,5 +1,6 @@
 //! `atlas tenants add|set-status|write-gate|approval|show|list`.
 
+use atlas_core::impact::AdminChange;
 use atlas_core::tenant::TenantStatus;
 use atlas_store::admin::Tenant;
 use clap::{Subcommand, ValueEnum};
@@ -50,6 +51,9 @@ pub enum TenantsCommand {
         status: TenantStatus,
         #[arg(long)]
         workspace: Option<String>,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Open or close a tenant's write gate
     WriteGate {
@@ -59,6 +63,9 @@ pub enum TenantsCommand {
         gate: Gate,
         #[arg(long)]
         workspace: Option<String>,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Require another member's approval of writing runs, or stop requiring it
     Approval {
@@ -91,12 +98,20 @@ pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
             let open = writes == Gate::Open;
             ctx.store.tenant_create(ws.id, &name, status, open, external_tenant_id.as_deref(), &by).await?
         }
-        TenantsCommand::SetStatus { tenant, status, workspace } => {
+        TenantsCommand::SetStatus { tenant, status, workspace, preview } => {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            if preview {
+                let change = AdminChange::TenantSetStatus { tenant_id: t.id, status };
+                return crate::commands::preview::print(ctx, Ok(change)).await;
+            }
             ctx.store.tenant_set_status(t.id, status, &by).await?
         }
-        TenantsCommand::WriteGate { tenant, gate, workspace } => {
+        TenantsCommand::WriteGate { tenant, gate, workspace, preview } => {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            if preview {
+                let change = AdminChange::TenantWriteGate { tenant_id: t.id, open: gate == Gate::Open };
+                return crate::commands::preview::print(ctx, Ok(change)).await;
+            }
             ctx.store.tenant_set_write_gate(t.id, gate == Gate::Open, &by).await?
         }
         TenantsCommand::Approval { tenant, setting, workspace } => {

@@ -34,6 +34,7 @@ mod general;
 mod names;
 mod operator;
 mod people;
+mod preview;
 mod runs;
 mod scheduler_nodes;
 mod serve;

@@ -269,7 +269,7 @@ async fn authorize_batch(
     let mut writes = Vec::with_capacity(runs.len());
     for ((run, ctx), checked) in runs.iter().zip(&contexts).zip(&checked) {
         let attempt = run.attempt + 1;
-        let decision = match checked.as_ref().map(|c| facts.facts(c, run, validity_ms)) {
+        let decision = match checked.as_ref().map(|c| facts.facts(c, Some(run), validity_ms)) {
             Some(Ok(f)) => evaluate(ctx, &f, now, attempt),
             Some(Err(e)) => {
                 tracing::warn!(run_id = %run.id, error = %e, "claim: a fact row could not be read");
