@@ -289,6 +289,15 @@ impl Store {
         keep_an_owner(&owners, &before, stays_owner)
     }
 
+    /// Whether `member_set_scope` would accept this scope (its tenants are the
+    /// workspace's), checked for a preview without changing anything.
+    pub async fn member_scope_check(&self, workspace_id: Uuid, scope: &TenantScope) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let checked = check_scope(&mut tx, workspace_id, scope).await;
+        drop(tx);
+        checked
+    }
+
     pub async fn membership_get(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Membership>> {
         let sql = format!("{MEMBERSHIP_SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2");
         let row: Option<MembershipRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)

@@ -150,6 +150,18 @@ fn approval_schema() -> Value {
             "reason": {"type": ["string", "null"]}}})
 }
 
+/// The changes that take `?preview=true`.
+const PREVIEWABLE: &[&str] = &[
+    "/api/v1/workspaces/{workspace}/members/{user}/role",
+    "/api/v1/workspaces/{workspace}/members/{user}/scope",
+    "/api/v1/workspaces/{workspace}/members/{user}/revoke",
+    "/api/v1/workspaces/{workspace}/roles/{role}/capabilities",
+    "/api/v1/tenants/{tenant}/status",
+    "/api/v1/tenants/{tenant}/write-gate",
+    "/api/v1/tenants/{tenant}/connection",
+    "/api/v1/tenants/{tenant}/schedules/{schedule}/enabled",
+];
+
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in routes().iter().filter(|r| r.surface == Surface::Api && r.path.starts_with("/api/v1/")) {
@@ -167,6 +179,11 @@ pub fn document() -> Value {
             })
             .collect();
         params.extend(query_params(r.path));
+        if method == "post" && PREVIEWABLE.contains(&r.path) {
+            params.push(json!({"name": "preview", "in": "query", "required": false,
+                "schema": {"type": "string", "enum": ["true", "false"]},
+                "description": "true: change nothing; answer {\"preview\": true, \"affected\": [...], \"changed\": false}, the runs and schedule slots of the next 24 h the change would block (SPEC §10.2)"}));
+        }
         let mut op = json!({
             "summary": format!("{} {}", r.method, r.path),
             "parameters": params,

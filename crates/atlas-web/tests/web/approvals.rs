@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::blocked::backup_set;
 use crate::support::{get, send, Auth, Payload, World};
 
-both_stores!(approval_through_the_api, rejection_through_the_api);
+both_stores!(approval_through_the_api, rejection_through_the_api, preview_through_the_api);
 
 async fn post(w: &World, path: &str, auth: Auth<'_>, body: Value) -> (StatusCode, Value) {
     let a = send(&w.app, Method::POST, path, auth, Payload::Json(body)).await;
@@ -115,4 +115,34 @@ async fn rejection_through_the_api(store: atlas_store::Store) {
     assert_eq!(w.store.run_get(run.id).await.unwrap().outcome, RunOutcome::Blocked);
     let (status, _) = post(&w, &reject, Auth::Bearer(&w.owner), json!({"reason": "again"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+async fn preview_through_the_api(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let run = w.start(&w.manager.user, &w.tenant_a, OperationType::InventorySync, json!({})).await;
+    let audit = w.store.audit_events(Default::default()).await.unwrap().len();
+    let status = format!("/api/v1/tenants/{}/status", w.tenant_a.id);
+    let (code, doc) =
+        post(&w, &format!("{status}?preview=true"), Auth::Bearer(&w.owner), json!({"status": "suspended"})).await;
+    assert_eq!(code, StatusCode::OK, "{doc}");
+    assert_eq!((doc["preview"].clone(), doc["changed"].clone()), (json!(true), json!(false)));
+    let affected = doc["affected"].as_array().unwrap();
+    assert_eq!(affected[0]["run_id"], json!(run.id), "{doc}");
+    assert_eq!(affected[0]["reason_code"], "tenant_suspended");
+    assert!(affected.iter().any(|a| a["schedule_id"] == json!(w.schedule.id) && a["state"] == "scheduled"), "{doc}");
+    assert_eq!(w.store.tenant_get(w.tenant_a.id).await.unwrap().status, w.tenant_a.status, "nothing changed");
+    assert_eq!(w.store.audit_events(Default::default()).await.unwrap().len(), audit);
+    let (code, _) =
+        post(&w, &format!("{status}?preview=maybe"), Auth::Bearer(&w.owner), json!({"status": "suspended"})).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    // Still guarded like the change itself.
+    let (code, _) =
+        post(&w, &format!("{status}?preview=true"), Auth::Bearer(&w.readonly), json!({"status": "suspended"})).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+
+    let role = format!("/api/v1/workspaces/{}/members/{}/role?preview=true", w.ws.slug, w.manager.user.id);
+    let (code, doc) = post(&w, &role, Auth::Bearer(&w.owner), json!({"role": "readonly"})).await;
+    assert_eq!(code, StatusCode::OK, "{doc}");
+    assert_eq!(doc["affected"][0]["reason_code"], "capability_revoked", "{doc}");
+    assert_eq!(w.store.audit_events(Default::default()).await.unwrap().len(), audit);
 }
