@@ -119,6 +119,9 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/admin/operations/{run}/live", Page, Run(Cap(C::OperationsView)), pages::run::fragment),
         post("/admin/operations/{run}/cancel", Page, Run(CancelRun), pages::run::cancel),
         post("/admin/operations/{run}/retry", Page, Run(RetryRun), pages::run::retry),
+        // Who may decide is the approval rule's (told in the flash).
+        post("/admin/operations/{run}/approve", Page, Run(Cap(C::OperationsView)), pages::run::approve),
+        post("/admin/operations/{run}/reject", Page, Run(Cap(C::OperationsView)), pages::run::reject),
         // Console: tenants.
         get("/admin/tenants", Page, List(C::TenantView), pages::tenants::list),
         get("/admin/tenants/{tenant}", Page, Tenant(Cap(C::TenantView)), pages::tenants::show),
@@ -126,6 +129,7 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/admin/tenants/{tenant}/settings", Page, Tenant(Cap(C::TenantManage)), pages::settings::show),
         post("/admin/tenants/{tenant}/status", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_status),
         post("/admin/tenants/{tenant}/write-gate", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_write_gate),
+        post("/admin/tenants/{tenant}/approval", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_approval),
         get(
             "/admin/tenants/{tenant}/connection",
             Page,

@@ -124,6 +124,8 @@ pub struct RunFilter {
     pub op_type: Option<OperationType>,
     pub status: Option<RunStatus>,
     pub outcome: Option<RunOutcome>,
+    /// Only queued runs awaiting approval (SPEC §10.2).
+    pub awaiting_approval: bool,
     /// A user id, or `System` for system-authority runs.
     pub initiator: Option<Initiator>,
     /// Keyset cursor: runs older than this id.
@@ -234,8 +236,12 @@ impl Store {
         if let Some(before) = f.before {
             conds.push(format!("id < {}", b.text(before.to_string())));
         }
+        if f.awaiting_approval {
+            conds.push("approval_state = 'pending'".into());
+        }
+        let status = if f.awaiting_approval { Some(RunStatus::Queued) } else { f.status };
         let scoped = f.workspace_id.is_some() || f.tenant_id.is_some() || f.tenant_scope.is_some();
-        let parts = crate::monitoring::life_parts(scoped, f.status, f.outcome);
+        let parts = crate::monitoring::life_parts(scoped, status, f.outcome);
         let limit = b.int(i64::from(f.limit.clamp(1, 500)));
         let sql = crate::monitoring::newest_sql(RUN_COLUMNS, &conds, &parts, &limit);
         let rows: Vec<RunRow> = on_db!(self.db(), |p| bind_all!(sqlx::query_as(&sql), b).fetch_all(p).await)?;

@@ -3,6 +3,7 @@
 //! with `view`. Forms answer with a redirect and a flash line.
 
 pub mod audit;
+pub mod confirm;
 pub mod home;
 pub mod members;
 pub mod notifications;

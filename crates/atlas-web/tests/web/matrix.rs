@@ -87,17 +87,26 @@ fn sample(spec: &RouteSpec, w: &World) -> Payload {
     let newbie = w.newbie.email.clone();
     match (spec.surface, spec.path) {
         (Surface::Page, p)
-            if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/run") =>
+            if p.ends_with("/cancel")
+                || p.ends_with("/retry")
+                || p.ends_with("/revoke")
+                || p.ends_with("/run")
+                || p.ends_with("/approve")
+                || p.ends_with("/reject") =>
         {
             form(&[])
         }
         (Surface::Page, "/admin/tenants/{tenant}/operations") => form(&[("type", "inventory.sync")]),
         (Surface::Page, "/admin/operations/bulk") => form(&[("operation", "inventory.sync"), ("tenant_id", &a)]),
-        (Surface::Page, "/admin/tenants/{tenant}/status") => form(&[("status", "suspended")]),
-        (Surface::Page, "/admin/tenants/{tenant}/write-gate") => form(&[("open", "false")]),
-        (Surface::Page, "/admin/tenants/{tenant}/connection") => form(&[("enabled", "false")]),
+        // Confirmed: the confirmation step (SPEC §10.2) is the browser test's.
+        (Surface::Page, "/admin/tenants/{tenant}/status") => form(&[("status", "suspended"), ("confirm", "1")]),
+        (Surface::Page, "/admin/tenants/{tenant}/write-gate") => form(&[("open", "false"), ("confirm", "1")]),
+        (Surface::Page, "/admin/tenants/{tenant}/connection") => form(&[("enabled", "false"), ("confirm", "1")]),
+        (Surface::Page, "/admin/tenants/{tenant}/approval") => form(&[("required", "true")]),
         (Surface::Page, "/admin/tenants/{tenant}/schedules") => form(&[("cron", "0 3 * * *"), ("timezone", "UTC")]),
-        (Surface::Page, "/admin/tenants/{tenant}/schedules/{schedule}/enabled") => form(&[("enabled", "false")]),
+        (Surface::Page, "/admin/tenants/{tenant}/schedules/{schedule}/enabled") => {
+            form(&[("enabled", "false"), ("confirm", "1")])
+        }
         (Surface::Page, "/admin/members") => form(&[("email", &newbie), ("role", "readonly"), ("scope", "all")]),
         (Surface::Page, "/admin/members/{user}/role") => form(&[("role", "operator")]),
         (Surface::Page, "/admin/members/{user}/scope") => form(&[("scope", "tenants"), ("tenant", &a)]),
