@@ -360,6 +360,9 @@ fn timeline(events: &[AuditEvent], names: &Names) -> Markup {
                         (class, format!("Completed: {}", outcome.map(|o| atlas_core::badge::outcome_badge(o).label).unwrap_or("unknown")))
                     }
                     "operation.cancelled" => ("", format!("Cancelled by {}", actor(&e.actor, names))),
+                    "operation.approval_requested" => ("", "Approval requested from the tenant's approvers".to_owned()),
+                    "operation.approved" => ("ok", format!("Approved by {}", actor(&e.actor, names))),
+                    "operation.rejected" => ("blocked", format!("Rejected by {}", actor(&e.actor, names))),
                     other => ("", other.to_owned()),
                 };
                 li class=(class) data-action=(e.action) { (time::at(e.created_at)) " — " (text) }
