@@ -10,9 +10,14 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::blocked::backup_set;
-use crate::support::{get, send, Auth, Payload, World};
+use crate::support::{form, get, send, Auth, Payload, World};
 
-both_stores!(approval_through_the_api, rejection_through_the_api, preview_through_the_api);
+both_stores!(
+    approval_through_the_api,
+    rejection_through_the_api,
+    preview_through_the_api,
+    approval_and_confirmation_in_the_console
+);
 
 async fn post(w: &World, path: &str, auth: Auth<'_>, body: Value) -> (StatusCode, Value) {
     let a = send(&w.app, Method::POST, path, auth, Payload::Json(body)).await;
@@ -145,4 +150,58 @@ async fn preview_through_the_api(store: atlas_store::Store) {
     assert_eq!(code, StatusCode::OK, "{doc}");
     assert_eq!(doc["affected"][0]["reason_code"], "capability_revoked", "{doc}");
     assert_eq!(w.store.audit_events(Default::default()).await.unwrap().len(), audit);
+}
+
+async fn approval_and_confirmation_in_the_console(store: atlas_store::Store) {
+    let w = World::new(store).await;
+    let run = pending_restore(&w).await;
+    // Monitoring's Awaiting approval tab lists it with the badge from the one mapping.
+    let list = get(
+        &w.app,
+        &format!("/admin/operations?workspace={}&status=awaiting_approval", w.ws.slug),
+        Auth::Cookie(&w.owner),
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let row = crate::blocked::row(&list.text(), run.id);
+    assert!(row.contains("data-status=\"awaiting_approval\"") && row.contains("Awaiting approval"), "{row}");
+    // The initiator sees no Approve button; another manager does, with the approval panel.
+    let run_page = format!("/admin/operations/{}", run.id);
+    let page = |who| get(&w.app, &run_page, Auth::Cookie(who));
+    let own = page(&w.manager).await.text();
+    assert!(own.contains("data-approval=\"pending\"") && !own.contains(">Approve<"), "the initiator may not approve");
+    assert!(page(&w.owner).await.text().contains(">Approve<"));
+    let a = send(
+        &w.app,
+        Method::POST,
+        &format!("/admin/operations/{}/approve", run.id),
+        Auth::Cookie(&w.manager),
+        form(&[]),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(w.store.run_get(run.id).await.unwrap().approval.unwrap().is_pending(), "refused: told in the flash");
+    let a =
+        send(&w.app, Method::POST, &format!("/admin/operations/{}/approve", run.id), Auth::Cookie(&w.owner), form(&[]))
+            .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let shown = page(&w.owner).await.text();
+    assert!(shown.contains("Approved by") && shown.contains("data-approval=\"approved\""), "who approved is shown");
+
+    // A role change that would block the manager's runs asks for confirmation first.
+    let sync = w.start(&w.manager.user, &w.tenant_b, OperationType::InventorySync, json!({})).await;
+    let role = format!("/admin/members/{}/role?workspace={}", w.manager.user.id, w.ws.slug);
+    let a = send(&w.app, Method::POST, &role, Auth::Cookie(&w.owner), form(&[("role", "readonly")])).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let text = a.text();
+    assert!(text.contains("This change will block 2 queued runs."), "{text}");
+    assert!(text.contains(&format!("href=\"/admin/operations/{}\"", sync.id)), "a link to each run");
+    assert!(text.contains(&format!("href=\"/admin/operations/{}\"", run.id)));
+    let m = w.store.membership_get(w.ws.id, w.manager.user.id).await.unwrap().unwrap();
+    assert_eq!(m.role.name(), "manager", "nothing changed before the confirmation");
+    let a = send(&w.app, Method::POST, &role, Auth::Cookie(&w.owner), form(&[("role", "readonly"), ("confirm", "1")]))
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let m = w.store.membership_get(w.ws.id, w.manager.user.id).await.unwrap().unwrap();
+    assert_eq!(m.role.name(), "readonly");
 }
