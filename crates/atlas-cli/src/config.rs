@@ -134,6 +134,13 @@ impl Env {
         self.get("HOSTNAME").unwrap_or(atlas_engine::worker::DEFAULT_NODE)
     }
 
+    /// `ATLAS_APPROVAL_VALIDITY_MS`: how long an approval stays valid (default 24 h).
+    pub fn approval_validity_ms(&self) -> Result<i64, CliError> {
+        Ok(self
+            .millis("ATLAS_APPROVAL_VALIDITY_MS")?
+            .map_or(atlas_core::approval::DEFAULT_VALIDITY_MS, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+    }
+
     /// `ATLAS_BIND`, the console's address when no public URL is given.
     pub fn bind(&self) -> Option<&str> {
         self.get("ATLAS_BIND")
@@ -164,6 +171,7 @@ mod tests {
         let s = e.scheduler(&engine).unwrap();
         assert_eq!((s.tick, s.cron), (Duration::from_secs(10), CronSyntax::Standard));
         assert_eq!((e.node(), e.bind()), ("atlas", None));
+        assert_eq!(e.approval_validity_ms().unwrap(), 86_400_000);
     }
 
     #[test]
@@ -183,7 +191,9 @@ mod tests {
             ("ATLAS_CRON_ALLOW_SECONDS", "1"),
             ("HOSTNAME", "node-3"),
             ("ATLAS_BIND", " 0.0.0.0:9090 "),
+            ("ATLAS_APPROVAL_VALIDITY_MS", "3600000"),
         ]);
+        assert_eq!(e.approval_validity_ms().unwrap(), 3_600_000);
         let engine = e.engine().unwrap();
         assert_eq!(engine.lease, Duration::from_millis(1));
         assert_eq!((engine.claim_batch, engine.max_attempts, engine.concurrency), (1000, 7, 12));

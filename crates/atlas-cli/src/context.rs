@@ -33,7 +33,7 @@ pub fn console_url(public_url: Option<&str>, env: &Env) -> String {
 impl Context {
     /// Connects and applies pending migrations (idempotent).
     pub async fn open(database_url: &str, env: Env, out: Output, console: String) -> Result<Context, CliError> {
-        let store = Store::connect(database_url).await?;
+        let store = Store::connect(database_url).await?.with_approval_validity_ms(env.approval_validity_ms()?);
         store.migrate().await?;
         Ok(Context { store, env, out, console, database_url: database_url.to_owned() })
     }

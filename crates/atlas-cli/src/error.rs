@@ -48,6 +48,12 @@ impl CliError {
         CliError::new(4, "forbidden", message)
     }
 
+    /// The record is not in the state the request needs (approving a run that
+    /// is not awaiting approval): 409, exit 5 (SPEC §10.2).
+    pub fn not_pending(message: impl Into<String>) -> CliError {
+        CliError::new(5, "conflict", message)
+    }
+
     /// A refusal by the legitimacy gate, with its exit code from SPEC §3.2.
     pub fn denied(class: DenialClass, reason_code: &str, message: impl Into<String>) -> CliError {
         let exit = match class {

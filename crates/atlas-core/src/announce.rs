@@ -107,6 +107,16 @@ pub fn drift_sentence(changes: i64, backup_at: crate::Timestamp, now: crate::Tim
     }
 }
 
+/// The title and sentence of an `approval_requested` notification:
+/// ("Restore on Contoso North awaits your approval", "Another member started it; …").
+pub fn approval_requested(run: &Run, tenant_name: Option<&str>) -> (String, String) {
+    let label = label(run.op_type, &run.params);
+    let subject = tenant_name.map_or_else(|| label.clone(), |t| format!("{label} on {t}"));
+    let title = format!("{subject} awaits your approval");
+    let body = "It will not run until another member approves it; open it to approve or reject.".to_owned();
+    (title, body)
+}
+
 #[cfg(test)]
 mod tests {
 

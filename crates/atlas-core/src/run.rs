@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::approval::Approval;
 use crate::audit::{Actor, AuditDraft};
 use crate::gate::{Authority, Decision, ExecutionContext};
 use crate::operation::{dedupe_key, AuthorityKind, OperationType, ParamError};
@@ -141,6 +142,9 @@ pub struct Run {
     pub retry_of_run_id: Option<Uuid>,
     pub summary_counts: SummaryCounts,
     pub result: Value,
+    /// Multi-admin approval (SPEC §10.2): `None` for a run that needs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 /// What a new run is made of; params must already be validated.
@@ -198,6 +202,7 @@ impl Run {
             retry_of_run_id: new.retry_of_run_id,
             summary_counts: SummaryCounts::default(),
             result: json!({}),
+            approval: None,
         };
         let actor = initiator.map_or(Actor::System, |user_id| Actor::User { user_id });
         let data = json!({

@@ -13,6 +13,7 @@ mod completer;
 pub mod config;
 pub mod families;
 pub mod handler;
+pub mod impact;
 pub mod pacing;
 pub mod patience;
 pub mod provider;

@@ -3,6 +3,7 @@
 //! against the facts now; a denial stores nothing.
 
 use atlas_core::access::{self, Access, Viewer};
+use atlas_core::approval::{ApprovalError, Member};
 use atlas_core::audit::Actor;
 use atlas_core::gate::{Authority, Decision};
 use atlas_core::operation::{bulk_item_types, OperationType};
@@ -42,6 +43,13 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(what) => ServiceError::NotFound(what),
             StoreError::Invalid(m) => ServiceError::Invalid(m),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
+            StoreError::Approval(e) => match e {
+                ApprovalError::NotFound => ServiceError::NotFound("run".into()),
+                ApprovalError::NotPending(m) => ServiceError::Conflict(m),
+                ApprovalError::ReasonTooLong(_) => ServiceError::Invalid(e.to_string()),
+                // Their own run, disabled, or without the capability (403 / exit 4).
+                other => ServiceError::Forbidden(other.to_string()),
+            },
             other => ServiceError::Store(other),
         }
     }
@@ -168,6 +176,24 @@ async fn insert_authorized(store: &Store, new: NewRun) -> Result<Inserted, Servi
         Started::Queued(inserted) => Ok(inserted),
         Started::Refused(decision) => Err(ServiceError::Denied(decision)),
     }
+}
+
+/// Approves a run awaiting approval as a user (SPEC §10.2; the rule is
+/// `atlas_core::approval::decide`, applied by the store in the writing transaction).
+pub async fn approve(store: &Store, run_id: Uuid, user_id: Uuid) -> Result<Run, ServiceError> {
+    Ok(store.run_approve(run_id, user_id).await?)
+}
+
+/// Rejects a run awaiting approval as a user: it completes blocked `approval_rejected`.
+pub async fn reject(store: &Store, run_id: Uuid, user_id: Uuid, reason: Option<String>) -> Result<Run, ServiceError> {
+    Ok(store.run_reject(run_id, user_id, reason).await?)
+}
+
+/// A user as the approval rule sees them in a workspace (`None`: not a member).
+pub async fn member(store: &Store, workspace_id: Uuid, user_id: Uuid) -> Result<Option<Member>, ServiceError> {
+    let Some(viewer) = viewer(store, workspace_id, user_id).await? else { return Ok(None) };
+    let disabled = store.user_get(user_id).await?.disabled_at.is_some();
+    Ok(Some(Member { viewer, disabled }))
 }
 
 /// The viewer a user is in a workspace (`None`: not a member).

@@ -9,7 +9,7 @@
 //! not change anything returns the current state without an event.
 
 mod connection;
-mod member;
+pub(crate) mod member;
 mod role;
 mod tenant;
 mod token;

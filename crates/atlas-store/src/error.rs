@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A finishing write whose lease was lost: another worker owns the run now.
     #[error("the run's lease is no longer held by this worker")]
     Fenced,
+    /// An approval or rejection refused by `atlas_core::approval::decide`.
+    #[error(transparent)]
+    Approval(#[from] atlas_core::approval::ApprovalError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -12,10 +12,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use atlas_core::approval::{ApprovalFacts, ApproverFact};
 use atlas_core::capability::{BuiltinRole, Role};
 use atlas_core::gate::{
     Authority, CheckedContext, ConnectionFact, Facts, InitiatorFact, MembershipFact, ScheduleFact, TenantFact,
 };
+use atlas_core::run::Run;
 use atlas_core::tenant::{ConnectionKind, ConnectionStatus, TenantScope, TenantStatus};
 use uuid::Uuid;
 
@@ -44,13 +46,35 @@ pub(crate) struct FactSet {
     schedules: HashMap<Uuid, (Uuid, ScheduleFact)>,
     /// (backup set id, tenant id as stored).
     backup_sets: HashSet<(String, String)>,
+    /// The loaded tenants whose `approval_required` is set.
+    approval_required: HashSet<Uuid>,
 }
 
 impl FactSet {
     /// One run's facts, exactly as if loaded for it alone; `Err` names a fact
-    /// row that could not be read.
-    pub(crate) fn facts(&self, ctx: &CheckedContext) -> Result<Facts, String> {
+    /// row that could not be read. The approval facts come from the run's
+    /// record and its approver as they stand now (SPEC §10.2).
+    /// `run` is `None` for a run not yet made (a schedule slot's).
+    pub(crate) fn facts(&self, ctx: &CheckedContext, run: Option<&Run>, validity_ms: i64) -> Result<Facts, String> {
         let mut facts = Facts::default();
+        let record = run.and_then(|r| r.approval.as_ref());
+        facts.approval = ApprovalFacts {
+            required_by: run_tenants(ctx).into_iter().filter(|t| self.approval_required.contains(t)).collect(),
+            record: record.cloned(),
+            approver: match record.and_then(|a| a.by) {
+                None => None,
+                Some(by) => match self.users.get(&by) {
+                    None => None,
+                    Some(user) => Some(ApproverFact {
+                        display_name: user.display_name.clone(),
+                        disabled: user.disabled,
+                        membership: self.memberships.get(&(ctx.workspace_id, by)).cloned().transpose()?,
+                    }),
+                },
+            },
+            validity_ms,
+            run_started_at: run.and_then(|r| r.started_at),
+        };
         match &ctx.authority {
             Authority::Actor { user_id } => {
                 facts.initiator = self.users.get(user_id).cloned();
@@ -80,6 +104,20 @@ impl FactSet {
     }
 }
 
+/// The run's tenant, or a bulk run's `tenant_ids`.
+fn run_tenants(ctx: &CheckedContext) -> Vec<Uuid> {
+    match (ctx.tenant_id, ctx.params.bulk()) {
+        (Some(t), _) => vec![t],
+        (None, Some(b)) => b.tenant_ids.clone(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// The (workspace, approver) of each run's approval record.
+pub(crate) fn approvers<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Vec<(Uuid, Uuid)> {
+    runs.into_iter().filter_map(|r| r.approval.as_ref().and_then(|a| a.by).map(|by| (r.workspace_id, by))).collect()
+}
+
 fn backup_set_key(ctx: &CheckedContext) -> Option<(String, String)> {
     let set = ctx.params.backup_set_id()?;
     Some((set.to_string(), ctx.tenant_id.map(|t| t.to_string()).unwrap_or_default()))
@@ -99,19 +137,37 @@ fn one_key(ids: &[Uuid]) -> Rows {
     rows
 }
 
-/// Loads the facts for one checked context (the start path, between items).
-pub(crate) async fn load(tx: &mut Tx, ctx: &CheckedContext, lock: bool) -> StoreResult<Facts> {
-    load_many(tx, &[ctx], lock).await?.facts(ctx).map_err(StoreError::Corrupt)
+/// Loads the facts for one run's checked context (the start path, between items).
+pub(crate) async fn load(
+    tx: &mut Tx,
+    ctx: &CheckedContext,
+    run: &Run,
+    validity_ms: i64,
+    lock: bool,
+) -> StoreResult<Facts> {
+    let set = load_many(tx, &[ctx], &approvers([run]), lock).await?;
+    set.facts(ctx, Some(run), validity_ms).map_err(StoreError::Corrupt)
 }
 
-/// Loads the facts for a batch of checked contexts: at most seven queries.
-pub(crate) async fn load_many(tx: &mut Tx, ctxs: &[&CheckedContext], lock: bool) -> StoreResult<FactSet> {
+/// Loads the facts for a batch of checked contexts and the approvers of their
+/// runs (`approvers`: workspace and user): at most seven queries, approvers
+/// read with the initiators.
+pub(crate) async fn load_many(
+    tx: &mut Tx,
+    ctxs: &[&CheckedContext],
+    approvers: &[(Uuid, Uuid)],
+    lock: bool,
+) -> StoreResult<FactSet> {
     let share = if lock && matches!(tx, Tx::Postgres(_)) { " FOR SHARE" } else { "" };
     let mut set = FactSet::default();
-    let actors = keys(ctxs.iter().filter_map(|c| match c.authority {
-        Authority::Actor { user_id } => Some((c.workspace_id, user_id)),
-        Authority::System { .. } => None,
-    }));
+    let actors = keys(
+        ctxs.iter()
+            .filter_map(|c| match c.authority {
+                Authority::Actor { user_id } => Some((c.workspace_id, user_id)),
+                Authority::System { .. } => None,
+            })
+            .chain(approvers.iter().copied()),
+    );
     if !actors.is_empty() {
         let users = keys(actors.iter().map(|(_, u)| *u));
         let sql =
@@ -135,7 +191,7 @@ pub(crate) async fn load_many(tx: &mut Tx, ctxs: &[&CheckedContext], lock: bool)
             set.schedules.insert(uuid(&id)?, (uuid(&ws)?, ScheduleFact { enabled: enabled != 0 }));
         }
     }
-    let tenants = keys(ctxs.iter().filter_map(|c| c.tenant_id));
+    let tenants = keys(ctxs.iter().flat_map(|c| run_tenants(c)));
     if !tenants.is_empty() {
         load_tenants(tx, &mut set, &tenants, share).await?;
     }
@@ -200,12 +256,16 @@ async fn load_memberships(tx: &mut Tx, set: &mut FactSet, actors: &[(Uuid, Uuid)
 
 async fn load_tenants(tx: &mut Tx, set: &mut FactSet, tenants: &[Uuid], share: &str) -> StoreResult<()> {
     let sql = format!(
-        "SELECT id, workspace_id, name, status, writes_enabled FROM tenants WHERE id IN (SELECT k FROM v) ORDER BY id{share}"
+        "SELECT id, workspace_id, name, status, writes_enabled, approval_required FROM tenants \
+         WHERE id IN (SELECT k FROM v) ORDER BY id{share}"
     );
-    let found: Vec<(String, String, String, String, i64)> = fetch(tx, one_key(tenants), &sql).await?;
+    let found: Vec<(String, String, String, String, i64, i64)> = fetch(tx, one_key(tenants), &sql).await?;
     let mut present = Vec::with_capacity(found.len());
-    for (id, ws, name, status, writes) in found {
+    for (id, ws, name, status, writes, approval) in found {
         let id = uuid(&id)?;
+        if approval != 0 {
+            set.approval_required.insert(id);
+        }
         let fact = parse(&status, "tenant status", TenantStatus::parse)
             .map(|status| TenantFact { id, name, status, writes_enabled: writes != 0 })
             .map_err(|e| e.to_string());

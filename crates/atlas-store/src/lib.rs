@@ -15,6 +15,7 @@ mod multirow;
 mod row;
 
 pub mod compliance;
+pub mod impact;
 pub mod inventory;
 pub mod live;
 pub mod monitoring;
@@ -128,6 +129,8 @@ pub struct Store {
     sqlite_writer: Option<SqlitePool>,
     /// SQLite: the WAL checkpoint task, stopped with the last clone.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
+    /// How long an approval stays valid (`ATLAS_APPROVAL_VALIDITY_MS`, read by the binary).
+    approval_validity_ms: i64,
 }
 
 impl Store {
@@ -141,7 +144,12 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;
-            return Ok(Store { db: Db::Postgres(pool), sqlite_writer: None, _checkpointer: None });
+            return Ok(Store {
+                db: Db::Postgres(pool),
+                sqlite_writer: None,
+                _checkpointer: None,
+                approval_validity_ms: atlas_core::approval::DEFAULT_VALIDITY_MS,
+            });
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Invalid(format!(
@@ -184,7 +192,23 @@ impl Store {
             .connect_with(writer_opts)
             .await?;
         let checkpointer = runtime.map(|r| checkpoint::start(&pool, &r));
-        Ok(Store { db: Db::Sqlite(pool), sqlite_writer: Some(writer), _checkpointer: checkpointer })
+        Ok(Store {
+            db: Db::Sqlite(pool),
+            sqlite_writer: Some(writer),
+            _checkpointer: checkpointer,
+            approval_validity_ms: atlas_core::approval::DEFAULT_VALIDITY_MS,
+        })
+    }
+
+    /// The same store with approvals valid for `ms` (SPEC §10.2; at least 1 ms).
+    #[must_use]
+    pub fn with_approval_validity_ms(mut self, ms: i64) -> Store {
+        self.approval_validity_ms = ms.max(1);
+        self
+    }
+
+    pub fn approval_validity_ms(&self) -> i64 {
+        self.approval_validity_ms
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -14,6 +14,8 @@ use crate::row::{parse, uuid};
 use crate::{exec, on_db, Store, StoreResult, Tx};
 
 pub const RUN_COMPLETED: &str = "operation_run_completed";
+/// To each eligible approver of a run awaiting approval (SPEC §10.2).
+pub const APPROVAL_REQUESTED: &str = "approval_requested";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Notification {
@@ -80,14 +82,44 @@ const NOTIFICATION_COLS: &[(&str, Kind)] = &[
     ("created_at", Kind::Int),
 ];
 
+/// Who is told what about a run.
+pub(crate) enum Notice<'a> {
+    /// The initiator, of the run's completion.
+    Completed(&'a Run),
+    /// These approvers, that the run awaits their approval.
+    ApprovalRequested(&'a Run, &'a [Uuid]),
+}
+
+impl Notice<'_> {
+    fn run(&self) -> &Run {
+        match self {
+            Notice::Completed(r) | Notice::ApprovalRequested(r, _) => r,
+        }
+    }
+}
+
 /// The initiators' notifications of completed runs (one run is a batch of
 /// one): one read of their tenants' names, one insert (at most one per user,
 /// run and kind).
 pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> StoreResult<()> {
-    let runs: Vec<&Run> = runs.iter().copied().filter(|r| r.initiator_user_id.is_some()).collect();
-    if runs.is_empty() {
+    let notices: Vec<Notice> = runs.iter().map(|r| Notice::Completed(r)).collect();
+    notify(tx, &notices, at).await
+}
+
+/// The one notification writer: every notice's recipients, worded by
+/// `atlas_core::announce`, in one insert (at most one per user, run and kind).
+pub(crate) async fn notify(tx: &mut Tx, notices: &[Notice<'_>], at: Timestamp) -> StoreResult<()> {
+    let notices: Vec<&Notice> = notices
+        .iter()
+        .filter(|n| match n {
+            Notice::Completed(r) => r.initiator_user_id.is_some(),
+            Notice::ApprovalRequested(_, users) => !users.is_empty(),
+        })
+        .collect();
+    if notices.is_empty() {
         return Ok(());
     }
+    let runs: Vec<&Run> = notices.iter().map(|n| n.run()).collect();
     let mut keys = Rows::new(&[("id", Kind::Text)]);
     for t in runs.iter().filter_map(|r| r.tenant_id).collect::<HashSet<_>>() {
         keys.push([text(t.to_string())]);
@@ -100,21 +132,30 @@ pub(crate) async fn notify_many(tx: &mut Tx, runs: &[&Run], at: Timestamp) -> St
         found.into_iter().collect()
     };
     let mut rows = Rows::new(NOTIFICATION_COLS);
-    for run in runs {
-        let Some(user_id) = run.initiator_user_id else { continue };
+    for notice in notices {
+        let run = notice.run();
         let tenant_name = run.tenant_id.and_then(|t| names.get(&t.to_string())).map(String::as_str);
-        let (title, body) = message(run, tenant_name);
-        rows.push([
-            text(Uuid::now_v7().to_string()),
-            text(user_id.to_string()),
-            text(run.workspace_id.to_string()),
-            text(run.id.to_string()),
-            text(RUN_COMPLETED),
-            text(title),
-            text(body),
-            text(run.outcome.as_str()),
-            int(at.0),
-        ]);
+        let (kind, users, (title, body)): (&str, Vec<Uuid>, _) = match notice {
+            Notice::Completed(run) => {
+                (RUN_COMPLETED, run.initiator_user_id.into_iter().collect(), message(run, tenant_name))
+            }
+            Notice::ApprovalRequested(run, users) => {
+                (APPROVAL_REQUESTED, users.to_vec(), atlas_core::announce::approval_requested(run, tenant_name))
+            }
+        };
+        for user_id in users {
+            rows.push([
+                text(Uuid::now_v7().to_string()),
+                text(user_id.to_string()),
+                text(run.workspace_id.to_string()),
+                text(run.id.to_string()),
+                text(kind),
+                text(title.clone()),
+                text(body.clone()),
+                text(run.outcome.as_str()),
+                int(at.0),
+            ]);
+        }
     }
     let body = "INSERT INTO notifications (id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at) \
                 SELECT id, user_id, workspace_id, run_id, kind, title, body, outcome, created_at FROM v WHERE true \

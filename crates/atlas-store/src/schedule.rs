@@ -192,7 +192,7 @@ impl Store {
     ) -> StoreResult<Started<Fired>> {
         for _ in 0..3 {
             let mut tx = self.begin().await?;
-            if let Some(refused) = refusal(&mut tx, run).await? {
+            if let Some(refused) = refusal(&mut tx, run, self.approval_validity_ms()).await? {
                 return Ok(Started::Refused(refused));
             }
             let claimed = exec!(

@@ -162,6 +162,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => ApiError::NotFound,
             StoreError::Invalid(m) => ApiError::Invalid(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            e @ StoreError::Approval(_) => ApiError::from(ServiceError::from(e)),
             other => ApiError::internal(other),
         }
     }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use atlas_core::badge::AWAITING_APPROVAL;
+
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -45,8 +47,12 @@ impl RunListQuery {
         let op_type = given(&self.op_type)
             .map(|t| OperationType::parse(t).ok_or_else(|| invalid("operation type", t)))
             .transpose()?;
-        let status =
-            given(&self.status).map(|s| RunStatus::parse(s).ok_or_else(|| invalid("status", s))).transpose()?;
+        // `awaiting_approval`: the queued runs waiting for a person (SPEC §10.2).
+        let awaiting_approval = given(&self.status) == Some(AWAITING_APPROVAL.value);
+        let status = given(&self.status)
+            .filter(|_| !awaiting_approval)
+            .map(|s| RunStatus::parse(s).ok_or_else(|| invalid("status", s)))
+            .transpose()?;
         let outcome =
             given(&self.outcome).map(|o| RunOutcome::parse(o).ok_or_else(|| invalid("outcome", o))).transpose()?;
         let initiator = given(&self.initiator)
@@ -69,6 +75,7 @@ impl RunListQuery {
             op_type,
             status,
             outcome,
+            awaiting_approval,
             initiator,
             before,
             limit,

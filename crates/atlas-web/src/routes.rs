@@ -119,6 +119,9 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/admin/operations/{run}/live", Page, Run(Cap(C::OperationsView)), pages::run::fragment),
         post("/admin/operations/{run}/cancel", Page, Run(CancelRun), pages::run::cancel),
         post("/admin/operations/{run}/retry", Page, Run(RetryRun), pages::run::retry),
+        // Who may decide is the approval rule's (told in the flash).
+        post("/admin/operations/{run}/approve", Page, Run(Cap(C::OperationsView)), pages::run::approve),
+        post("/admin/operations/{run}/reject", Page, Run(Cap(C::OperationsView)), pages::run::reject),
         // Console: the workspace's home, tenants, and what changed.
         get("/admin/fleet", Page, Workspace(C::TenantView), pages::fleet::overview),
         get("/admin/tenants", Page, List(C::TenantView), pages::tenants::list),
@@ -136,6 +139,7 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/admin/tenants/{tenant}/settings", Page, Tenant(Cap(C::TenantManage)), pages::settings::show),
         post("/admin/tenants/{tenant}/status", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_status),
         post("/admin/tenants/{tenant}/write-gate", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_write_gate),
+        post("/admin/tenants/{tenant}/approval", Page, Tenant(Cap(C::TenantManage)), pages::settings::set_approval),
         get(
             "/admin/tenants/{tenant}/connection",
             Page,
@@ -203,6 +207,9 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/operations/{run}", Api, Run(Cap(C::OperationsView)), api::operations::show),
         post("/api/v1/operations/{run}/cancel", Api, Run(CancelRun), api::operations::cancel),
         post("/api/v1/operations/{run}/retry", Api, Run(RetryRun), api::operations::retry),
+        // Who may decide is the approval rule's (403/409 from the handler).
+        post("/api/v1/operations/{run}/approve", Api, Run(Cap(C::OperationsView)), api::operations::approve),
+        post("/api/v1/operations/{run}/reject", Api, Run(Cap(C::OperationsView)), api::operations::reject),
         get("/api/v1/notifications", Api, User, api::notifications::list),
         post("/api/v1/notifications/{id}/read", Api, User, api::notifications::mark_read),
         get("/api/v1/audit", Api, List(C::AuditView), api::audit::list),
@@ -217,6 +224,7 @@ pub fn routes() -> Vec<RouteSpec> {
         get("/api/v1/tenants/{tenant}", Api, Tenant(Cap(C::TenantView)), api::tenants::show),
         post("/api/v1/tenants/{tenant}/status", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_status),
         post("/api/v1/tenants/{tenant}/write-gate", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_write_gate),
+        post("/api/v1/tenants/{tenant}/approval", Api, Tenant(Cap(C::TenantManage)), api::tenants::set_approval),
         get(
             "/api/v1/tenants/{tenant}/connection",
             Api,

@@ -414,6 +414,18 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     let restore = link.attr("href").await.unwrap().expect("View run links to the run");
     c.goto(&format!("{tenant_page}/settings")).await.unwrap();
     c.find(Locator::XPath("//button[normalize-space()='Close write gate']")).await.unwrap().click().await.unwrap();
+    // Closing it would block the queued restore: a confirmation step first (SPEC §10.2).
+    let summary =
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-impact-summary]")).await.unwrap();
+    assert_eq!(summary.text().await.unwrap(), "This change will block 1 queued run.");
+    let link = c.find(Locator::Css("ul.affected li[data-affected='queued'] a")).await.unwrap();
+    assert_eq!(link.attr("href").await.unwrap().as_deref(), Some(restore.as_str()), "a link to the run");
+    let item = c.find(Locator::Css("ul.affected li")).await.unwrap().text().await.unwrap();
+    assert!(item.contains("write_gate_closed"), "{item}");
+    screenshot(&c, "3a-confirm-change").await;
+    assert_accessible(&c, axe_source().as_deref(), "the confirmation step").await;
+    assert!(store.tenant_get(tenant.id).await.unwrap().writes_enabled, "nothing changed before the confirmation");
+    c.find(Locator::XPath("//button[normalize-space()='Apply the change']")).await.unwrap().click().await.unwrap();
     let flash = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash")).await.unwrap();
     assert_eq!(flash.text().await.unwrap(), "Write gate closed.");
     worker = Some(WorkerTask::start(&store));
@@ -570,6 +582,46 @@ async fn operator_syncs_and_manager_sees_a_blocked_restore() {
     c.goto(&format!("{base}/admin/members")).await.unwrap();
     assert!(c.source().await.unwrap().contains("mona@example.com"));
     screenshot(&c, "9-members").await;
+
+    // Approval (SPEC §10.2): the owner requires it and opens the write gate;
+    // the manager's restore waits, shown "Awaiting approval"; the owner approves it.
+    c.goto(&format!("{tenant_page}/settings")).await.unwrap();
+    c.find(Locator::XPath("//button[normalize-space()='Require approval']")).await.unwrap().click().await.unwrap();
+    let flash = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash")).await.unwrap();
+    assert!(flash.text().await.unwrap().starts_with("Approval required"));
+    c.find(Locator::XPath("//button[normalize-space()='Open write gate']")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash")).await.unwrap();
+    let set = store.backup_sets_for_tenant(tenant.id, 1).await.unwrap().first().map(|s| s.id).expect("a backup set");
+    let waiting = service::start(
+        &store,
+        StartRequest {
+            user_id: mona.id,
+            workspace_id: ws.id,
+            tenant_id: Some(tenant.id),
+            op_type: OperationType::RestoreExecute,
+            params: json!({"backup_set_id": set, "dry_run": false}),
+            retry_of_run_id: None,
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap()
+    .run;
+    c.goto(&format!("{base}/admin/operations?status=awaiting_approval")).await.unwrap();
+    let row = c.find(Locator::Css(&format!("tr[data-run='{}'] [data-status]", waiting.id))).await.unwrap();
+    assert_eq!(row.attr("data-status").await.unwrap().as_deref(), Some("awaiting_approval"));
+    assert_eq!(row.text().await.unwrap(), "Awaiting approval");
+    screenshot(&c, "15-awaiting-approval").await;
+    c.goto(&format!("{base}/admin/operations/{}", waiting.id)).await.unwrap();
+    assert_accessible(&c, axe.as_deref(), "a run awaiting approval").await;
+    c.find(Locator::XPath("//button[normalize-space()='Approve']")).await.unwrap().click().await.unwrap();
+    let flash = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("p.flash")).await.unwrap();
+    assert_eq!(flash.text().await.unwrap(), "Approved: the run will start.");
+    let approval = c.find(Locator::Css("section.approval")).await.unwrap();
+    assert_eq!(approval.attr("data-approval").await.unwrap().as_deref(), Some("approved"));
+    assert!(approval.text().await.unwrap().contains("Approved by Otto Owner"));
+    assert!(c.find(Locator::XPath("//button[normalize-space()='Approve']")).await.is_err(), "decided once");
+    screenshot(&c, "16-approved").await;
 
     c.close().await.unwrap();
 

@@ -52,6 +52,9 @@ pub enum ConnectionsCommand {
     Disable {
         #[command(flatten)]
         target: TenantArg,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Show the tenant's connection (never its secret)
     Show {
@@ -89,8 +92,12 @@ pub async fn run(ctx: &Context, cmd: ConnectionsCommand) -> Result<(), CliError>
             let conn = ctx.store.connection_set_status(t.id, true, &by).await?;
             (t, conn)
         }
-        ConnectionsCommand::Disable { target } => {
+        ConnectionsCommand::Disable { target, preview } => {
             let t = tenant(ctx, &target).await?;
+            if preview {
+                let change = atlas_engine::impact::connection_disable(&ctx.store, t.id).await;
+                return crate::commands::preview::print(ctx, change).await;
+            }
             let conn = ctx.store.connection_set_status(t.id, false, &by).await?;
             (t, conn)
         }

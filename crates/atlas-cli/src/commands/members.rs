@@ -1,9 +1,12 @@
 //! `atlas members grant|set-role|set-scope|revoke|list`: who may do what in a
 //! workspace, and on which of its tenants.
 
+use atlas_core::impact::AdminChange;
+use atlas_engine::impact;
 use atlas_store::admin::{Membership, RoleRef, User, Workspace};
 use clap::Subcommand;
 
+use crate::commands::preview;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -31,6 +34,9 @@ pub enum MembersCommand {
         email: String,
         #[arg(long)]
         role: String,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Change a member's tenant entitlements
     SetScope {
@@ -41,6 +47,9 @@ pub enum MembersCommand {
         /// `all`, or comma-separated tenant ids or names
         #[arg(long)]
         tenants: String,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Remove a member from the workspace (prints the removed membership)
     Revoke {
@@ -48,6 +57,9 @@ pub enum MembersCommand {
         workspace: String,
         #[arg(long)]
         email: String,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// List a workspace's members
     List {
@@ -66,18 +78,33 @@ pub async fn run(ctx: &Context, cmd: MembersCommand) -> Result<(), CliError> {
             let m = ctx.store.member_grant(ws.id, user.id, &RoleRef::parse(&role), &scope, &by).await?;
             (ws, user, m)
         }
-        MembersCommand::SetRole { workspace, email, role } => {
+        MembersCommand::SetRole { workspace, email, role, preview: true } => {
+            let (ws, user) = member(ctx, &workspace, &email).await?;
+            let change = impact::member_set_role(&ctx.store, ws.id, user.id, &RoleRef::parse(&role)).await;
+            return preview::print(ctx, change).await;
+        }
+        MembersCommand::SetScope { workspace, email, tenants, preview: true } => {
+            let (ws, user) = member(ctx, &workspace, &email).await?;
+            let scope = ctx.scope(&ws, &tenants).await?;
+            let change = AdminChange::MemberSetScope { workspace_id: ws.id, user_id: user.id, scope };
+            return preview::print(ctx, Ok(change)).await;
+        }
+        MembersCommand::Revoke { workspace, email, preview: true } => {
+            let (ws, user) = member(ctx, &workspace, &email).await?;
+            return preview::print(ctx, impact::member_revoke(&ctx.store, ws.id, user.id).await).await;
+        }
+        MembersCommand::SetRole { workspace, email, role, preview: false } => {
             let (ws, user) = member(ctx, &workspace, &email).await?;
             let m = ctx.store.member_set_role(ws.id, user.id, &RoleRef::parse(&role), &by).await?;
             (ws, user, m)
         }
-        MembersCommand::SetScope { workspace, email, tenants } => {
+        MembersCommand::SetScope { workspace, email, tenants, preview: false } => {
             let (ws, user) = member(ctx, &workspace, &email).await?;
             let scope = ctx.scope(&ws, &tenants).await?;
             let m = ctx.store.member_set_scope(ws.id, user.id, &scope, &by).await?;
             (ws, user, m)
         }
-        MembersCommand::Revoke { workspace, email } => {
+        MembersCommand::Revoke { workspace, email, preview: false } => {
             let (ws, user) = member(ctx, &workspace, &email).await?;
             let m = ctx.store.member_revoke(ws.id, user.id, &by).await?;
             revoked = true;

@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod notifications;
 pub mod object_types;
 pub mod policies;
+pub mod preview;
 pub mod roles;
 pub mod runs;
 pub mod sandbox;

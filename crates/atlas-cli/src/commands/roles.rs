@@ -29,6 +29,9 @@ pub enum RolesCommand {
         name: String,
         #[arg(long)]
         capabilities: String,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// List a workspace's custom roles
     List {
@@ -45,9 +48,13 @@ pub async fn run(ctx: &Context, cmd: RolesCommand) -> Result<(), CliError> {
             let role = ctx.store.role_create(ws.id, &name, &caps, &ctx.by()).await?;
             ctx.out.print(&role, || describe(&role))
         }
-        RolesCommand::Set { workspace, name, capabilities } => {
+        RolesCommand::Set { workspace, name, capabilities, preview } => {
             let caps = parse_caps(&capabilities)?;
             let ws = ctx.workspace(&workspace).await?;
+            if preview {
+                let change = atlas_engine::impact::role_set(&ctx.store, ws.id, &name, caps).await;
+                return crate::commands::preview::print(ctx, change).await;
+            }
             let role = ctx.store.role_set(ws.id, &name, &caps, &ctx.by()).await?;
             ctx.out.print(&role, || describe(&role))
         }

@@ -1,4 +1,4 @@
-//! `atlas runs start|list|show|watch|cancel|retry`: operations from the
+//! `atlas runs start|list|show|watch|cancel|retry|approve|reject`: operations from the
 //! terminal, authorized as if the named user pressed the button.
 
 use std::collections::{BTreeSet, HashMap};
@@ -83,6 +83,21 @@ pub enum RunsCommand {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Approve a run awaiting approval as another member than its initiator
+    Approve {
+        run: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Reject a run awaiting approval: it completes blocked (approval_rejected)
+    Reject {
+        run: String,
+        #[arg(long = "as")]
+        as_user: String,
+        /// Why (at most 1,000 characters)
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// The run JSON of SPEC §7: the run, what the viewer may do, and on start
@@ -112,6 +127,14 @@ pub fn service_error(e: ServiceError) -> CliError {
         ServiceError::Conflict(m) => CliError::from(atlas_store::StoreError::Conflict(m)),
         ServiceError::Store(e) => CliError::from(e),
         other => CliError::internal(other.to_string()),
+    }
+}
+
+/// `runs approve|reject`: a run that is not awaiting approval is exit 5 (409).
+fn decision_error(e: ServiceError) -> CliError {
+    match e {
+        ServiceError::Conflict(m) => CliError::not_pending(m),
+        other => service_error(other),
     }
 }
 
@@ -178,6 +201,17 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                 _ => format!("run {} will stop before its next item", run.id),
             })
         }
+        RunsCommand::Approve { run, as_user } => {
+            let user = ctx.user(&as_user).await?;
+            let run = service::approve(&ctx.store, parse_run_id(&run)?, user.id).await.map_err(decision_error)?;
+            print_decided(ctx, &run, user.id, "approved").await
+        }
+        RunsCommand::Reject { run, as_user, reason } => {
+            let user = ctx.user(&as_user).await?;
+            let run =
+                service::reject(&ctx.store, parse_run_id(&run)?, user.id, reason).await.map_err(decision_error)?;
+            print_decided(ctx, &run, user.id, "rejected (blocked: approval_rejected)").await
+        }
         RunsCommand::List { workspace, tenant, status, outcome, op_type, initiator, limit, cursor } => {
             let mut filter = RunFilter { limit: limit.clamp(1, 500) + 1, ..Default::default() };
             if let Some(c) = &cursor {
@@ -240,6 +274,12 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
     }
 }
 
+async fn print_decided(ctx: &Context, run: &Run, user_id: Uuid, what: &str) -> Result<(), CliError> {
+    let viewer = service::viewer(&ctx.store, run.workspace_id, user_id).await.map_err(service_error)?;
+    let view = RunView { run, actions: run_actions(viewer.as_ref(), run), deduplicated: None, url: None };
+    ctx.out.print(&view, || format!("run {} {what}", run.id))
+}
+
 pub async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id: Uuid) -> Result<(), CliError> {
     let viewer = service::viewer(&ctx.store, run.workspace_id, user_id).await.map_err(service_error)?;
     let view = RunView {
@@ -249,7 +289,11 @@ pub async fn print_started(ctx: &Context, run: &Run, deduplicated: bool, user_id
         url: Some(ctx.run_url(run.id)),
     };
     ctx.out.print(&view, || {
-        let what = if deduplicated { "already active" } else { "queued" };
+        let what = match () {
+            () if deduplicated => "already active",
+            () if atlas_core::approval::is_awaiting(run.status, run.approval.as_ref()) => "awaiting approval",
+            () => "queued",
+        };
         format!(
             "{} {what}: run {} ({})",
             atlas_core::announce::label(run.op_type, &run.params),

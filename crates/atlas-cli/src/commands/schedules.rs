@@ -38,7 +38,12 @@ pub enum SchedulesCommand {
     /// Enable a schedule
     Enable { id: String },
     /// Disable a schedule: its queued runs are refused
-    Disable { id: String },
+    Disable {
+        id: String,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
+    },
     /// List schedules
     List {
         #[arg(long)]
@@ -103,7 +108,12 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> Result<(), CliError> {
             let s = ctx.store.schedule_set_enabled(parse_id(&id)?, true, &by).await?;
             ctx.out.print(&s, || format!("schedule {}", line(&s)))
         }
-        SchedulesCommand::Disable { id } => {
+        SchedulesCommand::Disable { id, preview: true } => {
+            let s = ctx.store.schedule_get(parse_id(&id)?).await?;
+            let change = atlas_core::impact::AdminChange::ScheduleDisable { schedule_id: s.id };
+            crate::commands::preview::print(ctx, Ok(change)).await
+        }
+        SchedulesCommand::Disable { id, preview: false } => {
             let s = ctx.store.schedule_set_enabled(parse_id(&id)?, false, &by).await?;
             ctx.out.print(&s, || format!("schedule {}", line(&s)))
         }

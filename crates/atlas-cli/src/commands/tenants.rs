@@ -1,6 +1,7 @@
-//! `atlas tenants add|set-status|write-gate|show|list|drift`.
+//! `atlas tenants add|set-status|write-gate|approval|show|list|drift`.
 
 use atlas_core::diff::SetDiff;
+use atlas_core::impact::AdminChange;
 use atlas_core::run::RunOutcome;
 use atlas_core::tenant::TenantStatus;
 use atlas_core::OperationType;
@@ -18,6 +19,13 @@ use crate::error::CliError;
 pub enum Gate {
     Open,
     Closed,
+}
+
+/// Whether writing runs need another member's approval, as typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApprovalSetting {
+    Required,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +57,9 @@ pub enum TenantsCommand {
         status: TenantStatus,
         #[arg(long)]
         workspace: Option<String>,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Open or close a tenant's write gate
     WriteGate {
@@ -56,6 +67,18 @@ pub enum TenantsCommand {
         tenant: String,
         #[arg(value_enum)]
         gate: Gate,
+        #[arg(long)]
+        workspace: Option<String>,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
+    },
+    /// Require another member's approval of writing runs, or stop requiring it
+    Approval {
+        #[arg(long)]
+        tenant: String,
+        #[arg(value_enum)]
+        setting: ApprovalSetting,
         #[arg(long)]
         workspace: Option<String>,
     },
@@ -97,13 +120,25 @@ pub async fn run(ctx: &Context, cmd: TenantsCommand) -> Result<(), CliError> {
             let open = writes == Gate::Open;
             ctx.store.tenant_create(ws.id, &name, status, open, external_tenant_id.as_deref(), &by).await?
         }
-        TenantsCommand::SetStatus { tenant, status, workspace } => {
+        TenantsCommand::SetStatus { tenant, status, workspace, preview } => {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            if preview {
+                let change = AdminChange::TenantSetStatus { tenant_id: t.id, status };
+                return crate::commands::preview::print(ctx, Ok(change)).await;
+            }
             ctx.store.tenant_set_status(t.id, status, &by).await?
         }
-        TenantsCommand::WriteGate { tenant, gate, workspace } => {
+        TenantsCommand::WriteGate { tenant, gate, workspace, preview } => {
             let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            if preview {
+                let change = AdminChange::TenantWriteGate { tenant_id: t.id, open: gate == Gate::Open };
+                return crate::commands::preview::print(ctx, Ok(change)).await;
+            }
             ctx.store.tenant_set_write_gate(t.id, gate == Gate::Open, &by).await?
+        }
+        TenantsCommand::Approval { tenant, setting, workspace } => {
+            let t = ctx.tenant(workspace.as_deref(), &tenant).await?;
+            ctx.store.tenant_set_approval(t.id, setting == ApprovalSetting::Required, &by).await?
         }
         TenantsCommand::Show { tenant, workspace } => ctx.tenant(workspace.as_deref(), &tenant).await?,
         TenantsCommand::List { workspace } => {
@@ -179,5 +214,6 @@ fn parse_status(s: &str) -> Result<TenantStatus, String> {
 
 pub fn describe(t: &Tenant) -> String {
     let gate = if t.writes_enabled { "open" } else { "closed" };
-    format!("tenant {} (id {}) {}, writes {gate}", t.name, t.id, t.status)
+    let approval = if t.approval_required { ", approval required" } else { "" };
+    format!("tenant {} (id {}) {}, writes {gate}{approval}", t.name, t.id, t.status)
 }

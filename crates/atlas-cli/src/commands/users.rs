@@ -35,6 +35,9 @@ pub enum UsersCommand {
     Disable {
         #[arg(long)]
         email: String,
+        /// List the runs and schedule slots this change would block, and change nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// List users
     List,
@@ -83,7 +86,12 @@ pub async fn run(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             let user = ctx.store.user_write_password(&email, &generated, PasswordKind::OneTime, &by).await?;
             print_with_password(ctx, &user, Some(&generated))
         }
-        UsersCommand::Disable { email } => {
+        UsersCommand::Disable { email, preview: true } => {
+            let user = ctx.user(&email).await?;
+            let change = atlas_core::impact::AdminChange::UserDisable { user_id: user.id };
+            crate::commands::preview::print(ctx, Ok(change)).await
+        }
+        UsersCommand::Disable { email, preview: false } => {
             let user = ctx.store.user_disable(&email, &by).await?;
             ctx.out.print(&user, || describe(&user))
         }

@@ -27,12 +27,14 @@ macro_rules! cli_both_stores {
 
 mod support;
 
+mod approvals;
 mod audit_verify;
 mod families_cli;
 mod general;
 mod names;
 mod operator;
 mod people;
+mod preview;
 mod runs;
 mod scheduler_nodes;
 mod serve;

@@ -14,6 +14,7 @@ mod contract;
 mod execution;
 mod families;
 mod graph_contract;
+mod impact;
 mod pacing;
 mod scheduler;
 mod trust;

@@ -276,6 +276,28 @@ impl Store {
         Ok(before)
     }
 
+    /// Whether a change to this membership would be allowed: it exists, and
+    /// the workspace's last owner stays one (`stays_owner`) — what
+    /// `member_set_role` and `member_revoke` refuse, checked for a preview
+    /// without changing anything.
+    pub async fn member_change_allowed(&self, workspace_id: Uuid, user_id: Uuid, stays_owner: bool) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let owners = owners_locked(self, &mut tx, workspace_id).await?;
+        let before = self.membership_locked(&mut tx, workspace_id, user_id).await?;
+        // Nothing was written: the transaction ends without a commit.
+        drop(tx);
+        keep_an_owner(&owners, &before, stays_owner)
+    }
+
+    /// Whether `member_set_scope` would accept this scope (its tenants are the
+    /// workspace's), checked for a preview without changing anything.
+    pub async fn member_scope_check(&self, workspace_id: Uuid, scope: &TenantScope) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let checked = check_scope(&mut tx, workspace_id, scope).await;
+        drop(tx);
+        checked
+    }
+
     pub async fn membership_get(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Membership>> {
         let sql = format!("{MEMBERSHIP_SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2");
         let row: Option<MembershipRow> = on_db!(self.db(), |p| sqlx::query_as(&sql)

@@ -23,6 +23,8 @@ pub struct Tenant {
     pub writes_enabled: bool,
     pub writes_changed_by: Option<String>,
     pub writes_changed_at: Option<Timestamp>,
+    /// Writing runs wait for another member's approval (SPEC §10.2).
+    pub approval_required: bool,
     pub created_at: Timestamp,
 }
 
@@ -36,6 +38,7 @@ pub(crate) struct TenantRow {
     writes_enabled: i64,
     writes_changed_by: Option<String>,
     writes_changed_at: Option<i64>,
+    approval_required: i64,
     created_at: i64,
 }
 
@@ -50,13 +53,14 @@ impl TenantRow {
             writes_enabled: self.writes_enabled != 0,
             writes_changed_by: self.writes_changed_by,
             writes_changed_at: self.writes_changed_at.map(Timestamp),
+            approval_required: self.approval_required != 0,
             created_at: Timestamp(self.created_at),
         })
     }
 }
 
 pub(crate) const TENANT_SELECT: &str = "SELECT id, workspace_id, name, external_tenant_id, status, writes_enabled, \
-     writes_changed_by, writes_changed_at, created_at FROM tenants";
+     writes_changed_by, writes_changed_at, approval_required, created_at FROM tenants";
 
 impl Store {
     /// Creates a tenant. The CLI's defaults are `active` and writes closed.
@@ -85,6 +89,7 @@ impl Store {
             // An open gate at creation is a gate change like any other: say who opened it.
             writes_changed_by: writes_enabled.then(|| by.actor_text()),
             writes_changed_at: writes_enabled.then_some(at),
+            approval_required: false,
             created_at: at,
         };
         let mut tx = self.begin().await?;
@@ -183,6 +188,38 @@ impl Store {
         append(&mut tx, &draft, at).await?;
         tx.commit().await?;
         Ok(Tenant { writes_enabled: open, writes_changed_by: Some(changed_by), writes_changed_at: Some(at), ..before })
+    }
+
+    /// Requires approval of the tenant's writing runs, or stops requiring it
+    /// (`tenants approval`). Runs already carrying a record keep it.
+    pub async fn tenant_set_approval(&self, tenant_id: Uuid, required: bool, by: &ChangeBy) -> StoreResult<Tenant> {
+        let mut tx = self.begin().await?;
+        let before = self.tenant_locked(&mut tx, tenant_id).await?;
+        if before.approval_required == required {
+            return Ok(before);
+        }
+        let at = now();
+        exec!(
+            &mut tx,
+            sqlx::query("UPDATE tenants SET approval_required = $1, updated_at = $2 WHERE id = $3")
+                .bind(i64::from(required))
+                .bind(at.0)
+                .bind(tenant_id.to_string())
+        )?;
+        let draft = by.draft(
+            "tenant.approval_changed",
+            Some(before.workspace_id),
+            Some(tenant_id),
+            format!("tenant:{tenant_id}"),
+            json!({
+                "name": before.name,
+                "before": {"approval_required": before.approval_required},
+                "after": {"approval_required": required},
+            }),
+        );
+        append(&mut tx, &draft, at).await?;
+        tx.commit().await?;
+        Ok(Tenant { approval_required: required, ..before })
     }
 
     pub async fn tenant_get(&self, id: Uuid) -> StoreResult<Tenant> {

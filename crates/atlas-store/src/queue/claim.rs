@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use atlas_core::gate::{evaluate, Decision};
+use atlas_core::gate::{evaluate, evaluate_for, Decision, Purpose};
 use atlas_core::run::{claim_event, failure_event, Failure, Lease, Run, RunStatus};
 use atlas_core::tenant::ConnectionKind;
 use atlas_core::Timestamp;
@@ -78,7 +78,7 @@ async fn pick(tx: &mut Tx, now: Timestamp, batch: u32) -> StoreResult<Vec<Run>> 
     // queued run on each claim.
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM operation_runs WHERE status = 'queued' AND run_after <= $1 \
-         ORDER BY run_after LIMIT $2{lock}"
+         AND COALESCE(approval_state, '') <> 'pending' ORDER BY run_after LIMIT $2{lock}"
     );
     // A batch is written with multi-row statements: at most `MAX_BATCH` runs.
     let limit = i64::from(batch.max(1)).min(MAX_BATCH as i64);
@@ -86,15 +86,25 @@ async fn pick(tx: &mut Tx, now: Timestamp, batch: u32) -> StoreResult<Vec<Run>> 
     rows.into_iter().map(RunRow::into_domain).collect()
 }
 
-/// The gate's decision for a run against the facts in `tx` now.
-pub(crate) async fn decide(tx: &mut Tx, run: &Run, now: Timestamp, attempt: u32, lock: bool) -> StoreResult<Decision> {
+/// The gate's decision for a run against the facts in `tx` now: whether it
+/// may start (attempt 0, where a requested approval is not yet due) or
+/// execute (a later attempt: between items, a sandbox write).
+pub(crate) async fn decide(
+    tx: &mut Tx,
+    run: &Run,
+    now: Timestamp,
+    attempt: u32,
+    validity_ms: i64,
+    lock: bool,
+) -> StoreResult<Decision> {
     let ctx = run.execution_context();
     let facts = match ctx.check() {
-        Ok(checked) => facts::load(tx, &checked, lock).await?,
+        Ok(checked) => facts::load(tx, &checked, run, validity_ms, lock).await?,
         // The gate refuses it on the context check; there is nothing to load.
         Err(_) => Default::default(),
     };
-    Ok(evaluate(&ctx, &facts, now, attempt))
+    let purpose = if attempt == 0 { Purpose::Start } else { Purpose::Execute };
+    Ok(evaluate_for(purpose, &ctx, &facts, now, attempt))
 }
 
 /// What one claim transaction did, with what the worker needs next.
@@ -126,7 +136,7 @@ impl Store {
             tx.commit().await?;
             return Ok(ClaimBatch::default());
         }
-        match authorize_batch(&mut tx, &runs, now, p).await {
+        match authorize_batch(&mut tx, &runs, now, p, self.approval_validity_ms()).await {
             Ok(batch) => {
                 tx.commit().await?;
                 Ok(batch)
@@ -207,9 +217,11 @@ impl Store {
     }
 
     /// Queue state for `worker --until-idle`: (runnable or waiting queued, running).
+    /// A run awaiting approval waits for a person, not for the worker: not counted.
     pub async fn runs_active_counts(&self) -> StoreResult<(i64, i64)> {
         let (queued, running): (i64, i64) = crate::on_db!(self.db(), |p| sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0), \
+            "SELECT COALESCE(SUM(CASE WHEN status = 'queued' AND COALESCE(approval_state, '') <> 'pending' \
+                    THEN 1 ELSE 0 END), 0), \
                     COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) \
              FROM operation_runs WHERE status IN ('queued', 'running')"
         )
@@ -233,14 +245,21 @@ fn classify(run: Run) -> Claimed {
 
 /// Authorizes every picked run: the batch's facts in one query per fact
 /// table, then each run's own decision and transition, written together.
-async fn authorize_batch(tx: &mut Tx, runs: &[Run], now: Timestamp, p: &ClaimParams) -> StoreResult<ClaimBatch> {
+async fn authorize_batch(
+    tx: &mut Tx,
+    runs: &[Run],
+    now: Timestamp,
+    p: &ClaimParams,
+    validity_ms: i64,
+) -> StoreResult<ClaimBatch> {
     let contexts: Vec<_> = runs.iter().map(|r| r.execution_context()).collect();
     let checked: Vec<_> = contexts.iter().map(|c| c.check().ok()).collect();
-    let facts = facts::load_many(tx, &checked.iter().flatten().collect::<Vec<_>>(), true).await?;
+    let approvers = facts::approvers(runs);
+    let facts = facts::load_many(tx, &checked.iter().flatten().collect::<Vec<_>>(), &approvers, true).await?;
     let mut writes = Vec::with_capacity(runs.len());
     for ((run, ctx), checked) in runs.iter().zip(&contexts).zip(&checked) {
         let attempt = run.attempt + 1;
-        let decision = match checked.as_ref().map(|c| facts.facts(c)) {
+        let decision = match checked.as_ref().map(|c| facts.facts(c, Some(run), validity_ms)) {
             Some(Ok(f)) => evaluate(ctx, &f, now, attempt),
             Some(Err(e)) => {
                 tracing::warn!(run_id = %run.id, error = %e, "claim: a fact row could not be read");

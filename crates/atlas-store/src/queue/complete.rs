@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use atlas_core::approval::Approval;
 use atlas_core::audit::AuditDraft;
 use atlas_core::run::{transition, Run, RunEvent, RunStatus};
 use atlas_core::Timestamp;
@@ -62,13 +63,35 @@ pub(crate) struct Transition {
 impl Transition {
     pub(crate) fn new(before: &Run, event: RunEvent, at: Timestamp, fence: Option<Uuid>) -> StoreResult<Transition> {
         let (after, audit) = transition(before, event, at)?;
+        Ok(Transition::from_parts(before, after, audit, fence))
+    }
+
+    /// An approval decision on a queued run (`queue::approval`): the record
+    /// alone (an approval), or the record and the run's block (a rejection,
+    /// `event`), as one guarded write with the decision's audit event first.
+    pub(crate) fn approval(
+        before: &Run,
+        approval: Approval,
+        event: Option<RunEvent>,
+        at: Timestamp,
+    ) -> StoreResult<(Transition, AuditDraft)> {
+        let decided = Run { approval: Some(approval.clone()), ..before.clone() };
+        let decision_audit = atlas_core::approval::audit(before, &approval);
+        let (after, audit) = match event {
+            Some(event) => transition(&decided, event, at)?,
+            None => (decided, decision_audit.clone()),
+        };
+        Ok((Transition::from_parts(before, after, audit, None), decision_audit))
+    }
+
+    fn from_parts(before: &Run, after: Run, audit: AuditDraft, fence: Option<Uuid>) -> Transition {
         let changed = (RUN_SET.iter().enumerate())
             .filter(|(_, c)| match c.written {
                 Written::Always => true,
                 Written::IfChanged(differs) => differs(before, &after),
             })
             .fold(0, |mask, (i, _)| mask | 1 << i);
-        Ok(Transition { before: (before.status, before.attempt), after, audit, fence, changed })
+        Transition { before: (before.status, before.attempt), after, audit, fence, changed }
     }
 }
 
@@ -175,6 +198,30 @@ const RUN_SET: &[SetColumn] = &[
         kind: Kind::Text,
         written: Written::IfChanged(|b, a| b.result != a.result),
         value: |a| text(to_text(&a.result)),
+    },
+    SetColumn {
+        name: "approval_state",
+        kind: Kind::Text,
+        written: Written::IfChanged(|b, a| b.approval != a.approval),
+        value: |a| opt_text(a.approval.as_ref().map(|x| x.state.as_str())),
+    },
+    SetColumn {
+        name: "approval_by",
+        kind: Kind::Text,
+        written: Written::IfChanged(|b, a| b.approval != a.approval),
+        value: |a| opt_text(a.approval.as_ref().and_then(|x| x.by).map(|u| u.to_string())),
+    },
+    SetColumn {
+        name: "approval_at",
+        kind: Kind::Int,
+        written: Written::IfChanged(|b, a| b.approval != a.approval),
+        value: |a| Val::Int(a.approval.as_ref().and_then(|x| x.at).map(|t| t.0)),
+    },
+    SetColumn {
+        name: "approval_reason",
+        kind: Kind::Text,
+        written: Written::IfChanged(|b, a| b.approval != a.approval),
+        value: |a| opt_text(a.approval.as_ref().and_then(|x| x.reason.clone())),
     },
 ];
 
@@ -291,6 +338,7 @@ const RUN_INSERT_COLS: &[(&str, Kind)] = &[
     ("retry_of_run_id", Kind::Text),
     ("summary_counts", Kind::Text),
     ("result", Kind::Text),
+    ("approval_state", Kind::Text),
 ];
 
 impl Store {
@@ -423,6 +471,8 @@ pub(crate) async fn insert_runs(tx: &mut Tx, runs: &[&Run]) -> StoreResult<HashS
             opt_text(run.retry_of_run_id.map(|r| r.to_string())),
             text(to_text(&run.summary_counts)),
             text(to_text(&run.result)),
+            // A run is inserted pending or with no approval; a decision comes later.
+            opt_text(run.approval.as_ref().map(|a| a.state.as_str())),
         ]);
     }
     let names: Vec<&str> = RUN_INSERT_COLS.iter().map(|(n, _)| *n).collect();

@@ -7,6 +7,7 @@
 //! the one audit and notification writers. With the `testkit` feature only,
 //! `seed` bulk-writes completed runs for the console benchmark.
 
+mod approval;
 pub mod claim;
 pub(crate) mod complete;
 pub(crate) mod lease;

@@ -4,6 +4,7 @@
 //! and writes it, its audit event and (on completion) the initiator's
 //! notification in the caller's transaction.
 
+use atlas_core::approval::{Approval, ApprovalState};
 use atlas_core::audit::{Actor, AuditDraft};
 use atlas_core::operation::{AuthorityKind, OperationType};
 use atlas_core::run::{Failure, Lease, Run, RunEvent, RunOutcome, RunStatus};
@@ -19,7 +20,7 @@ use crate::{exec, on_db, on_tx, Store, StoreError, StoreResult, Tx};
 pub(crate) const RUN_COLUMNS: &str = "id, workspace_id, tenant_id, type, status, outcome, initiator_user_id, \
      authority_mode, source, params, context, dedupe_key, attempt, max_attempts, run_after, lease_owner, \
      lease_token, lease_expires_at, created_at, started_at, completed_at, decision, failures, retry_of_run_id, \
-     summary_counts, result";
+     summary_counts, result, approval_state, approval_by, approval_at, approval_reason";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RunRow {
@@ -50,6 +51,10 @@ pub(crate) struct RunRow {
     retry_of_run_id: Option<String>,
     summary_counts: String,
     result: String,
+    approval_state: Option<String>,
+    approval_by: Option<String>,
+    approval_at: Option<i64>,
+    approval_reason: Option<String>,
 }
 
 impl RunRow {
@@ -62,6 +67,15 @@ impl RunRow {
         };
         // A context that is not even JSON is kept as a string: the gate refuses it.
         let context = json(&self.context).unwrap_or(serde_json::Value::String(self.context));
+        let approval = match self.approval_state.as_deref() {
+            None => None,
+            Some(state) => Some(Approval {
+                state: parse(state, "approval state", ApprovalState::parse)?,
+                by: opt_uuid(self.approval_by.as_deref())?,
+                at: self.approval_at.map(Timestamp),
+                reason: self.approval_reason,
+            }),
+        };
         Ok(Run {
             id: uuid(&self.id)?,
             op_type: parse(&self.op_type, "operation type", OperationType::parse)?,
@@ -87,6 +101,7 @@ impl RunRow {
             retry_of_run_id: opt_uuid(self.retry_of_run_id.as_deref())?,
             summary_counts: SummaryCounts::normalize(&json(&self.summary_counts)?),
             result: json(&self.result)?,
+            approval,
         })
     }
 }
@@ -109,6 +124,8 @@ pub struct RunFilter {
     pub op_type: Option<OperationType>,
     pub status: Option<RunStatus>,
     pub outcome: Option<RunOutcome>,
+    /// Only queued runs awaiting approval (SPEC §10.2).
+    pub awaiting_approval: bool,
     /// A user id, or `System` for system-authority runs.
     pub initiator: Option<Initiator>,
     /// Keyset cursor: runs older than this id.
@@ -223,8 +240,12 @@ impl Store {
         if let Some(before) = f.before {
             conds.push(format!("id < {}", b.text(before.to_string())));
         }
+        if f.awaiting_approval {
+            conds.push("approval_state = 'pending'".into());
+        }
+        let status = if f.awaiting_approval { Some(RunStatus::Queued) } else { f.status };
         let scoped = f.workspace_id.is_some() || f.tenant_id.is_some() || f.tenant_scope.is_some();
-        let parts = crate::monitoring::life_parts(scoped, f.status, f.outcome);
+        let parts = crate::monitoring::life_parts(scoped, status, f.outcome);
         let limit = b.int(i64::from(f.limit.clamp(1, 500)));
         let sql = crate::monitoring::newest_sql(RUN_COLUMNS, &conds, &parts, &limit);
         let rows: Vec<RunRow> = on_db!(self.db(), |p| bind_all!(sqlx::query_as(&sql), b).fetch_all(p).await)?;
@@ -305,9 +326,14 @@ impl Store {
 /// Inserts `run` or finds the active run it duplicates, inside `tx`; `None`
 /// when the duplicate completed in between (the caller tries again).
 pub(crate) async fn insert_in_tx(tx: &mut Tx, run: &Run, audit: &AuditDraft) -> StoreResult<Option<Inserted>> {
-    if insert_runs(tx, &[run]).await?.contains(&run.id) {
+    let mut run = run.clone();
+    let requested = crate::queue::approval::request(tx, &mut run).await?;
+    if insert_runs(tx, &[&run]).await?.contains(&run.id) {
         append(tx, audit, run.created_at).await?;
-        return Ok(Some(Inserted { run: run.clone(), deduplicated: false }));
+        if let Some(request) = &requested {
+            crate::queue::approval::announce(tx, &run, request).await?;
+        }
+        return Ok(Some(Inserted { run, deduplicated: false }));
     }
     let sql =
         format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE dedupe_key = $1 AND status IN ('queued', 'running')");

@@ -28,7 +28,7 @@ impl Store {
         // A conflicting run can complete between our insert and our read; try again then.
         for _ in 0..3 {
             let mut tx = self.begin().await?;
-            if let Some(refused) = refusal(&mut tx, run).await? {
+            if let Some(refused) = refusal(&mut tx, run, self.approval_validity_ms()).await? {
                 return Ok(Started::Refused(refused));
             }
             let inserted = insert_in_tx(&mut tx, run, audit).await?;
@@ -47,15 +47,15 @@ impl Store {
     pub async fn run_decide(&self, run: &Run, attempt: u32) -> StoreResult<Decision> {
         let mut tx = self.begin_read().await?;
         let now = db_now(&mut tx).await?;
-        let decision = decide(&mut tx, run, now, attempt, false).await?;
+        let decision = decide(&mut tx, run, now, attempt, self.approval_validity_ms(), false).await?;
         tx.commit().await?;
         Ok(decision)
     }
 }
 
 /// The gate's refusal of starting `run` inside `tx`, if it refuses.
-pub(crate) async fn refusal(tx: &mut Tx, run: &Run) -> StoreResult<Option<Box<Decision>>> {
+pub(crate) async fn refusal(tx: &mut Tx, run: &Run, validity_ms: i64) -> StoreResult<Option<Box<Decision>>> {
     let now = db_now(tx).await?;
-    let decision = decide(tx, run, now, 0, false).await?;
+    let decision = decide(tx, run, now, 0, validity_ms, false).await?;
     Ok((!decision.allowed).then(|| Box::new(decision)))
 }

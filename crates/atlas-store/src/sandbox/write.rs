@@ -96,7 +96,7 @@ fn lock_clause(tx: &Tx, clause: &'static str) -> &'static str {
 
 /// The write fence: the run is running under this lease token, and is a run of
 /// this tenant (or a bulk run over several, which names no tenant).
-async fn check_fence(tx: &mut Tx, tenant_id: Uuid, fence: SandboxFence) -> StoreResult<()> {
+async fn check_fence(tx: &mut Tx, tenant_id: Uuid, fence: SandboxFence, validity_ms: i64) -> StoreResult<()> {
     let sql = format!(
         "SELECT tenant_id FROM operation_runs WHERE id = $1 AND status = 'running' AND lease_token = $2{}",
         lock_clause(tx, " FOR SHARE")
@@ -116,7 +116,7 @@ async fn check_fence(tx: &mut Tx, tenant_id: Uuid, fence: SandboxFence) -> Store
     // after it — never a write after a revocation's commit.
     let run = crate::run::lock_run(tx, fence.run_id).await?;
     let now = crate::claim::db_now(tx).await?;
-    let decision = crate::claim::decide(tx, &run, now, run.attempt, true).await?;
+    let decision = crate::claim::decide(tx, &run, now, run.attempt.max(1), validity_ms, true).await?;
     if decision.allowed {
         Ok(())
     } else {
@@ -187,7 +187,7 @@ impl Store {
         let body = text(payload)?;
         let target = Target { tenant_id, kind, object_id };
         let mut tx = self.begin().await?;
-        check_fence(&mut tx, tenant_id, fence).await?;
+        check_fence(&mut tx, tenant_id, fence, self.approval_validity_ms()).await?;
         if object_in_tx(&mut tx, target).await?.is_some() {
             return Err(StoreError::Conflict(format!("sandbox object {kind} {object_id} already exists")));
         }
@@ -236,7 +236,7 @@ impl Store {
         let at = now();
         let target = Target { tenant_id, kind, object_id };
         let mut tx = self.begin().await?;
-        check_fence(&mut tx, tenant_id, fence).await?;
+        check_fence(&mut tx, tenant_id, fence, self.approval_validity_ms()).await?;
         let Some(mut object) = object_in_tx(&mut tx, target).await? else {
             return Ok(None);
         };
@@ -287,7 +287,7 @@ impl Store {
         let body = text(&assignments)?;
         let target = Target { tenant_id, kind, object_id };
         let mut tx = self.begin().await?;
-        check_fence(&mut tx, tenant_id, fence).await?;
+        check_fence(&mut tx, tenant_id, fence, self.approval_validity_ms()).await?;
         let Some(mut object) = object_in_tx(&mut tx, target).await? else {
             return Err(StoreError::NotFound(format!("sandbox object {kind} {object_id}")));
         };

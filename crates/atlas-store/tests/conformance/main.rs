@@ -12,6 +12,7 @@ macro_rules! conformance {
 }
 
 mod admin;
+mod approval;
 mod audit;
 mod fixture;
 mod handle;

@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use atlas_core::impact::AdminChange;
 use atlas_core::tenant::TenantScope;
 use atlas_core::{Capability, CapabilitySet};
 use atlas_store::admin::RoleRef;
 use atlas_store::StoreError;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::impact;
 use super::json::ApiJson;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -110,11 +112,16 @@ pub async fn set_role(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<RoleBody>,
 ) -> ApiResult<Json<Value>> {
     let user = member_user(&params)?;
     let ws = ensure_member(&state, &ctx, user).await?;
     let role = role_ref(&state, &ctx, &b.role).await?;
+    if impact::wanted(raw.as_deref())? {
+        let change = atlas_engine::impact::member_set_role(&state.store, ws, user, &role).await?;
+        return impact::answer(&state, change).await;
+    }
     Ok(Json(json!(state.store.member_set_role(ws, user, &role, &ctx.by()).await?)))
 }
 
@@ -128,11 +135,16 @@ pub async fn set_scope(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<ScopeChange>,
 ) -> ApiResult<Json<Value>> {
     let user = member_user(&params)?;
     let ws = ensure_member(&state, &ctx, user).await?;
     let scope = b.tenants.scope()?;
+    if impact::wanted(raw.as_deref())? {
+        state.store.member_scope_check(ws, &scope).await?;
+        return impact::answer(&state, AdminChange::MemberSetScope { workspace_id: ws, user_id: user, scope }).await;
+    }
     Ok(Json(json!(state.store.member_set_scope(ws, user, &scope, &ctx.by()).await?)))
 }
 
@@ -140,9 +152,13 @@ pub async fn revoke(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let user = member_user(&params)?;
     let ws = ensure_member(&state, &ctx, user).await?;
+    if impact::wanted(raw.as_deref())? {
+        return impact::answer(&state, atlas_engine::impact::member_revoke(&state.store, ws, user).await?).await;
+    }
     Ok(Json(json!(state.store.member_revoke(ws, user, &ctx.by()).await?)))
 }
 
@@ -176,6 +192,7 @@ pub async fn set_role_capabilities(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<RoleCapabilities>,
 ) -> ApiResult<Json<Value>> {
     let ws = ctx.workspace()?.id;
@@ -189,6 +206,10 @@ pub async fn set_role_capabilities(
         .find(|r| Some(r.id) == id || r.name == wanted)
         .ok_or(ApiError::NotFound)?;
     let caps = parse_capabilities(&b.capabilities)?;
+    if impact::wanted(raw.as_deref())? {
+        return impact::answer(&state, AdminChange::RoleSet { workspace_id: ws, name: role.name, capabilities: caps })
+            .await;
+    }
     Ok(Json(json!(state.store.role_set(ws, &role.name, &caps, &ctx.by()).await?)))
 }
 

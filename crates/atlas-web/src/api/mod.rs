@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod impact;
 pub mod json;
 pub mod me;
 pub mod members;

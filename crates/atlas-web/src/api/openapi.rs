@@ -35,6 +35,12 @@ fn request_body(method: &str, path: &str) -> Option<Value> {
         ("post", "/api/v1/tenants/{tenant}/operations") | ("post", "/api/v1/workspaces/{workspace}/operations") => {
             json!({"$ref": "#/components/schemas/StartOperation"})
         }
+        ("post", p) if p.ends_with("/approval") => object(&["required"], json!({"required": {"type": "boolean"}})),
+        ("post", p) if p.ends_with("/reject") => {
+            let reason = json!({"type": "string", "maxLength": atlas_core::approval::MAX_REASON_CHARS});
+            let body = object(&[], json!({"reason": reason}));
+            return Some(json!({"required": false, "content": {"application/json": {"schema": body}}}));
+        }
         ("post", p) if p.ends_with("/write-gate") => object(&["open"], json!({"open": {"type": "boolean"}})),
         ("post", p) if p.ends_with("/status") => object(&["status"], json!({"status": schema::<TenantStatus>()})),
         ("post", "/api/v1/tenants/{tenant}/connection") => json!({"oneOf": [
@@ -118,6 +124,44 @@ fn query_params(path: &str) -> Vec<Value> {
     }
 }
 
+/// The run JSON (SPEC §7).
+fn run_schema() -> Value {
+    json!({"type": "object", "properties": {
+                    "id": {"type": "string"}, "type": {"type": "string"}, "workspace_id": {"type": "string"},
+                    "tenant_id": {"type": ["string", "null"]}, "status": {"type": "string"}, "outcome": {"type": "string"},
+                    "initiator_user_id": {"type": ["string", "null"]}, "authority_mode": {"type": "string"},
+                    "source": {"type": ["object", "null"]}, "params": {"type": "object"}, "attempt": {"type": "integer"},
+                    "max_attempts": {"type": "integer"}, "created_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
+                    "completed_at": {"type": ["string", "null"]}, "decision": {"type": ["object", "null"]},
+                    "summary_counts": {"type": "object"}, "failures": {"type": "array"}, "result": {"type": "object"},
+                    "retry_of_run_id": {"type": ["string", "null"]},
+                    "approval": {"$ref": "#/components/schemas/Approval"},
+                    "actions": {"type": "object", "properties": {"cancel": {"type": "boolean"}, "retry": {"type": "boolean"}}},
+                    "url": {"type": "string"}, "deduplicated": {"type": "boolean"}}})
+}
+
+/// The run's `approval` (SPEC §10.2).
+fn approval_schema() -> Value {
+    json!({"type": "object", "required": ["state"],
+        "description": "Present on a writing run of a tenant that requires approval; `pending` runs are not claimed.",
+        "properties": {"state": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+            "by": {"type": ["string", "null"], "format": "uuid"},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+            "reason": {"type": ["string", "null"]}}})
+}
+
+/// The changes that take `?preview=true`.
+const PREVIEWABLE: &[&str] = &[
+    "/api/v1/workspaces/{workspace}/members/{user}/role",
+    "/api/v1/workspaces/{workspace}/members/{user}/scope",
+    "/api/v1/workspaces/{workspace}/members/{user}/revoke",
+    "/api/v1/workspaces/{workspace}/roles/{role}/capabilities",
+    "/api/v1/tenants/{tenant}/status",
+    "/api/v1/tenants/{tenant}/write-gate",
+    "/api/v1/tenants/{tenant}/connection",
+    "/api/v1/tenants/{tenant}/schedules/{schedule}/enabled",
+];
+
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in routes().iter().filter(|r| r.surface == Surface::Api && r.path.starts_with("/api/v1/")) {
@@ -135,6 +179,11 @@ pub fn document() -> Value {
             })
             .collect();
         params.extend(query_params(r.path));
+        if method == "post" && PREVIEWABLE.contains(&r.path) {
+            params.push(json!({"name": "preview", "in": "query", "required": false,
+                "schema": {"type": "string", "enum": ["true", "false"]},
+                "description": "true: change nothing; answer {\"preview\": true, \"affected\": [...], \"changed\": false}, the runs and schedule slots of the next 24 h the change would block (SPEC §10.2)"}));
+        }
         let mut op = json!({
             "summary": format!("{} {}", r.method, r.path),
             "parameters": params,
@@ -188,17 +237,8 @@ pub fn document() -> Value {
                 "StartOperation": {"type": "object", "required": ["type"], "additionalProperties": false,
                     "properties": {"type": schema::<OperationType>(), "params": {"type": "object"}}},
                 "Scope": {"oneOf": [{"type": "string", "enum": ["all"]}, {"type": "array", "items": {"type": "string", "format": "uuid"}}]},
-                "Run": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "type": {"type": "string"}, "workspace_id": {"type": "string"},
-                    "tenant_id": {"type": ["string", "null"]}, "status": {"type": "string"}, "outcome": {"type": "string"},
-                    "initiator_user_id": {"type": ["string", "null"]}, "authority_mode": {"type": "string"},
-                    "source": {"type": ["object", "null"]}, "params": {"type": "object"}, "attempt": {"type": "integer"},
-                    "max_attempts": {"type": "integer"}, "created_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
-                    "completed_at": {"type": ["string", "null"]}, "decision": {"type": ["object", "null"]},
-                    "summary_counts": {"type": "object"}, "failures": {"type": "array"}, "result": {"type": "object"},
-                    "retry_of_run_id": {"type": ["string", "null"]},
-                    "actions": {"type": "object", "properties": {"cancel": {"type": "boolean"}, "retry": {"type": "boolean"}}},
-                    "url": {"type": "string"}, "deduplicated": {"type": "boolean"}}},
+                "Run": run_schema(),
+                "Approval": approval_schema(),
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}, "denial_class": {"type": "string"}, "reason_code": {"type": "string"}}}}}
             },

@@ -1,5 +1,5 @@
 //! Operations: start (per tenant, and bulk per workspace), list, show,
-//! cancel, retry. Answers carry the run's JSON with `actions`; a start adds
+//! cancel, retry, approve and reject (SPEC §10.2). Answers carry the run's JSON with `actions`; a start adds
 //! `url` (absolute when the request named its host) and `deduplicated` (202
 //! when new, 200 when deduplicated).
 
@@ -13,7 +13,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json::ApiJson;
+use super::json::{ApiJson, OptionalJson};
 use crate::bulk;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -110,4 +110,28 @@ pub async fn cancel(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<V
 pub async fn retry(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Response> {
     let ins = service::retry(&state.store, ctx.run()?.id, ctx.user.id, state.engine.max_attempts).await?;
     Ok(started(&ctx, &ins))
+}
+
+/// Approves a run awaiting approval: another member than its initiator, with
+/// its capability and tenants (403 otherwise; 409 when it awaits none).
+pub async fn approve(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    let run = service::approve(&state.store, ctx.run()?.id, ctx.user.id).await?;
+    Ok(Json(run_json(&ctx, &run)))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Rejects a run awaiting approval: it completes blocked `approval_rejected`.
+pub async fn reject(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    OptionalJson(body): OptionalJson<RejectBody>,
+) -> ApiResult<Json<Value>> {
+    let run = service::reject(&state.store, ctx.run()?.id, ctx.user.id, body.reason).await?;
+    Ok(Json(run_json(&ctx, &run)))
 }

@@ -6,7 +6,7 @@ use atlas_core::value::TimeZone;
 use atlas_core::Timestamp;
 use atlas_engine::schedule::CronSpec;
 use atlas_store::schedule::Fired;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -52,9 +52,17 @@ pub async fn set_enabled(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<EnabledBody>,
 ) -> ApiResult<Json<Value>> {
     let s = schedule_of(&state, &ctx, &params).await?;
+    if super::impact::wanted(raw.as_deref())? {
+        if b.enabled {
+            return Err(ApiError::Invalid("a preview is of disabling the schedule: send {\"enabled\": false}".into()));
+        }
+        let change = atlas_core::impact::AdminChange::ScheduleDisable { schedule_id: s.id };
+        return super::impact::answer(&state, change).await;
+    }
     let s = state.store.schedule_set_enabled(s.id, b.enabled, &ctx.by()).await?;
     Ok(Json(json!(s)))
 }

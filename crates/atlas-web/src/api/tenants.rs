@@ -4,17 +4,19 @@
 //! disable its provider connection. A Graph connection's client secret is
 //! accepted in the request body, sealed at once, and never answered back.
 
+use atlas_core::impact::AdminChange;
 use atlas_core::tenant::{ConnectionKind, TenantStatus};
 use atlas_core::value::{quoted, ClientId, ClientSecret, Guid};
 use atlas_core::Capability;
 use atlas_store::admin::Tenant;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::impact;
 use super::json::ApiJson;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -54,10 +56,14 @@ pub struct StatusBody {
 pub async fn set_status(
     State(state): State<AppState>,
     ctx: Ctx,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> ApiResult<Json<Value>> {
     let status = TenantStatus::parse(&b.status)
         .ok_or_else(|| ApiError::Invalid(format!("{} is not a tenant status", quoted(&b.status))))?;
+    if impact::wanted(raw.as_deref())? {
+        return impact::answer(&state, AdminChange::TenantSetStatus { tenant_id: ctx.tenant()?.id, status }).await;
+    }
     let t = state.store.tenant_set_status(ctx.tenant()?.id, status, &ctx.by()).await?;
     Ok(Json(tenant_json(&state, &t).await?))
 }
@@ -71,9 +77,30 @@ pub struct GateBody {
 pub async fn set_write_gate(
     State(state): State<AppState>,
     ctx: Ctx,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<GateBody>,
 ) -> ApiResult<Json<Value>> {
+    if impact::wanted(raw.as_deref())? {
+        let change = AdminChange::TenantWriteGate { tenant_id: ctx.tenant()?.id, open: b.open };
+        return impact::answer(&state, change).await;
+    }
     let t = state.store.tenant_set_write_gate(ctx.tenant()?.id, b.open, &ctx.by()).await?;
+    Ok(Json(tenant_json(&state, &t).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    required: bool,
+}
+
+/// `atlas tenants approval`: whether writing runs need another member's approval.
+pub async fn set_approval(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(b): ApiJson<ApprovalBody>,
+) -> ApiResult<Json<Value>> {
+    let t = state.store.tenant_set_approval(ctx.tenant()?.id, b.required, &ctx.by()).await?;
     Ok(Json(tenant_json(&state, &t).await?))
 }
 
@@ -120,9 +147,20 @@ pub struct ConnectionBody {
 pub async fn set_connection(
     State(state): State<AppState>,
     ctx: Ctx,
+    RawQuery(raw): RawQuery,
     ApiJson(b): ApiJson<ConnectionBody>,
 ) -> ApiResult<Response> {
     let tenant = ctx.tenant()?;
+    if impact::wanted(raw.as_deref())? {
+        // Only disabling can block a run.
+        if b.enabled != Some(false) || b.kind.is_some() {
+            return Err(ApiError::Invalid(
+                "a preview is of disabling the connection: send {\"enabled\": false}".into(),
+            ));
+        }
+        let change = atlas_engine::impact::connection_disable(&state.store, tenant.id).await?;
+        return Ok(impact::answer(&state, change).await?.into_response());
+    }
     match (b.enabled, b.kind.as_deref()) {
         (Some(enabled), None) => {
             if b.external_tenant_id.is_some() || b.client_id.is_some() || b.client_secret.is_some() {

@@ -82,7 +82,7 @@ pub async fn overview(State(state): State<AppState>, ctx: Ctx) -> PageResult<Res
                             @match last_run {
                                 Some(r) => {
                                     a href=(run_url(r.id)) { (run_label(r)) } " "
-                                    @if r.status == atlas_core::run::RunStatus::Completed { (badge::outcome(r.outcome)) } @else { (badge::status(r.status)) }
+                                    @if r.status == atlas_core::run::RunStatus::Completed { (badge::outcome(r.outcome)) } @else { (badge::run_status(r)) }
                                     " " (time::ago(r.created_at, now))
                                 }
                                 None => { span.drift-none { "No runs yet" } }

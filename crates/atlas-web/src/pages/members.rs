@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use atlas_core::capability::BuiltinRole;
+use atlas_core::impact::AdminChange;
 use atlas_core::tenant::TenantScope;
 use atlas_core::{Capability, CapabilitySet};
 use atlas_store::admin::RoleRef;
@@ -173,6 +174,26 @@ fn capability_boxes(id: &str, selected: &CapabilitySet) -> Markup {
     }
 }
 
+/// The confirmation step (SPEC §10.2) before a change to `action` (a path of
+/// this page's): `Some(page)` to show instead of applying. A change that would
+/// be refused is not previewed; applying it tells the refusal.
+async fn confirmation(
+    state: &AppState,
+    ctx: &Ctx,
+    change: Result<AdminChange, atlas_engine::ServiceError>,
+    f: &Pairs,
+    action: &str,
+) -> PageResult<Option<Response>> {
+    let Ok(change) = change else { return Ok(None) };
+    let resend: Vec<(&str, &str)> = (f.iter())
+        .filter(|(k, _)| k != crate::auth::csrf::FIELD && k != "confirm")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let action = format!("{action}?workspace={}", ctx.workspace()?.slug);
+    let confirmed = field(f, "confirm").is_some();
+    super::confirm::step(state, ctx, change, confirmed, &action, &resend, &here(ctx)?).await
+}
+
 fn here(ctx: &Ctx) -> ApiResult<String> {
     Ok(format!("/admin/members?workspace={}", ctx.workspace()?.slug))
 }
@@ -212,6 +233,10 @@ pub async fn set_role(
     if state.store.membership_get(ws, user).await?.is_none() {
         return Err(ApiError::NotFound.into());
     }
+    let change = atlas_engine::impact::member_set_role(&state.store, ws, user, &role).await;
+    if let Some(page) = confirmation(&state, &ctx, change, &f, &format!("/admin/members/{user}/role")).await? {
+        return Ok(page);
+    }
     let result = state
         .store
         .member_set_role(ws, user, &role, &ctx.by())
@@ -232,6 +257,10 @@ pub async fn set_scope(
     if state.store.membership_get(ws, user).await?.is_none() {
         return Err(ApiError::NotFound.into());
     }
+    let change = Ok(AdminChange::MemberSetScope { workspace_id: ws, user_id: user, scope: scope.clone() });
+    if let Some(page) = confirmation(&state, &ctx, change, &f, &format!("/admin/members/{user}/scope")).await? {
+        return Ok(page);
+    }
     let result =
         state.store.member_set_scope(ws, user, &scope, &ctx.by()).await.map(|_| "Tenant scope saved.".to_owned());
     answer(&state, &ctx, result).await
@@ -241,11 +270,16 @@ pub async fn revoke(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(params): Path<HashMap<String, String>>,
+    PageForm(f): PageForm<Pairs>,
 ) -> PageResult<Response> {
     let user = user_param(&params)?;
     let ws = ctx.workspace()?.id;
     if state.store.membership_get(ws, user).await?.is_none() {
         return Err(ApiError::NotFound.into());
+    }
+    let change = atlas_engine::impact::member_revoke(&state.store, ws, user).await;
+    if let Some(page) = confirmation(&state, &ctx, change, &f, &format!("/admin/members/{user}/revoke")).await? {
+        return Ok(page);
     }
     let result = state.store.member_revoke(ws, user, &ctx.by()).await.map(|_| "Membership revoked.".to_owned());
     answer(&state, &ctx, result).await
@@ -269,6 +303,10 @@ pub async fn set_role_caps(
     let id = params.get("role").and_then(|r| Uuid::parse_str(r).ok()).ok_or(ApiError::NotFound)?;
     let role = state.store.role_list(ws).await?.into_iter().find(|r| r.id == id).ok_or(ApiError::NotFound)?;
     let caps = capabilities_from(&f)?;
+    let change = Ok(AdminChange::RoleSet { workspace_id: ws, name: role.name.clone(), capabilities: caps.clone() });
+    if let Some(page) = confirmation(&state, &ctx, change, &f, &format!("/admin/roles/{id}/capabilities")).await? {
+        return Ok(page);
+    }
     let result =
         state.store.role_set(ws, &role.name, &caps, &ctx.by()).await.map(|r| format!("Role {} saved.", r.name));
     answer(&state, &ctx, result).await

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod confirm;
 pub mod fleet;
 pub mod home;
 pub mod members;

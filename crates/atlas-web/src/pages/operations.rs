@@ -3,6 +3,7 @@
 //! a table body that refreshes itself while runs are active.
 
 use atlas_core::badge::outcome_badge;
+use atlas_core::badge::AWAITING_APPROVAL;
 use atlas_core::run::RunStatus;
 use atlas_core::{Capability, OperationType};
 use atlas_store::monitoring::{TabCounts, COUNT_WINDOW};
@@ -103,7 +104,7 @@ pub async fn tabs_fragment(State(state): State<AppState>, ctx: Ctx, RawQuery(raw
 
 fn tabs(q: &RunListQuery, f: &RunFilter, c: &TabCounts) -> Markup {
     let tab = |label: &str, status: Option<RunStatus>, n: i64| {
-        let current = f.status == status && (status.is_some() || f.outcome.is_none());
+        let current = !f.awaiting_approval && f.status == status && (status.is_some() || f.outcome.is_none());
         let href =
             format!("?{}", q.with(&[("status", status.map(RunStatus::as_str)), ("outcome", None), ("cursor", None)]));
         let n = count(c, status.map_or("all", RunStatus::as_str), n);
@@ -121,6 +122,13 @@ fn tabs(q: &RunListQuery, f: &RunFilter, c: &TabCounts) -> Markup {
             (tab("Queued", Some(RunStatus::Queued), c.queued))
             (tab("Running", Some(RunStatus::Running), c.running))
             (tab("Completed", Some(RunStatus::Completed), c.completed))
+            @let awaiting = AWAITING_APPROVAL;
+            @let href = format!("?{}", q.with(&[("status", Some(awaiting.value)), ("outcome", None), ("cursor", None)]));
+            @if f.awaiting_approval {
+                a href=(href) aria-current="page" data-tab=(awaiting.label) { (awaiting.label) }
+            } @else {
+                a href=(href) data-tab=(awaiting.label) { (awaiting.label) }
+            }
         }
         nav.chips aria-label="Outcome" {
             @for (o, n) in &c.outcomes {

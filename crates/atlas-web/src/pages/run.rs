@@ -43,7 +43,8 @@ async fn render(state: &AppState, ctx: &Ctx) -> ApiResult<(String, Markup)> {
         .await?;
     events.reverse();
     let items = state.store.run_items(run.id).await?;
-    let users = run.initiator_user_id.into_iter().chain(events.iter().filter_map(|e| match e.actor {
+    let approver = run.approval.as_ref().and_then(|a| a.by);
+    let users = run.initiator_user_id.into_iter().chain(approver).chain(events.iter().filter_map(|e| match e.actor {
         Actor::User { user_id } => Some(user_id),
         Actor::System => None,
     }));
@@ -62,6 +63,14 @@ async fn render(state: &AppState, ctx: &Ctx) -> ApiResult<(String, Markup)> {
     let actions = run_actions(ctx.viewer.as_ref(), &run);
     let retry = if actions.retry { retry_block(state, ctx, &run).await? } else { None };
     let json = serde_json::to_string_pretty(&run_json(ctx, &run)).unwrap_or_default();
+    let now = atlas_store::now();
+    let can_decide = match &run.approval {
+        Some(a) if a.is_pending() => {
+            let member = service::member(&state.store, run.workspace_id, ctx.user.id).await?;
+            atlas_core::approval::can_decide(member.as_ref(), &run, run.approval.as_ref(), now)
+        }
+        _ => false,
+    };
     let view = RunView {
         run: &run,
         names: &names,
@@ -72,8 +81,9 @@ async fn render(state: &AppState, ctx: &Ctx) -> ApiResult<(String, Markup)> {
         schedule,
         json,
         csrf: ctx.csrf(),
-        now: atlas_store::now(),
+        now,
         tenant_link: run.tenant_id.filter(|t| ctx.allows(Capability::TenantView, &[*t])),
+        can_decide,
     };
     let title = format!("{} · {}", run_label(&run), names.run_tenants(&run));
     Ok((title, body(&view)))
@@ -130,4 +140,41 @@ pub async fn retry(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respon
     let result = service::retry(&state.store, run.id, ctx.user.id, state.engine.max_attempts).await;
     let what = format!("a retry of this {}", run_label(run).to_lowercase());
     started(&state, &ctx, result, &here, &what).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct RejectForm {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Approve (SPEC §10.2): a refusal (own run, not pending, …) is told in the flash.
+pub async fn approve(State(state): State<AppState>, ctx: Ctx) -> PageResult<Response> {
+    let run = ctx.run()?;
+    let result = service::approve(&state.store, run.id, ctx.user.id).await;
+    decided(&state, &ctx, result.map(|_| "Approved: the run will start.")).await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    crate::pages::PageForm(f): crate::pages::PageForm<RejectForm>,
+) -> PageResult<Response> {
+    let run = ctx.run()?;
+    let reason = f.reason.filter(|r| !r.trim().is_empty());
+    let result = service::reject(&state.store, run.id, ctx.user.id, reason).await;
+    decided(&state, &ctx, result.map(|_| "Rejected: the run was blocked.")).await
+}
+
+async fn decided(state: &AppState, ctx: &Ctx, result: Result<&str, service::ServiceError>) -> PageResult<Response> {
+    let here = run_url(ctx.run()?.id);
+    let flash = match result {
+        Ok(done) => Flash::success(done),
+        Err(e) => match ApiError::from(e) {
+            ApiError::Conflict(m) | ApiError::Forbidden(m) | ApiError::Invalid(m) => Flash::error(m),
+            other => return Err(other.into()),
+        },
+    };
+    flash::set(state, ctx, &flash).await?;
+    Ok(back(&here))
 }

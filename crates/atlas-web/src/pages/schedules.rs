@@ -67,7 +67,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> PageResult<Respons
             tbody {
                 @if schedules.is_empty() { tr { td.empty colspan="7" { "No schedules yet." } } }
                 @for (s, (next, next_in_zone, last)) in schedules.iter().zip(&details) {
-                    tr data-schedule=(s.id) {
+                    tr id=(format!("schedule-{}", s.id)) data-schedule=(s.id) {
                         td { (crate::view::cron::describe(&s.cron)) " (" (s.timezone) ")" br; code { (s.cron) } }
                         td { (if s.enabled { "enabled" } else { "disabled" }) }
                         td data-next-fire {
@@ -132,6 +132,8 @@ pub async fn add(State(state): State<AppState>, ctx: Ctx, PageForm(f): PageForm<
 #[derive(Deserialize)]
 pub struct EnabledForm {
     enabled: String,
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 pub async fn set_enabled(
@@ -142,6 +144,17 @@ pub async fn set_enabled(
 ) -> PageResult<Response> {
     let s = schedule_of(&state, &ctx, &params).await?;
     let enabled = parse_bool(&f.enabled)?;
+    if !enabled {
+        let list = format!("/admin/tenants/{}/schedules", s.tenant_id);
+        let action = format!("{list}/{}/enabled", s.id);
+        let change = atlas_core::impact::AdminChange::ScheduleDisable { schedule_id: s.id };
+        let fields = [("enabled", "false")];
+        if let Some(page) =
+            super::confirm::step(&state, &ctx, change, f.confirm.is_some(), &action, &fields, &list).await?
+        {
+            return Ok(page);
+        }
+    }
     state.store.schedule_set_enabled(s.id, enabled, &ctx.by()).await?;
     let text = if enabled { "Schedule enabled." } else { "Schedule disabled." };
     flash::set(&state, &ctx, &Flash::success(text)).await?;

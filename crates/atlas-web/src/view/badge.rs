@@ -1,8 +1,8 @@
 //! Badges from the one mapping in `atlas_core::badge`: text always, color and
 //! icon as reinforcement, and a `data-status` / `data-outcome` attribute.
 
-use atlas_core::badge::{outcome_badge, status_badge, Badge};
-use atlas_core::run::{RunOutcome, RunStatus};
+use atlas_core::badge::{outcome_badge, run_status_badge, Badge};
+use atlas_core::run::{Run, RunOutcome};
 use maud::{html, Markup};
 
 use super::icon;
@@ -18,10 +18,11 @@ fn render(kind: &str, b: Badge) -> Markup {
     }
 }
 
-pub fn status(s: RunStatus) -> Markup {
-    render("status", status_badge(s))
-}
-
 pub fn outcome(o: RunOutcome) -> Markup {
     render("outcome", outcome_badge(o))
+}
+
+/// A run's status as displayed: "Awaiting approval" for a queued run whose approval is pending.
+pub fn run_status(run: &Run) -> Markup {
+    render("status", run_status_badge(run.status, run.approval.as_ref()))
 }

@@ -5,8 +5,9 @@
 //! place from the channel's data (`data-count`, `data-progress`).
 
 use atlas_core::access::Actions;
+use atlas_core::approval::{Approval, ApprovalState};
 use atlas_core::audit::Actor;
-use atlas_core::gate::{CheckResultKind, Decision};
+use atlas_core::gate::{CheckName, CheckResultKind, Decision};
 use atlas_core::item::ItemOutcome;
 use atlas_core::run::{Run, RunOutcome, RunStatus};
 use atlas_core::{OperationType, Timestamp};
@@ -41,6 +42,8 @@ pub struct RunView<'a> {
     pub now: Timestamp,
     /// The run's tenant, when the viewer may open its page.
     pub tenant_link: Option<Uuid>,
+    /// Whether this viewer may approve or reject the run now (`approval::can_decide`).
+    pub can_decide: bool,
 }
 
 pub fn body(v: &RunView<'_>) -> Markup {
@@ -52,9 +55,10 @@ pub fn body(v: &RunView<'_>) -> Markup {
             data-attempt=(run.attempt) data-active=(if run.is_active() { "true" } else { "false" }) {
             div.run-head {
                 h1 { (title) }
-                (badge::status(run.status))
+                (badge::run_status(run))
                 (badge::outcome(run.outcome))
             }
+            @if let Some(a) = &run.approval { (approval(run, a, v)) }
             dl.meta {
                 dt { "Initiator" }
                 dd {
@@ -121,6 +125,45 @@ pub fn body(v: &RunView<'_>) -> Markup {
             details.raw {
                 summary { "Raw JSON" }
                 pre { code { (v.json) } }
+            }
+        }
+    }
+}
+
+/// Who approved or rejected the run and when, the gate's `approval` check
+/// when it was evaluated, and Approve / Reject for an eligible approver.
+fn approval(run: &Run, a: &Approval, v: &RunView<'_>) -> Markup {
+    let who = a.by.map(|u| v.names.user(u));
+    let check = run.decision.as_ref().and_then(|d| d.checks.iter().find(|c| c.check == CheckName::Approval));
+    html! {
+        section.approval data-approval=(a.state.as_str()) aria-label="Approval" {
+            h2 { "Approval" }
+            p {
+                @match a.state {
+                    ApprovalState::Pending => { "Awaiting approval by another member who may run it on this tenant." }
+                    ApprovalState::Approved => { "Approved by " strong data-approved-by { (who.clone().unwrap_or_default()) } }
+                    ApprovalState::Rejected => { "Rejected by " strong { (who.clone().unwrap_or_default()) } }
+                }
+                @if let Some(at) = a.at { " · " (time::at(at)) }
+            }
+            @if let Some(reason) = &a.reason { p.reason { "Reason: " (reason) } }
+            @if let Some(c) = check {
+                p data-check="approval" {
+                    "Gate check " code { "approval" } ": "
+                    @if c.result == CheckResultKind::Pass { "pass" } @else { "fail" }
+                    @if let Some(d) = &c.detail { " (" (d) ")" }
+                }
+            }
+            @if v.can_decide {
+                div.actions {
+                    (form::button(&format!("/admin/operations/{}/approve", run.id), v.csrf, "Approve", "", &[]))
+                    form method="post" action=(format!("/admin/operations/{}/reject", run.id)) {
+                        (form::csrf(v.csrf))
+                        label for="reject-reason" { "Reason (optional)" }
+                        input id="reject-reason" name="reason" maxlength="1000";
+                        button type="submit" class="danger" { "Reject" }
+                    }
+                }
             }
         }
     }
@@ -317,6 +360,9 @@ fn timeline(events: &[AuditEvent], names: &Names) -> Markup {
                         (class, format!("Completed: {}", outcome.map(|o| atlas_core::badge::outcome_badge(o).label).unwrap_or("unknown")))
                     }
                     "operation.cancelled" => ("", format!("Cancelled by {}", actor(&e.actor, names))),
+                    "operation.approval_requested" => ("", "Approval requested from the tenant's approvers".to_owned()),
+                    "operation.approved" => ("ok", format!("Approved by {}", actor(&e.actor, names))),
+                    "operation.rejected" => ("blocked", format!("Rejected by {}", actor(&e.actor, names))),
                     other => ("", other.to_owned()),
                 };
                 li class=(class) data-action=(e.action) { (time::at(e.created_at)) " — " (text) }

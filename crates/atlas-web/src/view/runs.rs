@@ -47,7 +47,7 @@ pub fn rows(runs: &[Run], names: &Names, now: Timestamp) -> Markup {
                     }
                 }
                 td data-label="Initiator" { (initiator(run, names)) }
-                td data-label="Status" { (badge::status(run.status)) }
+                td data-label="Status" { (badge::run_status(run)) }
                 td data-label="Outcome" {
                     (badge::outcome(run.outcome))
                     @if let Some(d) = run.decision.as_ref().filter(|d| !d.allowed) {

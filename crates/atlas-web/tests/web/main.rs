@@ -10,6 +10,7 @@ macro_rules! both_stores {
 mod support;
 
 mod admin;
+mod approvals;
 mod auth;
 mod bad_input;
 mod blocked;

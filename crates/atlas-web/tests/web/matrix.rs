@@ -27,6 +27,8 @@ use crate::support::{form, send, Answer, Auth, Login, Payload, World};
 struct Fixture {
     queued_run: Uuid,
     blocked_run: Uuid,
+    /// A manager's restore on tenant A awaiting approval (the approve and reject routes).
+    pending_run: Uuid,
     /// An object of tenant A with a stored version (the versions routes).
     object_id: String,
 }
@@ -45,11 +47,22 @@ async fn fixture(w: &World) -> Fixture {
     let queued = w.start(&w.owner.user, &w.tenant_a, OperationType::PoliciesSync, json!({})).await;
     let versions = w.store.policy_versions(w.tenant_a.id).await.unwrap();
     let object_id = versions.first().expect("the sync stored versions").object_id.clone();
-    Fixture { queued_run: queued.id, blocked_run: blocked.id, object_id }
+    w.store.tenant_set_approval(w.tenant_a.id, true, &crate::support::cli()).await.unwrap();
+    let set = crate::blocked::backup_set(w).await;
+    let params = json!({"backup_set_id": set, "dry_run": false});
+    let pending = w.start(&w.manager.user, &w.tenant_a, OperationType::RestoreExecute, params).await;
+    assert!(pending.approval.is_some(), "the restore awaits approval");
+    // Other routes start runs on tenant A that should not wait.
+    w.store.tenant_set_approval(w.tenant_a.id, false, &crate::support::cli()).await.unwrap();
+    Fixture { queued_run: queued.id, blocked_run: blocked.id, pending_run: pending.id, object_id }
 }
 
 fn substitute(spec: &RouteSpec, w: &World, f: &Fixture, missing: bool) -> String {
-    let run = if spec.path.ends_with("/retry") { f.blocked_run } else { f.queued_run };
+    let run = match spec.path {
+        p if p.ends_with("/retry") => f.blocked_run,
+        p if p.ends_with("/approve") || p.ends_with("/reject") => f.pending_run,
+        _ => f.queued_run,
+    };
     let pick = |real: Uuid| if missing { Uuid::now_v7().to_string() } else { real.to_string() };
     let mut path = spec
         .path
@@ -79,27 +92,42 @@ fn sample(spec: &RouteSpec, w: &World) -> Payload {
     let newbie = w.newbie.email.clone();
     match (spec.surface, spec.path) {
         (Surface::Page, p)
-            if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/run") =>
+            if p.ends_with("/cancel")
+                || p.ends_with("/retry")
+                || p.ends_with("/revoke")
+                || p.ends_with("/run")
+                || p.ends_with("/approve")
+                || p.ends_with("/reject") =>
         {
             form(&[])
         }
         (Surface::Page, "/admin/tenants/{tenant}/operations") => form(&[("type", "inventory.sync")]),
         (Surface::Page, "/admin/operations/bulk") => form(&[("operation", "inventory.sync"), ("tenant_id", &a)]),
-        (Surface::Page, "/admin/tenants/{tenant}/status") => form(&[("status", "suspended")]),
-        (Surface::Page, "/admin/tenants/{tenant}/write-gate") => form(&[("open", "false")]),
-        (Surface::Page, "/admin/tenants/{tenant}/connection") => form(&[("enabled", "false")]),
+        // Confirmed: the confirmation step (SPEC §10.2) is the browser test's.
+        (Surface::Page, "/admin/tenants/{tenant}/status") => form(&[("status", "suspended"), ("confirm", "1")]),
+        (Surface::Page, "/admin/tenants/{tenant}/write-gate") => form(&[("open", "false"), ("confirm", "1")]),
+        (Surface::Page, "/admin/tenants/{tenant}/connection") => form(&[("enabled", "false"), ("confirm", "1")]),
+        (Surface::Page, "/admin/tenants/{tenant}/approval") => form(&[("required", "true")]),
         (Surface::Page, "/admin/tenants/{tenant}/schedules") => form(&[("cron", "0 3 * * *"), ("timezone", "UTC")]),
-        (Surface::Page, "/admin/tenants/{tenant}/schedules/{schedule}/enabled") => form(&[("enabled", "false")]),
+        (Surface::Page, "/admin/tenants/{tenant}/schedules/{schedule}/enabled") => {
+            form(&[("enabled", "false"), ("confirm", "1")])
+        }
         (Surface::Page, "/admin/members") => form(&[("email", &newbie), ("role", "readonly"), ("scope", "all")]),
         (Surface::Page, "/admin/members/{user}/role") => form(&[("role", "operator")]),
         (Surface::Page, "/admin/members/{user}/scope") => form(&[("scope", "tenants"), ("tenant", &a)]),
         (Surface::Page, "/admin/roles") => form(&[("name", "auditor2"), ("capability", "audit.view")]),
         (Surface::Page, "/admin/roles/{role}/capabilities") => form(&[("capability", "audit.view")]),
         (Surface::Api, p)
-            if p.ends_with("/cancel") || p.ends_with("/retry") || p.ends_with("/revoke") || p.ends_with("/fire") =>
+            if p.ends_with("/cancel")
+                || p.ends_with("/retry")
+                || p.ends_with("/revoke")
+                || p.ends_with("/fire")
+                || p.ends_with("/approve")
+                || p.ends_with("/reject") =>
         {
             Payload::Empty
         }
+        (Surface::Api, "/api/v1/tenants/{tenant}/approval") => Payload::Json(json!({"required": true})),
         (Surface::Api, "/api/v1/tenants/{tenant}/operations") => Payload::Json(json!({"type": "inventory.sync"})),
         (Surface::Api, "/api/v1/workspaces/{workspace}/operations") => Payload::Json(
             json!({"type": "bulk.operation", "params": {"operation": "inventory.sync", "tenant_ids": [a]}}),
