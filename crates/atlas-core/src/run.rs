@@ -398,5 +398,53 @@ pub fn failure_event(
     }
 }
 
+/// An item-processing run's items after an attempt: how many failed, and
+/// whether every one of them failed retryably.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItemFailures {
+    pub failed: u64,
+    pub retryable: u64,
+}
+
+impl ItemFailures {
+    /// Some items failed, and another attempt may finish every one of them.
+    pub fn only_retryable(self) -> bool {
+        self.failed > 0 && self.retryable == self.failed
+    }
+}
+
+/// What the end of an item-processing attempt does (SPEC §3.5): when items
+/// failed and every failure was retryable, the run goes back to the queue
+/// while attempts are left — the next attempt passes the whole gate again
+/// and runs only those items; otherwise it completes, its failures naming
+/// each item's last error.
+pub fn items_end_event(
+    run: &Run,
+    outcome: RunOutcome,
+    counts: SummaryCounts,
+    result: Value,
+    failures: Vec<Failure>,
+    items: ItemFailures,
+    retry_at: Timestamp,
+) -> RunEvent {
+    if !items.only_retryable() || run.attempt >= run.max_attempts {
+        return RunEvent::Complete { outcome, counts, result, failures };
+    }
+    let code = failures.first().map_or_else(|| "item_failed".to_owned(), |f| f.code.clone());
+    let named: Vec<&str> = failures.iter().take(3).map(|f| f.message.as_str()).collect();
+    let more = failures.len().saturating_sub(named.len());
+    let mut message = format!(
+        "{} of {} items failed with retryable errors; attempt {} tries them again: {}",
+        items.failed,
+        counts.total,
+        run.attempt + 1,
+        named.join("; ")
+    );
+    if more > 0 {
+        message.push_str(&format!("; and {more} more"));
+    }
+    RunEvent::ScheduleRetry { decision: None, failure: Some(Failure { code, message }), run_after: retry_at }
+}
+
 #[cfg(test)]
 mod tests;

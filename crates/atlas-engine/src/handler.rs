@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use atlas_core::audit::Actor;
 use atlas_core::gate::Decision;
-use atlas_core::run::{Failure, Run, RunOutcome};
+use atlas_core::run::{Failure, ItemFailures, Run, RunOutcome};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_providers::{Provider, ProviderError, WriteFence};
 use atlas_store::results::RunResults;
@@ -106,17 +106,26 @@ pub struct HandlerOutput {
     pub failures: Vec<Failure>,
     /// Set when the run stopped between items; the rest are counted in `counts.blocked`.
     pub stopped: Option<Stop>,
+    /// The run's failed items, and how many of them failed retryably.
+    pub item_failures: ItemFailures,
 }
 
 impl HandlerOutput {
     pub fn succeeded(counts: SummaryCounts, result: Value) -> HandlerOutput {
-        HandlerOutput { outcome: RunOutcome::Succeeded, counts, result, failures: Vec::new(), stopped: None }
+        HandlerOutput {
+            outcome: RunOutcome::Succeeded,
+            counts,
+            result,
+            failures: Vec::new(),
+            stopped: None,
+            item_failures: ItemFailures::default(),
+        }
     }
 
     /// The outcome of an item-processing run from its counts (SPEC §4's table).
     pub fn from_items(counts: SummaryCounts, result: Value, failures: Vec<Failure>) -> HandlerOutput {
         let outcome = atlas_core::summary::item_outcome(&counts, false);
-        HandlerOutput { outcome, counts, result, failures, stopped: None }
+        HandlerOutput { outcome, counts, result, failures, stopped: None, item_failures: ItemFailures::default() }
     }
 }
 

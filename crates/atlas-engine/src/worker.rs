@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use atlas_core::run::{failure_event, Run, RunEvent};
+use atlas_core::run::{failure_event, items_end_event, Run, RunEvent};
 use atlas_core::tenant::ConnectionKind;
 use atlas_providers::{Provider, WriteFence};
 use atlas_store::claim::{backoff_ms, ClaimBatch, ClaimParams, Claimed, Finish};
@@ -206,20 +206,26 @@ impl Worker {
         let event = match result {
             HandlerRun::LeaseLost => return Outcome::Fenced,
             HandlerRun::Done(Ok(out)) => {
-                let HandlerOutput { outcome, counts, result, failures, stopped } = out;
+                let HandlerOutput { outcome, counts, result, failures, stopped, item_failures } = out;
                 match stopped {
                     Some(Stop::Blocked(decision)) if counts.blocked > 0 => {
                         RunEvent::Block { decision, counts: Some(counts) }
                     }
                     Some(Stop::Cancelled(by)) => RunEvent::Cancel { by, counts: Some(counts) },
-                    _ => RunEvent::Complete { outcome, counts, result, failures },
+                    _ => items_end_event(
+                        &run,
+                        outcome,
+                        counts,
+                        result,
+                        failures,
+                        item_failures,
+                        self.retry_at(&run, None),
+                    ),
                 }
             }
             HandlerRun::Done(Err(e)) => {
-                let now = atlas_store::now();
-                let wait = backoff_ms(self.config.backoff_ms(), run.attempt)
-                    .max(i64::try_from(e.retry_after_ms.unwrap_or(0)).unwrap_or(0));
-                failure_event(&run, e.failure(), e.retryable, run.summary_counts, now.plus_millis(wait))
+                let retry_at = self.retry_at(&run, e.retry_after_ms);
+                failure_event(&run, e.failure(), e.retryable, run.summary_counts, retry_at)
             }
         };
         let finish = Finish { run_id: run.id, lease_token: token, event, claimed: Some(Box::new(run)) };
@@ -239,6 +245,14 @@ impl Worker {
                 Outcome::Fenced
             }
         }
+    }
+
+    /// When a failed attempt's run may be tried again: the backoff for its
+    /// attempt, or the provider's Retry-After when that is longer.
+    fn retry_at(&self, run: &Run, retry_after_ms: Option<u64>) -> atlas_core::Timestamp {
+        let wait = backoff_ms(self.config.backoff_ms(), run.attempt)
+            .max(i64::try_from(retry_after_ms.unwrap_or(0)).unwrap_or(0));
+        atlas_store::now().plus_millis(wait)
     }
 
     /// The run's provider. A sandbox tenant's provider is made from the tenant

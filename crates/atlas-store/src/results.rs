@@ -97,6 +97,16 @@ impl RunResults {
         self.store.run_item_finish(self.fence, key, result).await
     }
 
+    /// Puts failed items back to `pending` for this attempt to run again.
+    pub async fn items_reopen(&self, keys: &[String]) -> StoreResult<u64> {
+        self.store.run_items_reopen(self.fence, keys).await
+    }
+
+    /// The run's items as they stand.
+    pub async fn items(&self) -> StoreResult<Vec<RunItem>> {
+        self.store.run_items(self.fence.run_id).await
+    }
+
     /// Ends every still-pending item with `outcome` (a run stopping between
     /// items: blocked or cancelled); returns how many.
     pub async fn items_close_pending(&self, outcome: ItemOutcome, reason_code: Option<&str>) -> StoreResult<u64> {

@@ -140,6 +140,32 @@ impl Store {
         Ok(n)
     }
 
+    /// Puts items an earlier attempt completed as failed back to `pending`, so
+    /// that this attempt runs them again (their attempts and last error stay).
+    pub(crate) async fn run_items_reopen(&self, fence: Fence, keys: &[String]) -> StoreResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let at = crate::now();
+        let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
+        let mut reopened = 0;
+        for key in keys {
+            reopened += exec!(
+                &mut tx,
+                sqlx::query(
+                    "UPDATE run_items SET status = 'pending', outcome = 'pending', updated_at = $1 \
+                     WHERE run_id = $2 AND item_key = $3 AND status = 'completed' AND outcome = 'failed'"
+                )
+                .bind(at.0)
+                .bind(fence.run_id.to_string())
+                .bind(key)
+            )?;
+        }
+        tx.commit().await?;
+        Ok(reopened)
+    }
+
     /// A run's items in creation order.
     pub async fn run_items(&self, run_id: Uuid) -> StoreResult<Vec<RunItem>> {
         let rows: Vec<ItemRow> = on_db!(self.db(), |p| {

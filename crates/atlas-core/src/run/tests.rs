@@ -361,6 +361,40 @@ fn failures_retry_while_attempts_remain_then_fail() {
 }
 
 #[test]
+fn items_that_failed_only_retryably_send_the_run_back_while_attempts_remain() {
+    let item = |n: u32| Failure { code: "provider_unavailable".into(), message: format!("Policy {n}: 503") };
+    let failures: Vec<Failure> = (1..=5).map(item).collect();
+    let only_retryable = ItemFailures { failed: 5, retryable: 5 };
+    let end = |run: &Run, items: ItemFailures| {
+        let c = counts(23, 5, 0, 0);
+        items_end_event(run, PartiallySucceeded, c, json!({}), failures.clone(), items, T0.plus_millis(500))
+    };
+    let (started, _) = apply(&queued(3), start());
+    let RunEvent::ScheduleRetry { decision: None, failure: Some(f), run_after } = end(&started, only_retryable) else {
+        panic!("a retry expected")
+    };
+    assert_eq!((f.code.as_str(), run_after), ("provider_unavailable", T0.plus_millis(500)));
+    assert!(
+        f.message.starts_with("5 of 28 items failed with retryable errors; attempt 2 tries them again: Policy 1"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.ends_with("; and 2 more"), "{}", f.message);
+    let (back, audit) = apply(&started, end(&started, only_retryable));
+    assert_eq!((back.status, back.outcome, audit.action.as_str()), (Queued, Pending, "operation.retry_scheduled"));
+
+    // A permanent failure among them, no failure at all, or the last attempt: the run completes.
+    for items in [ItemFailures { failed: 5, retryable: 4 }, ItemFailures::default()] {
+        assert!(matches!(end(&started, items), RunEvent::Complete { outcome: PartiallySucceeded, .. }), "{items:?}");
+    }
+    let last = Run { attempt: 3, ..started };
+    let RunEvent::Complete { failures: listed, .. } = end(&last, only_retryable) else {
+        panic!("the last attempt completes")
+    };
+    assert_eq!(listed, failures, "each item's last error");
+}
+
+#[test]
 fn queued_runs_record_their_initiator_and_a_sound_context() {
     let actor = Authority::Actor { user_id: USER };
     let (run, audit) = Run::queued(new_run(actor.clone(), 3), RUN, T0);

@@ -134,15 +134,7 @@ impl ItemJob {
             }
         }
         let e = last.unwrap_or_else(|| HandlerError::permanent("item_failed", "the item failed".into()));
-        Ok((
-            key,
-            ItemResult {
-                outcome: ItemOutcome::Failed,
-                reason_code: Some(e.failure_code.clone()),
-                error: Some(e.message),
-                detail: json!({}),
-            },
-        ))
+        Ok((key, super::items::failed(e, "").1))
     }
 }
 
@@ -156,7 +148,7 @@ impl Handler for Bulk {
         };
         let keys: Vec<(String, serde_json::Value)> =
             tenants.iter().map(|t| (t.to_string(), json!({"tenant_id": t, "operation": op}))).collect();
-        let items = ctx.results.items_ensure(&keys).await?;
+        let items = super::items::resume(ctx, ctx.results.items_ensure(&keys).await?).await?;
         let mut counts = SummaryCounts { total: tenants.len() as u64, ..Default::default() };
         super::items::tally_done(&mut counts, &items);
         let pending: Vec<Uuid> = tenants
@@ -199,7 +191,7 @@ impl Handler for Bulk {
             ctx.progress(&counts).await?;
         }
         let result = json!({"operation": op, "tenants": tenants.len()});
-        Ok(HandlerOutput::from_items(counts.recount(), result, failures))
+        super::items::output(ctx, counts, result, failures).await
     }
 }
 

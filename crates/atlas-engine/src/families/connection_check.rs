@@ -45,6 +45,7 @@ impl Handler for ConnectionCheck {
                     message: health.message,
                 }],
                 stopped: None,
+                item_failures: Default::default(),
             })
         }
     }

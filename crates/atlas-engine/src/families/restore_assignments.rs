@@ -6,7 +6,6 @@
 use async_trait::async_trait;
 use atlas_core::item::ItemOutcome;
 use atlas_core::object_type::{by_key, restore_rank};
-use atlas_core::run::Failure;
 use atlas_core::SummaryCounts;
 use atlas_providers::Kind;
 use atlas_store::backup::BackupItem;
@@ -101,7 +100,7 @@ impl Handler for RestoreAssignments {
                 (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
             })
             .collect();
-        let run_items = ctx.results.items_ensure(&keys).await?;
+        let run_items = super::items::resume(ctx, ctx.results.items_ensure(&keys).await?).await?;
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
         super::items::tally_done(&mut counts, &run_items);
@@ -122,31 +121,20 @@ impl Handler for RestoreAssignments {
                     if let Some(stop) = checkpoint.force(ctx).await? {
                         return super::items::stopped(ctx, counts, stop, failures).await;
                     }
-                    failures.push(Failure { code: e.failure_code.clone(), message: e.message.clone() });
-                    ItemResult {
-                        outcome: ItemOutcome::Failed,
-                        reason_code: Some(e.failure_code),
-                        error: Some(e.message),
-                        detail: json!({}),
-                    }
+                    let (failure, result) = super::items::failed(e, &item.display_name);
+                    failures.push(failure);
+                    result
                 }
                 Err(e) => {
-                    failures.push(Failure {
-                        code: e.failure_code.clone(),
-                        message: format!("{}: {}", item.display_name, e.message),
-                    });
-                    ItemResult {
-                        outcome: ItemOutcome::Failed,
-                        reason_code: Some(e.failure_code),
-                        error: Some(e.message),
-                        detail: json!({}),
-                    }
+                    let (failure, result) = super::items::failed(e, &item.display_name);
+                    failures.push(failure);
+                    result
                 }
             };
             super::items::finish(ctx, &key, &result, &mut counts).await?;
             ctx.progress(&counts).await?;
         }
         let result = json!({"backup_set_id": set_id, "objects": counts.total, "updated": counts.succeeded});
-        Ok(HandlerOutput::from_items(counts.recount(), result, failures))
+        super::items::output(ctx, counts, result, failures).await
     }
 }

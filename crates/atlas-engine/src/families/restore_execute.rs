@@ -245,7 +245,7 @@ impl Handler for RestoreExecute {
                 (i.id.to_string(), json!({"kind": i.kind, "object_id": i.object_id, "display_name": i.display_name}))
             })
             .collect();
-        let run_items = ctx.results.items_ensure(&keys).await?;
+        let run_items = super::items::resume(ctx, ctx.results.items_ensure(&keys).await?).await?;
 
         let mut counts = SummaryCounts { total: items.len() as u64, ..Default::default() };
         let mut failures = Vec::new();
@@ -344,7 +344,7 @@ impl Handler for RestoreExecute {
         } else {
             json!({"dry_run": false, "backup_set_id": set_id, "created": counts.created, "updated": counts.updated})
         };
-        Ok(HandlerOutput::from_items(counts.recount(), result, failures))
+        super::items::output(ctx, counts, result, failures).await
     }
 }
 
@@ -353,11 +353,7 @@ fn item_failure(e: HandlerError, failures: &mut Vec<Failure>, item: &BackupItem)
     if e.failure_code == "lease_lost" {
         return Err(e);
     }
-    failures.push(Failure { code: e.failure_code.clone(), message: format!("{}: {}", item.display_name, e.message) });
-    Ok(ItemResult {
-        outcome: ItemOutcome::Failed,
-        reason_code: Some(e.failure_code.clone()),
-        error: Some(e.message),
-        detail: json!({}),
-    })
+    let (failure, result) = super::items::failed(e, &item.display_name);
+    failures.push(failure);
+    Ok(result)
 }

@@ -332,7 +332,105 @@ async fn drift_check_without_a_connection_is_refused(store: atlas_store::Store) 
     assert!(w.store.run_list(&Default::default()).await.unwrap().is_empty(), "nothing stored");
 }
 
+/// Two device configurations of a fresh backup, each edited in the portal
+/// since, so that restoring either writes it.
+async fn two_edited_configurations(w: &World, set: Uuid) -> Vec<atlas_store::backup::BackupItem> {
+    let picked: Vec<_> = w
+        .store
+        .backup_items(set)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "device_configuration")
+        .take(2)
+        .collect();
+    for item in &picked {
+        let mut edited = item.payload.clone();
+        edited["description"] = json!("changed outside TenantAtlas");
+        w.store
+            .sandbox_out_of_band_update(w.tenant.id, "device_configuration", &item.object_id, &edited)
+            .await
+            .unwrap();
+    }
+    picked
+}
+
+/// SPEC §3.5: a restore item whose provider calls fail retryably beyond the
+/// per-call policy fails only that item; as every failed item failed
+/// retryably, the run goes back to the queue, and its next attempt passes the
+/// gate again and runs just that item — the other, already written, is not
+/// written again.
+async fn items_that_failed_retryably_are_run_again_by_the_next_attempt(store: atlas_store::Store) {
+    use atlas_engine::patience::RETRIES;
+    use atlas_store::sandbox::SandboxFaultKind;
+    let w = World::new(store).await;
+    let set = backup(&w).await;
+    let picked = two_edited_configurations(&w, set).await;
+    let ids: Vec<String> = picked.iter().map(|i| i.id.to_string()).collect();
+    // The first item's first call, and its three retries, answer 503.
+    w.store.sandbox_fault_set(w.tenant.id, SandboxFaultKind::Error, RETRIES + 1, 0).await.unwrap();
+    let run = w.start(OperationType::RestoreExecute, json!({"backup_set_id": set.to_string(), "item_ids": ids})).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!((run.status, run.outcome, run.attempt), (RunStatus::Completed, RunOutcome::Succeeded, 2), "{run:?}");
+    assert_eq!((run.summary_counts.updated, run.summary_counts.failed), (2, 0), "{:?}", run.summary_counts);
+    assert_eq!(run.decision.as_ref().map(|d| d.attempt), Some(2), "the second attempt passed the gate");
+    assert_eq!(run.failures.len(), 1, "{:?}", run.failures);
+    assert_eq!(run.failures[0].code, "provider_unavailable");
+    assert!(
+        run.failures[0].message.starts_with("1 of 2 items failed with retryable errors; attempt 2 tries them again"),
+        "{}",
+        run.failures[0].message
+    );
+    let items = w.store.run_items(run.id).await.unwrap();
+    let attempts = |key: &Uuid| items.iter().find(|i| i.item_key == key.to_string()).map(|i| i.attempts);
+    assert_eq!((attempts(&picked[0].id), attempts(&picked[1].id)), (Some(2), Some(1)), "{items:?}");
+    let journal = w.store.sandbox_journal(w.tenant.id).await.unwrap();
+    let mut written: Vec<&str> = journal.iter().map(|e| e.object_id.as_str()).collect();
+    written.sort_unstable();
+    let mut expected = vec![picked[0].object_id.as_str(), picked[1].object_id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(written, expected, "each object written once");
+    let actions = w.run_actions(run.id).await;
+    assert_eq!(
+        actions,
+        [
+            "operation.queued",
+            "operation.started",
+            "operation.retry_scheduled",
+            "operation.started",
+            "operation.completed"
+        ]
+    );
+    assert_eq!(w.store.notifications_for_run(run.id).await.unwrap().len(), 1, "one notification, at the end");
+}
+
+/// An item that keeps failing retryably is tried by every attempt and no
+/// more; the run then fails with each attempt's line and the item's last error.
+async fn items_that_keep_failing_retryably_fail_the_run_after_its_last_attempt(store: atlas_store::Store) {
+    use atlas_engine::patience::RETRIES;
+    use atlas_store::sandbox::SandboxFaultKind;
+    let w = World::new(store).await;
+    let set = backup(&w).await;
+    let item = two_edited_configurations(&w, set).await.remove(0);
+    // Every call of all three attempts answers 503.
+    w.store.sandbox_fault_set(w.tenant.id, SandboxFaultKind::Error, 3 * (RETRIES + 1), 0).await.unwrap();
+    let params = json!({"backup_set_id": set.to_string(), "item_ids": [item.id.to_string()]});
+    let run = w.start(OperationType::RestoreExecute, params).await;
+    w.drain().await;
+    let run = w.run(run.id).await;
+    assert_eq!((run.status, run.outcome, run.attempt), (RunStatus::Completed, RunOutcome::Failed, 3), "{run:?}");
+    let codes: Vec<&str> = run.failures.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["provider_unavailable"; 3], "{:?}", run.failures);
+    assert!(run.failures[2].message.starts_with(&format!("{}: ", item.display_name)), "{:?}", run.failures[2]);
+    let items = w.store.run_items(run.id).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.attempts).collect::<Vec<_>>(), [3], "{items:?}");
+    assert!(w.store.sandbox_journal(w.tenant.id).await.unwrap().is_empty(), "nothing written");
+}
+
 both_stores!(
+    items_that_failed_retryably_are_run_again_by_the_next_attempt,
+    items_that_keep_failing_retryably_fail_the_run_after_its_last_attempt,
     every_family_retries_provider_calls_alike,
     drift_check_reports_changes_since_the_newest_backup,
     drift_check_without_a_connection_is_refused,
