@@ -315,6 +315,8 @@ impl Worker {
     }
 }
 
+// One per attempt, returned once and never stored: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum HandlerRun {
     Done(Result<HandlerOutput, HandlerError>),
     LeaseLost,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::results::Fence;
 use crate::row::{json, opt_uuid, uuid};
-use crate::{exec, on_db, Store, StoreError, StoreResult};
+use crate::{exec, on_db, on_tx, Store, StoreError, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BackupSet {
@@ -90,7 +90,8 @@ pub struct BackupWritten {
 }
 
 impl Store {
-    /// Writes a backup set for a running run (fenced by its lease), in one transaction.
+    /// Writes a backup set for a running run (fenced by its lease), in one
+    /// transaction — once per run and tenant, however many attempts it takes.
     pub(crate) async fn backup_create(
         &self,
         fence: Fence,
@@ -110,6 +111,19 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         fence.check(&mut tx).await?;
+        // Written by an earlier attempt of this run that lost its lease before
+        // recording it: that set stands, and no second one is written.
+        let sql = format!("{SET_SELECT} WHERE run_id = $1 AND tenant_id = $2");
+        let earlier: Option<SetRow> = on_tx!(&mut tx, |c| sqlx::query_as(&sql)
+            .bind(run_id.to_string())
+            .bind(tenant_id.to_string())
+            .fetch_optional(c)
+            .await)?;
+        if let Some(row) = earlier {
+            let set = row.into_domain()?;
+            let reused_blobs = u64::try_from(set.item_count).unwrap_or(0);
+            return Ok(BackupWritten { set, new_blobs: 0, reused_blobs });
+        }
         exec!(&mut tx, sqlx::query(
             "INSERT INTO backup_sets (id, workspace_id, tenant_id, run_id, item_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
         )
@@ -243,7 +257,79 @@ impl Store {
             .bind(target_object_id)
             .bind(crate::now().0)
         )?;
+        // The create it records, if one was announced, has landed.
+        exec!(
+            &mut tx,
+            sqlx::query(
+                "DELETE FROM restore_create_intents WHERE tenant_id = $1 AND kind = $2 AND source_object_id = $3"
+            )
+            .bind(tenant_id.to_string())
+            .bind(kind)
+            .bind(source_object_id)
+        )?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Announces, before it is sent, a restore's create of the backed-up
+    /// `source_object_id` (`restore_map_put` retires the announcement).
+    pub(crate) async fn restore_intent_put(
+        &self,
+        fence: Fence,
+        tenant_id: Uuid,
+        kind: &str,
+        source_object_id: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        fence.check(&mut tx).await?;
+        exec!(
+            &mut tx,
+            sqlx::query(
+                "INSERT INTO restore_create_intents (tenant_id, kind, source_object_id, run_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, kind, source_object_id) \
+             DO UPDATE SET run_id = excluded.run_id, created_at = excluded.created_at"
+            )
+            .bind(tenant_id.to_string())
+            .bind(kind)
+            .bind(source_object_id)
+            .bind(fence.run_id.to_string())
+            .bind(crate::now().0)
+        )?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether a create of `source_object_id` was announced and never recorded
+    /// (it may have landed before its attempt ended).
+    pub async fn restore_intent_pending(
+        &self,
+        tenant_id: Uuid,
+        kind: &str,
+        source_object_id: &str,
+    ) -> StoreResult<bool> {
+        let row: Option<(String,)> = on_db!(self.db(), |p| {
+            sqlx::query_as(
+                "SELECT run_id FROM restore_create_intents WHERE tenant_id = $1 AND kind = $2 AND source_object_id = $3",
+            )
+            .bind(tenant_id.to_string())
+            .bind(kind)
+            .bind(source_object_id)
+            .fetch_optional(p)
+            .await
+        })?;
+        Ok(row.is_some())
+    }
+
+    /// The live objects of `kind` a restore already stands for (the targets of
+    /// its map): an object adopted after a lost create is never one of these.
+    pub async fn restore_map_targets(&self, tenant_id: Uuid, kind: &str) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> = on_db!(self.db(), |p| {
+            sqlx::query_as("SELECT target_object_id FROM restore_object_map WHERE tenant_id = $1 AND kind = $2")
+                .bind(tenant_id.to_string())
+                .bind(kind)
+                .fetch_all(p)
+                .await
+        })?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
     }
 }

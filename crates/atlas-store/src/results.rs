@@ -163,6 +163,21 @@ impl RunResults {
         self.store.restore_map_put(self.fence, self.tenant()?, kind, source_object_id, target_object_id).await
     }
 
+    /// Announces a restore's create of `source_object_id` before it is sent.
+    pub async fn restore_intent_put(&self, kind: &str, source_object_id: &str) -> StoreResult<()> {
+        self.store.restore_intent_put(self.fence, self.tenant()?, kind, source_object_id).await
+    }
+
+    /// Whether an announced create of `source_object_id` was never recorded.
+    pub async fn restore_intent_pending(&self, kind: &str, source_object_id: &str) -> StoreResult<bool> {
+        self.store.restore_intent_pending(self.tenant()?, kind, source_object_id).await
+    }
+
+    /// The objects of `kind` that restores already re-created or matched.
+    pub async fn restore_map_targets(&self, kind: &str) -> StoreResult<Vec<String>> {
+        self.store.restore_map_targets(self.tenant()?, kind).await
+    }
+
     /// Records a connection check's result on the tenant's connection; a
     /// passing check may promote it (audited as the system's change).
     pub async fn connection_record_health(

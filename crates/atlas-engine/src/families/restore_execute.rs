@@ -181,11 +181,35 @@ async fn plan(
     })
 }
 
+/// Re-creates a backed-up object that is gone — once, whatever happens to the
+/// attempt: the tenant's create and the map entry that records it cannot share
+/// a transaction, so the create is announced first. An announced create that
+/// was never recorded (the attempt lost its lease, or its process died, after
+/// the tenant answered) may have landed: the object is looked for before a
+/// second create is sent.
 async fn create(ctx: &HandlerContext, kind: Kind, item: &BackupItem) -> Result<RemoteObject, HandlerError> {
-    let payload = kind.comparable(&item.payload);
-    let created = ctx.provider.create_object(ctx.fence, kind, &payload).await?;
+    if ctx.results.restore_intent_pending(kind.key, &item.object_id).await? {
+        if let Some(landed) = landed_create(ctx, kind, item).await? {
+            ctx.results.restore_map_put(kind.key, &item.object_id, &landed.id).await?;
+            return Ok(landed);
+        }
+    }
+    ctx.results.restore_intent_put(kind.key, &item.object_id).await?;
+    let created = ctx.provider.create_object(ctx.fence, kind, &kind.comparable(&item.payload)).await?;
     ctx.results.restore_map_put(kind.key, &item.object_id, &created.id).await?;
     Ok(created)
+}
+
+/// The object an unrecorded create made: a live object of the kind with
+/// exactly the backup's content that no restore stands for yet.
+async fn landed_create(
+    ctx: &HandlerContext,
+    kind: Kind,
+    item: &BackupItem,
+) -> Result<Option<RemoteObject>, HandlerError> {
+    let taken = ctx.results.restore_map_targets(kind.key).await?;
+    let live = ctx.provider.list_objects(kind).await?;
+    Ok(live.into_iter().find(|o| !taken.contains(&o.id) && same_content(kind, &o.payload, &item.payload)))
 }
 
 /// Applies an item's action; returns whether it created (else updated or unchanged).

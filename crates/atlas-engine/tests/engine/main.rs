@@ -11,6 +11,7 @@ mod fake_graph;
 mod support;
 
 mod contract;
+mod exactly_once;
 mod execution;
 mod families;
 mod graph_contract;

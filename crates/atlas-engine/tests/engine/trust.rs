@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::support::{cli, World};
+use crate::support::{cli, AfterWrite, World};
 use atlas_core::gate::ReasonCode;
 use atlas_core::item::ItemOutcome;
 use atlas_core::run::{RunOutcome, RunStatus};
@@ -238,82 +238,6 @@ both_stores!(
     a_closed_write_gate_stops_a_restore_before_its_next_write,
 );
 
-/// A sandbox provider that closes the tenant's write gate right after its
-/// `close_after`-th create landed, and counts the creates attempted.
-struct ClosesTheGate {
-    inner: std::sync::Arc<dyn atlas_providers::Provider>,
-    store: atlas_store::Store,
-    tenant_id: Uuid,
-    close_after: u32,
-    attempted: std::sync::atomic::AtomicU32,
-}
-
-#[async_trait::async_trait]
-impl atlas_providers::Provider for ClosesTheGate {
-    async fn check_health(&self) -> Result<atlas_providers::Health, atlas_providers::ProviderError> {
-        self.inner.check_health().await
-    }
-    async fn list_objects(
-        &self,
-        kind: atlas_providers::Kind,
-    ) -> Result<Vec<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
-        self.inner.list_objects(kind).await
-    }
-    async fn get_object(
-        &self,
-        kind: atlas_providers::Kind,
-        id: &str,
-    ) -> Result<Option<atlas_providers::RemoteObject>, atlas_providers::ProviderError> {
-        self.inner.get_object(kind, id).await
-    }
-    async fn create_object(
-        &self,
-        fence: atlas_providers::WriteFence,
-        kind: atlas_providers::Kind,
-        payload: &serde_json::Value,
-    ) -> Result<atlas_providers::RemoteObject, atlas_providers::ProviderError> {
-        let n = self.attempted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let created = self.inner.create_object(fence, kind, payload).await;
-        if n == self.close_after {
-            self.store.tenant_set_write_gate(self.tenant_id, false, &cli()).await.unwrap();
-        }
-        created
-    }
-    async fn update_object(
-        &self,
-        fence: atlas_providers::WriteFence,
-        kind: atlas_providers::Kind,
-        id: &str,
-        payload: &serde_json::Value,
-    ) -> Result<atlas_providers::UpdateOutcome, atlas_providers::ProviderError> {
-        self.inner.update_object(fence, kind, id, payload).await
-    }
-    async fn list_assignments(
-        &self,
-        kind: atlas_providers::Kind,
-        id: &str,
-    ) -> Result<Vec<serde_json::Value>, atlas_providers::ProviderError> {
-        self.inner.list_assignments(kind, id).await
-    }
-    async fn set_assignments(
-        &self,
-        fence: atlas_providers::WriteFence,
-        kind: atlas_providers::Kind,
-        id: &str,
-        assignments: &[serde_json::Value],
-    ) -> Result<(), atlas_providers::ProviderError> {
-        self.inner.set_assignments(fence, kind, id, assignments).await
-    }
-    async fn group_exists(&self, group_id: &str) -> Result<bool, atlas_providers::ProviderError> {
-        self.inner.group_exists(group_id).await
-    }
-    async fn compliance_summaries(
-        &self,
-    ) -> Result<Vec<atlas_providers::ComplianceSummary>, atlas_providers::ProviderError> {
-        self.inner.compliance_summaries().await
-    }
-}
-
 /// A writing run asks the gate before every item that writes, whatever the
 /// between-items interval (30 s here): once the gate is closed no further
 /// write is even attempted — not only refused by the sandbox's own check,
@@ -326,31 +250,21 @@ async fn a_closed_write_gate_stops_a_restore_before_its_next_write(store: atlas_
     for o in w.store.sandbox_objects(w.tenant.id, "device_configuration").await.unwrap() {
         w.store.sandbox_out_of_band_delete(w.tenant.id, "device_configuration", &o.object_id).await.unwrap();
     }
-    let run = w.start(OperationType::RestoreExecute, json!({"backup_set_id": set})).await;
-    let params =
-        atlas_store::claim::ClaimParams { worker: "t".into(), lease_ms: 60_000, batch: 1, backoff_base_ms: 10 };
-    let claimed = w.store.run_claim_and_authorize(&params).await.unwrap();
-    let [atlas_store::claim::Claimed::Started(running)] = claimed.as_slice() else { panic!("{claimed:?}") };
-    let token = running.lease.as_ref().unwrap().token;
-    let providers = atlas_engine::provider::Providers::new(w.store.clone(), w.providers.clone());
-    let provider = std::sync::Arc::new(ClosesTheGate {
-        inner: providers.sandbox(w.tenant.id),
-        store: w.store.clone(),
-        tenant_id: w.tenant.id,
-        close_after: 2,
-        attempted: std::sync::atomic::AtomicU32::new(0),
-    });
-    let ctx = atlas_engine::handler::HandlerContext {
-        run: running.clone(),
-        provider: provider.clone(),
-        fence: atlas_providers::WriteFence { run_id: run.id, lease_token: token },
-        results: w.store.run_results(running, token),
-        providers,
-        reevaluate_interval: Duration::from_secs(30),
-    };
-    let handler = atlas_engine::families::registry().get(OperationType::RestoreExecute).unwrap();
-    let output = handler.execute(&ctx).await.unwrap();
-    assert_eq!(provider.attempted.load(std::sync::atomic::Ordering::SeqCst), 2, "no write attempted after the close");
+    w.start(OperationType::RestoreExecute, json!({"backup_set_id": set})).await;
+    let (store, tenant_id) = (w.store.clone(), w.tenant.id);
+    let provider = std::sync::Arc::new(AfterWrite::new(
+        w.sandbox_providers().sandbox(w.tenant.id),
+        Box::new(move |n| {
+            let store = store.clone();
+            Box::pin(async move {
+                if n == 2 {
+                    store.tenant_set_write_gate(tenant_id, false, &cli()).await.unwrap();
+                }
+            })
+        }),
+    ));
+    let output = w.execute_claimed(60_000, provider.clone(), Duration::from_secs(30)).await.unwrap();
+    assert_eq!(provider.attempted(), 2, "no write attempted after the close");
     assert_eq!(w.store.sandbox_journal(w.tenant.id).await.unwrap().len(), 2);
     let Some(atlas_engine::handler::Stop::Blocked(decision)) = output.stopped else { panic!("{output:?}") };
     assert_eq!(decision.reason_code, Some(ReasonCode::WriteGateClosed));
