@@ -243,7 +243,7 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
         Ok(match &self.db {
-            Db::Sqlite(p) => Tx::Sqlite(self.sqlite_writer.as_ref().unwrap_or(p).begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => Tx::Sqlite(begin_immediate(self.sqlite_writer.as_ref().unwrap_or(p)).await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -258,6 +258,25 @@ impl Store {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+}
+
+/// `BEGIN IMMEDIATE` on the writer. When SQLite rolled a transaction back by
+/// itself (a full disk: SQLITE_FULL), sqlx's ROLLBACK on drop fails and the
+/// connection counts itself inside a transaction for good, refusing every
+/// later begin; that connection is closed — the pool opens a fresh one — and
+/// the begin tried once more, so a worker recovers once space is back.
+async fn begin_immediate(writer: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    match writer.begin_with("BEGIN IMMEDIATE").await {
+        Err(sqlx::Error::InvalidSavePointStatement) => {
+            tracing::warn!(
+                "the SQLite writer connection was left inside a failed transaction (was the disk full?); \
+                 replacing it"
+            );
+            writer.acquire().await?.close().await?;
+            writer.begin_with("BEGIN IMMEDIATE").await
+        }
+        other => other,
     }
 }
 
@@ -302,5 +321,38 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_millis(200), &mut second).await.is_err());
         first.commit().await.unwrap();
         second.await.unwrap().unwrap();
+    }
+
+    /// A full disk (here: the writer's page limit) makes SQLite roll the
+    /// transaction back by itself; sqlx's ROLLBACK on drop then fails and its
+    /// connection counts itself inside a transaction for good. The writer must
+    /// be usable again once space is back (issue 15 item 19).
+    #[tokio::test]
+    async fn sqlite_writer_recovers_from_a_full_disk() {
+        let store = testkit::sqlite().await;
+        store.execute_raw("CREATE TABLE filler (b BLOB)").await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let Tx::Sqlite(t) = &mut tx else { unreachable!() };
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut **t).await.unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(&mut **t).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let full = exec!(&mut tx, sqlx::query("INSERT INTO filler (b) VALUES (zeroblob(4000000))")).unwrap_err();
+        assert!(full.to_string().contains("database or disk is full"), "{full}");
+        drop(tx);
+
+        // Space is back: the limit is lifted on the writer connection, whichever it is now.
+        let Some(writer) = &store.sqlite_writer else { unreachable!() };
+        let mut conn = writer.acquire().await.unwrap();
+        sqlx::query("PRAGMA max_page_count = 1073741823").execute(&mut *conn).await.unwrap();
+        drop(conn);
+
+        let by = admin::ChangeBy::cli();
+        let ws = store.workspace_create("after-full", "After the full disk", &by).await.unwrap();
+        assert_eq!(store.workspace_get(ws.id).await.unwrap().slug, "after-full");
+        let mut tx = store.begin().await.unwrap();
+        exec!(&mut tx, sqlx::query("INSERT INTO filler (b) VALUES (zeroblob(4000000))")).unwrap();
+        tx.commit().await.unwrap();
     }
 }

@@ -31,11 +31,17 @@ async fn running(store: &Store, op: OperationType) -> (Tenant, Uuid, Uuid) {
     store.member_grant(ws.id, user.id, &RoleRef::Builtin(BuiltinRole::Owner), &TenantScope::All, &by).await.unwrap();
     let tenant = store.tenant_create(ws.id, "Contoso", TenantStatus::Active, true, None, &by).await.unwrap();
     store.connection_add(tenant.id, ConnectionKind::Sandbox, json!({}), None, &by).await.unwrap();
+    let (run, token) = running_on(store, &tenant, user.id, op).await;
+    (tenant, run, token)
+}
+
+/// Another run of `op`, by `user_id`, running on `tenant`: (run id, lease token).
+async fn running_on(store: &Store, tenant: &Tenant, user_id: Uuid, op: OperationType) -> (Uuid, Uuid) {
     let new = NewRun {
         op_type: op,
-        workspace_id: ws.id,
+        workspace_id: tenant.workspace_id,
         tenant_id: Some(tenant.id),
-        authority: Authority::Actor { user_id: user.id },
+        authority: Authority::Actor { user_id },
         params: json!({}),
         retry_of_run_id: None,
         max_attempts: 3,
@@ -45,7 +51,7 @@ async fn running(store: &Store, op: OperationType) -> (Tenant, Uuid, Uuid) {
     let params = ClaimParams { worker: "t".into(), lease_ms: 30_000, batch: 1, backoff_base_ms: 10 };
     let claimed = store.run_claim_and_authorize(&params).await.unwrap();
     let [Claimed::Started(r)] = claimed.as_slice() else { panic!("{claimed:?}") };
-    (tenant, run.id, r.lease.as_ref().unwrap().token)
+    (run.id, r.lease.as_ref().unwrap().token)
 }
 
 /// The results handle of a run, under `token`.
@@ -108,14 +114,19 @@ async fn backup_sets_store_payloads_once(store: Store) {
     let first = results.backup_create(&items).await.unwrap();
     assert_eq!((first.new_blobs, first.reused_blobs), (2, 0));
     assert_eq!((first.set.tenant_id, first.set.workspace_id), (tenant.id, tenant.workspace_id));
-    let second = results.backup_create(&items).await.unwrap();
-    assert_eq!((second.new_blobs, second.reused_blobs), (0, 2));
+    let again = results.backup_create(&items).await.unwrap();
+    assert_eq!(again.set, first.set, "a later attempt of the same run keeps the set it wrote");
+    assert_eq!(store.backup_sets_for_tenant(tenant.id, 10).await.unwrap().len(), 1);
+    let (other_tenant, other_run, other_token) = running(&store, OperationType::BackupRun).await;
+    let second = handle(&store, other_run, other_token).await.backup_create(&items).await.unwrap();
+    assert_eq!((second.new_blobs, second.reused_blobs), (0, 2), "equal content is stored once");
+    assert_eq!(second.set.tenant_id, other_tenant.id);
     let back = store.backup_items(first.set.id).await.unwrap();
     assert_eq!(back.len(), 2);
     assert_eq!(back[0].payload, json!({"displayName": "Alpha"}));
     assert_eq!(back[0].assignments, json!([{"target": {"groupId": "g1"}}]));
     assert_eq!(store.backup_set_get(first.set.id).await.unwrap(), first.set);
-    assert_eq!(store.backup_sets_for_tenant(tenant.id, 10).await.unwrap().len(), 2);
+    assert_eq!(store.backup_sets_for_tenant(tenant.id, 10).await.unwrap().len(), 1);
     let stale = handle(&store, run, Uuid::now_v7()).await.backup_create(&items).await;
     assert!(matches!(stale, Err(StoreError::Fenced)), "a stale lease writes no backup");
     results.restore_map_put("device_configuration", "a", "a2").await.unwrap();
@@ -200,7 +211,11 @@ async fn drift_results_are_kept_per_tenant(store: Store) {
         assignments: json!([]),
     };
     let older = results.backup_create(std::slice::from_ref(&item)).await.unwrap().set;
-    let newest = results.backup_create(std::slice::from_ref(&item)).await.unwrap().set;
+    let user_id = store.run_get(run).await.unwrap().initiator_user_id.unwrap();
+    let (later_run, later_token) = running_on(&store, &tenant, user_id, OperationType::BackupRun).await;
+    let newest =
+        handle(&store, later_run, later_token).await.backup_create(std::slice::from_ref(&item)).await.unwrap().set;
+    assert_ne!(older.id, newest.id);
     assert_eq!(results.backup_newest().await.unwrap().as_ref(), Some(&newest));
 
     let diff = json!({
