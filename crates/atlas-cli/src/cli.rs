@@ -41,7 +41,7 @@ pub struct Cli {
 pub enum Command {
     /// The console, the JSON API, and (unless --no-workers) workers and the scheduler
     Serve(serve::ServeArgs),
-    /// Create or upgrade the schema (every command also does this first)
+    /// Create or upgrade the schema (other commands do it first when it is behind)
     Migrate,
     /// Users: add, disable, list
     #[command(subcommand)]
@@ -94,4 +94,11 @@ pub enum Command {
     #[cfg(feature = "testkit")]
     #[command(hide = true)]
     BenchSeed(crate::commands::bench_seed::BenchSeedArgs),
+}
+
+impl Command {
+    /// Long-running commands, whose logs say what they do.
+    pub fn is_service(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Worker(_))
+    }
 }

@@ -84,6 +84,12 @@ impl Env {
         Ok(c)
     }
 
+    /// How long a stopping worker waits for in-flight runs before it hands
+    /// them back to the queue: `ATLAS_WORKER_SHUTDOWN_GRACE_MS` (default 10 000).
+    pub fn shutdown_grace(&self) -> Result<Duration, CliError> {
+        Ok(self.millis("ATLAS_WORKER_SHUTDOWN_GRACE_MS")?.unwrap_or(atlas_engine::worker::DEFAULT_SHUTDOWN_GRACE))
+    }
+
     /// Provider settings: `ATLAS_WRITE_BUDGET` writes (default 100) per
     /// `ATLAS_WRITE_WINDOW_MS` (default 20 000), the Graph endpoints
     /// (`ATLAS_GRAPH_LOGIN_URL`, `ATLAS_GRAPH_BASE_URL`) and the secrets.

@@ -1,5 +1,5 @@
-//! What every command needs: the store (migrated, so that a fresh machine just
-//! works), the environment's configuration, the output mode, and the lookups
+//! What every command needs: the store (migrated when behind, so that a fresh
+//! machine just works), the environment's configuration, the output mode, and the lookups
 //! that turn command-line names into records with errors that name the flag.
 
 use atlas_core::tenant::TenantScope;
@@ -31,10 +31,10 @@ pub fn console_url(public_url: Option<&str>, env: &Env) -> String {
 }
 
 impl Context {
-    /// Connects and applies pending migrations (idempotent).
+    /// Connects and applies pending migrations, if there are any.
     pub async fn open(database_url: &str, env: Env, out: Output, console: String) -> Result<Context, CliError> {
         let store = Store::connect(database_url).await?.with_approval_validity_ms(env.approval_validity_ms()?);
-        store.migrate().await?;
+        store.migrate_if_behind().await?;
         Ok(Context { store, env, out, console, database_url: database_url.to_owned() })
     }
 

@@ -88,6 +88,7 @@ impl From<StoreError> for CliError {
             StoreError::Invalid(m) => CliError::invalid(m.clone()),
             StoreError::NotFound(_) => CliError::new(EXIT_BAD_INPUT, "not_found", e.to_string()),
             StoreError::Conflict(m) => CliError::new(EXIT_BAD_INPUT, "conflict", m.clone()),
+            StoreError::Unavailable(m) => CliError::new(EXIT_INTERNAL, "database_unavailable", m.clone()),
             _ => CliError::internal(with_sources(&e)),
         }
     }

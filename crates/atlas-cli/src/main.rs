@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    init_tracing();
+    init_tracing(cli.command.is_service());
     let out = Output::new(cli.json);
     match run(cli, out).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,9 +76,17 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     ExitCode::from(err.exit)
 }
 
-/// Logs go to stderr (`RUST_LOG`), quiet by default so output stays parseable.
-fn init_tracing() {
+/// Logs go to stderr (`RUST_LOG`): quiet for one-shot commands so output stays
+/// parseable; services (`serve`, `worker`) also say what they do (rescues,
+/// outages, shutdown). Colour only on a terminal, so log files stay plain.
+fn init_tracing(service: bool) {
+    use std::io::IsTerminal;
+    let default = if service { "info,sqlx=error,tower_http=warn" } else { "warn,sqlx=error" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }

@@ -253,6 +253,9 @@ pub enum RunEvent {
     Cancel { by: Actor, counts: Option<SummaryCounts> },
     /// The handler finished.
     Complete { outcome: RunOutcome, counts: SummaryCounts, result: Value, failures: Vec<Failure> },
+    /// Back to `queued` at once, its worker stopping (SIGTERM) before the
+    /// attempt ended: the interrupted attempt is recorded but does not count.
+    HandBack { failure: Failure },
 }
 
 impl RunEvent {
@@ -263,6 +266,7 @@ impl RunEvent {
             RunEvent::ScheduleRetry { .. } => "schedule_retry",
             RunEvent::Cancel { .. } => "cancel",
             RunEvent::Complete { .. } => "complete",
+            RunEvent::HandBack { .. } => "hand_back",
         }
     }
 }
@@ -333,6 +337,18 @@ pub fn transition(run: &Run, event: RunEvent, at: Timestamp) -> Result<(Run, Aud
                 next.failures.push(f.clone());
             }
             next.audit("operation.retry_scheduled", Actor::System, json!({"failure": failure, "run_after": run_after}))
+        }
+        (RunStatus::Running, RunEvent::HandBack { failure }) => {
+            next.status = RunStatus::Queued;
+            next.attempt = run.attempt.saturating_sub(1);
+            next.run_after = at;
+            next.lease = None;
+            next.failures.push(failure.clone());
+            next.audit(
+                "operation.retry_scheduled",
+                Actor::System,
+                json!({"failure": failure, "run_after": at, "handed_back": true}),
+            )
         }
         (RunStatus::Queued, RunEvent::Cancel { by, counts: None }) => {
             next.status = RunStatus::Completed;

@@ -14,6 +14,7 @@ pub mod config;
 pub mod families;
 pub mod handler;
 pub mod impact;
+mod outage;
 pub mod pacing;
 pub mod patience;
 pub mod provider;

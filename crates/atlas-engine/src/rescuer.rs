@@ -10,6 +10,7 @@ use atlas_store::{Store, StoreError};
 use tracing::warn;
 
 use crate::config::EngineConfig;
+use crate::outage::Outage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RescuerConfig {
@@ -61,10 +62,23 @@ impl Rescuer {
         Rescuer { store, config }
     }
 
-    /// One round: how many runs went back to the queue.
+    /// One round: how many runs were taken back, each one logged with its
+    /// run id and the worker that stopped answering.
     pub async fn rescue(&self) -> Result<u64, StoreError> {
         let backoff_ms = i64::try_from(self.config.backoff_base.as_millis()).unwrap_or(i64::MAX);
-        self.store.run_rescue_expired(backoff_ms, self.config.batch).await
+        let rescued = self.store.run_rescue_expired(backoff_ms, self.config.batch).await?;
+        for r in &rescued {
+            let then = if r.requeued { "back to the queue" } else { "failed: it was the last attempt" };
+            warn!(
+                run_id = %r.run_id,
+                worker = %r.owner,
+                "rescued run {}: attempt {} of {} stopped answering (its lease expired); {then}",
+                r.run_id,
+                r.attempt,
+                r.max_attempts
+            );
+        }
+        Ok(u64::try_from(rescued.len()).unwrap_or(u64::MAX))
     }
 
     /// A round now and then every `interval` until `stop` resolves; a failed
@@ -72,6 +86,7 @@ impl Rescuer {
     pub async fn run(&self, stop: impl std::future::Future<Output = ()>) -> u64 {
         tokio::pin!(stop);
         let mut rescued = 0;
+        let mut outage = Outage::new("rescue");
         let mut rounds = tokio::time::interval(self.config.interval);
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -79,8 +94,11 @@ impl Rescuer {
                 biased;
                 () = &mut stop => return rescued,
                 _ = rounds.tick() => match self.rescue().await {
-                    Ok(n) => rescued += n,
-                    Err(e) => warn!(error = %e, "rescuer failed"),
+                    Ok(n) => {
+                        outage.succeeded();
+                        rescued += n;
+                    }
+                    Err(e) => outage.failed(&e, self.config.interval),
                 },
             }
         }

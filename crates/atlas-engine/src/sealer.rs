@@ -9,6 +9,8 @@ use std::time::Duration;
 use atlas_store::Store;
 use tracing::warn;
 
+use crate::outage::Outage;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SealerConfig {
     /// How often a round starts (a round in flight is never overlapped).
@@ -54,11 +56,15 @@ impl AuditSealer {
         let start = tokio::time::Instant::now() + self.config.interval;
         let mut rounds = tokio::time::interval_at(start, self.config.interval);
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut outage = Outage::new("audit seal");
         loop {
             tokio::select! {
                 biased;
                 () = &mut stop => break,
-                _ = rounds.tick() => self.seal().await,
+                _ = rounds.tick() => match self.store.audit_seal().await {
+                    Ok(_) => outage.succeeded(),
+                    Err(e) => outage.failed(&e, self.config.interval),
+                },
             }
         }
         self.seal().await;

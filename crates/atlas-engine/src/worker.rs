@@ -6,10 +6,12 @@
 //! a `Rescuer` (runs whose lease expired by the database clock go back to the
 //! queue) and an `AuditSealer`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use atlas_core::run::{failure_event, items_end_event, Run, RunEvent};
+use atlas_core::run::{failure_event, items_end_event, Failure, Run, RunEvent};
 use atlas_core::tenant::ConnectionKind;
 use atlas_providers::{Provider, WriteFence};
 use atlas_store::claim::{backoff_ms, ClaimBatch, ClaimParams, Claimed, Finish};
@@ -20,6 +22,7 @@ use tracing::{info_span, warn, Instrument};
 use crate::completer::Completer;
 use crate::config::EngineConfig;
 use crate::handler::{HandlerContext, HandlerError, HandlerOutput, Registry, Stop};
+use crate::outage::Outage;
 use crate::provider::{ProviderConfig, Providers};
 use crate::rescuer::{Rescuer, RescuerConfig};
 use crate::sealer::{AuditSealer, SealerConfig};
@@ -35,10 +38,16 @@ pub struct WorkerStats {
     pub finished: u64,
     pub fenced: u64,
     pub rescued: u64,
+    /// In-flight runs given back to the queue when the worker was stopped.
+    pub handed_back: u64,
 }
 
 /// The node name in worker ids when none is given.
 pub const DEFAULT_NODE: &str = "atlas";
+
+/// How long a stopping worker lets its in-flight runs finish before it hands
+/// them back: shorter than the 30 s a supervisor usually waits before SIGKILL.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -52,6 +61,9 @@ pub struct Worker {
     seq: u64,
     id: String,
     completer: Arc<Completer>,
+    shutdown_grace: Duration,
+    /// Runs executing now, with their lease tokens: what a stop hands back.
+    in_flight: Arc<Mutex<HashMap<uuid::Uuid, uuid::Uuid>>>,
 }
 
 impl Worker {
@@ -64,6 +76,8 @@ impl Worker {
             sealer: AuditSealer::new(store.clone(), SealerConfig::default()),
             completer: Arc::new(Completer::new(store.clone())),
             id: worker_id(DEFAULT_NODE, seq),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            in_flight: Arc::default(),
             seq,
             store,
             config,
@@ -76,6 +90,14 @@ impl Worker {
     pub fn on_node(mut self, node: &str) -> Worker {
         let node = node.trim();
         self.id = worker_id(if node.is_empty() { DEFAULT_NODE } else { node }, self.seq);
+        self
+    }
+
+    /// How long, once stopped, in-flight runs may take to finish before they
+    /// are handed back to the queue.
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Worker {
+        self.shutdown_grace = grace;
         self
     }
 
@@ -125,6 +147,8 @@ impl Worker {
         });
         let mut stats = WorkerStats::default();
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let mut outage = Outage::new("claim");
+        let mut stopped = false;
         loop {
             while let Some(done) = tasks.try_join_next() {
                 record(&mut stats, done);
@@ -135,26 +159,34 @@ impl Worker {
                 let batch = u32::try_from(room).unwrap_or(1).min(self.config.claim_batch);
                 match self.store.run_claim_batch(&self.claim_params(batch)).await {
                     Ok(claimed) => {
+                        outage.succeeded();
                         claimed_any = !claimed.claimed.is_empty();
                         self.spawn_started(claimed, &mut tasks, &mut stats);
                     }
-                    Err(e) => warn!(error = %e, "claim failed"),
+                    Err(e) => outage.failed(&e, self.config.poll_interval),
                 }
             }
             if claimed_any {
                 continue;
             }
-            if until_idle && tasks.is_empty() {
-                let (queued, running) = self.store.runs_active_counts().await?;
-                if queued == 0 && running == 0 {
-                    break;
+            if until_idle && tasks.is_empty() && !outage.is_out() {
+                match self.store.runs_active_counts().await {
+                    Ok((0, 0)) => break,
+                    Ok(_) => {}
+                    Err(e) => outage.failed(&e, self.config.poll_interval),
                 }
             }
             tokio::select! {
-                () = &mut stop => break,
+                () = &mut stop => {
+                    stopped = true;
+                    break;
+                }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => record(&mut stats, done),
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
+        }
+        if stopped {
+            self.stop_in_flight(&mut tasks, &mut stats).await;
         }
         while let Some(done) = tasks.join_next().await {
             record(&mut stats, done);
@@ -164,6 +196,54 @@ impl Worker {
         // The sealer's last round seals what this worker's runs wrote.
         let _ = sealing.await;
         Ok(stats)
+    }
+
+    /// A stop: no more claims; in-flight runs get the grace period to finish,
+    /// then the rest are cancelled and handed back to the queue at once
+    /// (fenced by their lease, so a run that finished meanwhile is left alone).
+    async fn stop_in_flight(&self, tasks: &mut JoinSet<Outcome>, stats: &mut WorkerStats) {
+        if tasks.is_empty() {
+            return;
+        }
+        tracing::info!(
+            runs = tasks.len(),
+            "stopping: no more claims; waiting up to {} ms for in-flight runs",
+            self.shutdown_grace.as_millis()
+        );
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        while !tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(done)) => record(stats, done),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let left: Vec<(uuid::Uuid, uuid::Uuid)> = match self.in_flight.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(poisoned) => poisoned.into_inner().drain().collect(),
+        };
+        for (run_id, token) in left {
+            let failure = Failure {
+                code: "worker_stopped".into(),
+                message: format!(
+                    "The worker {} was stopped before this attempt finished; the run went back to the queue.",
+                    self.id
+                ),
+            };
+            match self.store.run_finish(run_id, token, RunEvent::HandBack { failure }).await {
+                Ok(_) => {
+                    stats.handed_back += 1;
+                    warn!(run_id = %run_id, "run {run_id} handed back to the queue: the worker is stopping");
+                }
+                Err(StoreError::Fenced) => {}
+                Err(e) => warn!(
+                    run_id = %run_id,
+                    error = %e,
+                    "run {run_id} could not be handed back; it returns to the queue when its lease expires"
+                ),
+            }
+        }
     }
 
     /// One deterministic step for tests: rescue, claim one batch, and execute
@@ -187,12 +267,30 @@ impl Worker {
                     stats.started += 1;
                     let kind = run.tenant_id.and_then(|t| claimed.connection_kinds.get(&t).copied());
                     let w = self.clone();
-                    tasks.spawn(async move { w.execute(run, kind).await });
+                    tasks.spawn(async move {
+                        let Some(token) = run.lease.as_ref().map(|l| l.token) else { return Outcome::Fenced };
+                        let id = run.id;
+                        w.track(id, Some(token));
+                        let outcome = w.execute(run, kind).await;
+                        w.track(id, None);
+                        outcome
+                    });
                 }
                 Claimed::Blocked(_) => stats.blocked += 1,
                 Claimed::Retrying(_) => stats.retried_at_claim += 1,
             }
         }
+    }
+
+    fn track(&self, run_id: uuid::Uuid, token: Option<uuid::Uuid>) {
+        let mut map = match self.in_flight.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match token {
+            Some(t) => map.insert(run_id, t),
+            None => map.remove(&run_id),
+        };
     }
 
     /// Executes one started run — handler under a heartbeat, then a fenced
@@ -228,20 +326,26 @@ impl Worker {
                 failure_event(&run, e.failure(), e.retryable, run.summary_counts, retry_at)
             }
         };
-        let finish = Finish { run_id: run.id, lease_token: token, event, claimed: Some(Box::new(run)) };
+        let run_id = run.id;
+        let finish = Finish { run_id, lease_token: token, event, claimed: Some(Box::new(run)) };
         match self.completer.finish(finish).await {
             Some(Ok(_)) => Outcome::Finished,
             Some(Err(StoreError::Fenced)) => {
-                span.in_scope(|| warn!("finish refused: the lease was lost"));
+                span.in_scope(|| warn!(run_id = %run_id, "run {run_id}: finish refused, the lease was lost"));
                 Outcome::Fenced
             }
             Some(Err(e)) => {
-                // The lease will expire and the rescuer will try again.
-                span.in_scope(|| warn!(error = %e, "finish failed"));
+                span.in_scope(|| {
+                    warn!(
+                        run_id = %run_id,
+                        error = %e,
+                        "run {run_id}: finish failed; it returns to the queue when its lease expires"
+                    )
+                });
                 Outcome::Fenced
             }
             None => {
-                span.in_scope(|| warn!("finish lost: the completer stopped"));
+                span.in_scope(|| warn!(run_id = %run_id, "run {run_id}: finish lost, the completer stopped"));
                 Outcome::Fenced
             }
         }
@@ -286,8 +390,10 @@ impl Worker {
             providers: self.providers.clone(),
             reevaluate_interval: self.config.reevaluate_interval,
         };
-        // Its own task, so that a panic becomes a recorded failure.
+        // Its own task, so that a panic becomes a recorded failure; cancelled
+        // with this future (a stopping worker cancels in-flight runs).
         let mut task = tokio::spawn(async move { handler.execute(&ctx).await });
+        let _cancel = AbortOnDrop(task.abort_handle());
         let period = (self.config.lease / 3).max(std::time::Duration::from_millis(10));
         let mut beat = tokio::time::interval(period);
         beat.tick().await;
@@ -307,11 +413,19 @@ impl Worker {
                             warn!(run_id = %run.id, "lease lost; handler cancelled");
                             return HandlerRun::LeaseLost;
                         }
-                        Err(e) => warn!(run_id = %run.id, error = %e, "heartbeat failed; will retry"),
+                        Err(e) => warn!(run_id = %run.id, error = %e, "run {}: heartbeat failed; will retry", run.id),
                     }
                 }
             }
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -30,6 +30,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// The database could not be reached when connecting; the message names
+    /// the target (never its password).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

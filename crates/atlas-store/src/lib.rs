@@ -139,11 +139,7 @@ impl Store {
     pub async fn connect(url: &str) -> StoreResult<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts)
-                .await?;
+            let pool = connect_postgres(opts).await?;
             return Ok(Store {
                 db: Db::Postgres(pool),
                 sqlite_writer: None,
@@ -227,6 +223,29 @@ impl Store {
         Ok(())
     }
 
+    /// Whether every embedded migration has been applied. Read-only: a
+    /// command on an up-to-date database writes nothing before its own work
+    /// (so a read-only SQLite file can still be listed).
+    pub async fn schema_is_current(&self) -> bool {
+        let migrator = match &self.db {
+            Db::Sqlite(_) => sqlx::migrate!("migrations/sqlite"),
+            Db::Postgres(_) => sqlx::migrate!("migrations/postgres"),
+        };
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success";
+        let applied: Result<Vec<(i64,)>, sqlx::Error> = on_db!(&self.db, |p| sqlx::query_as(sql).fetch_all(p).await);
+        let Ok(applied) = applied else { return false };
+        let applied: std::collections::HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
+        migrator.iter().filter(|m| m.migration_type.is_up_migration()).all(|m| applied.contains(&m.version))
+    }
+
+    /// Applies pending migrations, if any (see `schema_is_current`).
+    pub async fn migrate_if_behind(&self) -> StoreResult<()> {
+        if self.schema_is_current().await {
+            return Ok(());
+        }
+        self.migrate().await
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
         on_db!(&self.db, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
@@ -258,6 +277,48 @@ impl Store {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+}
+
+/// How long a first connection may take before the command gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The pool, after one direct connection that fails at once (sqlx's pool
+/// would retry a refused connection until its acquire timeout, then say only
+/// "pool timed out"), with an error naming the target and not the password.
+async fn connect_postgres(opts: PgConnectOptions) -> StoreResult<PgPool> {
+    use sqlx::{ConnectOptions, Connection};
+    let target = format!(
+        "PostgreSQL at {}:{}, database `{}` as user `{}`",
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or(opts.get_username()),
+        opts.get_username()
+    );
+    let first = match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect()).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            return Err(StoreError::Unavailable(format!("cannot connect to {target}: {}", connect_cause(&e))))
+        }
+        Err(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "cannot connect to {target}: no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        }
+    };
+    let _ = first.close().await;
+    // In use, a pool connection waits out short outages; the worker logs them.
+    Ok(PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_lazy_with(opts))
+}
+
+/// A connection error in words: the server's message, or the I/O error
+/// (`Connection refused`) without sqlx's wrapping.
+fn connect_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -164,7 +164,8 @@ async fn purge(store: Store, throttle_window: Duration) {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves at Ctrl-C or SIGTERM (what a supervisor sends to stop a service).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

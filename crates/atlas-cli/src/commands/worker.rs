@@ -1,4 +1,5 @@
-//! `atlas worker [--until-idle] [--concurrency N]`: executes runs.
+//! `atlas worker [--until-idle] [--concurrency N]`: executes runs until
+//! Ctrl-C or SIGTERM, then hands back what it could not finish and exits 0.
 
 use atlas_engine::scheduler::Scheduler;
 use atlas_engine::{families, EngineConfig, Worker};
@@ -26,6 +27,7 @@ struct Report {
     finished: u64,
     lost_leases: u64,
     rescued: u64,
+    handed_back: u64,
 }
 
 /// Engine settings from the environment, `--concurrency` over
@@ -44,7 +46,10 @@ pub fn engine_config(ctx: &Context, concurrency: Option<usize>) -> Result<Engine
 /// A worker of this node: its host name in the id, its provider settings.
 pub fn node_worker(ctx: &Context, config: EngineConfig) -> Result<Worker, CliError> {
     let providers = ctx.env.providers()?;
-    Ok(Worker::new(ctx.store.clone(), config, families::registry()).on_node(ctx.env.node()).with_providers(providers))
+    Ok(Worker::new(ctx.store.clone(), config, families::registry())
+        .on_node(ctx.env.node())
+        .with_providers(providers)
+        .with_shutdown_grace(ctx.env.shutdown_grace()?))
 }
 
 pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
@@ -62,10 +67,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
             })
             .await;
     });
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let result = worker.run(args.until_idle, stop).await;
+    let result = worker.run(args.until_idle, atlas_web::startup::shutdown_signal()).await;
     let _ = stopped_tx.send(true);
     let _ = scheduling.await;
     let s = result?;
@@ -76,11 +78,13 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> Result<(), CliError> {
         finished: s.finished,
         lost_leases: s.fenced,
         rescued: s.rescued,
+        handed_back: s.handed_back,
     };
     ctx.out.print(&report, || {
         format!(
-            "worker done: {} started, {} blocked, {} retried at claim, {} finished, {} leases lost, {} rescued",
-            s.started, s.blocked, s.retried_at_claim, s.finished, s.fenced, s.rescued
+            "worker done: {} started, {} blocked, {} retried at claim, {} finished, {} leases lost, {} rescued, \
+             {} handed back",
+            s.started, s.blocked, s.retried_at_claim, s.finished, s.fenced, s.rescued, s.handed_back
         )
     })
 }

@@ -20,6 +20,42 @@ fn a_fresh_database_just_works_without_migrate() {
     assert_eq!(atlas.ok(&["users", "list"]), json!([]));
 }
 
+/// A command on an up-to-date database writes nothing first: a database
+/// opened read-only (`mode=ro`; root ignores file modes) can still be listed.
+#[test]
+fn read_commands_do_not_migrate() {
+    let atlas = Atlas::new().with_basics();
+    let ro = Atlas::at(&format!("{}?mode=ro", atlas.url()));
+    let listed = ro.ok(&["workspaces", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let out = ro.run(&["workspaces", "add", "--slug", "other", "--name", "Other"]);
+    assert_ne!(out.code, 0, "a write on a read-only database fails: {out:?}");
+}
+
+/// An unreachable PostgreSQL fails in seconds, naming where it looked and
+/// never the password.
+#[test]
+fn an_unreachable_postgres_fails_fast_and_names_the_target() {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atlas"))
+        .args(["users", "list", "--json"])
+        .env("ATLAS_DATABASE_URL", "postgres://atlas:s3cret-pw@127.0.0.1:1/fleet")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert_eq!(doc["error"]["code"], "database_unavailable", "{doc}");
+    assert!(message.contains("PostgreSQL at 127.0.0.1:1, database `fleet` as user `atlas`"), "{message}");
+    assert!(message.to_lowercase().contains("refused"), "{message}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("s3cret")
+            && !String::from_utf8_lossy(&out.stderr).contains("s3cret")
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_with_one_line() {
     let atlas = Atlas::new().with_basics();

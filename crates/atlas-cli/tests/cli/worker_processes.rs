@@ -125,6 +125,9 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
     assert_eq!((report["rescued"].clone(), report["started"].clone()), (json!(1), json!(1)), "{report}");
     assert_eq!((report["finished"].clone(), report["lost_leases"].clone()), (json!(1), json!(0)), "{report}");
     assert!(started.elapsed() < Duration::from_secs(60));
+    // The operator reads which run was rescued, in words and without colour codes (stderr is a pipe).
+    assert!(out.stderr.contains(&format!("rescued run {run}: attempt 1 of 3 stopped answering")), "{}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}'), "no ANSI codes off a terminal: {:?}", out.stderr);
 
     let done = atlas.show(&run);
     assert_eq!((done["status"].clone(), done["outcome"].clone()), (json!("completed"), json!("succeeded")), "{done}");
@@ -201,6 +204,67 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
         .map(|k| db.block(db.store.sandbox_objects(tenant, k.key)).unwrap().len() as u64)
         .sum();
     assert_eq!(count, edited);
+}
+
+/// SIGTERM mid-restore: the worker stops claiming, gives the in-flight run
+/// its grace period, hands it back to the queue at once (no lease to wait
+/// out, the attempt not counted) and exits 0; the next worker finishes it
+/// and no object is written twice.
+fn a_stopped_worker_hands_its_runs_back(atlas: Atlas) {
+    let north = atlas.world();
+    let tenant = Uuid::parse_str(&north).unwrap();
+    let backup = id(&atlas.start(MANAGER, &north, "backup.run", None));
+    atlas.drain();
+    let set = atlas.show(&backup)["result"]["backup_set_id"].as_str().unwrap().to_owned();
+    let db = atlas.db();
+    let mut written = 0u64;
+    for kind in atlas_providers::object_type::all().iter().filter(|k| k.restorable()) {
+        for o in db.block(db.store.sandbox_objects(tenant, kind.key)).unwrap() {
+            let mut payload = o.payload.clone();
+            payload["description"] = json!("edited outside TenantAtlas");
+            assert!(db.block(db.store.sandbox_out_of_band_update(tenant, kind.key, &o.object_id, &payload)).unwrap());
+            written += 1;
+        }
+    }
+    atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "latency", "--calls", "200", "--ms", "300"]);
+    let params = format!(r#"{{"backup_set_id": "{set}"}}"#);
+    let run = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&params)));
+    let run_id = Uuid::parse_str(&run).unwrap();
+
+    // A long lease: were the run not handed back, the next worker would wait a minute for it.
+    let env =
+        [("ATLAS_LEASE_MS", "60000"), ("ATLAS_POLL_INTERVAL_MS", "25"), ("ATLAS_WORKER_SHUTDOWN_GRACE_MS", "300")];
+    let worker = atlas.spawn(&["worker", "--json"], &env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(atlas.show(&run)["status"] == "running" && journal(&db, tenant).iter().any(|e| e.run_id == run_id)) {
+        assert!(Instant::now() < deadline, "the restore never got going: {}", atlas.show(&run));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let term = std::process::Command::new("kill").args(["-TERM", &worker.pid().to_string()]).status().unwrap();
+    assert!(term.success());
+    let stopped = worker.wait(Duration::from_secs(20));
+    assert_eq!(stopped.code, 0, "SIGTERM exits 0: {stopped:?}");
+    let report: Value = serde_json::from_str(stopped.stdout.trim()).unwrap();
+    assert_eq!((report["handed_back"].clone(), report["finished"].clone()), (json!(1), json!(0)), "{report}");
+    assert!(stopped.stderr.contains(&format!("run {run} handed back to the queue")), "{}", stopped.stderr);
+
+    let back = atlas.show(&run);
+    assert_eq!((back["status"].clone(), back["attempt"].clone()), (json!("queued"), json!(0)), "{back}");
+    let codes: Vec<&str> = back["failures"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert_eq!(codes, ["worker_stopped"], "{back}");
+    let partial = journal(&db, tenant).len() as u64;
+    assert!(partial < written, "stopped before the end: {partial} of {written}");
+
+    atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "latency", "--calls", "0"]);
+    let started = Instant::now();
+    let report = atlas.drain_with(&[("ATLAS_LEASE_MS", "60000")]);
+    assert!(started.elapsed() < Duration::from_secs(45), "no lease was waited out: {report}");
+    let done = atlas.show(&run);
+    assert_eq!((done["outcome"].clone(), done["attempt"].clone()), (json!("succeeded"), json!(1)), "{done}");
+    let after = journal(&db, tenant);
+    let objects: BTreeSet<_> = after.iter().map(|e| (e.kind.clone(), e.object_id.clone())).collect();
+    assert_eq!((after.len() as u64, objects.len() as u64), (written, written), "each object written exactly once");
+    assert_eq!(db.block(db.store.notifications_for_run(run_id)).unwrap().len(), 1);
 }
 
 /// Queues `runs` no-op runs (one per tenant: the dedupe key is per tenant)
@@ -326,4 +390,4 @@ fn exactly_once_on_sqlite_with_several_worker_processes() {
     every_run_completes_exactly_once(&Atlas::new(), 120, 3);
 }
 
-cli_both_stores!(a_killed_worker_is_rescued_and_its_token_is_fenced);
+cli_both_stores!(a_killed_worker_is_rescued_and_its_token_is_fenced, a_stopped_worker_hands_its_runs_back);

@@ -88,6 +88,7 @@ enum When {
     RetryableFailureOrRescue,
     GateDeniedBetweenItems,
     CancelledBetweenItems,
+    WorkerStopped,
     /// No row of the table describes the event.
     Nothing,
 }
@@ -103,6 +104,7 @@ fn when(event: &RunEvent) -> When {
         RunEvent::Cancel { counts: None, .. } => When::CancelledBeforeStart,
         RunEvent::Cancel { counts: Some(_), .. } => When::CancelledBetweenItems,
         RunEvent::Complete { outcome: Succeeded | PartiallySucceeded | Failed, .. } => When::HandlerFinished,
+        RunEvent::HandBack { .. } => When::WorkerStopped,
         _ => When::Nothing,
     }
 }
@@ -132,6 +134,7 @@ const TABLE: &[Row] = &[
     row(Running, When::RetryableFailureOrRescue, Queued, &[Pending], "operation.retry_scheduled"),
     row(Running, When::GateDeniedBetweenItems, Completed, &[Blocked, PartiallySucceeded, Failed], "operation.blocked"),
     row(Running, When::CancelledBetweenItems, Completed, &[Cancelled, PartiallySucceeded], "operation.cancelled"),
+    row(Running, When::WorkerStopped, Queued, &[Pending], "operation.retry_scheduled"),
 ];
 
 fn row_for(run: &Run, event: &RunEvent) -> Option<&'static Row> {
@@ -156,7 +159,7 @@ fn arb_event() -> impl Strategy<Value = RunEvent> {
     let failures = prop_oneof![Just(failure("provider_unavailable")), Just(failure("throttled"))];
     let actors = prop_oneof![Just(Actor::System), Just(Actor::User { user_id: USER })];
     let outcomes = prop::sample::select(RunOutcome::ALL.to_vec());
-    let retry = (proptest::option::of(arb_decision()), proptest::option::of(failures), 0i64..60_000);
+    let retry = (proptest::option::of(arb_decision()), proptest::option::of(failures.clone()), 0i64..60_000);
     prop_oneof![
         arb_decision().prop_map(|decision| RunEvent::Start { decision, lease: lease() }),
         (arb_decision(), proptest::option::of(arb_counts(1)))
@@ -170,6 +173,7 @@ fn arb_event() -> impl Strategy<Value = RunEvent> {
             let (result, failures) = (json!({"ok": true}), Vec::new());
             RunEvent::Complete { outcome, counts, result, failures }
         }),
+        failures.prop_map(|failure| RunEvent::HandBack { failure }),
     ]
 }
 
@@ -237,7 +241,10 @@ proptest! {
         prop_assert_eq!(audit.workspace_id, Some(WS));
         prop_assert_eq!(audit.data["attempt"].as_u64(), Some(u64::from(next.attempt)));
         let evaluated = matches!(row.when, When::GateAllowedAtClaim | When::GateDeniedFinal | When::RetryableDenial);
-        prop_assert_eq!(next.attempt, run.attempt + u32::from(evaluated), "each claim evaluation is an attempt");
+        // An attempt its stopping worker handed back does not count.
+        let attempt =
+            if row.when == When::WorkerStopped { run.attempt.saturating_sub(1) } else { run.attempt + u32::from(evaluated) };
+        prop_assert_eq!(next.attempt, attempt, "each claim evaluation is an attempt");
         match &event {
             RunEvent::Cancel { by, .. } => prop_assert_eq!(&audit.actor, by),
             _ => prop_assert_eq!(&audit.actor, &Actor::System),

@@ -30,7 +30,7 @@ fn dies_after_write(w: &World, nth: u32) -> Arc<AfterWrite> {
             Box::pin(async move {
                 if n == nth {
                     tokio::time::sleep(Duration::from_millis(lease_ms + 100)).await;
-                    assert_eq!(store.run_rescue_expired(10, 100).await.unwrap(), 1, "the attempt is rescued");
+                    assert_eq!(store.run_rescue_expired(10, 100).await.unwrap().len(), 1, "the attempt is rescued");
                 }
             })
         }),

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use atlas_core::gate::{evaluate, evaluate_for, Decision, Purpose};
-use atlas_core::run::{claim_event, failure_event, Failure, Lease, Run, RunStatus};
+use atlas_core::run::{claim_event, failure_event, Failure, Lease, Run, RunEvent, RunStatus};
 use atlas_core::tenant::ConnectionKind;
 use atlas_core::Timestamp;
 use uuid::Uuid;
@@ -117,6 +117,19 @@ pub struct ClaimBatch {
     pub connection_kinds: HashMap<Uuid, ConnectionKind>,
 }
 
+/// A run whose lease expired, taken back by the rescuer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rescued {
+    pub run_id: Uuid,
+    /// The attempt that stopped answering.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    /// The worker that held the lease.
+    pub owner: String,
+    /// Back to the queue; `false` when that was its last attempt and it failed.
+    pub requeued: bool,
+}
+
 impl Store {
     /// Claims and authorizes up to `batch` runnable runs in one transaction.
     /// When the facts cannot be read, every picked run gets a retryable
@@ -176,7 +189,7 @@ impl Store {
 
     /// Returns runs whose lease expired by the database clock to the queue as a
     /// new attempt (or fails them when attempts are used up). Returns how many.
-    pub async fn run_rescue_expired(&self, backoff_base_ms: i64, batch: u32) -> StoreResult<u64> {
+    pub async fn run_rescue_expired(&self, backoff_base_ms: i64, batch: u32) -> StoreResult<Vec<Rescued>> {
         // Almost always there is nothing to rescue: find that out with a plain
         // read rather than a write transaction (SQLite's one writer lock).
         let sql = format!(
@@ -185,7 +198,7 @@ impl Store {
         );
         let any: Option<(i64,)> = crate::on_db!(self.db(), |p| sqlx::query_as(&sql).fetch_optional(p).await)?;
         if any.is_none() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
         let now = db_now(&mut tx).await?;
@@ -199,21 +212,29 @@ impl Store {
         );
         let rows: Vec<RunRow> =
             on_tx!(&mut tx, |c| sqlx::query_as(&sql).bind(now.0).bind(i64::from(batch.max(1))).fetch_all(c).await)?;
-        let mut n = 0;
+        let mut rescued = Vec::with_capacity(rows.len());
         for row in rows {
             let run = row.into_domain()?;
             let token = run.lease.as_ref().map(|l| l.token);
+            let owner = run.lease.as_ref().map(|l| l.owner.clone()).unwrap_or_default();
             let failure = Failure {
                 code: "lease_expired".into(),
                 message: "The worker running this attempt stopped answering; its lease expired.".into(),
             };
             let retry_at = now.plus_millis(backoff_ms(backoff_base_ms, run.attempt));
             let event = failure_event(&run, failure, true, run.summary_counts, retry_at);
+            let requeued = matches!(event, RunEvent::ScheduleRetry { .. });
             apply(&mut tx, &run, event, now, token).await?;
-            n += 1;
+            rescued.push(Rescued {
+                run_id: run.id,
+                attempt: run.attempt,
+                max_attempts: run.max_attempts,
+                owner,
+                requeued,
+            });
         }
         tx.commit().await?;
-        Ok(n)
+        Ok(rescued)
     }
 
     /// Queue state for `worker --until-idle`: (runnable or waiting queued, running).

@@ -28,6 +28,11 @@ impl Atlas {
         Atlas { url: atlas_store::testkit::sqlite_url() }
     }
 
+    /// The same binary against another database URL.
+    pub fn at(url: &str) -> Atlas {
+        Atlas { url: url.to_owned() }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -256,6 +256,6 @@ impl World {
     /// Lets the leases of the runs claimed with `lease_ms` run out, and rescues them.
     pub async fn expire_and_rescue(&self, lease_ms: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(lease_ms + 100)).await;
-        self.store.run_rescue_expired(10, 100).await.unwrap()
+        self.store.run_rescue_expired(10, 100).await.unwrap().len() as u64
     }
 }
