@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use atlas_store::Store;
-use tracing::warn;
-
 use crate::outage::Outage;
+use atlas_store::Store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SealerConfig {
@@ -42,10 +40,11 @@ impl AuditSealer {
         AuditSealer { store, config }
     }
 
-    /// One round; a failure is logged (the next round seals what it left).
-    pub async fn seal(&self) {
-        if let Err(e) = self.store.audit_seal().await {
-            warn!(error = %e, "audit sealer failed");
+    /// One round; a failure is logged once per outage (the next round seals what it left).
+    async fn seal(&self, outage: &mut Outage) {
+        match self.store.audit_seal().await {
+            Ok(_) => outage.succeeded(),
+            Err(e) => outage.failed(&e, self.config.interval),
         }
     }
 
@@ -61,12 +60,9 @@ impl AuditSealer {
             tokio::select! {
                 biased;
                 () = &mut stop => break,
-                _ = rounds.tick() => match self.store.audit_seal().await {
-                    Ok(_) => outage.succeeded(),
-                    Err(e) => outage.failed(&e, self.config.interval),
-                },
+                _ = rounds.tick() => self.seal(&mut outage).await,
             }
         }
-        self.seal().await;
+        self.seal(&mut outage).await;
     }
 }

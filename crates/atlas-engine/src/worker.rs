@@ -267,14 +267,7 @@ impl Worker {
                     stats.started += 1;
                     let kind = run.tenant_id.and_then(|t| claimed.connection_kinds.get(&t).copied());
                     let w = self.clone();
-                    tasks.spawn(async move {
-                        let Some(token) = run.lease.as_ref().map(|l| l.token) else { return Outcome::Fenced };
-                        let id = run.id;
-                        w.track(id, Some(token));
-                        let outcome = w.execute(run, kind).await;
-                        w.track(id, None);
-                        outcome
-                    });
+                    tasks.spawn(async move { w.execute(run, kind).await });
                 }
                 Claimed::Blocked(_) => stats.blocked += 1,
                 Claimed::Retrying(_) => stats.retried_at_claim += 1,
@@ -296,10 +289,19 @@ impl Worker {
     /// Executes one started run — handler under a heartbeat, then a fenced
     /// finish — knowing the kind of the tenant's connection as the claim read it.
     async fn execute(&self, run: Run, kind: Option<ConnectionKind>) -> Outcome {
-        let Some(lease) = run.lease.clone() else { return Outcome::Fenced };
+        let Some(token) = run.lease.as_ref().map(|l| l.token) else { return Outcome::Fenced };
+        let run_id = run.id;
+        // Listed while it executes; not a drop guard, because a run cancelled
+        // by a stop must stay listed for the hand-back.
+        self.track(run_id, Some(token));
+        let outcome = self.execute_held(run, kind, token).await;
+        self.track(run_id, None);
+        outcome
+    }
+
+    async fn execute_held(&self, run: Run, kind: Option<ConnectionKind>, token: uuid::Uuid) -> Outcome {
         let span =
             info_span!("run", run_id = %run.id, r#type = %run.op_type, tenant = ?run.tenant_id, attempt = run.attempt);
-        let token = lease.token;
         let result = self.run_handler(&run, token, kind).instrument(span.clone()).await;
         let event = match result {
             HandlerRun::LeaseLost => return Outcome::Fenced,

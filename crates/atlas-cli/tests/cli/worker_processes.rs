@@ -17,7 +17,7 @@ use atlas_core::tenant::{ConnectionKind, TenantScope, TenantStatus};
 use atlas_core::{OperationType, SummaryCounts};
 use atlas_engine::{service, StartRequest};
 use atlas_providers::sandbox::SandboxProvider;
-use atlas_providers::{Provider, ProviderError, WriteFence};
+use atlas_providers::{ObjectType, Provider, ProviderError, WriteFence};
 use atlas_store::admin::{ChangeBy, RoleRef};
 use atlas_store::audit::AuditFilter;
 use atlas_store::sandbox::SandboxJournalEntry;
@@ -64,31 +64,36 @@ fn run_actions(db: &Db, run: Uuid) -> Vec<String> {
     events.into_iter().map(|e| e.action).collect()
 }
 
-/// Crash: SIGKILL mid-restore, rescue after the lease expires, fencing of the
-/// dead worker's token, and no object written twice.
-fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
+/// A seeded tenant backed up, then every object of it edited by an
+/// administrator in the portal, so that restoring each one is a write:
+/// (tenant id as given to the CLI, tenant id, backup set id, database, the edited objects).
+fn backed_up_then_edited(atlas: &Atlas) -> (String, Uuid, String, Db, Vec<(&'static ObjectType, String)>) {
     let north = atlas.world();
     let tenant = Uuid::parse_str(&north).unwrap();
     let backup = id(&atlas.start(MANAGER, &north, "backup.run", None));
     atlas.drain();
     let set = atlas.show(&backup)["result"]["backup_set_id"].as_str().unwrap().to_owned();
-
-    // An administrator edits every object in the portal: restoring each one is a write.
     let db = atlas.db();
-    let mut edited = 0u64;
-    // Objects of read-only types are compared, never written (skipped, not_restorable).
-    let mut read_only = 0u64;
-    let mut victim = None;
+    let mut edited = Vec::new();
     for kind in atlas_providers::object_type::all() {
         for o in db.block(db.store.sandbox_objects(tenant, kind.key)).unwrap() {
             let mut payload = o.payload.clone();
             payload["description"] = json!("edited outside TenantAtlas");
             assert!(db.block(db.store.sandbox_out_of_band_update(tenant, kind.key, &o.object_id, &payload)).unwrap());
-            victim.get_or_insert((kind, o.object_id.clone()));
-            edited += 1;
-            read_only += u64::from(!kind.restorable());
+            edited.push((kind, o.object_id));
         }
     }
+    (north, tenant, set, db, edited)
+}
+
+/// Crash: SIGKILL mid-restore, rescue after the lease expires, fencing of the
+/// dead worker's token, and no object written twice.
+fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
+    let (north, tenant, set, db, objects) = backed_up_then_edited(&atlas);
+    let edited = objects.len() as u64;
+    // Objects of read-only types are compared, never written (skipped, not_restorable).
+    let read_only = objects.iter().filter(|(kind, _)| !kind.restorable()).count() as u64;
+    let victim = objects.first().cloned();
     assert!(edited >= 10, "a seeded tenant has objects: {edited}");
     // The sandbox is slow for the first items, so the restore is caught mid-way.
     atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "latency", "--calls", "12", "--ms", "400"]);
@@ -211,21 +216,8 @@ fn a_killed_worker_is_rescued_and_its_token_is_fenced(atlas: Atlas) {
 /// out, the attempt not counted) and exits 0; the next worker finishes it
 /// and no object is written twice.
 fn a_stopped_worker_hands_its_runs_back(atlas: Atlas) {
-    let north = atlas.world();
-    let tenant = Uuid::parse_str(&north).unwrap();
-    let backup = id(&atlas.start(MANAGER, &north, "backup.run", None));
-    atlas.drain();
-    let set = atlas.show(&backup)["result"]["backup_set_id"].as_str().unwrap().to_owned();
-    let db = atlas.db();
-    let mut written = 0u64;
-    for kind in atlas_providers::object_type::all().iter().filter(|k| k.restorable()) {
-        for o in db.block(db.store.sandbox_objects(tenant, kind.key)).unwrap() {
-            let mut payload = o.payload.clone();
-            payload["description"] = json!("edited outside TenantAtlas");
-            assert!(db.block(db.store.sandbox_out_of_band_update(tenant, kind.key, &o.object_id, &payload)).unwrap());
-            written += 1;
-        }
-    }
+    let (north, tenant, set, db, objects) = backed_up_then_edited(&atlas);
+    let written = objects.iter().filter(|(kind, _)| kind.restorable()).count() as u64;
     atlas.ok(&["sandbox", "fault", "--tenant", &north, "--kind", "latency", "--calls", "200", "--ms", "300"]);
     let params = format!(r#"{{"backup_set_id": "{set}"}}"#);
     let run = id(&atlas.start(MANAGER, &north, "restore.execute", Some(&params)));

@@ -188,7 +188,7 @@ impl Store {
     }
 
     /// Returns runs whose lease expired by the database clock to the queue as a
-    /// new attempt (or fails them when attempts are used up). Returns how many.
+    /// new attempt (or fails them when attempts are used up). Returns the runs taken back.
     pub async fn run_rescue_expired(&self, backoff_base_ms: i64, batch: u32) -> StoreResult<Vec<Rescued>> {
         // Almost always there is nothing to rescue: find that out with a plain
         // read rather than a write transaction (SQLite's one writer lock).
