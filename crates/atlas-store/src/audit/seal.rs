@@ -111,9 +111,23 @@ impl Store {
     async fn any_unsealed(&self) -> StoreResult<bool> {
         const MARK: &str = "SELECT xact, seq FROM audit_seal_mark WHERE id = 1";
         let (xact, seq): (i64, i64) = crate::on_db!(self.db(), |p| sqlx::query_as(MARK).fetch_one(p).await)?;
-        let sql = "SELECT CAST(1 AS BIGINT) FROM audit_events WHERE xact > $1 OR (xact = $1 AND seq > $2) LIMIT 1";
-        let any: Option<(i64,)> =
-            crate::on_db!(self.db(), |p| sqlx::query_as(sql).bind(xact).bind(seq).fetch_optional(p).await)?;
+        // The order `unsealed` reads in, so that each dialect's index answers
+        // (an OR over the two columns would scan the whole log every round).
+        let any: Option<(i64,)> = match self.db() {
+            crate::Db::Sqlite(p) => {
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM audit_events WHERE seq > $1 LIMIT 1")
+                    .bind(seq)
+                    .fetch_optional(p)
+                    .await?
+            }
+            crate::Db::Postgres(p) => {
+                sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM audit_events WHERE (xact, seq) > ($1, $2) LIMIT 1")
+                    .bind(xact)
+                    .bind(seq)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
         Ok(any.is_some())
     }
 }
